@@ -1,0 +1,119 @@
+//! Splitting a request body into records: a JSON array (or a single object) or
+//! NDJSON, one object per record. A record that is not an object is rejected alone;
+//! a body that is not JSON at all is rejected whole.
+
+use serde_json::{Map, Value, value::RawValue};
+
+use crate::error::FieldError;
+
+/// How a body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// A JSON array of objects, or one object.
+    Json,
+    /// One JSON object per line; blank lines are skipped.
+    Ndjson,
+}
+
+/// A record as parsed, or why it could not be.
+pub type RecordResult = Result<Map<String, Value>, FieldError>;
+
+fn object(raw: &str) -> RecordResult {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(FieldError::new(
+            "",
+            format!(
+                "expected a JSON object, got {}",
+                crate::time::json_type_name(&other)
+            ),
+        )),
+        Err(e) => Err(FieldError::new("", format!("invalid JSON: {e}"))),
+    }
+}
+
+/// Splits `body` into records, or fails when the body as a whole is unreadable.
+pub fn split_records(body: &[u8], format: BodyFormat) -> Result<Vec<RecordResult>, FieldError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| FieldError::new("body", format!("is not valid UTF-8 ({e})")))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match format {
+        BodyFormat::Ndjson => Ok(text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(object)
+            .collect()),
+        BodyFormat::Json => {
+            let trimmed = text.trim_start();
+            if trimmed.starts_with('{') {
+                return object(trimmed)
+                    .map(|m| vec![Ok(m)])
+                    .map_err(|e| FieldError::new("body", e.message));
+            }
+            let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
+                FieldError::new("body", format!("is not a JSON array of objects ({e})"))
+            })?;
+            Ok(items.into_iter().map(|raw| object(raw.get())).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_arrays_objects_and_ndjson() {
+        let records = split_records(br#"[{"a":1}, 2, {"b":2}]"#, BodyFormat::Json).unwrap();
+        assert_eq!(records.len(), 3);
+        assert!(records[0].is_ok() && records[1].is_err() && records[2].is_ok());
+        assert_eq!(
+            split_records(br#"{"a":1}"#, BodyFormat::Json)
+                .unwrap()
+                .len(),
+            1
+        );
+        let lines = split_records(b"{\"a\":1}\n\n{oops\n{\"c\":3}\n", BodyFormat::Ndjson).unwrap();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[1].is_err());
+    }
+
+    #[test]
+    fn rejects_unreadable_bodies() {
+        assert_eq!(
+            split_records(b"[{\"a\":1}", BodyFormat::Json)
+                .unwrap_err()
+                .field,
+            "body"
+        );
+        assert_eq!(
+            split_records(b"\xff\xfe", BodyFormat::Json)
+                .unwrap_err()
+                .field,
+            "body"
+        );
+        assert_eq!(
+            split_records(b"[NaN]", BodyFormat::Json).unwrap_err().field,
+            "body"
+        );
+        // A number out of f64's range rejects its record alone.
+        let records = split_records(b"[1e400, {}]", BodyFormat::Json).unwrap();
+        assert!(
+            records[0]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("out of range")
+        );
+        assert!(records[1].is_ok());
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        let records = split_records(deep.as_bytes(), BodyFormat::Json).unwrap();
+        assert!(
+            records[0]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("recursion limit")
+        );
+    }
+}

@@ -1,0 +1,599 @@
+//! Prediction events and labels: turning untrusted JSON (or CSV rows mapped to
+//! JSON) into validated values, one record at a time, with errors that name the field.
+//!
+//! Validation is in two stages, as in ripgrep's flags: a record is first parsed as a
+//! JSON object (syntax), then checked against the model (meaning) into a
+//! [`PredictionEvent`] whose fields the rest of the system can trust.
+
+use serde_json::{Map, Value};
+
+use crate::error::FieldError;
+use crate::schema::{FeatureType, Model, Task};
+use crate::time::{json_type_name, parse_timestamp_json, truncate};
+
+/// Column and key names with a meaning of their own; every other CSV column is a feature.
+pub const RESERVED_COLUMNS: &[&str] = &[
+    "id",
+    "timestamp",
+    "version",
+    "features",
+    "prediction",
+    "score",
+    "label",
+    "latency_ms",
+    "error",
+];
+
+/// Longest accepted event id, in bytes.
+pub const MAX_ID_LEN: usize = 256;
+/// Longest accepted version, in bytes.
+pub const MAX_VERSION_LEN: usize = 64;
+/// Longest accepted class label or categorical value, in bytes.
+pub const MAX_STRING_LEN: usize = 1024;
+/// The version of events that name none.
+pub const DEFAULT_VERSION: &str = "default";
+
+/// A prediction or a label: a class for classifiers, a number for regression.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Target {
+    /// A class label, normalised (JSON `1`, `1.0` and `"1"` are all `"1"`).
+    Class(String),
+    /// A regression value.
+    Value(f64),
+}
+
+/// The model's confidence in its prediction.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Score {
+    /// Binary: P(positive class).
+    Positive(f64),
+    /// Multiclass: one probability per class, in the order of [`Model::classes`].
+    PerClass(Vec<f64>),
+}
+
+/// One input value after validation against the feature's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureValue {
+    /// Null or absent.
+    Missing,
+    /// A numeric feature's value (always finite).
+    Number(f64),
+    /// A categorical feature's value.
+    Category(String),
+    /// A value of the wrong type: treated as missing, and counted as a type error.
+    TypeError,
+}
+
+/// A validated prediction event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionEvent {
+    /// Unique per model.
+    pub id: String,
+    /// Event time, epoch milliseconds.
+    pub timestamp_ms: i64,
+    /// Model version.
+    pub version: String,
+    /// One value per feature of the model, in definition order.
+    pub features: Vec<FeatureValue>,
+    /// How many keys of `features` the model does not define (they are not stored).
+    pub unknown_features: u32,
+    /// The output; absent only on a failed request (`error`).
+    pub prediction: Option<Target>,
+    /// Scores, when the model gives them.
+    pub score: Option<Score>,
+    /// Ground truth, when already known.
+    pub label: Option<Target>,
+    /// Serving latency.
+    pub latency_ms: Option<f64>,
+    /// Whether the model failed on this request.
+    pub error: bool,
+}
+
+/// A validated late label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelRecord {
+    /// The id of the prediction it belongs to.
+    pub id: String,
+    /// The ground truth.
+    pub label: Target,
+}
+
+/// Normalises a class label given as text: `"1.0"` and `"1.00"` become `"1"`,
+/// as JSON `1.0` does.
+pub fn normalize_class_text(text: &str) -> String {
+    if let Some((int, frac)) = text.split_once('.') {
+        let digits = int.strip_prefix('-').unwrap_or(int);
+        if !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !frac.is_empty()
+            && frac.bytes().all(|b| b == b'0')
+        {
+            return if int == "-0" {
+                "0".into()
+            } else {
+                int.to_string()
+            };
+        }
+    }
+    text.to_string()
+}
+
+/// A class label from JSON: a string, a number or a boolean.
+pub fn class_from_json(value: &Value) -> Result<String, String> {
+    let class = match value {
+        Value::String(s) => normalize_class_text(s),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.to_string()
+            } else if let Some(u) = n.as_u64() {
+                u.to_string()
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                if f.fract() == 0.0 && f.abs() < 1e15 {
+                    format!("{}", f as i64)
+                } else {
+                    format!("{f}")
+                }
+            }
+        }
+        other => {
+            return Err(format!(
+                "expected a class label (string, number or boolean), got {}",
+                json_type_name(other)
+            ));
+        }
+    };
+    if class.is_empty() {
+        return Err("a class label must not be empty".into());
+    }
+    if class.len() > MAX_STRING_LEN {
+        return Err(format!("a class label is at most {MAX_STRING_LEN} bytes"));
+    }
+    Ok(class)
+}
+
+fn finite_number(value: &Value) -> Option<f64> {
+    value.as_f64().filter(|f| f.is_finite())
+}
+
+/// Parses a target (prediction or label) for `model`.
+pub fn target_from_json(model: &Model, value: &Value) -> Result<Target, String> {
+    match model.task() {
+        Task::Regression => finite_number(value).map(Target::Value).ok_or_else(|| {
+            format!(
+                "expected a number for a regression model, got {}",
+                json_type_name(value)
+            )
+        }),
+        Task::BinaryClassification | Task::MulticlassClassification => {
+            let class = class_from_json(value)?;
+            if model.classes.binary_search(&class).is_err() {
+                return Err(format!(
+                    "class `{}` is not one of the model's classes {:?}",
+                    truncate(&class, 40),
+                    model.classes
+                ));
+            }
+            Ok(Target::Class(class))
+        }
+    }
+}
+
+fn probability(value: &Value) -> Result<f64, String> {
+    match finite_number(value) {
+        Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        Some(p) => Err(format!("{p} is not a probability in [0, 1]")),
+        None => Err(format!(
+            "expected a probability in [0, 1], got {}",
+            json_type_name(value)
+        )),
+    }
+}
+
+fn score_from_json(model: &Model, value: &Value) -> Result<Score, String> {
+    match (model.task(), value) {
+        (Task::Regression, _) => Err("a regression model takes no score".into()),
+        (Task::BinaryClassification, Value::Object(map)) => {
+            let positive = model.positive_class.as_deref().unwrap_or("1");
+            let p = map
+                .get(positive)
+                .ok_or_else(|| format!("has no probability for the positive class `{positive}`"))?;
+            Ok(Score::Positive(probability(p)?))
+        }
+        (Task::BinaryClassification, other) => Ok(Score::Positive(probability(other)?)),
+        (Task::MulticlassClassification, Value::Object(map)) => {
+            let mut per_class = vec![0.0; model.classes.len()];
+            for (key, p) in map {
+                let class = normalize_class_text(key);
+                let index = model.classes.binary_search(&class).map_err(|_| {
+                    format!(
+                        "class `{}` is not one of the model's classes",
+                        truncate(key, 40)
+                    )
+                })?;
+                per_class[index] = probability(p).map_err(|e| format!("{key}: {e}"))?;
+            }
+            if per_class.iter().sum::<f64>() <= 0.0 {
+                return Err("the probabilities sum to 0".into());
+            }
+            Ok(Score::PerClass(per_class))
+        }
+        (Task::MulticlassClassification, other) => Err(format!(
+            "expected an object of class → probability, got {}",
+            json_type_name(other)
+        )),
+    }
+}
+
+fn feature_value(kind: FeatureType, value: &Value) -> Result<FeatureValue, String> {
+    Ok(match (kind, value) {
+        (_, Value::Null) => FeatureValue::Missing,
+        (FeatureType::Numeric, Value::Number(_)) => match finite_number(value) {
+            Some(f) => FeatureValue::Number(f),
+            None => FeatureValue::TypeError,
+        },
+        (FeatureType::Numeric, _) => FeatureValue::TypeError,
+        (FeatureType::Categorical, Value::String(s)) => {
+            if s.len() > MAX_STRING_LEN {
+                return Err(format!(
+                    "a categorical value is at most {MAX_STRING_LEN} bytes"
+                ));
+            }
+            FeatureValue::Category(s.clone())
+        }
+        (FeatureType::Categorical, Value::Bool(_) | Value::Number(_)) => {
+            FeatureValue::Category(class_from_json(value)?)
+        }
+        (FeatureType::Categorical, _) => FeatureValue::TypeError,
+    })
+}
+
+fn bounded_string(value: &Value, max: usize, what: &str) -> Result<String, String> {
+    match value {
+        Value::String(s) if s.is_empty() => Err(format!("{what} must not be empty")),
+        Value::String(s) if s.len() > max => Err(format!("{what} is at most {max} bytes")),
+        Value::String(s) if s.chars().any(char::is_control) => {
+            Err(format!("{what} must not contain control characters"))
+        }
+        Value::String(s) => Ok(s.clone()),
+        other => Err(format!("expected a string, got {}", json_type_name(other))),
+    }
+}
+
+/// Validates one prediction record (a JSON object) for `model`; `arrival_ms` is the
+/// event time of a record that gives none.
+pub fn validate_prediction(
+    model: &Model,
+    record: &Map<String, Value>,
+    arrival_ms: i64,
+) -> Result<PredictionEvent, FieldError> {
+    let mut event = PredictionEvent {
+        id: String::new(),
+        timestamp_ms: arrival_ms,
+        version: DEFAULT_VERSION.to_string(),
+        features: vec![FeatureValue::Missing; model.features().len()],
+        unknown_features: 0,
+        prediction: None,
+        score: None,
+        label: None,
+        latency_ms: None,
+        error: false,
+    };
+    let mut has_id = false;
+    let mut prediction_value = None;
+    let mut score_value = None;
+    for (key, value) in record {
+        let field_error = |message: String| FieldError::new(key.as_str(), message);
+        match key.as_str() {
+            "id" => {
+                event.id = bounded_string(value, MAX_ID_LEN, "an id").map_err(field_error)?;
+                has_id = true;
+            }
+            "timestamp" => {
+                if !value.is_null() {
+                    event.timestamp_ms = parse_timestamp_json(value).map_err(field_error)?;
+                }
+            }
+            "version" => {
+                if !value.is_null() {
+                    event.version =
+                        bounded_string(value, MAX_VERSION_LEN, "a version").map_err(field_error)?;
+                }
+            }
+            "features" => match value {
+                Value::Null => {}
+                Value::Object(features) => {
+                    for (name, value) in features {
+                        match model.feature_index(name) {
+                            Some(index) => {
+                                event.features[index] =
+                                    feature_value(model.features()[index].kind, value).map_err(
+                                        |e| FieldError::new(format!("features.{name}"), e),
+                                    )?;
+                            }
+                            None => event.unknown_features += 1,
+                        }
+                    }
+                }
+                other => {
+                    return Err(field_error(format!(
+                        "expected an object of feature name → value, got {}",
+                        json_type_name(other)
+                    )));
+                }
+            },
+            "prediction" => prediction_value = Some(value),
+            "score" => score_value = Some(value),
+            "label" => {
+                if !value.is_null() {
+                    event.label = Some(target_from_json(model, value).map_err(field_error)?);
+                }
+            }
+            "latency_ms" => match value {
+                Value::Null => {}
+                _ => match finite_number(value) {
+                    Some(ms) if ms >= 0.0 => event.latency_ms = Some(ms),
+                    Some(ms) => return Err(field_error(format!("{ms} is negative"))),
+                    None => {
+                        return Err(field_error(format!(
+                            "expected a number >= 0, got {}",
+                            json_type_name(value)
+                        )));
+                    }
+                },
+            },
+            "error" => {
+                event.error = match value {
+                    Value::Null => false,
+                    Value::Bool(b) => *b,
+                    Value::String(s) => !s.is_empty(),
+                    other => {
+                        return Err(field_error(format!(
+                            "expected a boolean or an error message, got {}",
+                            json_type_name(other)
+                        )));
+                    }
+                }
+            }
+            _ => {
+                return Err(field_error(format!(
+                    "unknown field `{}` (features go inside `features`)",
+                    truncate(key, 40)
+                )));
+            }
+        }
+    }
+    if !has_id {
+        return Err(FieldError::new("id", "is required"));
+    }
+    match prediction_value {
+        Some(value) if !value.is_null() => {
+            event.prediction =
+                Some(target_from_json(model, value).map_err(|e| FieldError::new("prediction", e))?);
+        }
+        _ if event.error => {}
+        _ => {
+            return Err(FieldError::new(
+                "prediction",
+                "is required (it may be left out only when `error` is set)",
+            ));
+        }
+    }
+    if let Some(value) = score_value
+        && !value.is_null()
+    {
+        event.score = Some(score_from_json(model, value).map_err(|e| FieldError::new("score", e))?);
+    }
+    Ok(event)
+}
+
+/// Validates one label record: `{"id": ..., "label": ...}`.
+pub fn validate_label(
+    model: &Model,
+    record: &Map<String, Value>,
+) -> Result<LabelRecord, FieldError> {
+    let mut id = None;
+    let mut label = None;
+    for (key, value) in record {
+        match key.as_str() {
+            "id" => {
+                id = Some(
+                    bounded_string(value, MAX_ID_LEN, "an id")
+                        .map_err(|e| FieldError::new("id", e))?,
+                )
+            }
+            "label" => {
+                label =
+                    Some(target_from_json(model, value).map_err(|e| FieldError::new("label", e))?)
+            }
+            _ => {
+                return Err(FieldError::new(
+                    key.as_str(),
+                    format!(
+                        "unknown field `{}` (a label has `id` and `label`)",
+                        truncate(key, 40)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(LabelRecord {
+        id: id.ok_or_else(|| FieldError::new("id", "is required"))?,
+        label: label.ok_or_else(|| FieldError::new("label", "is required"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ModelDefinition;
+    use serde_json::json;
+
+    fn binary() -> Model {
+        let definition: ModelDefinition = serde_json::from_value(json!({
+            "task": "binary_classification",
+            "features": [{"name": "income", "type": "numeric"}, {"name": "region", "type": "categorical"}]
+        }))
+        .unwrap();
+        Model::new("credit", definition).unwrap()
+    }
+
+    fn record(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn class_labels_normalise() {
+        assert_eq!(class_from_json(&json!(1)), Ok("1".into()));
+        assert_eq!(class_from_json(&json!(1.0)), Ok("1".into()));
+        assert_eq!(class_from_json(&json!("1")), Ok("1".into()));
+        assert_eq!(class_from_json(&json!("1.00")), Ok("1".into()));
+        assert_eq!(class_from_json(&json!(1.5)), Ok("1.5".into()));
+        assert_eq!(class_from_json(&json!(true)), Ok("true".into()));
+        assert_eq!(normalize_class_text("1.0x"), "1.0x");
+        assert!(class_from_json(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn validates_a_full_event() {
+        let event = validate_prediction(
+            &binary(),
+            &record(json!({
+                "id": "a", "timestamp": "2024-03-11T00:00:00Z", "version": "v2",
+                "features": {"income": 5.5, "region": "north", "extra": 1},
+                "prediction": 1.0, "score": 0.8, "label": "0", "latency_ms": 12.5, "error": false
+            })),
+            0,
+        )
+        .unwrap();
+        assert_eq!(event.timestamp_ms, 1_710_115_200_000);
+        assert_eq!(event.version, "v2");
+        assert_eq!(
+            event.features,
+            vec![
+                FeatureValue::Number(5.5),
+                FeatureValue::Category("north".into())
+            ]
+        );
+        assert_eq!(event.unknown_features, 1);
+        assert_eq!(event.prediction, Some(Target::Class("1".into())));
+        assert_eq!(event.score, Some(Score::Positive(0.8)));
+        assert_eq!(event.label, Some(Target::Class("0".into())));
+    }
+
+    #[test]
+    fn wrong_feature_types_do_not_reject() {
+        let event = validate_prediction(
+            &binary(),
+            &record(
+                json!({"id": "a", "prediction": 0, "features": {"income": "high", "region": [1]}}),
+            ),
+            7,
+        )
+        .unwrap();
+        assert_eq!(
+            event.features,
+            vec![FeatureValue::TypeError, FeatureValue::TypeError]
+        );
+        assert_eq!(event.timestamp_ms, 7);
+        assert_eq!(event.version, DEFAULT_VERSION);
+    }
+
+    #[test]
+    fn rejections_name_the_field() {
+        let cases = [
+            (json!({"prediction": 1}), "id"),
+            (json!({"id": 5, "prediction": 1}), "id"),
+            (json!({"id": "", "prediction": 1}), "id"),
+            (json!({"id": "a"}), "prediction"),
+            (json!({"id": "a", "prediction": 2}), "prediction"),
+            (json!({"id": "a", "prediction": 1, "score": 1.5}), "score"),
+            (
+                json!({"id": "a", "prediction": 1, "score": "high"}),
+                "score",
+            ),
+            (json!({"id": "a", "prediction": 1, "label": "yes"}), "label"),
+            (
+                json!({"id": "a", "prediction": 1, "latency_ms": -1}),
+                "latency_ms",
+            ),
+            (
+                json!({"id": "a", "prediction": 1, "timestamp": "soon"}),
+                "timestamp",
+            ),
+            (json!({"id": "a", "prediction": 1, "error": 3}), "error"),
+            (
+                json!({"id": "a", "prediction": 1, "features": [1]}),
+                "features",
+            ),
+            (
+                json!({"id": "a", "prediction": 1, "colour": "red"}),
+                "colour",
+            ),
+            (
+                json!({"id": "a", "prediction": 1, "version": "x".repeat(65)}),
+                "version",
+            ),
+        ];
+        for (value, field) in cases {
+            let err = validate_prediction(&binary(), &record(value.clone()), 0).unwrap_err();
+            assert_eq!(err.field, field, "{value}");
+        }
+    }
+
+    #[test]
+    fn an_error_needs_no_prediction() {
+        let event = validate_prediction(
+            &binary(),
+            &record(json!({"id": "a", "error": "timeout"})),
+            0,
+        )
+        .unwrap();
+        assert!(event.error);
+        assert_eq!(event.prediction, None);
+    }
+
+    #[test]
+    fn multiclass_scores_follow_sorted_classes() {
+        let definition: ModelDefinition = serde_json::from_value(json!({
+            "task": "multiclass_classification", "classes": ["dog", "cat", "bird"]
+        }))
+        .unwrap();
+        let model = Model::new("m", definition).unwrap();
+        let event = validate_prediction(
+            &model,
+            &record(json!({"id": "a", "prediction": "cat", "score": {"cat": 0.7, "dog": 0.3}})),
+            0,
+        )
+        .unwrap();
+        assert_eq!(event.score, Some(Score::PerClass(vec![0.0, 0.7, 0.3])));
+        let err = validate_prediction(
+            &model,
+            &record(json!({"id": "a", "prediction": "cat", "score": {"cow": 1.0}})),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "score");
+    }
+
+    #[test]
+    fn labels() {
+        let label = validate_label(&binary(), &record(json!({"id": "a", "label": 1}))).unwrap();
+        assert_eq!(label.label, Target::Class("1".into()));
+        assert_eq!(
+            validate_label(&binary(), &record(json!({"id": "a"})))
+                .unwrap_err()
+                .field,
+            "label"
+        );
+        assert_eq!(
+            validate_label(&binary(), &record(json!({"id": "a", "label": 1, "x": 1})))
+                .unwrap_err()
+                .field,
+            "x"
+        );
+    }
+}

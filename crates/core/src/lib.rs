@@ -1,0 +1,35 @@
+//! The engine of modelwatch: everything that computes, and nothing that does I/O.
+//!
+//! # Layout
+//! - [`schema`]: model definitions and how they may change.
+//! - [`event`]: prediction events and labels, validated field by field.
+//! - [`body`] and [`csv_input`]: untrusted bytes (JSON, NDJSON, CSV) into records.
+//! - [`sketch`]: mergeable sketches (latency quantiles, score histograms).
+//! - [`performance`]: exact, mergeable classification and regression profiles and the
+//!   scikit-learn metrics computed from them.
+//! - [`profile`]: the window profile that combines them, and its encoding.
+//! - [`offline`]: the CSV-to-profiles path of the offline report.
+//! - [`window`] and [`query`]: event-time windows and the merging of profiles per step.
+//! - [`time`]: timestamps, durations and UTC alignment.
+//!
+//! The server, the offline report and the alert evaluator all get their numbers from
+//! here, so no statistic is implemented twice.
+
+pub mod body;
+pub mod csv_input;
+pub mod error;
+pub mod event;
+pub mod offline;
+pub mod performance;
+pub mod profile;
+pub mod query;
+pub mod schema;
+pub mod sketch;
+pub mod time;
+pub mod window;
+
+pub use error::FieldError;
+pub use event::{FeatureValue, LabelRecord, PredictionEvent, Score, Target};
+pub use profile::WindowProfile;
+pub use schema::{Model, ModelDefinition, Task};
+pub use window::Granularity;

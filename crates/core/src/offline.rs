@@ -1,0 +1,78 @@
+//! Profiling a CSV file of events without a server: the path the offline
+//! `modelwatch report` takes, built from the same validation and profiles as the
+//! server's ingest.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+
+use crate::csv_input::CsvRecords;
+use crate::error::FieldError;
+use crate::event::validate_prediction;
+use crate::profile::WindowProfile;
+use crate::query::{Merged, merge_windows};
+use crate::schema::Model;
+use crate::window::Granularity;
+
+/// Minute-window profiles of a CSV file, per version, and the rows it rejected.
+#[derive(Debug, Default)]
+pub struct OfflineProfiles {
+    /// `(version, minute start)` → profile.
+    pub windows: BTreeMap<(String, i64), WindowProfile>,
+    /// Rows accepted.
+    pub accepted: u64,
+    /// `(line number, reason)` of every rejected row.
+    pub rejected: Vec<(u64, FieldError)>,
+}
+
+impl OfflineProfiles {
+    /// Reads every row of `input`; `progress` is told the number of rows read so far.
+    /// A row without a timestamp gets `default_time_ms`. Duplicate ids are rejected, as
+    /// the server does (which holds the ids seen in memory: the report is for files
+    /// that fit on one machine).
+    pub fn from_csv<R: Read>(
+        input: R,
+        model: &Model,
+        default_time_ms: i64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Self, FieldError> {
+        let mut profiles = OfflineProfiles::default();
+        let mut ids = HashSet::new();
+        for (rows, (line, record)) in CsvRecords::new(input, model)?.enumerate() {
+            if rows % 4096 == 0 {
+                progress(rows as u64);
+            }
+            let event = match record.and_then(|r| validate_prediction(model, &r, default_time_ms)) {
+                Ok(event) => event,
+                Err(e) => {
+                    profiles.rejected.push((line, e));
+                    continue;
+                }
+            };
+            if !ids.insert(event.id.clone()) {
+                profiles.rejected.push((
+                    line,
+                    FieldError::new("id", format!("duplicate id `{}`", event.id)),
+                ));
+                continue;
+            }
+            let start = Granularity::Minute.window_start(event.timestamp_ms);
+            profiles
+                .windows
+                .entry((event.version.clone(), start))
+                .or_default()
+                .observe_prediction(model, &event);
+            profiles.accepted += 1;
+        }
+        Ok(profiles)
+    }
+
+    /// Merges the windows of `version` (all versions when `None`) per `step`.
+    pub fn merged(&self, version: Option<&str>, step_ms: Option<i64>) -> Result<Merged, String> {
+        let windows = self
+            .windows
+            .iter()
+            .filter(|((v, _), _)| version.is_none_or(|wanted| wanted == v))
+            .map(|((_, start), profile)| (*start, profile.clone()));
+        merge_windows(windows, step_ms, None, None)
+    }
+}

@@ -1,0 +1,307 @@
+//! Mergeable performance profiles: the exact counts and sums from which
+//! scikit-learn's classification and regression metrics are computed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::event::{Score, Target};
+use crate::schema::{Model, Task};
+use crate::sketch::ScoreHistogram;
+
+/// Machine epsilon of f64: scikit-learn clips probabilities to `[eps, 1 − eps]` in
+/// `log_loss`, and floors `|y|` at it in `mean_absolute_percentage_error`.
+const EPS: f64 = f64::EPSILON;
+
+/// Confusion counts, log-loss sums and the score histogram of a classifier.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassificationProfile {
+    /// (true class, predicted class) → count.
+    pub confusion: BTreeMap<(String, String), u64>,
+    /// Scores of labelled binary predictions, by true class (for ROC AUC).
+    pub scores: ScoreHistogram,
+    /// Σ −ln p(true class) over labelled predictions that carry a score.
+    pub log_loss_sum: f64,
+    /// How many labelled predictions carry a score.
+    pub log_loss_count: u64,
+}
+
+/// Error sums of a regressor, with Welford moments of the label for R².
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegressionProfile {
+    /// Labelled predictions.
+    pub n: u64,
+    /// Σ (prediction − label).
+    pub sum_error: f64,
+    /// Σ |prediction − label|.
+    pub sum_abs_error: f64,
+    /// Σ (prediction − label)².
+    pub sum_sq_error: f64,
+    /// Σ |prediction − label| / max(|label|, eps).
+    pub sum_abs_pct_error: f64,
+    /// Mean of the labels.
+    pub label_mean: f64,
+    /// Σ (label − mean)².
+    pub label_m2: f64,
+}
+
+impl ClassificationProfile {
+    /// Adds one labelled prediction.
+    pub fn observe(&mut self, model: &Model, predicted: &str, truth: &str, score: Option<&Score>) {
+        *self
+            .confusion
+            .entry((truth.to_string(), predicted.to_string()))
+            .or_insert(0) += 1;
+        let p_true = match score {
+            Some(Score::Positive(p)) => {
+                let positive = model.positive_class.as_deref() == Some(truth);
+                self.scores.insert(*p, positive);
+                Some(if positive { *p } else { 1.0 - *p })
+            }
+            Some(Score::PerClass(probabilities)) => model
+                .classes
+                .binary_search_by(|c| c.as_str().cmp(truth))
+                .ok()
+                .map(|i| probabilities[i]),
+            None => None,
+        };
+        if let Some(p) = p_true {
+            self.log_loss_sum -= p.clamp(EPS, 1.0 - EPS).ln();
+            self.log_loss_count += 1;
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &ClassificationProfile) {
+        for (key, n) in &other.confusion {
+            *self.confusion.entry(key.clone()).or_insert(0) += n;
+        }
+        self.scores.merge(&other.scores);
+        self.log_loss_sum += other.log_loss_sum;
+        self.log_loss_count += other.log_loss_count;
+    }
+}
+
+impl RegressionProfile {
+    /// Adds one labelled prediction.
+    pub fn observe(&mut self, predicted: f64, truth: f64) {
+        let error = predicted - truth;
+        self.n += 1;
+        self.sum_error += error;
+        self.sum_abs_error += error.abs();
+        self.sum_sq_error += error * error;
+        self.sum_abs_pct_error += error.abs() / truth.abs().max(EPS);
+        let delta = truth - self.label_mean;
+        self.label_mean += delta / self.n as f64;
+        self.label_m2 += delta * (truth - self.label_mean);
+    }
+
+    /// Adds every sum of `other` (Chan et al.'s parallel update for the moments).
+    pub fn merge(&mut self, other: &RegressionProfile) {
+        if other.n == 0 {
+            return;
+        }
+        let n = self.n + other.n;
+        let delta = other.label_mean - self.label_mean;
+        self.label_m2 +=
+            other.label_m2 + delta * delta * (self.n as f64 * other.n as f64) / n as f64;
+        self.label_mean += delta * other.n as f64 / n as f64;
+        self.n = n;
+        self.sum_error += other.sum_error;
+        self.sum_abs_error += other.sum_abs_error;
+        self.sum_sq_error += other.sum_sq_error;
+        self.sum_abs_pct_error += other.sum_abs_pct_error;
+    }
+}
+
+/// Records one labelled outcome in whichever profile fits the model's task.
+pub fn observe_outcome(
+    model: &Model,
+    classification: &mut ClassificationProfile,
+    regression: &mut RegressionProfile,
+    prediction: &Target,
+    label: &Target,
+    score: Option<&Score>,
+) -> bool {
+    match (prediction, label) {
+        (Target::Class(p), Target::Class(t)) if model.task().is_classification() => {
+            classification.observe(model, p, t, score);
+            true
+        }
+        (Target::Value(p), Target::Value(t)) if model.task() == Task::Regression => {
+            regression.observe(*p, *t);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    // scikit-learn's zero_division=0.
+    if denominator == 0.0 {
+        0.0
+    } else {
+        numerator / denominator
+    }
+}
+
+fn f1(precision: f64, recall: f64) -> f64 {
+    ratio(2.0 * precision * recall, precision + recall)
+}
+
+fn number(x: Option<f64>) -> Value {
+    match x {
+        Some(f) if f.is_finite() => json!(f),
+        _ => Value::Null,
+    }
+}
+
+/// Classification metrics, named as in API.md, into `out`.
+pub fn classification_metrics(
+    model: &Model,
+    profile: &ClassificationProfile,
+    out: &mut serde_json::Map<String, Value>,
+) {
+    let total: u64 = profile.confusion.values().sum();
+    // Classes for the confusion matrix: the model's, plus any seen (sorted).
+    let mut matrix_classes: Vec<&str> = model.classes.iter().map(String::as_str).collect();
+    // Classes for averaged metrics: those present in y_true ∪ y_pred (scikit-learn's default).
+    let mut present: Vec<&str> = Vec::new();
+    for (t, p) in profile.confusion.keys() {
+        matrix_classes.extend([t.as_str(), p.as_str()]);
+        present.extend([t.as_str(), p.as_str()]);
+    }
+    matrix_classes.sort_unstable();
+    matrix_classes.dedup();
+    present.sort_unstable();
+    present.dedup();
+    let cell = |t: &str, p: &str| -> u64 {
+        profile
+            .confusion
+            .get(&(t.to_string(), p.to_string()))
+            .copied()
+            .unwrap_or(0)
+    };
+    let correct: u64 = present.iter().map(|c| cell(c, c)).sum();
+    let defined = total > 0;
+    out.insert(
+        "accuracy".into(),
+        number(defined.then(|| correct as f64 / total as f64)),
+    );
+
+    // Per-class true positives, predicted counts and true counts.
+    let per_class: Vec<(f64, f64, f64)> = present
+        .iter()
+        .map(|c| {
+            let tp = cell(c, c) as f64;
+            let predicted: u64 = profile
+                .confusion
+                .iter()
+                .filter(|((_, p), _)| p == c)
+                .map(|(_, n)| n)
+                .sum();
+            let actual: u64 = profile
+                .confusion
+                .iter()
+                .filter(|((t, _), _)| t == c)
+                .map(|(_, n)| n)
+                .sum();
+            (tp, predicted as f64, actual as f64)
+        })
+        .collect();
+    match model.task() {
+        Task::BinaryClassification => {
+            let positive = model.positive_class.as_deref().unwrap_or("1");
+            let (tp, predicted, actual) = present
+                .iter()
+                .position(|c| *c == positive)
+                .map(|i| per_class[i])
+                .unwrap_or((0.0, 0.0, 0.0));
+            let precision = ratio(tp, predicted);
+            let recall = ratio(tp, actual);
+            out.insert("precision".into(), number(defined.then_some(precision)));
+            out.insert("recall".into(), number(defined.then_some(recall)));
+            out.insert("f1".into(), number(defined.then(|| f1(precision, recall))));
+            out.insert("roc_auc".into(), number(profile.scores.roc_auc()));
+        }
+        _ => {
+            let k = per_class.len() as f64;
+            let (mut p_macro, mut r_macro, mut f_macro) = (0.0, 0.0, 0.0);
+            let (mut p_weighted, mut r_weighted, mut f_weighted) = (0.0, 0.0, 0.0);
+            for (tp, predicted, actual) in &per_class {
+                let precision = ratio(*tp, *predicted);
+                let recall = ratio(*tp, *actual);
+                let f = f1(precision, recall);
+                p_macro += precision / k;
+                r_macro += recall / k;
+                f_macro += f / k;
+                let weight = actual / total as f64;
+                p_weighted += precision * weight;
+                r_weighted += recall * weight;
+                f_weighted += f * weight;
+            }
+            for (name, value) in [
+                ("precision_macro", p_macro),
+                ("recall_macro", r_macro),
+                ("f1_macro", f_macro),
+                ("precision_weighted", p_weighted),
+                ("recall_weighted", r_weighted),
+                ("f1_weighted", f_weighted),
+            ] {
+                out.insert(name.into(), number(defined.then_some(value)));
+            }
+        }
+    }
+    out.insert(
+        "log_loss".into(),
+        number(
+            (profile.log_loss_count > 0)
+                .then(|| profile.log_loss_sum / profile.log_loss_count as f64),
+        ),
+    );
+    let matrix: Vec<Vec<u64>> = matrix_classes
+        .iter()
+        .map(|t| matrix_classes.iter().map(|p| cell(t, p)).collect())
+        .collect();
+    out.insert(
+        "confusion_matrix".into(),
+        json!({"labels": matrix_classes, "matrix": matrix}),
+    );
+}
+
+/// Regression metrics, named as in API.md, into `out`.
+pub fn regression_metrics(profile: &RegressionProfile, out: &mut serde_json::Map<String, Value>) {
+    let n = profile.n as f64;
+    let defined = profile.n > 0;
+    out.insert(
+        "mae".into(),
+        number(defined.then(|| profile.sum_abs_error / n)),
+    );
+    out.insert(
+        "rmse".into(),
+        number(defined.then(|| (profile.sum_sq_error / n).sqrt())),
+    );
+    out.insert(
+        "mape".into(),
+        number(defined.then(|| profile.sum_abs_pct_error / n)),
+    );
+    out.insert(
+        "mean_error".into(),
+        number(defined.then(|| profile.sum_error / n)),
+    );
+    // scikit-learn: R² is undefined below two samples; with constant labels it is
+    // 1.0 for a perfect fit and 0.0 otherwise (force_finite=True).
+    let r2 = (profile.n >= 2).then(|| {
+        if profile.label_m2 == 0.0 {
+            if profile.sum_sq_error == 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        } else {
+            1.0 - profile.sum_sq_error / profile.label_m2
+        }
+    });
+    out.insert("r2".into(), number(r2));
+}

@@ -1,0 +1,194 @@
+//! The window profile: everything modelwatch keeps about one model version over one
+//! window of event time, in bounded memory, with an exact `merge`.
+//!
+//! A profile is built from events ([`WindowProfile::observe_prediction`]) and late
+//! labels ([`WindowProfile::observe_label`]); profiles of adjacent windows, of several
+//! versions or of several server nodes combine with [`WindowProfile::merge`], which is
+//! associative and commutative. Counts, the confusion matrix and sketch buckets merge
+//! exactly; floating-point sums merge up to rounding.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::event::{PredictionEvent, Score, Target};
+use crate::performance::{
+    ClassificationProfile, RegressionProfile, classification_metrics, observe_outcome,
+    regression_metrics,
+};
+use crate::schema::{Model, Task};
+use crate::sketch::LatencySketch;
+
+/// Format tag written before every encoded profile, so a future layout can be told apart.
+const ENCODING_VERSION: u8 = 1;
+
+/// Aggregates of one window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowProfile {
+    /// Predictions received.
+    pub count: u64,
+    /// Predictions flagged as failed.
+    pub error_count: u64,
+    /// Predictions with a label joined (inline or late) and an output to compare it with.
+    pub labelled_count: u64,
+    /// Serving latencies.
+    pub latency: LatencySketch,
+    /// Classifier outcomes.
+    pub classification: ClassificationProfile,
+    /// Regressor outcomes.
+    pub regression: RegressionProfile,
+}
+
+/// Why an encoded profile could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The bytes are empty or from an unknown layout.
+    #[error("unknown profile encoding {0:?}")]
+    UnknownEncoding(Option<u8>),
+    /// The bytes do not decode.
+    #[error("corrupt profile: {0}")]
+    Corrupt(#[from] postcard::Error),
+}
+
+impl WindowProfile {
+    /// Adds a prediction (and its inline label, if any).
+    pub fn observe_prediction(&mut self, model: &Model, event: &PredictionEvent) {
+        self.count += 1;
+        self.error_count += event.error as u64;
+        if let Some(latency) = event.latency_ms {
+            self.latency.insert(latency);
+        }
+        if let (Some(prediction), Some(label)) = (&event.prediction, &event.label) {
+            self.observe_label(model, prediction, event.score.as_ref(), label);
+        }
+    }
+
+    /// Adds a label joined to an earlier prediction with this output and score.
+    pub fn observe_label(
+        &mut self,
+        model: &Model,
+        prediction: &Target,
+        score: Option<&Score>,
+        label: &Target,
+    ) {
+        if observe_outcome(
+            model,
+            &mut self.classification,
+            &mut self.regression,
+            prediction,
+            label,
+            score,
+        ) {
+            self.labelled_count += 1;
+        }
+    }
+
+    /// Adds everything in `other`.
+    pub fn merge(&mut self, other: &WindowProfile) {
+        self.count += other.count;
+        self.error_count += other.error_count;
+        self.labelled_count += other.labelled_count;
+        self.latency.merge(&other.latency);
+        self.classification.merge(&other.classification);
+        self.regression.merge(&other.regression);
+    }
+
+    /// A compact binary encoding for the store.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = vec![ENCODING_VERSION];
+        // Serialising plain data to a Vec cannot fail.
+        bytes.extend(postcard::to_stdvec(self).unwrap_or_default());
+        bytes
+    }
+
+    /// Reads what [`Self::encode`] wrote.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        match bytes.split_first() {
+            Some((&ENCODING_VERSION, rest)) => Ok(postcard::from_bytes(rest)?),
+            other => Err(DecodeError::UnknownEncoding(other.map(|(v, _)| *v))),
+        }
+    }
+
+    /// The metrics of API.md for `model`'s task: `null` where a metric is undefined.
+    pub fn metrics(&self, model: &Model) -> Map<String, Value> {
+        let mut out = Map::new();
+        out.insert("count".into(), json!(self.count));
+        out.insert("labelled_count".into(), json!(self.labelled_count));
+        out.insert(
+            "error_rate".into(),
+            if self.count > 0 {
+                json!(self.error_count as f64 / self.count as f64)
+            } else {
+                Value::Null
+            },
+        );
+        for (name, q) in [
+            ("latency_p50", 0.5),
+            ("latency_p95", 0.95),
+            ("latency_p99", 0.99),
+        ] {
+            out.insert(
+                name.into(),
+                self.latency.quantile(q).map_or(Value::Null, |v| json!(v)),
+            );
+        }
+        match model.task() {
+            Task::BinaryClassification | Task::MulticlassClassification => {
+                classification_metrics(model, &self.classification, &mut out)
+            }
+            Task::Regression => regression_metrics(&self.regression, &mut out),
+        }
+        out
+    }
+}
+
+/// The names of the metrics a model of `task` has (all of them numeric except
+/// `confusion_matrix`); the alert rules accept these.
+pub fn metric_names(task: Task) -> &'static [&'static str] {
+    match task {
+        Task::BinaryClassification => &[
+            "count",
+            "labelled_count",
+            "error_rate",
+            "latency_p50",
+            "latency_p95",
+            "latency_p99",
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "roc_auc",
+            "log_loss",
+            "confusion_matrix",
+        ],
+        Task::MulticlassClassification => &[
+            "count",
+            "labelled_count",
+            "error_rate",
+            "latency_p50",
+            "latency_p95",
+            "latency_p99",
+            "accuracy",
+            "precision_macro",
+            "recall_macro",
+            "f1_macro",
+            "precision_weighted",
+            "recall_weighted",
+            "f1_weighted",
+            "log_loss",
+            "confusion_matrix",
+        ],
+        Task::Regression => &[
+            "count",
+            "labelled_count",
+            "error_rate",
+            "latency_p50",
+            "latency_p95",
+            "latency_p99",
+            "mae",
+            "rmse",
+            "mape",
+            "r2",
+            "mean_error",
+        ],
+    }
+}

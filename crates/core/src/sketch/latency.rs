@@ -1,0 +1,211 @@
+//! A relative-error quantile sketch for latencies (the DDSketch idea: logarithmic
+//! buckets, so every value is known to within ±α of itself).
+//!
+//! A positive value `x` goes to bucket `ceil(ln x / ln γ)` with `γ = (1+α)/(1−α)`;
+//! the bucket's representative `2γ^i/(γ+1)` is within `α` (relative) of every value in
+//! it. Values below [`MIN_TRACKED`] share one bucket represented by 0. A quantile is
+//! read with numpy's default linear interpolation between the two neighbouring order
+//! statistics; as each is off by at most `α`, so is their interpolation, and the result
+//! is clamped to the exact min and max. With `α = 0.005` the answer is within 0.5% of
+//! the exact quantile, inside API.md's 1%. The number of buckets grows with
+//! `log(max/min)/2α`: about 700 for values between 1 ms and 1,000 s... and never more
+//! than ~5,000 for the whole f64 range we accept.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The relative accuracy of every value's bucket.
+pub const RELATIVE_ACCURACY: f64 = 0.005;
+/// Values below this are counted as zero.
+pub const MIN_TRACKED: f64 = 1e-9;
+
+/// A mergeable quantile sketch with relative error [`RELATIVE_ACCURACY`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySketch {
+    zero_count: u64,
+    buckets: BTreeMap<i32, u64>,
+    count: u64,
+    min: f64,
+    max: f64,
+    sum: f64,
+}
+
+fn ln_gamma() -> f64 {
+    ((1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY)).ln()
+}
+
+fn bucket_of(value: f64) -> i32 {
+    (value.ln() / ln_gamma()).ceil() as i32
+}
+
+fn representative(bucket: i32) -> f64 {
+    let gamma = ln_gamma().exp();
+    2.0 * (bucket as f64 * ln_gamma()).exp() / (gamma + 1.0)
+}
+
+impl LatencySketch {
+    /// Adds one value (negative and non-finite values are ignored; validation keeps them out).
+    pub fn insert(&mut self, value: f64) {
+        if !(value.is_finite() && value >= 0.0) {
+            return;
+        }
+        if value < MIN_TRACKED {
+            self.zero_count += 1;
+        } else {
+            *self.buckets.entry(bucket_of(value)).or_insert(0) += 1;
+        }
+        if self.count == 0 || value < self.min {
+            self.min = value;
+        }
+        if self.count == 0 || value > self.max {
+            self.max = value;
+        }
+        self.count += 1;
+        self.sum += value;
+    }
+
+    /// Adds every value of `other`.
+    pub fn merge(&mut self, other: &LatencySketch) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            self.min = other.min;
+            self.max = other.max;
+        } else {
+            self.min = self.min.min(other.min);
+            self.max = self.max.max(other.max);
+        }
+        self.zero_count += other.zero_count;
+        for (bucket, n) in &other.buckets {
+            *self.buckets.entry(*bucket).or_insert(0) += n;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+    }
+
+    /// How many values were added.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The mean, exact up to floating-point rounding.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    /// The value of the `rank`-th smallest item (0-based), to within the sketch's accuracy.
+    fn value_at_rank(&self, rank: u64) -> f64 {
+        // The extremes are known exactly.
+        if rank == 0 {
+            return self.min;
+        }
+        if rank + 1 >= self.count {
+            return self.max;
+        }
+        if rank < self.zero_count {
+            return 0.0;
+        }
+        let mut seen = self.zero_count;
+        for (bucket, n) in &self.buckets {
+            seen += n;
+            if rank < seen {
+                return representative(*bucket);
+            }
+        }
+        self.max
+    }
+
+    /// The `q`-quantile (`q` in [0, 1]) with numpy's linear interpolation, or `None`
+    /// when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let position = q.clamp(0.0, 1.0) * (self.count - 1) as f64;
+        let lower = position.floor() as u64;
+        let fraction = position - lower as f64;
+        let low = self.value_at_rank(lower);
+        let value = if fraction > 0.0 {
+            let high = self.value_at_rank(lower + 1);
+            low + fraction * (high - low)
+        } else {
+            low
+        };
+        Some(value.clamp(self.min, self.max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact_quantile(sorted: &[f64], q: f64) -> f64 {
+        let position = q * (sorted.len() - 1) as f64;
+        let lower = position.floor() as usize;
+        let fraction = position - lower as f64;
+        if lower + 1 < sorted.len() {
+            sorted[lower] + fraction * (sorted[lower + 1] - sorted[lower])
+        } else {
+            sorted[lower]
+        }
+    }
+
+    #[test]
+    fn quantiles_within_half_a_percent() {
+        // A deterministic long-tailed sample (a log-normal-like spread over 4 decades).
+        let mut values: Vec<f64> = (0..20_000)
+            .map(|i| {
+                let u = ((i as f64 * 0.618_033_988_75) % 1.0).max(1e-6);
+                10.0 * (-2.0 * u.ln()).sqrt().exp()
+            })
+            .collect();
+        let mut sketch = LatencySketch::default();
+        for v in &values {
+            sketch.insert(*v);
+        }
+        values.sort_by(f64::total_cmp);
+        for q in [0.0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
+            let exact = exact_quantile(&values, q);
+            let estimate = sketch.quantile(q).unwrap();
+            assert!(
+                (estimate - exact).abs() <= RELATIVE_ACCURACY * exact + 1e-12,
+                "q={q}: {estimate} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn small_samples_and_zeros() {
+        let mut sketch = LatencySketch::default();
+        assert_eq!(sketch.quantile(0.5), None);
+        for v in [0.0, 0.0, 10.0, 20.0] {
+            sketch.insert(v);
+        }
+        assert_eq!(sketch.quantile(0.0), Some(0.0));
+        // numpy.percentile([0, 0, 10, 20], 50) == 5.0
+        assert!((sketch.quantile(0.5).unwrap() - 5.0).abs() < 0.05);
+        assert_eq!(sketch.quantile(1.0), Some(20.0));
+        assert_eq!(sketch.mean(), Some(7.5));
+    }
+
+    #[test]
+    fn merge_equals_batch() {
+        let values: Vec<f64> = (1..1000).map(|i| (i as f64).powf(1.7) / 13.0).collect();
+        let mut all = LatencySketch::default();
+        let mut left = LatencySketch::default();
+        let mut right = LatencySketch::default();
+        for (i, v) in values.iter().enumerate() {
+            all.insert(*v);
+            if i % 3 == 0 {
+                left.insert(*v)
+            } else {
+                right.insert(*v)
+            }
+        }
+        right.merge(&left);
+        assert_eq!(right.buckets, all.buckets);
+        assert_eq!(right.quantile(0.99), all.quantile(0.99));
+    }
+}
