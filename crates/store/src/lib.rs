@@ -1,1 +1,382 @@
-//! placeholder
+//! Durable storage for modelwatch: the embedded SQLite store.
+//!
+//! One writer thread owns the write connection and applies commands from a bounded
+//! queue in group commits (see [`writer`]); readers use their own connections, which
+//! WAL mode lets run beside the writer. A write is answered only after its
+//! transaction is committed with `synchronous=FULL`, i.e. fsynced.
+//!
+//! Tables: `models`, `predictions` (raw events, features with PII already hashed by
+//! the caller), `pending_labels` (labels whose prediction has not arrived) and
+//! `profiles` (one encoded [`WindowProfile`] per model, granularity, window start and
+//! version).
+
+pub mod error;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use modelwatch_core::event::{LabelRecord, PredictionEvent};
+use modelwatch_core::{FieldError, Granularity, Model, ModelDefinition, WindowProfile};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+pub use error::StoreError;
+use writer::Command;
+
+/// A model as stored: its id in the database and its validated definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelEntry {
+    /// Row id; never reused, so a re-created model starts empty.
+    pub id: i64,
+    /// The validated definition.
+    pub model: Arc<Model>,
+    /// When it was created (epoch ms).
+    pub created_ms: i64,
+    /// When it was last changed (epoch ms).
+    pub updated_ms: i64,
+}
+
+/// What a `put_model` did.
+#[derive(Debug, Clone)]
+pub enum PutModelOutcome {
+    /// A new model.
+    Created(Arc<ModelEntry>),
+    /// An existing model, changed compatibly.
+    Updated(Arc<ModelEntry>),
+    /// The change is not allowed for a model that exists.
+    Conflict(FieldError),
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestOutcome {
+    /// Events stored.
+    pub accepted: usize,
+    /// Indexes (in the submitted list) of events whose id was already stored.
+    pub duplicates: Vec<usize>,
+    /// Stored events that picked up a label that had arrived before them.
+    pub joined_pending_labels: usize,
+}
+
+/// What a label ingest did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelOutcome {
+    /// Labels joined to their prediction.
+    pub matched: usize,
+    /// Labels kept until their prediction arrives.
+    pub pending: usize,
+    /// `(index, reason)` of labels refused (the prediction already has one, or one is already waiting).
+    pub rejected: Vec<(usize, FieldError)>,
+}
+
+/// Tuning of the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Commands the write queue holds before callers are told to back off.
+    pub queue_capacity: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 256,
+        }
+    }
+}
+
+/// The embedded store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    queue: mpsc::Sender<Command>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: PathBuf,
+}
+
+/// The database file inside a data directory.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("modelwatch.sqlite")
+}
+
+pub(crate) fn parse_stored_model(name: &str, definition: &str) -> Result<Model, StoreError> {
+    let invalid = |reason: String| StoreError::InvalidStoredModel {
+        name: name.to_string(),
+        reason,
+    };
+    let definition: ModelDefinition =
+        serde_json::from_str(definition).map_err(|e| invalid(e.to_string()))?;
+    Model::new(name, definition).map_err(|e| invalid(e.to_string()))
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir` and starts its writer thread.
+    pub fn open(data_dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Unusable(format!(
+                "cannot create data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let path = database_path(data_dir);
+        let mut conn = Connection::open(&path)?;
+        schema::configure(&conn)?;
+        // Fail now, not on first use, if the file is not a database or is damaged.
+        let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Unusable(format!(
+                "integrity check of {} failed: {check}",
+                path.display()
+            )));
+        }
+        schema::migrate(&mut conn)?;
+        let writer = writer::Writer::new(conn)?;
+        let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
+        std::thread::Builder::new()
+            .name("modelwatch-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| StoreError::Unusable(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            queue,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.try_send(make(reply)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+        })?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Creates or updates a model definition.
+    pub async fn put_model(
+        &self,
+        model: Model,
+        now_ms: i64,
+    ) -> Result<PutModelOutcome, StoreError> {
+        self.submit(|reply| Command::PutModel {
+            model: Arc::new(model),
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes a model and all its data; `false` if there was none.
+    pub async fn delete_model(&self, name: &str) -> Result<bool, StoreError> {
+        self.submit(|reply| Command::DeleteModel {
+            name: name.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// Stores events durably; answers once they are committed.
+    pub async fn ingest(
+        &self,
+        entry: Arc<ModelEntry>,
+        events: Vec<PredictionEvent>,
+        now_ms: i64,
+    ) -> Result<IngestOutcome, StoreError> {
+        self.submit(|reply| Command::Ingest {
+            entry,
+            events,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Joins labels to their predictions (or keeps them until the prediction comes).
+    pub async fn ingest_labels(
+        &self,
+        entry: Arc<ModelEntry>,
+        labels: Vec<LabelRecord>,
+        now_ms: i64,
+    ) -> Result<LabelOutcome, StoreError> {
+        self.submit(|reply| Command::Labels {
+            entry,
+            labels,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Command::Flush { reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Commands waiting in the write queue.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// Runs `f` on a read connection (blocking: call it from a blocking thread).
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self
+            .readers
+            .lock()
+            .map(|mut pool| pool.pop())
+            .unwrap_or(None);
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 8
+        {
+            pool.push(conn);
+        }
+        result
+    }
+
+    /// Every stored model.
+    pub fn load_models(&self) -> Result<Vec<ModelEntry>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare(
+                "SELECT id, name, definition, created_ms, updated_ms FROM models ORDER BY name",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })?;
+            let mut models = Vec::new();
+            for row in rows {
+                let (id, name, definition, created_ms, updated_ms) = row?;
+                let model = parse_stored_model(&name, &definition)?;
+                models.push(ModelEntry {
+                    id,
+                    model: Arc::new(model),
+                    created_ms,
+                    updated_ms,
+                });
+            }
+            Ok(models)
+        })
+    }
+
+    /// The profiles of `model_id` at `granularity` whose window starts in `[from, to)`,
+    /// for one version or all; `(window start, profile)` in start order.
+    pub fn load_profiles(
+        &self,
+        model_id: i64,
+        granularity: Granularity,
+        from: Option<i64>,
+        to: Option<i64>,
+        version: Option<&str>,
+    ) -> Result<Vec<(i64, WindowProfile)>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT start_ms, data FROM profiles
+                 WHERE model_id = ?1 AND granularity = ?2 AND start_ms >= ?3 AND start_ms < ?4
+                   AND (?5 IS NULL OR version = ?5)
+                 ORDER BY start_ms",
+            )?;
+            let rows = statement.query_map(
+                params![
+                    model_id,
+                    writer::code(granularity),
+                    from.unwrap_or(i64::MIN),
+                    to.unwrap_or(i64::MAX),
+                    version
+                ],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+            )?;
+            let mut profiles = Vec::new();
+            for row in rows {
+                let (start, bytes) = row?;
+                profiles.push((start, WindowProfile::decode(&bytes)?));
+            }
+            Ok(profiles)
+        })
+    }
+
+    /// The versions seen for a model.
+    pub fn versions(&self, model_id: i64) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT DISTINCT version FROM profiles WHERE model_id = ?1 AND granularity = ?2 ORDER BY version",
+            )?;
+            let rows = statement.query_map(params![model_id, writer::code(Granularity::Day)], |row| row.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Counts of stored predictions, labelled predictions and pending labels of a model.
+    pub fn counts(&self, model_id: i64) -> Result<StoredCounts, StoreError> {
+        self.read(|conn| {
+            let (predictions, labelled): (i64, i64) = conn.query_row(
+                "SELECT COUNT(*), COUNT(label) FROM predictions WHERE model_id = ?1",
+                [model_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            let pending: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM pending_labels WHERE model_id = ?1",
+                [model_id],
+                |row| row.get(0),
+            )?;
+            let newest_event_ms = conn
+                .query_row(
+                    "SELECT newest_event_ms FROM models WHERE id = ?1",
+                    [model_id],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .flatten();
+            Ok(StoredCounts {
+                predictions: predictions as u64,
+                labelled: labelled as u64,
+                pending_labels: pending as u64,
+                newest_event_ms,
+            })
+        })
+    }
+}
+
+/// Row counts of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StoredCounts {
+    /// Stored predictions.
+    pub predictions: u64,
+    /// Predictions with a label.
+    pub labelled: u64,
+    /// Labels waiting for their prediction.
+    pub pending_labels: u64,
+    /// The newest event time seen.
+    pub newest_event_ms: Option<i64>,
+}

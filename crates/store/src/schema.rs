@@ -1,0 +1,72 @@
+//! The SQLite schema and its migrations.
+//!
+//! `PRAGMA user_version` records the schema version; each migration runs once, in
+//! order, inside a transaction.
+
+use rusqlite::Connection;
+
+use crate::error::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: models, raw predictions, pending labels and window profiles.
+    "CREATE TABLE models (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        definition TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        newest_event_ms INTEGER
+    );
+    CREATE TABLE predictions (
+        model_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        prediction TEXT,
+        score TEXT,
+        label TEXT,
+        latency_ms REAL,
+        error INTEGER NOT NULL,
+        features TEXT,
+        received_ms INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX predictions_by_id ON predictions (model_id, id);
+    CREATE TABLE pending_labels (
+        model_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        label TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        PRIMARY KEY (model_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE profiles (
+        model_id INTEGER NOT NULL,
+        granularity INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (model_id, granularity, start_ms, version)
+    ) WITHOUT ROWID;",
+];
+
+/// Opens pragmas for durability and concurrency on a connection.
+pub fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // WAL lets readers run beside the one writer; synchronous=FULL fsyncs the WAL
+    // at every commit, so a commit that returned is on disk.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+/// Brings the schema up to date.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

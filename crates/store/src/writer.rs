@@ -1,0 +1,585 @@
+//! The one writer thread: it owns the write connection and the cache of window
+//! profiles, and applies queued commands in group commits.
+//!
+//! Each round takes every queued command (up to a bound on events), applies them all
+//! in one transaction — raw rows *and* the profile changes they cause — and commits
+//! with one fsync. Only then are the callers answered. Profiles in the database are
+//! therefore always exactly the fold of the acknowledged rows, and a crash at any
+//! moment leaves both consistent: there is nothing to rebuild at start.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use modelwatch_core::event::{FeatureValue, LabelRecord, PredictionEvent, Score, Target};
+use modelwatch_core::{FieldError, Granularity, Model, WindowProfile};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::StoreError;
+use crate::{IngestOutcome, LabelOutcome, ModelEntry, PutModelOutcome};
+
+/// Bound on the events applied in one transaction.
+const MAX_EVENTS_PER_COMMIT: usize = 50_000;
+
+/// A request to the writer.
+pub(crate) enum Command {
+    PutModel {
+        model: Arc<Model>,
+        now_ms: i64,
+        reply: oneshot::Sender<Result<PutModelOutcome, StoreError>>,
+    },
+    DeleteModel {
+        name: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    Ingest {
+        entry: Arc<ModelEntry>,
+        events: Vec<PredictionEvent>,
+        now_ms: i64,
+        reply: oneshot::Sender<Result<IngestOutcome, StoreError>>,
+    },
+    Labels {
+        entry: Arc<ModelEntry>,
+        labels: Vec<LabelRecord>,
+        now_ms: i64,
+        reply: oneshot::Sender<Result<LabelOutcome, StoreError>>,
+    },
+    /// Answers once every command queued before it is committed.
+    Flush { reply: oneshot::Sender<()> },
+}
+
+impl Command {
+    fn weight(&self) -> usize {
+        match self {
+            Command::Ingest { events, .. } => events.len(),
+            Command::Labels { labels, .. } => labels.len(),
+            _ => 1,
+        }
+    }
+}
+
+/// A computed result waiting for the commit before it is sent.
+enum Reply {
+    PutModel(
+        oneshot::Sender<Result<PutModelOutcome, StoreError>>,
+        PutModelOutcome,
+    ),
+    DeleteModel(oneshot::Sender<Result<bool, StoreError>>, bool),
+    Ingest(
+        oneshot::Sender<Result<IngestOutcome, StoreError>>,
+        IngestOutcome,
+    ),
+    Labels(
+        oneshot::Sender<Result<LabelOutcome, StoreError>>,
+        LabelOutcome,
+    ),
+    Flush(oneshot::Sender<()>),
+}
+
+impl Reply {
+    fn send(self) {
+        // A caller that went away (client disconnected) needs no answer.
+        let _ = match self {
+            Reply::PutModel(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Reply::DeleteModel(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Reply::Ingest(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Reply::Labels(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Reply::Flush(tx) => tx.send(()).map_err(drop),
+        };
+    }
+
+    fn fail(self, error: &StoreError) {
+        let error = || StoreError::WriteFailed(error.to_string());
+        let _ = match self {
+            Reply::PutModel(tx, _) => tx.send(Err(error())).map_err(drop),
+            Reply::DeleteModel(tx, _) => tx.send(Err(error())).map_err(drop),
+            Reply::Ingest(tx, _) => tx.send(Err(error())).map_err(drop),
+            Reply::Labels(tx, _) => tx.send(Err(error())).map_err(drop),
+            Reply::Flush(tx) => tx.send(()).map_err(drop),
+        };
+    }
+}
+
+type ProfileKey = (i64, Granularity, i64, String);
+
+/// Profiles touched recently, so that a busy window is not re-read for every batch.
+#[derive(Default)]
+struct ProfileCache {
+    profiles: HashMap<ProfileKey, WindowProfile>,
+    dirty: HashSet<ProfileKey>,
+}
+
+const PROFILE_CACHE_CAPACITY: usize = 4_096;
+
+fn granularity_code(g: Granularity) -> i64 {
+    match g {
+        Granularity::Minute => 0,
+        Granularity::Hour => 1,
+        Granularity::Day => 2,
+    }
+}
+
+pub(crate) fn code(g: Granularity) -> i64 {
+    granularity_code(g)
+}
+
+impl ProfileCache {
+    /// Adds `delta` to the profile at `key` in every granularity.
+    fn apply(
+        &mut self,
+        tx: &Transaction<'_>,
+        model_id: i64,
+        version: &str,
+        minute_start: i64,
+        delta: &WindowProfile,
+    ) -> Result<(), StoreError> {
+        for granularity in Granularity::ALL {
+            let key = (
+                model_id,
+                granularity,
+                granularity.window_start(minute_start),
+                version.to_string(),
+            );
+            if !self.profiles.contains_key(&key) {
+                let stored: Option<Vec<u8>> = tx
+                    .prepare_cached(
+                        "SELECT data FROM profiles WHERE model_id = ?1 AND granularity = ?2 AND start_ms = ?3 AND version = ?4",
+                    )?
+                    .query_row(params![key.0, granularity_code(key.1), key.2, key.3], |row| row.get(0))
+                    .optional()?;
+                let profile = match stored {
+                    Some(bytes) => WindowProfile::decode(&bytes)?,
+                    None => WindowProfile::default(),
+                };
+                self.profiles.insert(key.clone(), profile);
+            }
+            if let Some(profile) = self.profiles.get_mut(&key) {
+                profile.merge(delta);
+            }
+            self.dirty.insert(key);
+        }
+        Ok(())
+    }
+
+    fn write_dirty(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        let mut statement = tx.prepare_cached(
+            "INSERT INTO profiles (model_id, granularity, start_ms, version, data) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (model_id, granularity, start_ms, version) DO UPDATE SET data = excluded.data",
+        )?;
+        for key in &self.dirty {
+            if let Some(profile) = self.profiles.get(key) {
+                statement.execute(params![
+                    key.0,
+                    granularity_code(key.1),
+                    key.2,
+                    key.3,
+                    profile.encode()
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn committed(&mut self) {
+        self.dirty.clear();
+        if self.profiles.len() > PROFILE_CACHE_CAPACITY {
+            self.profiles.clear();
+        }
+    }
+
+    fn forget_model(&mut self, model_id: i64) {
+        self.profiles.retain(|key, _| key.0 != model_id);
+        self.dirty.retain(|key| key.0 != model_id);
+    }
+}
+
+/// Everything the writer thread owns.
+pub(crate) struct Writer {
+    conn: Connection,
+    cache: ProfileCache,
+    /// Live model ids, and how many labels wait for a prediction in each.
+    pending_labels: HashMap<i64, u64>,
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The stored form of an event's features: an object of the values present.
+fn features_json(model: &Model, features: &[FeatureValue]) -> Option<String> {
+    let mut object = serde_json::Map::new();
+    for (spec, value) in model.features().iter().zip(features) {
+        let value = match value {
+            FeatureValue::Number(f) => serde_json::json!(f),
+            FeatureValue::Category(s) => serde_json::Value::String(s.clone()),
+            FeatureValue::Missing | FeatureValue::TypeError => continue,
+        };
+        object.insert(spec.name.clone(), value);
+    }
+    (!object.is_empty()).then(|| serde_json::Value::Object(object).to_string())
+}
+
+impl Writer {
+    pub(crate) fn new(conn: Connection) -> Result<Self, StoreError> {
+        let mut pending_labels = HashMap::new();
+        {
+            let mut statement = conn.prepare("SELECT id FROM models")?;
+            for id in statement.query_map([], |row| row.get::<_, i64>(0))? {
+                pending_labels.insert(id?, 0);
+            }
+            let mut statement =
+                conn.prepare("SELECT model_id, COUNT(*) FROM pending_labels GROUP BY model_id")?;
+            for row in
+                statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))?
+            {
+                let (id, n) = row?;
+                pending_labels.insert(id, n as u64);
+            }
+        }
+        Ok(Self {
+            conn,
+            cache: ProfileCache::default(),
+            pending_labels,
+        })
+    }
+
+    /// Runs until every sender is dropped.
+    pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Command>) {
+        while let Some(first) = queue.blocking_recv() {
+            let mut weight = first.weight();
+            let mut batch = vec![first];
+            while weight < MAX_EVENTS_PER_COMMIT {
+                match queue.try_recv() {
+                    Ok(command) => {
+                        weight += command.weight();
+                        batch.push(command);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(batch);
+        }
+    }
+
+    fn commit_batch(&mut self, batch: Vec<Command>) {
+        let pending_before = self.pending_labels.clone();
+        let mut replies = Vec::with_capacity(batch.len());
+        let result = (|| -> Result<(), StoreError> {
+            let tx = self.conn.transaction()?;
+            for command in batch {
+                replies.extend(apply(
+                    &tx,
+                    &mut self.cache,
+                    &mut self.pending_labels,
+                    command,
+                )?);
+            }
+            self.cache.write_dirty(&tx)?;
+            tx.commit()?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.cache.committed();
+                for reply in replies {
+                    reply.send();
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "write transaction failed; rolled back");
+                self.cache = ProfileCache::default();
+                self.pending_labels = pending_before;
+                // Commands not yet applied were dropped with `batch`: their callers see
+                // a closed channel, which the store maps to an error too.
+                for reply in replies {
+                    reply.fail(&error);
+                }
+            }
+        }
+    }
+}
+
+/// Per-(version, minute) profile changes of one command, applied to the cache at its end.
+type Deltas<'a> = BTreeMap<(&'a str, i64), WindowProfile>;
+
+fn flush_deltas(
+    tx: &Transaction<'_>,
+    cache: &mut ProfileCache,
+    model_id: i64,
+    deltas: &Deltas<'_>,
+) -> Result<(), StoreError> {
+    for ((version, minute), delta) in deltas {
+        cache.apply(tx, model_id, version, *minute, delta)?;
+    }
+    Ok(())
+}
+
+fn apply(
+    tx: &Transaction<'_>,
+    cache: &mut ProfileCache,
+    pending_labels: &mut HashMap<i64, u64>,
+    command: Command,
+) -> Result<Option<Reply>, StoreError> {
+    Ok(Some(match command {
+        Command::Flush { reply } => Reply::Flush(reply),
+        Command::PutModel {
+            model,
+            now_ms,
+            reply,
+        } => {
+            let outcome = put_model(tx, &model, now_ms)?;
+            if let PutModelOutcome::Created(entry) | PutModelOutcome::Updated(entry) = &outcome {
+                pending_labels.entry(entry.id).or_insert(0);
+            }
+            Reply::PutModel(reply, outcome)
+        }
+        Command::DeleteModel { name, reply } => {
+            let id: Option<i64> = tx
+                .query_row("SELECT id FROM models WHERE name = ?1", [&name], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            if let Some(id) = id {
+                for table in ["predictions", "pending_labels", "profiles"] {
+                    tx.execute(&format!("DELETE FROM {table} WHERE model_id = ?1"), [id])?;
+                }
+                tx.execute("DELETE FROM models WHERE id = ?1", [id])?;
+                cache.forget_model(id);
+                pending_labels.remove(&id);
+            }
+            Reply::DeleteModel(reply, id.is_some())
+        }
+        Command::Ingest {
+            entry,
+            events,
+            now_ms,
+            reply,
+        } => {
+            if !pending_labels.contains_key(&entry.id) {
+                let _ = reply.send(Err(StoreError::ModelNotFound));
+                return Ok(None);
+            }
+            let outcome = ingest(tx, cache, pending_labels, &entry, &events, now_ms)?;
+            Reply::Ingest(reply, outcome)
+        }
+        Command::Labels {
+            entry,
+            labels,
+            now_ms,
+            reply,
+        } => {
+            if !pending_labels.contains_key(&entry.id) {
+                let _ = reply.send(Err(StoreError::ModelNotFound));
+                return Ok(None);
+            }
+            let outcome = join_labels(tx, cache, pending_labels, &entry, &labels, now_ms)?;
+            Reply::Labels(reply, outcome)
+        }
+    }))
+}
+
+fn put_model(
+    tx: &Transaction<'_>,
+    model: &Model,
+    now_ms: i64,
+) -> Result<PutModelOutcome, StoreError> {
+    let existing: Option<(i64, String, i64)> = tx
+        .query_row(
+            "SELECT id, definition, created_ms FROM models WHERE name = ?1",
+            [&model.name],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let definition = to_json(&model.definition);
+    match existing {
+        None => {
+            tx.execute(
+                "INSERT INTO models (name, definition, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?3)",
+                params![model.name, definition, now_ms],
+            )?;
+            let id = tx.last_insert_rowid();
+            Ok(PutModelOutcome::Created(Arc::new(ModelEntry {
+                id,
+                model: Arc::new(model.clone()),
+                created_ms: now_ms,
+                updated_ms: now_ms,
+            })))
+        }
+        Some((id, old_definition, created_ms)) => {
+            let old = crate::parse_stored_model(&model.name, &old_definition)?;
+            if let Err(conflict) = model.check_update_from(&old) {
+                return Ok(PutModelOutcome::Conflict(conflict));
+            }
+            tx.execute(
+                "UPDATE models SET definition = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![definition, now_ms, id],
+            )?;
+            Ok(PutModelOutcome::Updated(Arc::new(ModelEntry {
+                id,
+                model: Arc::new(model.clone()),
+                created_ms,
+                updated_ms: now_ms,
+            })))
+        }
+    }
+}
+
+fn ingest(
+    tx: &Transaction<'_>,
+    cache: &mut ProfileCache,
+    pending_labels: &mut HashMap<i64, u64>,
+    entry: &ModelEntry,
+    events: &[PredictionEvent],
+    now_ms: i64,
+) -> Result<IngestOutcome, StoreError> {
+    let model = &entry.model;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO predictions
+         (model_id, id, ts, version, prediction, score, label, latency_ms, error, features, received_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    let mut take_pending = tx.prepare_cached(
+        "DELETE FROM pending_labels WHERE model_id = ?1 AND id = ?2 RETURNING label",
+    )?;
+    let mut set_label =
+        tx.prepare_cached("UPDATE predictions SET label = ?3 WHERE model_id = ?1 AND id = ?2")?;
+    let mut outcome = IngestOutcome::default();
+    let mut deltas: Deltas<'_> = BTreeMap::new();
+    let mut newest = None::<i64>;
+    for (index, event) in events.iter().enumerate() {
+        let inserted = insert.execute(params![
+            entry.id,
+            event.id,
+            event.timestamp_ms,
+            event.version,
+            event.prediction.as_ref().map(to_json),
+            event.score.as_ref().map(to_json),
+            event.label.as_ref().map(to_json),
+            event.latency_ms,
+            event.error,
+            features_json(model, &event.features),
+            now_ms,
+        ])?;
+        if inserted == 0 {
+            outcome.duplicates.push(index);
+            continue;
+        }
+        outcome.accepted += 1;
+        newest = newest.max(Some(event.timestamp_ms));
+        let delta = deltas
+            .entry((
+                event.version.as_str(),
+                Granularity::Minute.window_start(event.timestamp_ms),
+            ))
+            .or_default();
+        delta.observe_prediction(model, event);
+        let waiting = pending_labels.get(&entry.id).copied().unwrap_or(0);
+        if waiting > 0 {
+            let pending: Option<String> = take_pending
+                .query_row(params![entry.id, event.id], |row| row.get(0))
+                .optional()?;
+            if let Some(label_json) = pending {
+                pending_labels.insert(entry.id, waiting - 1);
+                // A label sent inline with the prediction wins over an earlier one.
+                if event.label.is_none() {
+                    set_label.execute(params![entry.id, event.id, label_json])?;
+                    if let (Some(prediction), Ok(label)) = (
+                        &event.prediction,
+                        serde_json::from_str::<Target>(&label_json),
+                    ) {
+                        delta.observe_label(model, prediction, event.score.as_ref(), &label);
+                    }
+                }
+                outcome.joined_pending_labels += 1;
+            }
+        }
+    }
+    flush_deltas(tx, cache, entry.id, &deltas)?;
+    if let Some(newest) = newest {
+        tx.execute(
+            "UPDATE models SET newest_event_ms = MAX(COALESCE(newest_event_ms, ?2), ?2) WHERE id = ?1",
+            params![entry.id, newest],
+        )?;
+    }
+    Ok(outcome)
+}
+
+fn join_labels(
+    tx: &Transaction<'_>,
+    cache: &mut ProfileCache,
+    pending_labels: &mut HashMap<i64, u64>,
+    entry: &ModelEntry,
+    labels: &[LabelRecord],
+    now_ms: i64,
+) -> Result<LabelOutcome, StoreError> {
+    let model = &entry.model;
+    let mut find = tx.prepare_cached(
+        "SELECT ts, version, prediction, score, label FROM predictions WHERE model_id = ?1 AND id = ?2",
+    )?;
+    let mut set_label =
+        tx.prepare_cached("UPDATE predictions SET label = ?3 WHERE model_id = ?1 AND id = ?2")?;
+    let mut keep_pending = tx.prepare_cached(
+        "INSERT OR IGNORE INTO pending_labels (model_id, id, label, received_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut outcome = LabelOutcome::default();
+    // Rows read here own their strings, so deltas are keyed by owned versions.
+    let mut deltas: BTreeMap<(String, i64), WindowProfile> = BTreeMap::new();
+    for (index, record) in labels.iter().enumerate() {
+        let label_json = to_json(&record.label);
+        type Row = (i64, String, Option<String>, Option<String>, Option<String>);
+        let found: Option<Row> = find
+            .query_row(params![entry.id, record.id], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })
+            .optional()?;
+        match found {
+            Some((_, _, _, _, Some(_))) => outcome.rejected.push((
+                index,
+                FieldError::new(
+                    "id",
+                    format!("prediction `{}` already has a label", record.id),
+                ),
+            )),
+            Some((ts, version, prediction, score, None)) => {
+                set_label.execute(params![entry.id, record.id, label_json])?;
+                outcome.matched += 1;
+                let prediction: Option<Target> =
+                    prediction.and_then(|p| serde_json::from_str(&p).ok());
+                let score: Option<Score> = score.and_then(|s| serde_json::from_str(&s).ok());
+                if let Some(prediction) = prediction {
+                    deltas
+                        .entry((version, Granularity::Minute.window_start(ts)))
+                        .or_default()
+                        .observe_label(model, &prediction, score.as_ref(), &record.label);
+                }
+            }
+            None => {
+                if keep_pending.execute(params![entry.id, record.id, label_json, now_ms])? == 0 {
+                    outcome.rejected.push((
+                        index,
+                        FieldError::new(
+                            "id",
+                            format!(
+                                "a label for `{}` is already waiting for its prediction",
+                                record.id
+                            ),
+                        ),
+                    ));
+                } else {
+                    *pending_labels.entry(entry.id).or_insert(0) += 1;
+                    outcome.pending += 1;
+                }
+            }
+        }
+    }
+    for ((version, minute), delta) in &deltas {
+        cache.apply(tx, entry.id, version, *minute, delta)?;
+    }
+    Ok(outcome)
+}

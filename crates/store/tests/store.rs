@@ -1,0 +1,184 @@
+//! Store tests on a real SQLite database in a temporary directory.
+
+use std::sync::Arc;
+
+use modelwatch_core::event::{LabelRecord, PredictionEvent, Score, Target};
+use modelwatch_core::{Granularity, Model, ModelDefinition};
+use modelwatch_store::{ModelEntry, PutModelOutcome, Store, StoreOptions};
+use serde_json::json;
+
+fn model(json: serde_json::Value) -> Model {
+    Model::new(
+        "credit",
+        serde_json::from_value::<ModelDefinition>(json).unwrap(),
+    )
+    .unwrap()
+}
+
+fn event(id: &str, ts: i64, prediction: &str, label: Option<&str>) -> PredictionEvent {
+    PredictionEvent {
+        id: id.into(),
+        timestamp_ms: ts,
+        version: "v1".into(),
+        features: vec![],
+        unknown_features: 0,
+        prediction: Some(Target::Class(prediction.into())),
+        score: Some(Score::Positive(if prediction == "1" { 0.8 } else { 0.3 })),
+        label: label.map(|l| Target::Class(l.into())),
+        latency_ms: Some(10.0),
+        error: false,
+    }
+}
+
+async fn created(store: &Store, definition: serde_json::Value) -> Arc<ModelEntry> {
+    match store.put_model(model(definition), 1).await.unwrap() {
+        PutModelOutcome::Created(entry) => entry,
+        other => panic!("{other:?}"),
+    }
+}
+
+const DAY: i64 = 86_400_000;
+
+#[tokio::test]
+async fn ingest_labels_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let entry = created(&store, json!({"task": "binary_classification"})).await;
+        // A label that arrives before its prediction waits for it.
+        let early = store
+            .ingest_labels(
+                entry.clone(),
+                vec![LabelRecord {
+                    id: "c".into(),
+                    label: Target::Class("1".into()),
+                }],
+                5,
+            )
+            .await
+            .unwrap();
+        assert_eq!((early.matched, early.pending), (0, 1));
+        let outcome = store
+            .ingest(
+                entry.clone(),
+                vec![
+                    event("a", DAY + 1, "1", Some("1")),
+                    event("b", DAY + 2, "1", None),
+                    event("a", DAY + 3, "0", None),
+                    event("c", 2 * DAY, "1", None),
+                ],
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome.accepted, 3);
+        assert_eq!(outcome.duplicates, vec![2]);
+        assert_eq!(outcome.joined_pending_labels, 1);
+        let late = store
+            .ingest_labels(
+                entry.clone(),
+                vec![
+                    LabelRecord {
+                        id: "b".into(),
+                        label: Target::Class("0".into()),
+                    },
+                    LabelRecord {
+                        id: "b".into(),
+                        label: Target::Class("1".into()),
+                    },
+                ],
+                20,
+            )
+            .await
+            .unwrap();
+        assert_eq!(late.matched, 1);
+        assert_eq!(late.rejected.len(), 1);
+        assert_eq!(late.rejected[0].0, 1);
+        entry
+    };
+    // Reopen: everything acknowledged is there, and the profiles agree with it.
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let models = store.load_models().unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(models[0].id, entry.id);
+    let counts = store.counts(entry.id).unwrap();
+    assert_eq!(
+        (counts.predictions, counts.labelled, counts.pending_labels),
+        (3, 3, 0)
+    );
+    assert_eq!(counts.newest_event_ms, Some(2 * DAY));
+    for granularity in Granularity::ALL {
+        let profiles = store
+            .load_profiles(entry.id, granularity, None, None, None)
+            .unwrap();
+        let total: u64 = profiles.iter().map(|(_, p)| p.count).sum();
+        let labelled: u64 = profiles.iter().map(|(_, p)| p.labelled_count).sum();
+        assert_eq!((total, labelled), (3, 3), "{granularity:?}");
+    }
+    let first_day = store
+        .load_profiles(
+            entry.id,
+            Granularity::Day,
+            Some(DAY),
+            Some(2 * DAY),
+            Some("v1"),
+        )
+        .unwrap();
+    assert_eq!(first_day.len(), 1);
+    // a: (1, 1) inline; b: predicted 1, late label 0.
+    let confusion = &first_day[0].1.classification.confusion;
+    assert_eq!(confusion.get(&("1".into(), "1".into())), Some(&1));
+    assert_eq!(confusion.get(&("0".into(), "1".into())), Some(&1));
+    assert!(
+        store
+            .load_profiles(entry.id, Granularity::Day, None, None, Some("v9"))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn schema_changes_and_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let entry = created(
+        &store,
+        json!({"task": "regression", "features": [{"name": "x", "type": "numeric"}]}),
+    )
+    .await;
+    let added = store
+        .put_model(
+            model(json!({"task": "regression", "features": [{"name": "x", "type": "numeric"}, {"name": "y", "type": "categorical"}]})),
+            2,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(added, PutModelOutcome::Updated(ref e) if e.id == entry.id && e.created_ms == 1)
+    );
+    let conflict = store
+        .put_model(
+            model(
+                json!({"task": "regression", "features": [{"name": "x", "type": "categorical"}]}),
+            ),
+            3,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(conflict, PutModelOutcome::Conflict(ref e) if e.field == "features[0].type"));
+    assert!(store.delete_model("credit").await.unwrap());
+    assert!(!store.delete_model("credit").await.unwrap());
+    assert!(store.load_models().unwrap().is_empty());
+    // Ingest into a deleted model is refused rather than leaving orphan rows.
+    let err = store.ingest(entry.clone(), vec![], 4).await.unwrap_err();
+    assert!(matches!(err, modelwatch_store::StoreError::ModelNotFound));
+    let again = created(&store, json!({"task": "regression"})).await;
+    assert_ne!(again.id, entry.id);
+}
+
+#[tokio::test]
+async fn refuses_a_file_that_is_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(modelwatch_store::database_path(dir.path()), b"this is not sqlite, just text padding it out ....................................................................................").unwrap();
+    assert!(Store::open(dir.path(), StoreOptions::default()).is_err());
+}
