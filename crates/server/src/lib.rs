@@ -1,1 +1,34 @@
-//! placeholder
+//! The modelwatch server: the HTTP API over the store and the core engine.
+//!
+//! # Layout
+//! - [`api`]: routes and handlers (parse → validate in core → store → answer).
+//! - [`state`]: shared state, configuration and limits.
+//! - [`error`]: the single mapping of failures to HTTP statuses.
+//! - [`pii`]: keyed hashing of personal data before it is stored.
+//! - [`telemetry`]: the server's own `/metrics`.
+//!
+//! [`serve`] runs the API on a listener until a shutdown future resolves; tests bind
+//! `127.0.0.1:0` and call it.
+
+pub mod api;
+pub mod error;
+pub mod pii;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use state::{AppState, Limits, ServerConfig, StartError};
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests
+/// in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

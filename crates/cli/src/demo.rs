@@ -1,0 +1,391 @@
+//! `modelwatch demo`: a server on the embedded store, fed by a simulated credit-risk
+//! classifier whose inputs drift on day 2 and whose accuracy drops on day 3, over a
+//! few simulated days compressed into about a minute.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use modelwatch_core::time::{DAY_MS, MINUTE_MS, align_down, format_timestamp, now_ms};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+/// Arguments of `modelwatch demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Address to listen on (use 127.0.0.1:0 for any free port).
+    #[arg(long, default_value = "127.0.0.1:8480")]
+    listen: SocketAddr,
+    /// Directory of the embedded store (default: a new temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Simulated days of traffic.
+    #[arg(long, default_value_t = 4)]
+    days: u32,
+    /// Real seconds the simulation takes.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Predictions per simulated day.
+    #[arg(long, default_value_t = 20_000)]
+    per_day: u32,
+    /// Stop the server when the simulation ends, instead of serving until Ctrl-C.
+    #[arg(long)]
+    exit_when_done: bool,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+const MODEL: &str = "credit";
+const TICK_MS: i64 = 10 * MINUTE_MS;
+
+fn definition() -> Value {
+    let numeric = [
+        "age",
+        "income",
+        "debt_ratio",
+        "credit_utilization",
+        "num_open_accounts",
+        "num_late_payments",
+        "months_employed",
+        "loan_amount",
+        "loan_term_months",
+        "interest_rate",
+        "savings_balance",
+        "num_credit_inquiries",
+        "years_at_address",
+        "monthly_expenses",
+    ];
+    let categorical = [
+        "region",
+        "employment_type",
+        "home_ownership",
+        "loan_purpose",
+        "education",
+        "channel",
+    ];
+    let mut features: Vec<Value> = numeric
+        .iter()
+        .map(|n| json!({"name": n, "type": "numeric"}))
+        .collect();
+    features.extend(
+        categorical
+            .iter()
+            .map(|n| json!({"name": n, "type": "categorical"})),
+    );
+    features.push(json!({"name": "email", "type": "categorical", "pii": true}));
+    json!({"task": "binary_classification", "positive_class": "1", "classes": ["0", "1"], "features": features})
+}
+
+/// The simulated world: applicants, the true default risk and the model's view of it.
+struct World {
+    rng: StdRng,
+}
+
+impl World {
+    fn normal(&mut self, mean: f64, sd: f64) -> f64 {
+        // Box–Muller.
+        let u1: f64 = self.rng.random::<f64>().max(1e-12);
+        let u2: f64 = self.rng.random();
+        mean + sd * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    fn pick<'a>(&mut self, options: &[&'a str], weights: &[f64]) -> &'a str {
+        let total: f64 = weights.iter().sum();
+        let mut x = self.rng.random::<f64>() * total;
+        for (option, weight) in options.iter().zip(weights) {
+            if x < *weight {
+                return option;
+            }
+            x -= weight;
+        }
+        options[options.len() - 1]
+    }
+
+    /// One applicant at simulated day `day` (fractional): features, true label, score.
+    fn applicant(&mut self, day: f64, id: u64) -> (Value, bool, f64) {
+        let drifted = day >= 1.5;
+        let degraded = day >= 2.5;
+        let age = self.normal(42.0, 12.0).clamp(18.0, 90.0).round();
+        let income_mean = if drifted { 10.4 } else { 10.8 };
+        let income = self.normal(income_mean, 0.45).exp().round();
+        let debt_ratio = self
+            .rng
+            .random::<f64>()
+            .powf(if drifted { 0.8 } else { 1.3 });
+        let credit_utilization = self.rng.random::<f64>().powf(1.1);
+        let late = (self.normal(0.6, 1.0).max(0.0)).round();
+        let inquiries = (self.normal(1.5, 1.2).max(0.0)).round();
+        let months_employed = self.normal(60.0, 40.0).max(0.0).round();
+        let loan_amount = self.normal(9.5, 0.6).exp().round();
+        let term = *[12.0, 24.0, 36.0, 60.0]
+            .get(self.rng.random_range(0..4))
+            .unwrap_or(&36.0);
+        let interest = (self.normal(0.09, 0.03)).clamp(0.01, 0.3);
+        let region_weights: &[f64] = if drifted {
+            &[0.25, 0.2, 0.2, 0.2, 0.15]
+        } else {
+            &[0.3, 0.25, 0.25, 0.2, 0.0]
+        };
+        let region = self.pick(&["north", "south", "east", "west", "intl"], region_weights);
+        let employment = self.pick(
+            &["salaried", "self_employed", "contract", "unemployed"],
+            &[0.6, 0.15, 0.2, 0.05],
+        );
+        let home = self.pick(&["rent", "own", "mortgage"], &[0.4, 0.2, 0.4]);
+        let purpose = self.pick(
+            &["car", "home", "education", "debt_consolidation", "business"],
+            &[0.3, 0.2, 0.1, 0.3, 0.1],
+        );
+        let education = self.pick(
+            &["high_school", "bachelor", "master", "phd"],
+            &[0.35, 0.4, 0.2, 0.05],
+        );
+        let channel = self.pick(
+            &["web", "mobile", "branch", "partner"],
+            &[0.4, 0.35, 0.15, 0.1],
+        );
+        // The model's learned view of risk.
+        let model_z =
+            -1.0 + 2.2 * debt_ratio + 1.4 * credit_utilization + 0.5 * late + 0.25 * inquiries
+                - 0.9 * (income.ln() - 10.8)
+                - 0.008 * months_employed
+                + if employment == "unemployed" { 1.0 } else { 0.0 };
+        // The world: the same at first; on day 3 the link changes (concept drift), so
+        // the model's scores stop tracking the truth.
+        let true_z = if degraded {
+            -0.6 + 0.6 * debt_ratio
+                + 2.2
+                    * (if region == "intl" || channel == "partner" {
+                        1.0
+                    } else {
+                        0.0
+                    })
+                - 1.5 * credit_utilization
+                + 0.2 * late
+        } else {
+            model_z
+        };
+        let noise = self.normal(0.0, 0.8);
+        let label = 1.0 / (1.0 + (-(true_z + noise)).exp()) > 0.5;
+        let score = 1.0 / (1.0 + (-model_z).exp());
+        let features = json!({
+            "age": age, "income": income, "debt_ratio": (debt_ratio * 1e4).round() / 1e4,
+            "credit_utilization": (credit_utilization * 1e4).round() / 1e4,
+            "num_open_accounts": self.normal(5.0, 2.5).max(0.0).round(),
+            "num_late_payments": late, "months_employed": months_employed, "loan_amount": loan_amount,
+            "loan_term_months": term, "interest_rate": (interest * 1e4).round() / 1e4,
+            "savings_balance": self.normal(8.0, 1.2).exp().round(),
+            "num_credit_inquiries": inquiries, "years_at_address": self.normal(6.0, 4.0).max(0.0).round(),
+            "monthly_expenses": (income / 12.0 * self.normal(0.55, 0.1).clamp(0.1, 1.5)).round(),
+            "region": region, "employment_type": employment, "home_ownership": home,
+            "loan_purpose": purpose, "education": education, "channel": channel,
+            "email": format!("applicant{id}@example.org"),
+        });
+        (features, label, (score * 1e6).round() / 1e6)
+    }
+
+    fn latency(&mut self, day: f64) -> f64 {
+        let median: f64 = if day >= 3.0 { 20.0 } else { 12.0 };
+        (self.normal(median.ln(), 0.5).exp() * 1000.0).round() / 1000.0
+    }
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: String) -> anyhow::Result<Value> {
+    loop {
+        let response = client
+            .post(url)
+            .header("content-type", "application/x-ndjson")
+            .body(body.clone())
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        if let Some(wait) = crate::bench::retry_after(&response) {
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(
+            status.is_success(),
+            "POST {url} answered {status}: {answer}"
+        );
+        return Ok(answer);
+    }
+}
+
+async fn day_summary(
+    client: &reqwest::Client,
+    base: &str,
+    day_start: i64,
+) -> anyhow::Result<String> {
+    let url = format!(
+        "{base}/api/v1/models/{MODEL}/metrics?from={}&to={}",
+        day_start,
+        day_start + DAY_MS
+    );
+    let answer: Value = client.get(&url).send().await?.json().await?;
+    let s = &answer["summary"];
+    let show = |name: &str| {
+        s[name]
+            .as_f64()
+            .map_or("  —  ".to_string(), |v| format!("{v:.3}"))
+    };
+    Ok(format!(
+        "{}  predictions {:>6}  labelled {:>6}  accuracy {}  roc_auc {}  latency_p95 {} ms  error_rate {}",
+        &format_timestamp(day_start)[..10],
+        s["count"],
+        s["labelled_count"],
+        show("accuracy"),
+        show("roc_auc"),
+        show("latency_p95"),
+        show("error_rate"),
+    ))
+}
+
+/// Runs the demo.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let temporary;
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => {
+            temporary = tempfile::Builder::new()
+                .prefix("modelwatch-demo-")
+                .tempdir()?;
+            temporary.path().to_path_buf()
+        }
+    };
+    let state =
+        modelwatch_server::AppState::open(&modelwatch_server::ServerConfig::new(&data_dir))?;
+    let listener = crate::bind(args.listen).await?;
+    let address = listener.local_addr()?;
+    let base = format!("http://{address}");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(modelwatch_server::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    println!(
+        "modelwatch demo: server on {base} (store in {})",
+        data_dir.display()
+    );
+
+    let client = reqwest::Client::new();
+    let put = client
+        .put(format!("{base}/api/v1/models/{MODEL}"))
+        .json(&definition())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        put.status().is_success(),
+        "creating the model failed: {}",
+        put.text().await?
+    );
+
+    let mut world = World {
+        rng: StdRng::seed_from_u64(args.seed),
+    };
+    let days = args.days.max(1) as i64;
+    let sim_start = align_down(now_ms(), DAY_MS) - days * DAY_MS;
+    let ticks = days * DAY_MS / TICK_MS;
+    let per_tick = (args.per_day as f64 * TICK_MS as f64 / DAY_MS as f64).max(1.0);
+    let real_tick = Duration::from_secs_f64(args.seconds as f64 / ticks as f64);
+    println!(
+        "simulating {days} days of a credit-risk classifier ({} predictions a day) in about {} s:",
+        args.per_day, args.seconds
+    );
+    println!(
+        "  day 2: inputs drift (income falls, a new region `intl` appears); day 3: accuracy drops; day 4: latency rises\n"
+    );
+    let mut pending_labels: BinaryHeap<Reverse<(i64, u64, bool)>> = BinaryHeap::new();
+    let mut next_id: u64 = 0;
+    let mut carry = 0.0;
+    let started = Instant::now();
+    let predictions_url = format!("{base}/api/v1/models/{MODEL}/predictions");
+    let labels_url = format!("{base}/api/v1/models/{MODEL}/labels");
+    for tick in 0..ticks {
+        let tick_start = sim_start + tick * TICK_MS;
+        let mut body = String::new();
+        carry += per_tick;
+        while carry >= 1.0 {
+            carry -= 1.0;
+            next_id += 1;
+            let ts = tick_start + world.rng.random_range(0..TICK_MS);
+            let day = (ts - sim_start) as f64 / DAY_MS as f64;
+            let (features, label, score) = world.applicant(day, next_id);
+            let failed = world.rng.random::<f64>() < 0.005;
+            let event = if failed {
+                json!({"id": format!("p{next_id}"), "timestamp": ts, "features": features,
+                       "error": "model timeout", "latency_ms": 1000.0})
+            } else {
+                json!({"id": format!("p{next_id}"), "timestamp": ts, "version": "2024.03",
+                       "features": features, "prediction": if score >= 0.5 { "1" } else { "0" },
+                       "score": score, "latency_ms": world.latency(day)})
+            };
+            body.push_str(&event.to_string());
+            body.push('\n');
+            if !failed && world.rng.random::<f64>() < 0.9 {
+                let delay = world
+                    .rng
+                    .random_range(2 * 60 * MINUTE_MS..12 * 60 * MINUTE_MS);
+                pending_labels.push(Reverse((ts + delay, next_id, label)));
+            }
+        }
+        if !body.is_empty() {
+            post(&client, &predictions_url, body).await?;
+        }
+        let tick_end = tick_start + TICK_MS;
+        let mut labels = String::new();
+        while let Some(Reverse((due, id, label))) = pending_labels.peek().copied() {
+            if due > tick_end {
+                break;
+            }
+            pending_labels.pop();
+            labels.push_str(
+                &json!({"id": format!("p{id}"), "label": if label { 1 } else { 0 }}).to_string(),
+            );
+            labels.push('\n');
+        }
+        if !labels.is_empty() {
+            post(&client, &labels_url, labels).await?;
+        }
+        if tick_end % DAY_MS == 0 {
+            println!(
+                "  {}",
+                day_summary(&client, &base, tick_end - DAY_MS).await?
+            );
+        }
+        let due = real_tick * (tick as u32 + 1);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    println!(
+        "\nthe same days now that late labels have arrived (each label updates its prediction's day):"
+    );
+    for day in 0..days {
+        println!(
+            "  {}",
+            day_summary(&client, &base, sim_start + day * DAY_MS).await?
+        );
+    }
+    let from = format_timestamp(sim_start);
+    println!("\nlook here:");
+    println!("  models:         {base}/api/v1/models");
+    println!("  daily metrics:  {base}/api/v1/models/{MODEL}/metrics?step=1d");
+    println!("  hourly series:  {base}/api/v1/models/{MODEL}/metrics?from={from}&step=1h");
+    println!("  prometheus:     {base}/metrics");
+    if args.exit_when_done {
+        let _ = stop.send(());
+        server.await??;
+        return Ok(());
+    }
+    println!("\nserving until Ctrl-C");
+    crate::shutdown_signal().await;
+    let _ = stop.send(());
+    server.await??;
+    Ok(())
+}

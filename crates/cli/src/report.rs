@@ -1,0 +1,240 @@
+//! `modelwatch report`: the server's numbers, offline, from a schema and CSV files.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use modelwatch_core::offline::OfflineProfiles;
+use modelwatch_core::time::{
+    DAY_MS, MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration,
+};
+use modelwatch_core::{Model, ModelDefinition};
+use serde_json::{Value, json};
+
+use crate::usage;
+
+/// Arguments of `modelwatch report`.
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Model definition (JSON, as for `PUT /api/v1/models/{model}`).
+    #[arg(long)]
+    schema: PathBuf,
+    /// Reference data set (CSV), e.g. the training or validation set.
+    #[arg(long)]
+    reference: PathBuf,
+    /// Current data set (CSV) to measure.
+    #[arg(long)]
+    current: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+    /// Write the report here instead of standard output.
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
+    /// Step of the metric series (a duration such as 1h or 1d).
+    #[arg(long, default_value = "1d")]
+    step: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Json,
+    Md,
+    Html,
+}
+
+fn read_schema(path: &Path) -> anyhow::Result<Model> {
+    let text = std::fs::read(path)
+        .map_err(|e| usage(format!("cannot read schema {}: {e}", path.display())))?;
+    let definition: ModelDefinition = serde_json::from_slice(&text).map_err(|e| {
+        usage(format!(
+            "schema {} is not a valid model definition: {e}",
+            path.display()
+        ))
+    })?;
+    Model::new("report", definition).map_err(|e| usage(format!("schema {}: {e}", path.display())))
+}
+
+fn profile_file(path: &Path, model: &Model, what: &str) -> anyhow::Result<OfflineProfiles> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    // indicatif draws only when stderr is a terminal, so pipes and CI stay quiet.
+    let bar = indicatif::ProgressBar::new(size).with_message(format!("reading {what}"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    if size < 8 * 1024 * 1024 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let reader = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
+    let profiles = OfflineProfiles::from_csv(reader, model, now_ms(), |_| {})
+        .map_err(|e| usage(format!("{what} {}: {e}", path.display())))?;
+    bar.finish_and_clear();
+    Ok(profiles)
+}
+
+fn rejected_json(profiles: &OfflineProfiles) -> Value {
+    json!({
+        "rows": profiles.accepted + profiles.rejected.len() as u64,
+        "accepted": profiles.accepted,
+        "rejected": profiles.rejected.len(),
+        "first_rejections": profiles.rejected.iter().take(20)
+            .map(|(line, e)| json!({"line": line, "field": e.field, "error": e.to_string()}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// Builds the report as JSON.
+pub fn build(
+    model: &Model,
+    reference: &OfflineProfiles,
+    current: &OfflineProfiles,
+    step_ms: i64,
+) -> anyhow::Result<Value> {
+    let merged = current.merged(None, Some(step_ms)).map_err(usage)?;
+    Ok(json!({
+        "task": model.task().as_str(),
+        "reference": rejected_json(reference),
+        "current": rejected_json(current),
+        "metrics": {
+            "step": format_duration(step_ms),
+            "summary": merged.summary.metrics(model),
+            "series": merged.series.iter()
+                .map(|(start, p)| json!({"start": format_timestamp(*start), "metrics": p.metrics(model)}))
+                .collect::<Vec<_>>(),
+        },
+    }))
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "—".into(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{f:.4}"),
+            _ => n.to_string(),
+        },
+        Value::Object(_) => "(see JSON)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Renders the report as Markdown.
+pub fn markdown(report: &Value) -> String {
+    let mut out = String::from("# modelwatch report\n\n");
+    let _ = writeln!(out, "Task: `{}`\n", report["task"].as_str().unwrap_or(""));
+    for part in ["reference", "current"] {
+        let p = &report[part];
+        let _ = writeln!(
+            out,
+            "- {part}: {} rows, {} rejected",
+            p["rows"], p["rejected"]
+        );
+    }
+    out.push_str("\n## Summary\n\n| metric | value |\n| --- | --- |\n");
+    if let Some(summary) = report["metrics"]["summary"].as_object() {
+        for (name, value) in summary {
+            if name != "confusion_matrix" {
+                let _ = writeln!(out, "| {name} | {} |", cell(value));
+            }
+        }
+        if let Some(matrix) = summary.get("confusion_matrix") {
+            out.push_str("\n## Confusion matrix (rows: true class, columns: predicted)\n\n");
+            let labels: Vec<String> = matrix["labels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|l| l.as_str().unwrap_or("").to_string())
+                .collect();
+            let _ = writeln!(out, "| | {} |", labels.join(" | "));
+            let _ = writeln!(out, "|---|{}", "---|".repeat(labels.len()));
+            for (label, row) in labels
+                .iter()
+                .zip(matrix["matrix"].as_array().into_iter().flatten())
+            {
+                let cells: Vec<String> = row
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v.to_string())
+                    .collect();
+                let _ = writeln!(out, "| **{label}** | {} |", cells.join(" | "));
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n## Series (step {})\n",
+        report["metrics"]["step"].as_str().unwrap_or("")
+    );
+    let series = report["metrics"]["series"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if let Some(first) = series.first().and_then(|p| p["metrics"].as_object()) {
+        let names: Vec<&String> = first.keys().filter(|k| *k != "confusion_matrix").collect();
+        let _ = writeln!(
+            out,
+            "| start | {} |",
+            names
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(out, "|---|{}", "---|".repeat(names.len()));
+        for point in &series {
+            let values: Vec<String> = names
+                .iter()
+                .map(|n| cell(&point["metrics"][n.as_str()]))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                point["start"].as_str().unwrap_or(""),
+                values.join(" | ")
+            );
+        }
+    }
+    out
+}
+
+/// Runs the command.
+pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    if args.format == Format::Html {
+        return Err(usage("--format html is not available yet; use json or md"));
+    }
+    let step_ms = parse_duration(&args.step).map_err(|e| usage(format!("--step: {e}")))?;
+    if step_ms < MINUTE_MS || step_ms % MINUTE_MS != 0 {
+        return Err(usage(
+            "--step: must be a whole number of minutes, at least 1m",
+        ));
+    }
+    let model = read_schema(&args.schema)?;
+    let reference = profile_file(&args.reference, &model, "reference")?;
+    let current = profile_file(&args.current, &model, "current")?;
+    for (what, profiles) in [("reference", &reference), ("current", &current)] {
+        if !profiles.rejected.is_empty() {
+            eprintln!(
+                "modelwatch: {what}: {} rows rejected (listed in the report)",
+                profiles.rejected.len()
+            );
+        }
+    }
+    let report = build(
+        &model,
+        &reference,
+        &current,
+        step_ms.max(MINUTE_MS).min(3650 * DAY_MS),
+    )?;
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Md | Format::Html => markdown(&report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,493 @@
+//! The HTTP API of API.md: models, ingest, metrics, health and Prometheus.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use modelwatch_core::body::{BodyFormat, RecordResult, split_records};
+use modelwatch_core::event::{validate_label, validate_prediction};
+use modelwatch_core::query::merge_windows;
+use modelwatch_core::time::{
+    MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration, parse_timestamp_str,
+};
+use modelwatch_core::{FieldError, Granularity, Model, ModelDefinition};
+use modelwatch_store::{ModelEntry, PutModelOutcome};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::telemetry::ModelLabel;
+
+type Shared = State<Arc<AppState>>;
+
+/// Every route of the API, with the body limit and request tracing.
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    let body_limit = state.limits.max_body_bytes;
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(prometheus))
+        .route("/api/v1/models", get(list_models))
+        .route(
+            "/api/v1/models/{model}",
+            get(get_model).put(put_model).delete(delete_model),
+        )
+        .route(
+            "/api/v1/models/{model}/predictions",
+            post(ingest_predictions),
+        )
+        .route("/api/v1/models/{model}/labels", post(ingest_labels))
+        .route("/api/v1/models/{model}/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn prometheus(State(state): Shared) -> Response {
+    let text = state.telemetry.encode(state.store.queue_depth());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "body_too_large",
+                format!("the body is larger than {limit} bytes"),
+            )
+            .field("body")
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                rejection.body_text(),
+            )
+            .field("body")
+        }
+    })
+}
+
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// JSON (the default when no content type is given) or NDJSON.
+fn record_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+    match content_type(headers).as_deref() {
+        None | Some("application/json") => Ok(BodyFormat::Json),
+        Some("application/x-ndjson" | "application/ndjson" | "application/jsonlines") => Ok(BodyFormat::Ndjson),
+        Some(other) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("content type `{other}` is not accepted here; send application/json or application/x-ndjson"),
+        )
+        .field("content-type")),
+    }
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    match record_format(headers)? {
+        BodyFormat::Json => Ok(()),
+        BodyFormat::Ndjson => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the model definition as application/json",
+        )
+        .field("content-type")),
+    }
+}
+
+fn model_entry(state: &AppState, name: &str) -> Result<Arc<ModelEntry>, ApiError> {
+    state
+        .model(name)
+        .ok_or_else(|| ApiError::model_not_found(name))
+}
+
+fn model_json(entry: &ModelEntry) -> Value {
+    let mut object = json!({"name": entry.model.name});
+    if let (Some(object), Value::Object(definition)) = (
+        object.as_object_mut(),
+        serde_json::to_value(&entry.model.definition).unwrap_or(Value::Null),
+    ) {
+        object.extend(definition);
+        object.insert(
+            "created_at".into(),
+            json!(format_timestamp(entry.created_ms)),
+        );
+        object.insert(
+            "updated_at".into(),
+            json!(format_timestamp(entry.updated_ms)),
+        );
+    }
+    object
+}
+
+async fn list_models(State(state): Shared) -> Json<Value> {
+    let mut entries: Vec<Arc<ModelEntry>> = state
+        .models
+        .read()
+        .map(|m| m.values().cloned().collect())
+        .unwrap_or_default();
+    entries.sort_by(|a, b| a.model.name.cmp(&b.model.name));
+    Json(json!({"models": entries.iter().map(|e| model_json(e)).collect::<Vec<_>>()}))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("worker failed: {e}"),
+        )
+    })?
+}
+
+async fn get_model(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = model_entry(&state, &name)?;
+    let store = state.store.clone();
+    let id = entry.id;
+    let (counts, versions) = blocking(move || Ok((store.counts(id)?, store.versions(id)?))).await?;
+    let mut body = model_json(&entry);
+    body["stats"] = json!({
+        "predictions": counts.predictions,
+        "labelled": counts.labelled,
+        "pending_labels": counts.pending_labels,
+        "newest_event": counts.newest_event_ms.map(format_timestamp),
+        "versions": versions,
+    });
+    Ok(Json(body))
+}
+
+async fn put_model(
+    State(state): Shared,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    modelwatch_core::schema::validate_model_name(&name).map_err(ApiError::invalid)?;
+    require_json(&headers)?;
+    let body = body_bytes(body, state.limits.max_body_bytes)?;
+    let mut deserializer = serde_json::Deserializer::from_slice(&body);
+    let definition: ModelDefinition =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "body".to_string()
+            } else {
+                path
+            };
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_field",
+                e.into_inner().to_string(),
+            )
+            .field(field)
+        })?;
+    let model = Model::new(&name, definition).map_err(ApiError::invalid)?;
+    let is_new = state.model(&name).is_none();
+    let count = state.models.read().map(|m| m.len()).unwrap_or(0);
+    if is_new && count >= state.limits.max_models {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "model_limit_reached",
+            format!("the server already holds {count} models, its limit (limits.max_models)"),
+        )
+        .field("model"));
+    }
+    let (status, entry) = match state.store.put_model(model, now_ms()).await? {
+        PutModelOutcome::Created(entry) => (StatusCode::CREATED, entry),
+        PutModelOutcome::Updated(entry) => (StatusCode::OK, entry),
+        PutModelOutcome::Conflict(conflict) => {
+            return Err(
+                ApiError::new(StatusCode::CONFLICT, "schema_conflict", conflict.message)
+                    .field(conflict.field),
+            );
+        }
+    };
+    if let Ok(mut models) = state.models.write() {
+        models.insert(name, entry.clone());
+    }
+    Ok((status, Json(model_json(&entry))).into_response())
+}
+
+async fn delete_model(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    model_entry(&state, &name)?;
+    let existed = state.store.delete_model(&name).await?;
+    if let Ok(mut models) = state.models.write() {
+        models.remove(&name);
+    }
+    state.telemetry.forget_model(&name);
+    if existed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::model_not_found(&name))
+    }
+}
+
+/// Splits and validates a body off the async runtime; returns the valid items with
+/// their indexes and the rejected ones.
+async fn parse_records<T: Send + 'static>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    validate: impl Fn(serde_json::Map<String, Value>) -> Result<T, FieldError> + Send + 'static,
+) -> Result<(Vec<T>, Vec<usize>, Vec<(usize, FieldError)>), ApiError> {
+    let format = record_format(headers)?;
+    let body = body_bytes(body, state.limits.max_body_bytes)?;
+    let max_records = state.limits.max_records_per_request;
+    blocking(move || {
+        let records: Vec<RecordResult> = split_records(&body, format).map_err(ApiError::invalid)?;
+        if records.len() > max_records {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_records",
+                format!(
+                    "{} records in one request; at most {max_records} are allowed",
+                    records.len()
+                ),
+            )
+            .field("body"));
+        }
+        let mut valid = Vec::with_capacity(records.len());
+        let mut indexes = Vec::with_capacity(records.len());
+        let mut rejected = Vec::new();
+        for (index, record) in records.into_iter().enumerate() {
+            match record.and_then(&validate) {
+                Ok(item) => {
+                    valid.push(item);
+                    indexes.push(index);
+                }
+                Err(error) => rejected.push((index, error)),
+            }
+        }
+        Ok((valid, indexes, rejected))
+    })
+    .await
+}
+
+fn rejected_json(mut rejected: Vec<(usize, FieldError)>) -> Value {
+    rejected.sort_by_key(|(index, _)| *index);
+    Value::Array(
+        rejected
+            .into_iter()
+            .map(|(index, error)| json!({"index": index, "field": error.field, "error": error.to_string()}))
+            .collect(),
+    )
+}
+
+async fn ingest_predictions(
+    State(state): Shared,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = model_entry(&state, &name)?;
+    let arrival = now_ms();
+    let model = entry.model.clone();
+    let pii = state.pii.clone();
+    let (events, indexes, mut rejected) = parse_records(&state, &headers, body, move |record| {
+        let mut event = validate_prediction(&model, &record, arrival)?;
+        pii.protect(&model, &mut event.features);
+        Ok(event)
+    })
+    .await?;
+    let outcome = state
+        .store
+        .ingest(entry, events, arrival)
+        .await
+        .inspect_err(|e| {
+            if matches!(e, modelwatch_store::StoreError::Overloaded) {
+                state.telemetry.requests_shed.inc();
+            }
+        })?;
+    for duplicate in outcome.duplicates {
+        rejected.push((
+            indexes[duplicate],
+            FieldError::new(
+                "id",
+                "duplicate id: a prediction with this id is already stored",
+            ),
+        ));
+    }
+    let label = ModelLabel { model: name };
+    state
+        .telemetry
+        .predictions_ingested
+        .get_or_create(&label)
+        .inc_by(outcome.accepted as u64);
+    state
+        .telemetry
+        .predictions_rejected
+        .get_or_create(&label)
+        .inc_by(rejected.len() as u64);
+    Ok(Json(json!({
+        "accepted": outcome.accepted,
+        "labels_joined": outcome.joined_pending_labels,
+        "rejected": rejected_json(rejected),
+    })))
+}
+
+async fn ingest_labels(
+    State(state): Shared,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = model_entry(&state, &name)?;
+    let model = entry.model.clone();
+    let (labels, indexes, mut rejected) = parse_records(&state, &headers, body, move |record| {
+        validate_label(&model, &record)
+    })
+    .await?;
+    let outcome = state.store.ingest_labels(entry, labels, now_ms()).await?;
+    for (index, error) in outcome.rejected {
+        rejected.push((indexes[index], error));
+    }
+    state
+        .telemetry
+        .labels_ingested
+        .get_or_create(&ModelLabel { model: name })
+        .inc_by((outcome.matched + outcome.pending) as u64);
+    Ok(Json(json!({
+        "accepted": outcome.matched + outcome.pending,
+        "matched": outcome.matched,
+        "pending": outcome.pending,
+        "rejected": rejected_json(rejected),
+    })))
+}
+
+/// Query parameters of the range endpoints.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeParams {
+    from: Option<String>,
+    to: Option<String>,
+    step: Option<String>,
+    version: Option<String>,
+}
+
+/// A validated range query.
+struct Range {
+    from: Option<i64>,
+    to: Option<i64>,
+    step: Option<i64>,
+    version: Option<String>,
+}
+
+fn parse_range(params: Result<Query<RangeParams>, QueryRejection>) -> Result<Range, ApiError> {
+    let Query(params) = params.map_err(|rejection| {
+        let text = rejection.body_text();
+        let field = text.split('`').nth(1).unwrap_or("query").to_string();
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", text).field(field)
+    })?;
+    let timestamp = |value: Option<String>, field: &str| {
+        value
+            .map(|v| parse_timestamp_str(&v))
+            .transpose()
+            .map_err(|e| ApiError::invalid(FieldError::new(field, e)))
+    };
+    let from = timestamp(params.from, "from")?;
+    let to = timestamp(params.to, "to")?;
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(ApiError::invalid(FieldError::new(
+            "to",
+            "must be after `from`",
+        )));
+    }
+    let step = params
+        .step
+        .map(|s| match parse_duration(&s) {
+            Ok(ms) if ms >= MINUTE_MS && ms % MINUTE_MS == 0 => Ok(ms),
+            Ok(_) => Err(FieldError::new(
+                "step",
+                "must be a whole number of minutes, at least 1m",
+            )),
+            Err(e) => Err(FieldError::new("step", e)),
+        })
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    Ok(Range {
+        from,
+        to,
+        step,
+        version: params.version,
+    })
+}
+
+async fn metrics(
+    State(state): Shared,
+    Path(name): Path<String>,
+    params: Result<Query<RangeParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = model_entry(&state, &name)?;
+    let range = parse_range(params)?;
+    let store = state.store.clone();
+    blocking(move || {
+        let granularity = Granularity::for_query(range.step, range.from, range.to);
+        let windows = store.load_profiles(entry.id, granularity, range.from, range.to, range.version.as_deref())?;
+        let first = windows.first().map(|(start, _)| *start);
+        let last_end = windows.last().map(|(start, _)| start + granularity.ms());
+        let merged = merge_windows(windows, range.step, range.from, range.to)
+            .map_err(|e| ApiError::invalid(FieldError::new("step", e)))?;
+        let model = &entry.model;
+        let mut body = json!({
+            "model": model.name,
+            "task": model.task().as_str(),
+            "from": range.from.or(first).map(format_timestamp),
+            "to": range.to.or(last_end).map(format_timestamp),
+            "version": range.version,
+            "summary": merged.summary.metrics(model),
+        });
+        if let Some(step) = range.step {
+            body["step"] = json!(format_duration(step));
+            body["series"] = merged
+                .series
+                .iter()
+                .map(|(start, profile)| json!({"start": format_timestamp(*start), "metrics": profile.metrics(model)}))
+                .collect();
+        }
+        Ok(Json(body))
+    })
+    .await
+}

@@ -1,0 +1,104 @@
+//! The server's shared state: the store, the model registry and the limits.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use modelwatch_store::{ModelEntry, Store, StoreOptions};
+
+use crate::pii::PiiKey;
+
+/// Limits on what one request may carry. All are configurable (see `modelwatch.example.toml`).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most records (predictions or labels) in one request.
+    pub max_records_per_request: usize,
+    /// Most models the server holds.
+    pub max_models: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_records_per_request: 50_000,
+            max_models: 1_000,
+        }
+    }
+}
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the embedded store and the PII key live.
+    pub data_dir: PathBuf,
+    /// Request limits.
+    pub limits: Limits,
+    /// Store tuning.
+    pub store: StoreOptions,
+}
+
+impl ServerConfig {
+    /// Defaults for `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            limits: Limits::default(),
+            store: StoreOptions::default(),
+        }
+    }
+}
+
+/// Shared by every request handler.
+pub struct AppState {
+    /// The durable store.
+    pub store: Store,
+    /// Models by name: a cache of the store's `models` table, updated after each
+    /// committed change (it can always be rebuilt from the store).
+    pub models: RwLock<HashMap<String, Arc<ModelEntry>>>,
+    /// Key for hashing PII features.
+    pub pii: PiiKey,
+    /// Request limits.
+    pub limits: Limits,
+    /// Counters for `/metrics`.
+    pub telemetry: crate::telemetry::Telemetry,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] modelwatch_store::StoreError),
+    /// The PII key could not be read or created.
+    #[error("cannot read or create the PII key: {0}")]
+    PiiKey(#[from] std::io::Error),
+}
+
+impl AppState {
+    /// Opens the store in `config.data_dir` and loads the models.
+    pub fn open(config: &ServerConfig) -> Result<Arc<Self>, StartError> {
+        let store = Store::open(&config.data_dir, config.store.clone())?;
+        let pii = PiiKey::load_or_create(&config.data_dir)?;
+        let models = store
+            .load_models()?
+            .into_iter()
+            .map(|entry| (entry.model.name.clone(), Arc::new(entry)))
+            .collect();
+        Ok(Arc::new(Self {
+            store,
+            models: RwLock::new(models),
+            pii,
+            limits: config.limits.clone(),
+            telemetry: crate::telemetry::Telemetry::default(),
+        }))
+    }
+
+    /// The model called `name`, if any.
+    pub fn model(&self, name: &str) -> Option<Arc<ModelEntry>> {
+        self.models.read().ok()?.get(name).cloned()
+    }
+}
