@@ -1,0 +1,178 @@
+//! Crash safety of the real binary: `kill -9` during concurrent ingest of predictions
+//! and labels, restart on the same data directory, and check that every acknowledged
+//! record is there exactly once and the profiles agree with the raw rows.
+//!
+//! `MODELWATCH_CRASH_CYCLES` sets the number of kill cycles (default 8).
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn start(data_dir: &std::path::Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    Server { child, base: format!("http://127.0.0.1:{port}") }
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    for _ in 0..400 {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("server at {base} did not become healthy");
+}
+
+fn event(id: &str, n: u64) -> Value {
+    json!({
+        "id": id,
+        "timestamp": 1_710_115_200_000_i64 + (n as i64 % 3) * 86_400_000 + (n as i64 * 7919) % 86_400_000,
+        "prediction": (n % 2).to_string(),
+        "score": (n % 100) as f64 / 100.0,
+        "label": if n % 4 == 0 { Value::from((n / 2 % 2).to_string()) } else { Value::Null },
+        "latency_ms": (n % 50) as f64,
+    })
+}
+
+#[derive(Default)]
+struct Ledger {
+    /// Predictions whose request was answered 200 with the id accepted.
+    acked: Vec<(String, u64)>,
+    /// Every prediction ever sent (acknowledged or not).
+    sent: HashSet<String>,
+    /// Late labels acknowledged as matched.
+    labels_acked: HashSet<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_loses_nothing_acknowledged() {
+    let cycles: u32 = std::env::var("MODELWATCH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let mut server = start(dir.path());
+    wait_healthy(&client, &server.base).await;
+    let created = client
+        .put(format!("{}/api/v1/models/m", server.base))
+        .json(&json!({"task": "binary_classification"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0xC0FFEE);
+    let mut checked = 0;
+    for cycle in 0..cycles {
+        let base = server.base.clone();
+        let mut writers = Vec::new();
+        for writer in 0..3u64 {
+            let (client, base, ledger) = (client.clone(), base.clone(), ledger.clone());
+            writers.push(tokio::spawn(async move {
+                for batch in 0u64.. {
+                    let start = (cycle as u64 * 1_000_000) + writer * 100_000 + batch * 40;
+                    let events: Vec<(String, u64)> = (start..start + 40).map(|n| (format!("e{n}"), n)).collect();
+                    let body: Vec<Value> = events.iter().map(|(id, n)| event(id, *n)).collect();
+                    ledger.lock().unwrap().sent.extend(events.iter().map(|(id, _)| id.clone()));
+                    let Ok(response) = client.post(format!("{base}/api/v1/models/m/predictions")).json(&body).send().await else {
+                        return;
+                    };
+                    if !response.status().is_success() {
+                        continue;
+                    }
+                    let Ok(answer) = response.json::<Value>().await else { return };
+                    assert_eq!(answer["accepted"], 40, "{answer}");
+                    let late: Vec<Value> = {
+                        let mut book = ledger.lock().unwrap();
+                        book.acked.extend(events);
+                        // Late labels for some acknowledged predictions without one.
+                        book.acked
+                            .iter()
+                            .rev()
+                            .take(40)
+                            .filter(|(id, n)| n % 4 == 1 && !book.labels_acked.contains(id))
+                            .map(|(id, _)| json!({"id": id, "label": "1"}))
+                            .collect()
+                    };
+                    if late.is_empty() {
+                        continue;
+                    }
+                    let Ok(response) = client.post(format!("{base}/api/v1/models/m/labels")).json(&late).send().await else {
+                        return;
+                    };
+                    let Ok(answer) = response.json::<Value>().await else { return };
+                    let rejected: HashSet<u64> =
+                        answer["rejected"].as_array().into_iter().flatten().filter_map(|r| r["index"].as_u64()).collect();
+                    let mut book = ledger.lock().unwrap();
+                    for (i, label) in late.iter().enumerate() {
+                        if !rejected.contains(&(i as u64)) {
+                            book.labels_acked.insert(label["id"].as_str().unwrap().to_string());
+                        }
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(100..600))).await;
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        server = start(dir.path());
+        wait_healthy(&client, &server.base).await;
+
+        // Every acknowledged prediction is stored: sending it again is a duplicate.
+        let acked: Vec<(String, u64)> = ledger.lock().unwrap().acked.clone();
+        for chunk in acked.chunks(1000) {
+            let body: Vec<Value> = chunk.iter().map(|(id, n)| event(id, *n)).collect();
+            let answer: Value = client
+                .post(format!("{}/api/v1/models/m/predictions", server.base))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(answer["accepted"], 0, "cycle {cycle}: an acknowledged prediction was lost");
+            assert_eq!(answer["rejected"].as_array().unwrap().len(), chunk.len());
+        }
+        checked += acked.len();
+        // Exactly once, and profiles equal the raw rows.
+        let model: Value = client.get(format!("{}/api/v1/models/m", server.base)).send().await.unwrap().json().await.unwrap();
+        let metrics: Value =
+            client.get(format!("{}/api/v1/models/m/metrics", server.base)).send().await.unwrap().json().await.unwrap();
+        let stored = model["stats"]["predictions"].as_u64().unwrap();
+        let ledger_now = ledger.lock().unwrap();
+        assert!(stored as usize >= acked.len(), "cycle {cycle}: {stored} stored < {} acknowledged", acked.len());
+        assert!(stored as usize <= ledger_now.sent.len(), "cycle {cycle}: more stored than sent");
+        assert_eq!(metrics["summary"]["count"].as_u64(), Some(stored), "cycle {cycle}: profiles disagree with rows");
+        assert_eq!(
+            metrics["summary"]["labelled_count"], model["stats"]["labelled"],
+            "cycle {cycle}: labelled profiles disagree with rows"
+        );
+        let labelled = model["stats"]["labelled"].as_u64().unwrap() as usize;
+        let inline = acked.iter().filter(|(_, n)| n % 4 == 0).count();
+        assert!(labelled >= inline + ledger_now.labels_acked.len(), "cycle {cycle}: an acknowledged label was lost");
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    eprintln!("crash test: {cycles} kill -9 cycles, {checked} acknowledged predictions re-checked");
+    assert!(checked > 0);
+}
