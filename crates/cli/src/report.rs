@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use modelwatch_core::offline::OfflineProfiles;
 use modelwatch_core::time::{
-    DAY_MS, MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration,
+    MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration,
 };
 use modelwatch_core::{Model, ModelDefinition};
 use serde_json::{Value, json};
@@ -225,7 +225,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         &model,
         &reference,
         &current,
-        step_ms.max(MINUTE_MS).min(3650 * DAY_MS),
+        step_ms,
     )?;
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",

@@ -47,7 +47,7 @@ fn event(id: &str, n: u64) -> Value {
         "timestamp": 1_710_115_200_000_i64 + (n as i64 % 3) * 86_400_000 + (n as i64 * 7919) % 86_400_000,
         "prediction": (n % 2).to_string(),
         "score": (n % 100) as f64 / 100.0,
-        "label": if n % 4 == 0 { Value::from((n / 2 % 2).to_string()) } else { Value::Null },
+        "label": if n.is_multiple_of(4) { Value::from((n / 2 % 2).to_string()) } else { Value::Null },
         "latency_ms": (n % 50) as f64,
     })
 }
