@@ -4,9 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use modelwatch_core::offline::OfflineProfiles;
-use modelwatch_core::time::{
-    MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration,
-};
+use modelwatch_core::time::{MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration};
 use modelwatch_core::{Model, ModelDefinition};
 use serde_json::{Value, json};
 
@@ -221,12 +219,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let report = build(
-        &model,
-        &reference,
-        &current,
-        step_ms,
-    )?;
+    let report = build(&model, &reference, &current, step_ms)?;
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Md | Format::Html => markdown(&report),

@@ -10,7 +10,9 @@ fn modelwatch() -> Command {
 }
 
 fn golden(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden").join(file)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/golden")
+        .join(file)
 }
 
 #[test]
@@ -25,15 +27,31 @@ fn report_gives_scikit_learn_numbers() {
             .arg(golden(&format!("{task}.csv")))
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        let expected: Value = serde_json::from_slice(&std::fs::read(golden(&format!("{task}.expected.json"))).unwrap()).unwrap();
+        let expected: Value = serde_json::from_slice(
+            &std::fs::read(golden(&format!("{task}.expected.json"))).unwrap(),
+        )
+        .unwrap();
         let summary = &report["metrics"]["summary"];
         for (name, want) in expected["summary"].as_object().unwrap() {
             match (summary[name].as_f64(), want.as_f64()) {
                 (Some(got), Some(want)) => {
-                    let tolerance = if name == "roc_auc" { 0.001 } else if name.starts_with("latency") { 0.01 * want } else { 1e-9 };
-                    assert!((got - want).abs() <= tolerance, "{task} {name}: {got} vs {want}");
+                    let tolerance = if name == "roc_auc" {
+                        0.001
+                    } else if name.starts_with("latency") {
+                        0.01 * want
+                    } else {
+                        1e-9
+                    };
+                    assert!(
+                        (got - want).abs() <= tolerance,
+                        "{task} {name}: {got} vs {want}"
+                    );
                 }
                 _ => assert_eq!(&summary[name], want, "{task} {name}"),
             }
@@ -64,22 +82,54 @@ fn bad_input_exits_2_with_one_line() {
     let cases: Vec<Vec<String>> = vec![
         vec!["report".into()],
         vec!["frobnicate".into()],
-        vec!["report".into(), "--schema".into(), "/nonexistent.json".into(), "--reference".into(), "x".into(), "--current".into(), "y".into()],
-        vec!["report".into(), "--schema".into(), bad_schema.display().to_string(), "--reference".into(), "x".into(), "--current".into(), "y".into()],
         vec![
-            "report".into(), "--schema".into(), golden("binary.schema.json").display().to_string(),
-            "--reference".into(), bad_csv.display().to_string(), "--current".into(), bad_csv.display().to_string(),
+            "report".into(),
+            "--schema".into(),
+            "/nonexistent.json".into(),
+            "--reference".into(),
+            "x".into(),
+            "--current".into(),
+            "y".into(),
         ],
         vec![
-            "report".into(), "--schema".into(), golden("binary.schema.json").display().to_string(),
-            "--reference".into(), golden("binary.csv").display().to_string(),
-            "--current".into(), golden("binary.csv").display().to_string(), "--step".into(), "5s".into(),
+            "report".into(),
+            "--schema".into(),
+            bad_schema.display().to_string(),
+            "--reference".into(),
+            "x".into(),
+            "--current".into(),
+            "y".into(),
+        ],
+        vec![
+            "report".into(),
+            "--schema".into(),
+            golden("binary.schema.json").display().to_string(),
+            "--reference".into(),
+            bad_csv.display().to_string(),
+            "--current".into(),
+            bad_csv.display().to_string(),
+        ],
+        vec![
+            "report".into(),
+            "--schema".into(),
+            golden("binary.schema.json").display().to_string(),
+            "--reference".into(),
+            golden("binary.csv").display().to_string(),
+            "--current".into(),
+            golden("binary.csv").display().to_string(),
+            "--step".into(),
+            "5s".into(),
         ],
         vec!["serve".into(), "--listen".into(), "not-an-address".into()],
     ];
     for args in cases {
         let output = modelwatch().args(&args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.trim().is_empty(), "{args:?}: no reason given");
         if args[0] == "report" && args.len() > 2 {
@@ -93,7 +143,12 @@ fn serve_refuses_a_port_in_use() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let output = modelwatch()
-        .args(["serve", "--listen", &taken.local_addr().unwrap().to_string(), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &taken.local_addr().unwrap().to_string(),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -104,13 +159,29 @@ fn serve_refuses_a_port_in_use() {
 #[test]
 fn demo_shows_drift_and_degradation() {
     let output = modelwatch()
-        .args(["demo", "--listen", "127.0.0.1:0", "--seconds", "4", "--per-day", "3000", "--exit-when-done"])
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--seconds",
+            "4",
+            "--per-day",
+            "3000",
+            "--exit-when-done",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // The final table (after late labels) has one line per day with its accuracy.
-    let final_table = stdout.split("late labels have arrived").nth(1).expect(&stdout);
+    let final_table = stdout
+        .split("late labels have arrived")
+        .nth(1)
+        .expect(&stdout);
     let accuracies: Vec<f64> = final_table
         .lines()
         .filter_map(|l| l.split("accuracy ").nth(1))
@@ -118,6 +189,9 @@ fn demo_shows_drift_and_degradation() {
         .collect();
     assert_eq!(accuracies.len(), 4, "{stdout}");
     assert!(accuracies[0] > 0.8 && accuracies[1] > 0.8, "{accuracies:?}");
-    assert!(accuracies[3] < accuracies[0] - 0.2, "accuracy should drop: {accuracies:?}");
+    assert!(
+        accuracies[3] < accuracies[0] - 0.2,
+        "accuracy should drop: {accuracies:?}"
+    );
     assert!(stdout.contains("/api/v1/models/credit/metrics"));
 }

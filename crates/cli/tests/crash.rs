@@ -18,15 +18,27 @@ struct Server {
 }
 
 fn start(data_dir: &std::path::Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    Server { child, base: format!("http://127.0.0.1:{port}") }
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 async fn wait_healthy(client: &reqwest::Client, base: &str) {
@@ -64,7 +76,10 @@ struct Ledger {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_dash_nine_loses_nothing_acknowledged() {
-    let cycles: u32 = std::env::var("MODELWATCH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let cycles: u32 = std::env::var("MODELWATCH_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let mut server = start(dir.path());
@@ -87,16 +102,28 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
             writers.push(tokio::spawn(async move {
                 for batch in 0u64.. {
                     let start = (cycle as u64 * 1_000_000) + writer * 100_000 + batch * 40;
-                    let events: Vec<(String, u64)> = (start..start + 40).map(|n| (format!("e{n}"), n)).collect();
+                    let events: Vec<(String, u64)> =
+                        (start..start + 40).map(|n| (format!("e{n}"), n)).collect();
                     let body: Vec<Value> = events.iter().map(|(id, n)| event(id, *n)).collect();
-                    ledger.lock().unwrap().sent.extend(events.iter().map(|(id, _)| id.clone()));
-                    let Ok(response) = client.post(format!("{base}/api/v1/models/m/predictions")).json(&body).send().await else {
+                    ledger
+                        .lock()
+                        .unwrap()
+                        .sent
+                        .extend(events.iter().map(|(id, _)| id.clone()));
+                    let Ok(response) = client
+                        .post(format!("{base}/api/v1/models/m/predictions"))
+                        .json(&body)
+                        .send()
+                        .await
+                    else {
                         return;
                     };
                     if !response.status().is_success() {
                         continue;
                     }
-                    let Ok(answer) = response.json::<Value>().await else { return };
+                    let Ok(answer) = response.json::<Value>().await else {
+                        return;
+                    };
                     assert_eq!(answer["accepted"], 40, "{answer}");
                     let late: Vec<Value> = {
                         let mut book = ledger.lock().unwrap();
@@ -113,16 +140,28 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
                     if late.is_empty() {
                         continue;
                     }
-                    let Ok(response) = client.post(format!("{base}/api/v1/models/m/labels")).json(&late).send().await else {
+                    let Ok(response) = client
+                        .post(format!("{base}/api/v1/models/m/labels"))
+                        .json(&late)
+                        .send()
+                        .await
+                    else {
                         return;
                     };
-                    let Ok(answer) = response.json::<Value>().await else { return };
-                    let rejected: HashSet<u64> =
-                        answer["rejected"].as_array().into_iter().flatten().filter_map(|r| r["index"].as_u64()).collect();
+                    let Ok(answer) = response.json::<Value>().await else {
+                        return;
+                    };
+                    let rejected: HashSet<u64> = answer["rejected"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r["index"].as_u64())
+                        .collect();
                     let mut book = ledger.lock().unwrap();
                     for (i, label) in late.iter().enumerate() {
                         if !rejected.contains(&(i as u64)) {
-                            book.labels_acked.insert(label["id"].as_str().unwrap().to_string());
+                            book.labels_acked
+                                .insert(label["id"].as_str().unwrap().to_string());
                         }
                     }
                 }
@@ -150,26 +189,56 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
                 .json()
                 .await
                 .unwrap();
-            assert_eq!(answer["accepted"], 0, "cycle {cycle}: an acknowledged prediction was lost");
+            assert_eq!(
+                answer["accepted"], 0,
+                "cycle {cycle}: an acknowledged prediction was lost"
+            );
             assert_eq!(answer["rejected"].as_array().unwrap().len(), chunk.len());
         }
         checked += acked.len();
         // Exactly once, and profiles equal the raw rows.
-        let model: Value = client.get(format!("{}/api/v1/models/m", server.base)).send().await.unwrap().json().await.unwrap();
-        let metrics: Value =
-            client.get(format!("{}/api/v1/models/m/metrics", server.base)).send().await.unwrap().json().await.unwrap();
+        let model: Value = client
+            .get(format!("{}/api/v1/models/m", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let metrics: Value = client
+            .get(format!("{}/api/v1/models/m/metrics", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let stored = model["stats"]["predictions"].as_u64().unwrap();
         let ledger_now = ledger.lock().unwrap();
-        assert!(stored as usize >= acked.len(), "cycle {cycle}: {stored} stored < {} acknowledged", acked.len());
-        assert!(stored as usize <= ledger_now.sent.len(), "cycle {cycle}: more stored than sent");
-        assert_eq!(metrics["summary"]["count"].as_u64(), Some(stored), "cycle {cycle}: profiles disagree with rows");
+        assert!(
+            stored as usize >= acked.len(),
+            "cycle {cycle}: {stored} stored < {} acknowledged",
+            acked.len()
+        );
+        assert!(
+            stored as usize <= ledger_now.sent.len(),
+            "cycle {cycle}: more stored than sent"
+        );
+        assert_eq!(
+            metrics["summary"]["count"].as_u64(),
+            Some(stored),
+            "cycle {cycle}: profiles disagree with rows"
+        );
         assert_eq!(
             metrics["summary"]["labelled_count"], model["stats"]["labelled"],
             "cycle {cycle}: labelled profiles disagree with rows"
         );
         let labelled = model["stats"]["labelled"].as_u64().unwrap() as usize;
         let inline = acked.iter().filter(|(_, n)| n % 4 == 0).count();
-        assert!(labelled >= inline + ledger_now.labels_acked.len(), "cycle {cycle}: an acknowledged label was lost");
+        assert!(
+            labelled >= inline + ledger_now.labels_acked.len(),
+            "cycle {cycle}: an acknowledged label was lost"
+        );
     }
     server.child.kill().unwrap();
     server.child.wait().unwrap();

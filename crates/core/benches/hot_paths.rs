@@ -12,10 +12,13 @@ use modelwatch_core::{Model, ModelDefinition, WindowProfile};
 use serde_json::{Value, json};
 
 fn model() -> Model {
-    let mut features: Vec<Value> = (0..20).map(|i| json!({"name": format!("n{i}"), "type": "numeric"})).collect();
+    let mut features: Vec<Value> = (0..20)
+        .map(|i| json!({"name": format!("n{i}"), "type": "numeric"}))
+        .collect();
     features.extend((0..5).map(|i| json!({"name": format!("c{i}"), "type": "categorical"})));
     let definition: ModelDefinition =
-        serde_json::from_value(json!({"task": "binary_classification", "features": features})).unwrap();
+        serde_json::from_value(json!({"task": "binary_classification", "features": features}))
+            .unwrap();
     Model::new("bench", definition).unwrap()
 }
 
@@ -24,7 +27,10 @@ fn ndjson(events: usize) -> String {
     for n in 0..events {
         let mut features = serde_json::Map::new();
         for i in 0..20 {
-            features.insert(format!("n{i}"), json!(((n * 31 + i * 7) % 1000) as f64 * 1.37));
+            features.insert(
+                format!("n{i}"),
+                json!(((n * 31 + i * 7) % 1000) as f64 * 1.37),
+            );
         }
         for i in 0..5 {
             features.insert(format!("c{i}"), json!(format!("cat{}", (n + i) % 12)));
@@ -87,13 +93,20 @@ fn query(c: &mut Criterion) {
     }
     let encoded = hourly.encode();
     let mut group = c.benchmark_group("query");
-    group.bench_function("decode_profile", |b| b.iter(|| WindowProfile::decode(black_box(&encoded)).unwrap()));
+    group.bench_function("decode_profile", |b| {
+        b.iter(|| WindowProfile::decode(black_box(&encoded)).unwrap())
+    });
     // A 30-day query at step=1h: 720 hourly profiles merged into a series and summary.
-    let windows: Vec<(i64, WindowProfile)> = (0..720).map(|h| (h * 3_600_000, hourly.clone())).collect();
+    let windows: Vec<(i64, WindowProfile)> =
+        (0..720).map(|h| (h * 3_600_000, hourly.clone())).collect();
     group.bench_function("merge_720_hourly_profiles_and_compute_metrics", |b| {
         b.iter(|| {
             let merged = merge_windows(windows.clone(), Some(3_600_000), None, None).unwrap();
-            let series: Vec<_> = merged.series.iter().map(|(_, p)| p.metrics(&model)).collect();
+            let series: Vec<_> = merged
+                .series
+                .iter()
+                .map(|(_, p)| p.metrics(&model))
+                .collect();
             (merged.summary.metrics(&model), series)
         })
     });

@@ -17,8 +17,8 @@ const EPS: f64 = f64::EPSILON;
 /// Confusion counts, log-loss sums and the score histogram of a classifier.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClassificationProfile {
-    /// (true class, predicted class) → count.
-    pub confusion: BTreeMap<(String, String), u64>,
+    /// true class → predicted class → count.
+    pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
     /// Scores of labelled binary predictions, by true class (for ROC AUC).
     pub scores: ScoreHistogram,
     /// Σ −ln p(true class) over labelled predictions that carry a score.
@@ -49,10 +49,17 @@ pub struct RegressionProfile {
 impl ClassificationProfile {
     /// Adds one labelled prediction.
     pub fn observe(&mut self, model: &Model, predicted: &str, truth: &str, score: Option<&Score>) {
-        *self
-            .confusion
-            .entry((truth.to_string(), predicted.to_string()))
-            .or_insert(0) += 1;
+        // Look up before inserting, so the common case allocates nothing.
+        let row = match self.confusion.get_mut(truth) {
+            Some(row) => row,
+            None => self.confusion.entry(truth.to_string()).or_default(),
+        };
+        match row.get_mut(predicted) {
+            Some(n) => *n += 1,
+            None => {
+                row.insert(predicted.to_string(), 1);
+            }
+        }
         let p_true = match score {
             Some(Score::Positive(p)) => {
                 let positive = model.positive_class.as_deref() == Some(truth);
@@ -74,8 +81,11 @@ impl ClassificationProfile {
 
     /// Adds every count of `other`.
     pub fn merge(&mut self, other: &ClassificationProfile) {
-        for (key, n) in &other.confusion {
-            *self.confusion.entry(key.clone()).or_insert(0) += n;
+        for (truth, other_row) in &other.confusion {
+            let row = self.confusion.entry(truth.clone()).or_default();
+            for (predicted, n) in other_row {
+                *row.entry(predicted.clone()).or_insert(0) += n;
+            }
         }
         self.scores.merge(&other.scores);
         self.log_loss_sum += other.log_loss_sum;
@@ -163,14 +173,16 @@ pub fn classification_metrics(
     profile: &ClassificationProfile,
     out: &mut serde_json::Map<String, Value>,
 ) {
-    let total: u64 = profile.confusion.values().sum();
+    let total: u64 = profile.confusion.values().flat_map(BTreeMap::values).sum();
     // Classes for the confusion matrix: the model's, plus any seen (sorted).
     let mut matrix_classes: Vec<&str> = model.classes.iter().map(String::as_str).collect();
     // Classes for averaged metrics: those present in y_true ∪ y_pred (scikit-learn's default).
     let mut present: Vec<&str> = Vec::new();
-    for (t, p) in profile.confusion.keys() {
-        matrix_classes.extend([t.as_str(), p.as_str()]);
-        present.extend([t.as_str(), p.as_str()]);
+    for (t, row) in &profile.confusion {
+        for p in row.keys() {
+            matrix_classes.extend([t.as_str(), p.as_str()]);
+            present.extend([t.as_str(), p.as_str()]);
+        }
     }
     matrix_classes.sort_unstable();
     matrix_classes.dedup();
@@ -179,7 +191,8 @@ pub fn classification_metrics(
     let cell = |t: &str, p: &str| -> u64 {
         profile
             .confusion
-            .get(&(t.to_string(), p.to_string()))
+            .get(t)
+            .and_then(|row| row.get(p))
             .copied()
             .unwrap_or(0)
     };
@@ -197,16 +210,13 @@ pub fn classification_metrics(
             let tp = cell(c, c) as f64;
             let predicted: u64 = profile
                 .confusion
-                .iter()
-                .filter(|((_, p), _)| p == c)
-                .map(|(_, n)| n)
+                .values()
+                .filter_map(|row| row.get(*c))
                 .sum();
             let actual: u64 = profile
                 .confusion
-                .iter()
-                .filter(|((t, _), _)| t == c)
-                .map(|(_, n)| n)
-                .sum();
+                .get(*c)
+                .map_or(0, |row| row.values().sum());
             (tp, predicted as f64, actual as f64)
         })
         .collect();

@@ -19,7 +19,7 @@ use crate::schema::{Model, Task};
 use crate::sketch::LatencySketch;
 
 /// Format tag written before every encoded profile, so a future layout can be told apart.
-const ENCODING_VERSION: u8 = 1;
+const ENCODING_VERSION: u8 = 2;
 
 /// Aggregates of one window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

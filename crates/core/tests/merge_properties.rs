@@ -157,5 +157,5 @@ proptest! {
 fn corrupt_encodings_are_errors() {
     assert!(WindowProfile::decode(&[]).is_err());
     assert!(WindowProfile::decode(&[9, 1, 2]).is_err());
-    assert!(WindowProfile::decode(&[1, 0xff, 0xff, 0xff]).is_err());
+    assert!(WindowProfile::decode(&[2, 0xff, 0xff, 0xff]).is_err());
 }

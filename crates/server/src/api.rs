@@ -263,45 +263,41 @@ async fn delete_model(
     }
 }
 
-/// Splits and validates a body off the async runtime; returns the valid items with
-/// their indexes and the rejected ones.
-async fn parse_records<T: Send + 'static>(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    validate: impl Fn(serde_json::Map<String, Value>) -> Result<T, FieldError> + Send + 'static,
-) -> Result<(Vec<T>, Vec<usize>, Vec<(usize, FieldError)>), ApiError> {
-    let format = record_format(headers)?;
-    let body = body_bytes(body, state.limits.max_body_bytes)?;
-    let max_records = state.limits.max_records_per_request;
-    blocking(move || {
-        let records: Vec<RecordResult> = split_records(&body, format).map_err(ApiError::invalid)?;
-        if records.len() > max_records {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_many_records",
-                format!(
-                    "{} records in one request; at most {max_records} are allowed",
-                    records.len()
-                ),
-            )
-            .field("body"));
-        }
-        let mut valid = Vec::with_capacity(records.len());
-        let mut indexes = Vec::with_capacity(records.len());
-        let mut rejected = Vec::new();
-        for (index, record) in records.into_iter().enumerate() {
-            match record.and_then(&validate) {
-                Ok(item) => {
-                    valid.push(item);
-                    indexes.push(index);
-                }
-                Err(error) => rejected.push((index, error)),
+/// Valid items, the indexes they had in the body, and the rejected records.
+type Parsed<T> = (Vec<T>, Vec<usize>, Vec<(usize, FieldError)>);
+
+/// Splits and validates a body (call it off the async runtime).
+fn parse_records<T>(
+    body: &[u8],
+    format: BodyFormat,
+    max_records: usize,
+    validate: impl Fn(serde_json::Map<String, Value>) -> Result<T, FieldError>,
+) -> Result<Parsed<T>, ApiError> {
+    let records: Vec<RecordResult> = split_records(body, format).map_err(ApiError::invalid)?;
+    if records.len() > max_records {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_records",
+            format!(
+                "{} records in one request; at most {max_records} are allowed",
+                records.len()
+            ),
+        )
+        .field("body"));
+    }
+    let mut valid = Vec::with_capacity(records.len());
+    let mut indexes = Vec::with_capacity(records.len());
+    let mut rejected = Vec::new();
+    for (index, record) in records.into_iter().enumerate() {
+        match record.and_then(&validate) {
+            Ok(item) => {
+                valid.push(item);
+                indexes.push(index);
             }
+            Err(error) => rejected.push((index, error)),
         }
-        Ok((valid, indexes, rejected))
-    })
-    .await
+    }
+    Ok((valid, indexes, rejected))
 }
 
 fn rejected_json(mut rejected: Vec<(usize, FieldError)>) -> Value {
@@ -322,17 +318,22 @@ async fn ingest_predictions(
 ) -> Result<Json<Value>, ApiError> {
     let entry = model_entry(&state, &name)?;
     let arrival = now_ms();
-    let model = entry.model.clone();
-    let pii = state.pii.clone();
-    let (events, indexes, mut rejected) = parse_records(&state, &headers, body, move |record| {
-        let mut event = validate_prediction(&model, &record, arrival)?;
-        pii.protect(&model, &mut event.features);
-        Ok(event)
+    let format = record_format(&headers)?;
+    let body = body_bytes(body, state.limits.max_body_bytes)?;
+    let (model, pii) = (entry.model.clone(), state.pii.clone());
+    let max_records = state.limits.max_records_per_request;
+    let (batch, indexes, mut rejected) = blocking(move || {
+        let (events, indexes, rejected) = parse_records(&body, format, max_records, |record| {
+            let mut event = validate_prediction(&model, &record, arrival)?;
+            pii.protect(&model, &mut event.features);
+            Ok(event)
+        })?;
+        Ok((modelwatch_store::prepare(&model, events), indexes, rejected))
     })
     .await?;
     let outcome = state
         .store
-        .ingest(entry, events, arrival)
+        .ingest(entry, batch, arrival)
         .await
         .inspect_err(|e| {
             if matches!(e, modelwatch_store::StoreError::Overloaded) {
@@ -373,9 +374,13 @@ async fn ingest_labels(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let entry = model_entry(&state, &name)?;
-    let model = entry.model.clone();
-    let (labels, indexes, mut rejected) = parse_records(&state, &headers, body, move |record| {
-        validate_label(&model, &record)
+    let format = record_format(&headers)?;
+    let body = body_bytes(body, state.limits.max_body_bytes)?;
+    let (model, max_records) = (entry.model.clone(), state.limits.max_records_per_request);
+    let (labels, indexes, mut rejected) = blocking(move || {
+        parse_records(&body, format, max_records, |record| {
+            validate_label(&model, &record)
+        })
     })
     .await?;
     let outcome = state.store.ingest_labels(entry, labels, now_ms()).await?;

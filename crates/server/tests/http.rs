@@ -28,8 +28,16 @@ impl TestServer {
         let state = AppState::open(&config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(modelwatch_server::serve(listener, state, std::future::pending()));
-        Self { base: format!("http://{address}"), client: reqwest::Client::new(), _dir: dir }
+        tokio::spawn(modelwatch_server::serve(
+            listener,
+            state,
+            std::future::pending(),
+        ));
+        Self {
+            base: format!("http://{address}"),
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -37,18 +45,39 @@ impl TestServer {
     }
 
     async fn put_model(&self, name: &str, definition: Value) -> (StatusCode, Value) {
-        let response = self.client.put(self.url(&format!("/api/v1/models/{name}"))).json(&definition).send().await.unwrap();
-        (response.status(), response.json().await.unwrap_or(Value::Null))
+        let response = self
+            .client
+            .put(self.url(&format!("/api/v1/models/{name}")))
+            .json(&definition)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
     }
 
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self.client.post(self.url(path)).json(&body).send().await.unwrap();
-        (response.status(), response.json().await.unwrap_or(Value::Null))
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self.client.get(self.url(path)).send().await.unwrap();
-        (response.status(), response.json().await.unwrap_or(Value::Null))
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
     }
 }
 
@@ -79,7 +108,9 @@ async fn model_lifecycle_and_schema_evolution() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error_field(&body), "features[0].type");
-    let (status, body) = server.put_model("credit", json!({"task": "regression"})).await;
+    let (status, body) = server
+        .put_model("credit", json!({"task": "regression"}))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error_field(&body), "task");
 
@@ -89,35 +120,88 @@ async fn model_lifecycle_and_schema_evolution() {
         } else {
             json!({"task": task, "classes": ["a", "b", "c"]})
         };
-        assert_eq!(server.put_model(&format!("m-{task}"), definition).await.0, StatusCode::CREATED);
+        assert_eq!(
+            server.put_model(&format!("m-{task}"), definition).await.0,
+            StatusCode::CREATED
+        );
     }
     let (_, list) = server.get("/api/v1/models").await;
-    let names: Vec<&str> = list["models"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["credit", "m-multiclass_classification", "m-regression"]);
+    let names: Vec<&str> = list["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["credit", "m-multiclass_classification", "m-regression"]
+    );
     let (status, one) = server.get("/api/v1/models/credit").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["features"].as_array().unwrap().len(), 2);
     assert_eq!(one["stats"]["predictions"], 0);
 
-    let response = server.client.delete(server.url("/api/v1/models/credit")).send().await.unwrap();
+    let response = server
+        .client
+        .delete(server.url("/api/v1/models/credit"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(server.get("/api/v1/models/credit").await.0, StatusCode::NOT_FOUND);
-    let response = server.client.delete(server.url("/api/v1/models/credit")).send().await.unwrap();
+    assert_eq!(
+        server.get("/api/v1/models/credit").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let response = server
+        .client
+        .delete(server.url("/api/v1/models/credit"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn bad_model_definitions_name_the_field() {
     let server = TestServer::start().await;
-    let (status, body) = server.put_model("Bad Name", json!({"task": "regression"})).await;
-    assert_eq!((status, error_field(&body)), (StatusCode::BAD_REQUEST, "model"));
-    let (status, body) = server.put_model("m", json!({"task": "regression", "colour": 1})).await;
+    let (status, body) = server
+        .put_model("Bad Name", json!({"task": "regression"}))
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::BAD_REQUEST, "model")
+    );
+    let (status, body) = server
+        .put_model("m", json!({"task": "regression", "colour": 1}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["message"].as_str().unwrap().contains("colour"), "{body}");
-    let (status, body) = server.put_model("m", json!({"task": "regression", "features": [{"name": "x", "type": "text"}]})).await;
-    assert_eq!((status, error_field(&body)), (StatusCode::BAD_REQUEST, "features[0].type"));
-    let (status, body) = server.put_model("m", json!({"task": "binary_classification", "classes": ["a", "b"]})).await;
-    assert_eq!((status, error_field(&body)), (StatusCode::BAD_REQUEST, "positive_class"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour"),
+        "{body}"
+    );
+    let (status, body) = server
+        .put_model(
+            "m",
+            json!({"task": "regression", "features": [{"name": "x", "type": "text"}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::BAD_REQUEST, "features[0].type")
+    );
+    let (status, body) = server
+        .put_model(
+            "m",
+            json!({"task": "binary_classification", "classes": ["a", "b"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::BAD_REQUEST, "positive_class")
+    );
     let response = server
         .client
         .put(server.url("/api/v1/models/m"))
@@ -127,7 +211,14 @@ async fn bad_model_definitions_name_the_field() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let response = server.client.put(server.url("/api/v1/models/m")).header("content-type", "application/json").body("{\"task\":").send().await.unwrap();
+    let response = server
+        .client
+        .put(server.url("/api/v1/models/m"))
+        .header("content-type", "application/json")
+        .body("{\"task\":")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(server.get("/api/v1/models").await.1["models"], json!([]));
 }
@@ -135,7 +226,9 @@ async fn bad_model_definitions_name_the_field() {
 #[tokio::test]
 async fn ingest_rejects_bad_records_alone_and_duplicates() {
     let server = TestServer::start().await;
-    server.put_model("credit", json!({"task": "binary_classification"})).await;
+    server
+        .put_model("credit", json!({"task": "binary_classification"}))
+        .await;
     let (status, body) = server
         .post(
             "/api/v1/models/credit/predictions",
@@ -159,13 +252,19 @@ async fn ingest_rejects_bad_records_alone_and_duplicates() {
     assert_eq!(rejected, [(1, "prediction"), (3, "id"), (4, "id")]);
     // Sending the same ids again stores nothing new.
     let (_, again) = server
-        .post("/api/v1/models/credit/predictions", json!([{"id": "c", "timestamp": DAY1, "prediction": "1"}]))
+        .post(
+            "/api/v1/models/credit/predictions",
+            json!([{"id": "c", "timestamp": DAY1, "prediction": "1"}]),
+        )
         .await;
     assert_eq!(again["accepted"], 0);
     let (_, metrics) = server.get("/api/v1/models/credit/metrics").await;
     assert_eq!(metrics["summary"]["count"], 2);
     assert_eq!(metrics["summary"]["accuracy"], 0.5);
-    assert_eq!(metrics["summary"]["confusion_matrix"], json!({"labels": ["0", "1"], "matrix": [[0, 0], [1, 1]]}));
+    assert_eq!(
+        metrics["summary"]["confusion_matrix"],
+        json!({"labels": ["0", "1"], "matrix": [[0, 0], [1, 1]]})
+    );
 
     // NDJSON, with one unparsable line rejected alone.
     let response = server
@@ -181,13 +280,32 @@ async fn ingest_rejects_bad_records_alone_and_duplicates() {
     assert_eq!(body["rejected"][0]["index"], 1);
 
     // Unknown model, broken body, wrong content type.
-    let (status, body) = server.post("/api/v1/models/nope/predictions", json!([])).await;
-    assert_eq!((status, error_field(&body)), (StatusCode::NOT_FOUND, "model"));
-    let response = server.client.post(server.url("/api/v1/models/credit/predictions")).header("content-type", "application/json").body("[{\"id\":").send().await.unwrap();
+    let (status, body) = server
+        .post("/api/v1/models/nope/predictions", json!([]))
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::NOT_FOUND, "model")
+    );
+    let response = server
+        .client
+        .post(server.url("/api/v1/models/credit/predictions"))
+        .header("content-type", "application/json")
+        .body("[{\"id\":")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
     assert_eq!(error_field(&body), "body");
-    let response = server.client.post(server.url("/api/v1/models/credit/predictions")).header("content-type", "text/csv").body("id\n").send().await.unwrap();
+    let response = server
+        .client
+        .post(server.url("/api/v1/models/credit/predictions"))
+        .header("content-type", "text/csv")
+        .body("id\n")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let (_, metrics) = server.get("/api/v1/models/credit/metrics").await;
     assert_eq!(metrics["summary"]["count"], 4);
@@ -196,10 +314,20 @@ async fn ingest_rejects_bad_records_alone_and_duplicates() {
 #[tokio::test]
 async fn late_and_early_labels_update_the_prediction_window() {
     let server = TestServer::start().await;
-    server.put_model("credit", json!({"task": "binary_classification"})).await;
+    server
+        .put_model("credit", json!({"task": "binary_classification"}))
+        .await;
     // An early label: its prediction has not arrived.
-    let (_, early) = server.post("/api/v1/models/credit/labels", json!([{"id": "p3", "label": 1}])).await;
-    assert_eq!((early["matched"].as_u64(), early["pending"].as_u64()), (Some(0), Some(1)));
+    let (_, early) = server
+        .post(
+            "/api/v1/models/credit/labels",
+            json!([{"id": "p3", "label": 1}]),
+        )
+        .await;
+    assert_eq!(
+        (early["matched"].as_u64(), early["pending"].as_u64()),
+        (Some(0), Some(1))
+    );
     server
         .post(
             "/api/v1/models/credit/predictions",
@@ -217,7 +345,10 @@ async fn late_and_early_labels_update_the_prediction_window() {
     assert_eq!(before["series"][1]["metrics"]["accuracy"], 0.0);
     // Late labels, sent on "day 2", change day 1, where their predictions are.
     let (_, late) = server
-        .post("/api/v1/models/credit/labels", json!([{"id": "p1", "label": 1}, {"id": "p2", "label": "1"}, {"id": "p1", "label": 0}]))
+        .post(
+            "/api/v1/models/credit/labels",
+            json!([{"id": "p1", "label": 1}, {"id": "p2", "label": "1"}, {"id": "p1", "label": 0}]),
+        )
         .await;
     assert_eq!(late["matched"], 2);
     assert_eq!(late["rejected"][0]["index"], 2);
@@ -237,11 +368,22 @@ async fn late_and_early_labels_update_the_prediction_window() {
 
 fn golden(task: &str) -> (Value, Vec<Value>, Value) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden");
-    let schema: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{task}.schema.json"))).unwrap()).unwrap();
-    let model = Model::new("g", serde_json::from_value::<ModelDefinition>(schema.clone()).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{task}.schema.json"))).unwrap())
+            .unwrap();
+    let model = Model::new(
+        "g",
+        serde_json::from_value::<ModelDefinition>(schema.clone()).unwrap(),
+    )
+    .unwrap();
     let csv = std::fs::read(dir.join(format!("{task}.csv"))).unwrap();
-    let rows: Vec<Value> = CsvRecords::new(csv.as_slice(), &model).unwrap().map(|(_, r)| Value::Object(r.unwrap())).collect();
-    let expected: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{task}.expected.json"))).unwrap()).unwrap();
+    let rows: Vec<Value> = CsvRecords::new(csv.as_slice(), &model)
+        .unwrap()
+        .map(|(_, r)| Value::Object(r.unwrap()))
+        .collect();
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{task}.expected.json"))).unwrap())
+            .unwrap();
     (schema, rows, expected)
 }
 
@@ -250,7 +392,13 @@ fn assert_close(context: &str, got: &Value, want: &Value) {
         let got = &got[name];
         match (got.as_f64(), want.as_f64()) {
             (Some(g), Some(w)) if !want.is_u64() => {
-                let tolerance = if name == "roc_auc" { 0.001 } else if name.starts_with("latency") { 0.01 * w } else { 1e-9 };
+                let tolerance = if name == "roc_auc" {
+                    0.001
+                } else if name.starts_with("latency") {
+                    0.01 * w
+                } else {
+                    1e-9
+                };
                 assert!((g - w).abs() <= tolerance, "{context} {name}: {g} vs {w}");
             }
             _ => assert_eq!(got, want, "{context} {name}"),
@@ -283,33 +431,68 @@ async fn golden_data_over_http_in_requests_of_any_size() {
         while !rest.is_empty() {
             let take = sizes[n % sizes.len()].min(rest.len());
             let (chunk, tail) = rest.split_at(take);
-            let (status, body) = server.post("/api/v1/models/g/predictions", Value::Array(chunk.to_vec())).await;
+            let (status, body) = server
+                .post("/api/v1/models/g/predictions", Value::Array(chunk.to_vec()))
+                .await;
             assert_eq!(status, StatusCode::OK);
             assert_eq!(body["accepted"].as_u64(), Some(take as u64), "{body}");
             rest = tail;
             n += 1;
         }
         for chunk in labels.chunks(37) {
-            let (_, body) = server.post("/api/v1/models/g/labels", Value::Array(chunk.to_vec())).await;
+            let (_, body) = server
+                .post("/api/v1/models/g/labels", Value::Array(chunk.to_vec()))
+                .await;
             assert_eq!(body["matched"].as_u64(), Some(chunk.len() as u64), "{body}");
         }
         let (_, metrics) = server.get("/api/v1/models/g/metrics?step=1d").await;
-        assert_eq!(metrics["series"].as_array().unwrap().len(), expected["daily"].as_array().unwrap().len());
-        assert_close(&format!("{task} summary"), &metrics["summary"], &expected["summary"]);
-        for (point, want) in metrics["series"].as_array().unwrap().iter().zip(expected["daily"].as_array().unwrap()) {
+        assert_eq!(
+            metrics["series"].as_array().unwrap().len(),
+            expected["daily"].as_array().unwrap().len()
+        );
+        assert_close(
+            &format!("{task} summary"),
+            &metrics["summary"],
+            &expected["summary"],
+        );
+        for (point, want) in metrics["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(expected["daily"].as_array().unwrap())
+        {
             assert_eq!(point["start"], want["start"]);
-            assert_close(&format!("{task} {}", want["start"]), &point["metrics"], &want["metrics"]);
+            assert_close(
+                &format!("{task} {}", want["start"]),
+                &point["metrics"],
+                &want["metrics"],
+            );
         }
         for (version, want) in expected["by_version"].as_object().unwrap() {
-            let (_, metrics) = server.get(&format!("/api/v1/models/g/metrics?version={version}")).await;
+            let (_, metrics) = server
+                .get(&format!("/api/v1/models/g/metrics?version={version}"))
+                .await;
             assert_close(&format!("{task} {version}"), &metrics["summary"], want);
         }
         // Hourly and minute steps sum to the same totals.
         for step in ["1h", "15m"] {
             let (_, fine) = server.get(&format!("/api/v1/models/g/metrics?step={step}&from=2024-03-11T00:00:00Z&to=2024-03-14T00:00:00Z")).await;
-            let total: u64 = fine["series"].as_array().unwrap().iter().map(|p| p["metrics"]["count"].as_u64().unwrap()).sum();
-            assert_eq!(total, expected["summary"]["count"].as_u64().unwrap(), "{task} {step}");
-            assert_close(&format!("{task} {step} summary"), &fine["summary"], &expected["summary"]);
+            let total: u64 = fine["series"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["metrics"]["count"].as_u64().unwrap())
+                .sum();
+            assert_eq!(
+                total,
+                expected["summary"]["count"].as_u64().unwrap(),
+                "{task} {step}"
+            );
+            assert_close(
+                &format!("{task} {step} summary"),
+                &fine["summary"],
+                &expected["summary"],
+            );
         }
     }
 }
@@ -327,7 +510,9 @@ async fn metrics_query_validation() {
         ("from=0&to=4102444800000&step=1m", "step"),
         ("colour=red", "colour"),
     ] {
-        let (status, body) = server.get(&format!("/api/v1/models/m/metrics?{query}")).await;
+        let (status, body) = server
+            .get(&format!("/api/v1/models/m/metrics?{query}"))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert_eq!(error_field(&body), field, "{query}: {body}");
     }
@@ -336,7 +521,10 @@ async fn metrics_query_validation() {
     assert_eq!(body["summary"]["count"], 0);
     assert_eq!(body["summary"]["mae"], Value::Null);
     assert_eq!(body["from"], Value::Null);
-    assert_eq!(server.get("/api/v1/models/zz/metrics").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.get("/api/v1/models/zz/metrics").await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(server.get("/healthz").await.0, StatusCode::OK);
     assert_eq!(server.get("/api/v2/nothing").await.0, StatusCode::NOT_FOUND);
 }
@@ -351,13 +539,26 @@ async fn limits_answer_413() {
     .await;
     server.put_model("m", json!({"task": "regression"})).await;
     let (status, body) = server.put_model("m2", json!({"task": "regression"})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("model_limit_reached")));
-    let records: Vec<Value> = (0..4).map(|i| json!({"id": format!("r{i}"), "prediction": 1.0})).collect();
-    let (status, body) = server.post("/api/v1/models/m/predictions", Value::Array(records)).await;
-    assert_eq!((status, error_field(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "body"));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("model_limit_reached"))
+    );
+    let records: Vec<Value> = (0..4)
+        .map(|i| json!({"id": format!("r{i}"), "prediction": 1.0}))
+        .collect();
+    let (status, body) = server
+        .post("/api/v1/models/m/predictions", Value::Array(records))
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body")
+    );
     let big = json!([{"id": "x".repeat(20_000), "prediction": 1.0}]);
     let (status, body) = server.post("/api/v1/models/m/predictions", big).await;
-    assert_eq!((status, error_field(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "body"));
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body")
+    );
     let (_, metrics) = server.get("/api/v1/models/m/metrics").await;
     assert_eq!(metrics["summary"]["count"], 0);
 }
@@ -396,7 +597,12 @@ async fn pii_values_never_reach_the_disk() {
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         found_files += 1;
-        assert!(!bytes.windows(planted.len()).any(|w| w == planted.as_bytes()), "plain PII on disk");
+        assert!(
+            !bytes
+                .windows(planted.len())
+                .any(|w| w == planted.as_bytes()),
+            "plain PII on disk"
+        );
     }
     assert!(found_files >= 2);
 }

@@ -11,18 +11,20 @@
 //! version).
 
 pub mod error;
+mod prepare;
 mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use modelwatch_core::event::{LabelRecord, PredictionEvent};
+use modelwatch_core::event::LabelRecord;
 use modelwatch_core::{FieldError, Granularity, Model, ModelDefinition, WindowProfile};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 pub use error::StoreError;
+pub use prepare::{PreparedBatch, prepare};
 use writer::Command;
 
 /// A model as stored: its id in the database and its validated definition.
@@ -183,16 +185,16 @@ impl Store {
         .await
     }
 
-    /// Stores events durably; answers once they are committed.
+    /// Stores a batch (see [`prepare`]) durably; answers once it is committed.
     pub async fn ingest(
         &self,
         entry: Arc<ModelEntry>,
-        events: Vec<PredictionEvent>,
+        batch: PreparedBatch,
         now_ms: i64,
     ) -> Result<IngestOutcome, StoreError> {
         self.submit(|reply| Command::Ingest {
             entry,
-            events,
+            batch,
             now_ms,
             reply,
         })

@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use modelwatch_core::event::{FeatureValue, LabelRecord, PredictionEvent, Score, Target};
+use modelwatch_core::event::{LabelRecord, Score, Target};
+
+use crate::prepare::PreparedBatch;
 use modelwatch_core::{FieldError, Granularity, Model, WindowProfile};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
@@ -34,7 +36,7 @@ pub(crate) enum Command {
     },
     Ingest {
         entry: Arc<ModelEntry>,
-        events: Vec<PredictionEvent>,
+        batch: PreparedBatch,
         now_ms: i64,
         reply: oneshot::Sender<Result<IngestOutcome, StoreError>>,
     },
@@ -51,7 +53,7 @@ pub(crate) enum Command {
 impl Command {
     fn weight(&self) -> usize {
         match self {
-            Command::Ingest { events, .. } => events.len(),
+            Command::Ingest { batch, .. } => batch.len(),
             Command::Labels { labels, .. } => labels.len(),
             _ => 1,
         }
@@ -201,24 +203,6 @@ pub(crate) struct Writer {
     pending_labels: HashMap<i64, u64>,
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-/// The stored form of an event's features: an object of the values present.
-fn features_json(model: &Model, features: &[FeatureValue]) -> Option<String> {
-    let mut object = serde_json::Map::new();
-    for (spec, value) in model.features().iter().zip(features) {
-        let value = match value {
-            FeatureValue::Number(f) => serde_json::json!(f),
-            FeatureValue::Category(s) => serde_json::Value::String(s.clone()),
-            FeatureValue::Missing | FeatureValue::TypeError => continue,
-        };
-        object.insert(spec.name.clone(), value);
-    }
-    (!object.is_empty()).then(|| serde_json::Value::Object(object).to_string())
-}
-
 impl Writer {
     pub(crate) fn new(conn: Connection) -> Result<Self, StoreError> {
         let mut pending_labels = HashMap::new();
@@ -299,21 +283,6 @@ impl Writer {
     }
 }
 
-/// Per-(version, minute) profile changes of one command, applied to the cache at its end.
-type Deltas<'a> = BTreeMap<(&'a str, i64), WindowProfile>;
-
-fn flush_deltas(
-    tx: &Transaction<'_>,
-    cache: &mut ProfileCache,
-    model_id: i64,
-    deltas: &Deltas<'_>,
-) -> Result<(), StoreError> {
-    for ((version, minute), delta) in deltas {
-        cache.apply(tx, model_id, version, *minute, delta)?;
-    }
-    Ok(())
-}
-
 fn apply(
     tx: &Transaction<'_>,
     cache: &mut ProfileCache,
@@ -351,7 +320,7 @@ fn apply(
         }
         Command::Ingest {
             entry,
-            events,
+            batch,
             now_ms,
             reply,
         } => {
@@ -359,7 +328,7 @@ fn apply(
                 let _ = reply.send(Err(StoreError::ModelNotFound));
                 return Ok(None);
             }
-            let outcome = ingest(tx, cache, pending_labels, &entry, &events, now_ms)?;
+            let outcome = ingest(tx, cache, pending_labels, &entry, batch, now_ms)?;
             Reply::Ingest(reply, outcome)
         }
         Command::Labels {
@@ -390,7 +359,7 @@ fn put_model(
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .optional()?;
-    let definition = to_json(&model.definition);
+    let definition = crate::prepare::to_json(&model.definition);
     match existing {
         None => {
             tx.execute(
@@ -429,72 +398,96 @@ fn ingest(
     cache: &mut ProfileCache,
     pending_labels: &mut HashMap<i64, u64>,
     entry: &ModelEntry,
-    events: &[PredictionEvent],
+    batch: PreparedBatch,
     now_ms: i64,
 ) -> Result<IngestOutcome, StoreError> {
     let model = &entry.model;
+    let PreparedBatch {
+        events,
+        rows,
+        mut deltas,
+    } = batch;
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO predictions
          (model_id, id, ts, version, prediction, score, label, latency_ms, error, features, received_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
-    let mut take_pending = tx.prepare_cached(
-        "DELETE FROM pending_labels WHERE model_id = ?1 AND id = ?2 RETURNING label",
-    )?;
-    let mut set_label =
-        tx.prepare_cached("UPDATE predictions SET label = ?3 WHERE model_id = ?1 AND id = ?2")?;
     let mut outcome = IngestOutcome::default();
-    let mut deltas: Deltas<'_> = BTreeMap::new();
     let mut newest = None::<i64>;
-    for (index, event) in events.iter().enumerate() {
+    for (index, (event, row)) in events.iter().zip(&rows).enumerate() {
         let inserted = insert.execute(params![
             entry.id,
             event.id,
             event.timestamp_ms,
             event.version,
-            event.prediction.as_ref().map(to_json),
-            event.score.as_ref().map(to_json),
-            event.label.as_ref().map(to_json),
+            row.prediction,
+            row.score,
+            row.label,
             event.latency_ms,
             event.error,
-            features_json(model, &event.features),
+            row.features,
             now_ms,
         ])?;
         if inserted == 0 {
             outcome.duplicates.push(index);
-            continue;
+        } else {
+            outcome.accepted += 1;
+            newest = newest.max(Some(event.timestamp_ms));
         }
-        outcome.accepted += 1;
-        newest = newest.max(Some(event.timestamp_ms));
-        let delta = deltas
-            .entry((
-                event.version.as_str(),
-                Granularity::Minute.window_start(event.timestamp_ms),
-            ))
-            .or_default();
-        delta.observe_prediction(model, event);
-        let waiting = pending_labels.get(&entry.id).copied().unwrap_or(0);
-        if waiting > 0 {
+    }
+    let stored = |index: usize| outcome_is_stored(&outcome.duplicates, index);
+    if !outcome.duplicates.is_empty() {
+        // Rare: the prepared deltas counted events that were not stored.
+        deltas = crate::prepare::deltas(
+            model,
+            events
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| stored(*i))
+                .map(|(_, e)| e),
+        );
+    }
+    let waiting = pending_labels.get(&entry.id).copied().unwrap_or(0);
+    if waiting > 0 {
+        let mut take_pending = tx.prepare_cached(
+            "DELETE FROM pending_labels WHERE model_id = ?1 AND id = ?2 RETURNING label",
+        )?;
+        let mut set_label =
+            tx.prepare_cached("UPDATE predictions SET label = ?3 WHERE model_id = ?1 AND id = ?2")?;
+        for (index, event) in events.iter().enumerate() {
+            if !stored(index) {
+                continue;
+            }
             let pending: Option<String> = take_pending
                 .query_row(params![entry.id, event.id], |row| row.get(0))
                 .optional()?;
-            if let Some(label_json) = pending {
-                pending_labels.insert(entry.id, waiting - 1);
-                // A label sent inline with the prediction wins over an earlier one.
-                if event.label.is_none() {
-                    set_label.execute(params![entry.id, event.id, label_json])?;
-                    if let (Some(prediction), Ok(label)) = (
-                        &event.prediction,
-                        serde_json::from_str::<Target>(&label_json),
-                    ) {
-                        delta.observe_label(model, prediction, event.score.as_ref(), &label);
-                    }
-                }
-                outcome.joined_pending_labels += 1;
+            let Some(label_json) = pending else { continue };
+            if let Some(n) = pending_labels.get_mut(&entry.id) {
+                *n = n.saturating_sub(1);
+            }
+            outcome.joined_pending_labels += 1;
+            // A label sent inline with the prediction wins over an earlier one.
+            if event.label.is_some() {
+                continue;
+            }
+            set_label.execute(params![entry.id, event.id, label_json])?;
+            if let (Some(prediction), Ok(label)) = (
+                &event.prediction,
+                serde_json::from_str::<Target>(&label_json),
+            ) {
+                deltas
+                    .entry((
+                        event.version.clone(),
+                        Granularity::Minute.window_start(event.timestamp_ms),
+                    ))
+                    .or_default()
+                    .observe_label(model, prediction, event.score.as_ref(), &label);
             }
         }
     }
-    flush_deltas(tx, cache, entry.id, &deltas)?;
+    for ((version, minute), delta) in &deltas {
+        cache.apply(tx, entry.id, version, *minute, delta)?;
+    }
     if let Some(newest) = newest {
         tx.execute(
             "UPDATE models SET newest_event_ms = MAX(COALESCE(newest_event_ms, ?2), ?2) WHERE id = ?1",
@@ -502,6 +495,11 @@ fn ingest(
         )?;
     }
     Ok(outcome)
+}
+
+/// Whether the event at `index` was stored, given the sorted indexes of duplicates.
+fn outcome_is_stored(duplicates: &[usize], index: usize) -> bool {
+    duplicates.binary_search(&index).is_err()
 }
 
 fn join_labels(
@@ -525,7 +523,7 @@ fn join_labels(
     // Rows read here own their strings, so deltas are keyed by owned versions.
     let mut deltas: BTreeMap<(String, i64), WindowProfile> = BTreeMap::new();
     for (index, record) in labels.iter().enumerate() {
-        let label_json = to_json(&record.label);
+        let label_json = crate::prepare::to_json(&record.label);
         type Row = (i64, String, Option<String>, Option<String>, Option<String>);
         let found: Option<Row> = find
             .query_row(params![entry.id, record.id], |row| {

@@ -61,12 +61,15 @@ async fn ingest_labels_and_reopen() {
         let outcome = store
             .ingest(
                 entry.clone(),
-                vec![
-                    event("a", DAY + 1, "1", Some("1")),
-                    event("b", DAY + 2, "1", None),
-                    event("a", DAY + 3, "0", None),
-                    event("c", 2 * DAY, "1", None),
-                ],
+                modelwatch_store::prepare(
+                    &entry.model,
+                    vec![
+                        event("a", DAY + 1, "1", Some("1")),
+                        event("b", DAY + 2, "1", None),
+                        event("a", DAY + 3, "0", None),
+                        event("c", 2 * DAY, "1", None),
+                    ],
+                ),
                 10,
             )
             .await
@@ -127,8 +130,8 @@ async fn ingest_labels_and_reopen() {
     assert_eq!(first_day.len(), 1);
     // a: (1, 1) inline; b: predicted 1, late label 0.
     let confusion = &first_day[0].1.classification.confusion;
-    assert_eq!(confusion.get(&("1".into(), "1".into())), Some(&1));
-    assert_eq!(confusion.get(&("0".into(), "1".into())), Some(&1));
+    assert_eq!(confusion["1"].get("1"), Some(&1));
+    assert_eq!(confusion["0"].get("1"), Some(&1));
     assert!(
         store
             .load_profiles(entry.id, Granularity::Day, None, None, Some("v9"))
@@ -170,7 +173,14 @@ async fn schema_changes_and_deletion() {
     assert!(!store.delete_model("credit").await.unwrap());
     assert!(store.load_models().unwrap().is_empty());
     // Ingest into a deleted model is refused rather than leaving orphan rows.
-    let err = store.ingest(entry.clone(), vec![], 4).await.unwrap_err();
+    let err = store
+        .ingest(
+            entry.clone(),
+            modelwatch_store::prepare(&entry.model, vec![]),
+            4,
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, modelwatch_store::StoreError::ModelNotFound));
     let again = created(&store, json!({"task": "regression"})).await;
     assert_ne!(again.id, entry.id);

@@ -3,8 +3,35 @@
 //! Each sketch's merge is associative and commutative and exact (it adds counts),
 //! so a sketch of merged windows equals the sketch of all their values at once.
 
-pub mod latency;
+pub mod quantile;
 pub mod score;
 
-pub use latency::LatencySketch;
+pub use quantile::{LatencySketch, QuantileSketch};
 pub use score::ScoreHistogram;
+
+/// Merges `from` into `into`, both sorted by key, adding the values of equal keys.
+pub(crate) fn merge_sorted<K: Ord + Copy, V: Copy>(
+    into: &mut Vec<(K, V)>,
+    from: &[(K, V)],
+    add: impl Fn(V, V) -> V,
+) {
+    if from.is_empty() {
+        return;
+    }
+    let mut merged = Vec::with_capacity(into.len().max(from.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < into.len() || j < from.len() {
+        if j == from.len() || (i < into.len() && into[i].0 < from[j].0) {
+            merged.push(into[i]);
+            i += 1;
+        } else if i == into.len() || from[j].0 < into[i].0 {
+            merged.push(from[j]);
+            j += 1;
+        } else {
+            merged.push((into[i].0, add(into[i].1, from[j].1)));
+            i += 1;
+            j += 1;
+        }
+    }
+    *into = merged;
+}

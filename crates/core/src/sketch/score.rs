@@ -7,19 +7,20 @@
 //! ties. The error is therefore at most `½ · Σ_b pos_b·neg_b / (P·N)`, which
 //! [`ScoreHistogram::roc_auc_error_bound`] reports; for scores spread over [0, 1] it is
 //! of the order of 1e-4, and in practice far smaller because pairs inside a bin split
-//! almost evenly. Storage is sparse: at most `2 × BINS` counts per window.
-
-use std::collections::BTreeMap;
+//! almost evenly.
+//!
+//! Storage is a sorted list of occupied bins (at most [`BINS`] entries), so a sparse
+//! window stays small and two histograms merge in one linear pass.
 
 use serde::{Deserialize, Serialize};
 
 /// Number of equal-width score bins.
 pub const BINS: u32 = 8192;
 
-/// Per-bin counts of negatives and positives.
+/// Counts of negatives and positives in the occupied bins, sorted by bin.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoreHistogram {
-    bins: BTreeMap<u16, [u64; 2]>,
+    bins: Vec<(u16, [u64; 2])>,
 }
 
 fn bin_of(score: f64) -> u16 {
@@ -29,22 +30,28 @@ fn bin_of(score: f64) -> u16 {
 impl ScoreHistogram {
     /// Adds one scored outcome: `positive` is whether the true class is the positive one.
     pub fn insert(&mut self, score: f64, positive: bool) {
-        self.bins.entry(bin_of(score)).or_insert([0, 0])[positive as usize] += 1;
+        let bin = bin_of(score);
+        match self.bins.binary_search_by_key(&bin, |(b, _)| *b) {
+            Ok(i) => self.bins[i].1[positive as usize] += 1,
+            Err(i) => {
+                let mut counts = [0, 0];
+                counts[positive as usize] = 1;
+                self.bins.insert(i, (bin, counts));
+            }
+        }
     }
 
-    /// Adds every count of `other`.
+    /// Adds every count of `other` (a linear merge of the two sorted lists).
     pub fn merge(&mut self, other: &ScoreHistogram) {
-        for (bin, counts) in &other.bins {
-            let entry = self.bins.entry(*bin).or_insert([0, 0]);
-            entry[0] += counts[0];
-            entry[1] += counts[1];
-        }
+        super::merge_sorted(&mut self.bins, &other.bins, |x, y| {
+            [x[0] + y[0], x[1] + y[1]]
+        });
     }
 
     fn totals(&self) -> (u64, u64) {
         self.bins
-            .values()
-            .fold((0, 0), |(n, p), c| (n + c[0], p + c[1]))
+            .iter()
+            .fold((0, 0), |(n, p), (_, c)| (n + c[0], p + c[1]))
     }
 
     /// ROC AUC, or `None` when either class is absent (scikit-learn raises there).
@@ -55,7 +62,7 @@ impl ScoreHistogram {
         }
         let mut negatives_below = 0.0;
         let mut wins = 0.0;
-        for [neg, pos] in self.bins.values() {
+        for (_, [neg, pos]) in &self.bins {
             let (neg, pos) = (*neg as f64, *pos as f64);
             wins += pos * (negatives_below + 0.5 * neg);
             negatives_below += neg;
@@ -69,7 +76,11 @@ impl ScoreHistogram {
         if negatives == 0 || positives == 0 {
             return None;
         }
-        let shared: f64 = self.bins.values().map(|c| c[0] as f64 * c[1] as f64).sum();
+        let shared: f64 = self
+            .bins
+            .iter()
+            .map(|(_, c)| c[0] as f64 * c[1] as f64)
+            .sum();
         Some(0.5 * shared / (negatives as f64 * positives as f64))
     }
 }
@@ -119,6 +130,25 @@ mod tests {
             "{estimate} vs {exact} (bound {bound})"
         );
         assert!(bound < 0.001, "bound {bound}");
+    }
+
+    #[test]
+    fn merge_equals_inserting_everything() {
+        let mut all = ScoreHistogram::default();
+        let mut left = ScoreHistogram::default();
+        let mut right = ScoreHistogram::default();
+        for i in 0..500 {
+            let score = ((i * 37) % 101) as f64 / 100.0;
+            let positive = i % 3 == 0;
+            all.insert(score, positive);
+            if i % 2 == 0 {
+                left.insert(score, positive)
+            } else {
+                right.insert(score, positive)
+            }
+        }
+        left.merge(&right);
+        assert_eq!(left, all);
     }
 
     #[test]

@@ -1,0 +1,114 @@
+//! Work done for the writer before it gets a batch: serialising the stored columns
+//! and folding the events into per-window profile deltas. It runs on the caller's
+//! thread (many at once), so the one writer thread only binds values and merges a
+//! few deltas.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use modelwatch_core::event::{FeatureValue, PredictionEvent};
+use modelwatch_core::{Granularity, Model, WindowProfile};
+
+/// The stored columns of one event that need serialising.
+#[derive(Debug)]
+pub(crate) struct PreparedRow {
+    pub prediction: Option<String>,
+    pub score: Option<String>,
+    pub label: Option<String>,
+    pub features: Option<String>,
+}
+
+/// A batch of validated events ready for the writer.
+#[derive(Debug)]
+pub struct PreparedBatch {
+    pub(crate) events: Vec<PredictionEvent>,
+    pub(crate) rows: Vec<PreparedRow>,
+    /// `(version, minute start)` → the profile of the batch's events in that window.
+    pub(crate) deltas: BTreeMap<(String, i64), WindowProfile>,
+}
+
+impl PreparedBatch {
+    /// Events in the batch.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The stored form of an event's features: a JSON object of the values present.
+fn features_json(model: &Model, features: &[FeatureValue]) -> Option<String> {
+    let mut out = String::new();
+    for (spec, value) in model.features().iter().zip(features) {
+        let rendered = match value {
+            FeatureValue::Number(f) => to_json(f),
+            FeatureValue::Category(s) => to_json(s),
+            FeatureValue::Missing | FeatureValue::TypeError => continue,
+        };
+        out.push(if out.is_empty() { '{' } else { ',' });
+        let _ = write!(out, "{}:{rendered}", to_json(&spec.name));
+    }
+    (!out.is_empty()).then(|| out + "}")
+}
+
+/// The per-window profile deltas of `events`.
+pub(crate) fn deltas<'a>(
+    model: &Model,
+    events: impl Iterator<Item = &'a PredictionEvent>,
+) -> BTreeMap<(String, i64), WindowProfile> {
+    let mut deltas: BTreeMap<(String, i64), WindowProfile> = BTreeMap::new();
+    let mut last: Option<(&str, i64)> = None;
+    let mut current = WindowProfile::default();
+    // Events of one request usually share a version and come in time order: fold runs
+    // of the same window before touching the map.
+    for event in events {
+        let key = (
+            event.version.as_str(),
+            Granularity::Minute.window_start(event.timestamp_ms),
+        );
+        if last != Some(key) {
+            if let Some((version, minute)) = last {
+                deltas
+                    .entry((version.to_string(), minute))
+                    .or_default()
+                    .merge(&current);
+            }
+            current = WindowProfile::default();
+            last = Some(key);
+        }
+        current.observe_prediction(model, event);
+    }
+    if let Some((version, minute)) = last {
+        deltas
+            .entry((version.to_string(), minute))
+            .or_default()
+            .merge(&current);
+    }
+    deltas
+}
+
+/// Prepares `events` of `model` for [`crate::Store::ingest`].
+pub fn prepare(model: &Model, events: Vec<PredictionEvent>) -> PreparedBatch {
+    let rows = events
+        .iter()
+        .map(|event| PreparedRow {
+            prediction: event.prediction.as_ref().map(to_json),
+            score: event.score.as_ref().map(to_json),
+            label: event.label.as_ref().map(to_json),
+            features: features_json(model, &event.features),
+        })
+        .collect();
+    let deltas = deltas(model, events.iter());
+    PreparedBatch {
+        events,
+        rows,
+        deltas,
+    }
+}
