@@ -137,6 +137,15 @@ impl Drop for ChildServer {
     }
 }
 
+/// CPU seconds (user + system) a process has used, from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -225,6 +234,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "modelwatch bench: {} events in batches of {} over {} connections to {url}",
         args.events, args.batch, args.concurrency
     );
+    let cpu_before = child.as_ref().and_then(|c| cpu_seconds(c.child.id()));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
@@ -273,6 +283,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let accepted = accepted.load(Ordering::Relaxed);
+    let server_cpu = child
+        .as_ref()
+        .and_then(|c| Some(cpu_seconds(c.child.id())? - cpu_before?));
     let rss = child.as_ref().and_then(|c| rss_kib(c.child.id(), "VmRSS:"));
     let peak = child.as_ref().and_then(|c| rss_kib(c.child.id(), "VmHWM:"));
 
@@ -298,6 +311,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "request_ms_p50": latencies.quantile(0.5),
         "request_ms_p99": latencies.quantile(0.99),
         "retries_after_503_or_429": retries.load(Ordering::Relaxed),
+        "server_cpu_seconds": server_cpu,
+        "events_per_server_cpu_second": server_cpu.map(|cpu| accepted as f64 / cpu),
         "server_rss_mib": rss.map(|k| k as f64 / 1024.0),
         "server_peak_rss_mib": peak.map(|k| k as f64 / 1024.0),
         "query_points": points,

@@ -15,6 +15,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+// Ingest allocates many small JSON values on one thread and frees them on another;
+// mimalloc handles that pattern far better than glibc's allocator (measured in
+// docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Watch machine-learning models in production.
 #[derive(Parser)]
 #[command(name = "modelwatch", version, about)]
