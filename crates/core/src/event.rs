@@ -199,7 +199,9 @@ fn score_from_json(model: &Model, value: &Value) -> Result<Score, String> {
         (Task::BinaryClassification, Value::Object(map)) => {
             let positive = model.positive_class.as_deref().unwrap_or("1");
             let p = map
-                .get(positive)
+                .iter()
+                .find(|(key, _)| normalize_class_text(key) == positive)
+                .map(|(_, p)| p)
                 .ok_or_else(|| format!("has no probability for the positive class `{positive}`"))?;
             Ok(Score::Positive(probability(p)?))
         }

@@ -203,6 +203,14 @@ impl Model {
                 if definition.task == Task::BinaryClassification && definition.classes.is_empty() {
                     definition.classes = vec!["0".into(), "1".into()];
                 }
+                // Class labels are compared as strings after the same normalisation
+                // events get (`"1.0"` is class `"1"`).
+                for class in definition.classes.iter_mut() {
+                    *class = crate::event::normalize_class_text(class);
+                }
+                if let Some(positive) = definition.positive_class.as_mut() {
+                    *positive = crate::event::normalize_class_text(positive);
+                }
                 classes = definition.classes.clone();
                 for (i, class) in classes.iter().enumerate() {
                     if class.is_empty() || class.len() > MAX_NAME_LEN {
@@ -366,6 +374,17 @@ mod tests {
         assert_eq!(model.classes, ["0", "1"]);
         assert_eq!(model.positive_class.as_deref(), Some("1"));
         assert_eq!(model.allowed_lateness_ms, 300_000);
+    }
+
+    #[test]
+    fn classes_are_normalised_like_events() {
+        let model = Model::new(
+            "m",
+            definition(r#"{"task": "binary_classification", "classes": ["0.0", "1.0"], "positive_class": "1.0"}"#),
+        )
+        .unwrap();
+        assert_eq!(model.classes, ["0", "1"]);
+        assert_eq!(model.positive_class.as_deref(), Some("1"));
     }
 
     #[test]

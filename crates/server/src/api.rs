@@ -43,6 +43,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/api/v1/models/{model}/labels", post(ingest_labels))
         .route("/api/v1/models/{model}/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -50,6 +51,14 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }
 
 async fn healthz() -> Json<Value> {

@@ -25,7 +25,19 @@ impl PiiKey {
     /// Loads the key from `data_dir`, creating it on first use.
     pub fn load_or_create(data_dir: &Path) -> std::io::Result<Self> {
         let path = data_dir.join("pii.key");
-        if let Ok(text) = std::fs::read_to_string(&path) {
+        // Only a missing key is created: replacing an unreadable one would silently
+        // change every hash.
+        let existing = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", path.display()),
+                ));
+            }
+        };
+        if let Some(text) = existing {
             let bytes = hex::decode(text.trim()).map_err(|e| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
@@ -42,13 +54,19 @@ impl PiiKey {
         }
         let key: [u8; 32] = rand::random();
         let temporary = data_dir.join("pii.key.tmp");
-        std::fs::write(&temporary, hex::encode(key))?;
-        #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))?;
+            use std::io::Write;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&temporary)?;
+            file.write_all(hex::encode(key).as_bytes())?;
+            file.sync_all()?;
         }
         std::fs::rename(&temporary, &path)?;
+        // Make the rename durable before any hash made with this key is stored.
+        std::fs::File::open(data_dir)?.sync_all()?;
         Ok(Self(key))
     }
 

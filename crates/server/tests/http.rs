@@ -527,6 +527,15 @@ async fn metrics_query_validation() {
     );
     assert_eq!(server.get("/healthz").await.0, StatusCode::OK);
     assert_eq!(server.get("/api/v2/nothing").await.0, StatusCode::NOT_FOUND);
+    let response = server
+        .client
+        .patch(server.url("/api/v1/models/m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
 }
 
 #[tokio::test]

@@ -9,8 +9,8 @@
 //! interpolation between the two neighbouring order statistics; as each is off by at
 //! most `α`, so is their interpolation (for same-signed neighbours), and the extremes
 //! are exact. With `α = 0.005` the answer is within 0.5% of the exact quantile, inside
-//! API.md's 1%. Buckets grow with `log(max/min)/2α`: about 700 for values between 1 ms
-//! and 1,000 s, and at most about 8,300 per sign over the whole f64 range.
+//! API.md's 1%. Buckets grow with `ln(max/min)/ln γ ≈ ln(max/min)/2α`: about 1,400
+//! for values spanning 1 ms to 1,000 s (six decades); each decade adds about 230.
 
 use serde::{Deserialize, Serialize};
 
