@@ -17,6 +17,7 @@
 
 pub mod body;
 pub mod csv_input;
+pub mod drift;
 pub mod error;
 pub mod event;
 pub mod offline;

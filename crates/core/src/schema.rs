@@ -168,6 +168,16 @@ impl Model {
                     format!("feature `{}` is defined twice", feature.name),
                 ));
             }
+            if feature.pii && feature.kind == FeatureType::Numeric {
+                return Err(FieldError::new(
+                    format!("features[{i}].pii"),
+                    "only categorical features can be marked pii (their values are stored as keyed hashes); drop or bucket numeric personal data",
+                ));
+            }
+            if let Some(method) = &feature.drift_method {
+                crate::drift::report::check_method(feature.kind, method)
+                    .map_err(|e| FieldError::new(format!("features[{i}].drift_method"), e))?;
+            }
             if let Some(threshold) = feature.drift_threshold
                 && !(threshold.is_finite() && threshold >= 0.0)
             {

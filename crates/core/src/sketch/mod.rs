@@ -35,3 +35,4 @@ pub(crate) fn merge_sorted<K: Ord + Copy, V: Copy>(
     }
     *into = merged;
 }
+

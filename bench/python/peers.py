@@ -1,0 +1,268 @@
+"""Python peers of `modelwatch bench`: whylogs profiling and scikit-learn metrics.
+
+What it measures
+----------------
+It builds, in memory, the same kind of rows that `modelwatch bench`
+(crates/cli/src/bench.rs) sends to the server:
+
+* 20 numeric features n0..n19, uniform in [0, 1000) and rounded to 3 decimals,
+  and 5 categorical features c0..c4 with values cat0..cat11. Like bench.rs, the
+  feature values come from a pool of 997 random rows (seeded) that row n takes
+  as pool[n % 997]; `--feature-pool 0` draws every row afresh instead.
+* prediction "0"/"1" from score = (n * 2654435761 mod 1000) / 1000, in [0, 1),
+  with prediction "1" when score >= 0.5;
+* label: the prediction when n % 3 == 0, else "1" for even n and "0" for odd n;
+* latency_ms = 5 + (n mod 97) * 0.37.
+
+The event id and timestamp that bench.rs also sends are left out: neither peer
+has a use for them.
+
+Then it times, in this one process, after the rows are built:
+
+a. whylogs: `why.log(pandas=df)` profiling every column of the DataFrame. Only
+   that call is timed, not building the DataFrame. Reported as rows/s.
+b. scikit-learn: accuracy, precision, recall, F1, ROC AUC, log loss and the
+   confusion matrix over the N rows, from int8 label/prediction arrays and a
+   float64 score array (the string-to-int conversion is not timed). rows/s is
+   N divided by the time of all seven calls together; each call's time is
+   reported too.
+c. numpy: p50/p95/p99 of latency_ms with np.percentile (for reference).
+
+Each measurement runs `--repeats` times (default 3); the median is the figure,
+and every run's time is in the output. It prints one JSON object on stdout with
+the figures, the versions of Python, numpy, pandas, whylogs and scikit-learn,
+the BLAS and OpenMP thread pools as threadpoolctl sees them, and the
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE variables it ran under.
+
+How to run it
+-------------
+    python3 bench/python/peers.py                  # 1,000,000 rows
+    python3 bench/python/peers.py --rows 100000    # quicker
+    # On machines that set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they slow a
+    # current numpy), also run it once with both unset, in that command alone:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/python/peers.py
+
+Needs numpy, pandas, whylogs and scikit-learn; threadpoolctl is optional.
+Run it on an otherwise idle machine, not while `modelwatch bench` runs.
+whylogs' usage telemetry is switched off (WHYLOGS_NO_ANALYTICS) before it is
+imported, so the script makes no network calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+# whylogs sends usage statistics from a background thread unless told not to.
+os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# whylogs 1.6.4 (its latest release) still names np.unicode_, an alias of np.str_
+# that NumPy 2.0 removed; restore the alias so that it runs on a current numpy.
+if not hasattr(np, "unicode_"):
+    np.unicode_ = np.str_
+
+NUMERIC = 20
+CATEGORICAL = 5
+CATEGORIES = 12
+POOL = 997  # as in bench.rs: feature_pool()
+
+
+def make_rows(rows: int, seed: int, pool: int) -> pd.DataFrame:
+    """The rows `modelwatch bench` sends, as a DataFrame (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    n = np.arange(rows, dtype=np.uint64)
+    draws = pool if pool > 0 else rows
+    numeric = np.round(rng.random((draws, NUMERIC)) * 1000.0, 3)
+    categorical = rng.integers(0, CATEGORIES, size=(draws, CATEGORICAL))
+    index = (n % np.uint64(draws)).astype(np.int64) if pool > 0 else np.arange(rows)
+    names = np.array([f"cat{i}" for i in range(CATEGORIES)], dtype=object)
+
+    columns: dict[str, np.ndarray] = {}
+    for i in range(NUMERIC):
+        columns[f"n{i}"] = numeric[index, i]
+    for i in range(CATEGORICAL):
+        columns[f"c{i}"] = names[categorical[index, i]]
+
+    # n * 2654435761 wraps in u64 in Rust; for n < 2**30 it does not overflow here either.
+    score = (n * np.uint64(2_654_435_761) % np.uint64(1000)).astype(np.float64) / 1000.0
+    prediction = np.where(score >= 0.5, "1", "0").astype(object)
+    label = np.where(
+        n % np.uint64(3) == 0,
+        prediction,
+        np.where(n % np.uint64(2) == 0, "1", "0").astype(object),
+    ).astype(object)
+    latency = 5.0 + (n % np.uint64(97)).astype(np.float64) * 0.37
+
+    columns["prediction"] = prediction
+    columns["score"] = score
+    columns["label"] = label
+    columns["latency_ms"] = latency
+    return pd.DataFrame(columns)
+
+
+def timed(fn, repeats: int):
+    """Runs fn `repeats` times; returns (last result, list of seconds)."""
+    seconds = []
+    result = None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = fn()
+        seconds.append(time.perf_counter() - started)
+    return result, seconds
+
+
+def summary(rows: int, seconds: list[float]) -> dict:
+    median = statistics.median(seconds)
+    return {
+        "seconds_median": median,
+        "seconds_all": seconds,
+        "rows_per_second": rows / median,
+    }
+
+
+def bench_whylogs(df: pd.DataFrame, repeats: int) -> dict:
+    import whylogs as why
+
+    # One small warm-up call, so that imports and lazy set-up are not timed.
+    why.log(pandas=df.head(1000))
+    results, seconds = timed(lambda: why.log(pandas=df), repeats)
+    view = results.view()
+    out = summary(len(df), seconds)
+    out["columns_profiled"] = len(view.get_columns())
+    count = view.get_column("n0").get_metric("counts").n.value
+    out["n0_count"] = int(count)
+    return out
+
+
+def bench_sklearn(df: pd.DataFrame, repeats: int) -> dict:
+    from sklearn import metrics
+
+    # Not timed: the labels arrive as "0"/"1" strings.
+    y_true = df["label"].to_numpy(dtype=str).astype(np.int8)
+    y_pred = df["prediction"].to_numpy(dtype=str).astype(np.int8)
+    score = df["score"].to_numpy(dtype=np.float64)
+
+    def calls(t, p, s):
+        return {
+            "accuracy": lambda: metrics.accuracy_score(t, p),
+            "precision": lambda: metrics.precision_score(t, p),
+            "recall": lambda: metrics.recall_score(t, p),
+            "f1": lambda: metrics.f1_score(t, p),
+            "roc_auc": lambda: metrics.roc_auc_score(t, s),
+            "log_loss": lambda: metrics.log_loss(t, s),
+            "confusion_matrix": lambda: metrics.confusion_matrix(t, p).tolist(),
+        }
+
+    # Warm-up on a slice, so that imports and lazy set-up are not timed.
+    for call in calls(y_true[:1000], y_pred[:1000], score[:1000]).values():
+        call()
+
+    full = calls(y_true, y_pred, score)
+    seconds = []
+    per_call_runs = []
+    values = {}
+    for _ in range(repeats):
+        per_call = {}
+        for name, call in full.items():
+            started = time.perf_counter()
+            values[name] = call()
+            per_call[name] = time.perf_counter() - started
+        per_call_runs.append(per_call)
+        seconds.append(sum(per_call.values()))
+
+    out = summary(len(df), seconds)
+    out["seconds_per_call_median"] = {
+        name: statistics.median(run[name] for run in per_call_runs) for name in full
+    }
+    out["values"] = {k: (v if isinstance(v, list) else float(v)) for k, v in values.items()}
+    return out
+
+
+def bench_percentiles(df: pd.DataFrame, repeats: int) -> dict:
+    latency = df["latency_ms"].to_numpy(dtype=np.float64)
+    values, seconds = timed(lambda: np.percentile(latency, [50, 95, 99]), repeats)
+    out = summary(len(df), seconds)
+    out["p50_p95_p99_ms"] = [float(v) for v in values]
+    return out
+
+
+def environment() -> dict:
+    import sklearn
+    import whylogs
+
+    info = {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "whylogs": getattr(whylogs, "__version__", "unknown"),
+        "sklearn": sklearn.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpoolctl"] = threadpool_info()
+    except ImportError:
+        info["threadpoolctl"] = None
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows (default 1,000,000)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (default 3)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the feature pool")
+    parser.add_argument(
+        "--feature-pool",
+        type=int,
+        default=POOL,
+        help="distinct feature rows, cycled as in bench.rs (default 997; 0: every row drawn afresh)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["whylogs", "sklearn", "percentiles"],
+        action="append",
+        help="run only these measurements (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    if args.rows <= 0 or args.repeats <= 0:
+        parser.error("--rows and --repeats must be positive")
+
+    started = time.perf_counter()
+    df = make_rows(args.rows, args.seed, args.feature_pool)
+    build_seconds = time.perf_counter() - started
+
+    only = set(args.only or ["whylogs", "sklearn", "percentiles"])
+    result: dict = {
+        "rows": args.rows,
+        "columns": list(df.columns),
+        "feature_pool": args.feature_pool,
+        "repeats": args.repeats,
+        "dataframe_build_seconds": build_seconds,
+        "environment": environment(),
+    }
+    if "whylogs" in only:
+        result["whylogs_profile"] = bench_whylogs(df, args.repeats)
+    if "sklearn" in only:
+        result["sklearn_metrics"] = bench_sklearn(df, args.repeats)
+    if "percentiles" in only:
+        result["numpy_percentiles"] = bench_percentiles(df, args.repeats)
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,368 @@
+//! Per-window feature profiles: data quality (missing values, type errors, moments,
+//! a quantile sketch, category counts) and the current side of every drift statistic
+//! (counts and sums per reference slot, counts per reference decile), all mergeable.
+//!
+//! Memory per feature per window is bounded: a numeric feature holds at most
+//! `2·1001 + 1` slots of (count, sum), 10 decile counts, up to 8 exact small values and
+//! a quantile sketch (about 230 buckets per decade of magnitude); a categorical
+//! feature at most [`MAX_CATEGORIES`] category counts plus an overflow count.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::drift::reference::{NumericReference, PREDICTION, ReferenceFeature, ReferenceProfile, SCORE};
+use crate::event::{FeatureValue, PredictionEvent, Score, Target};
+use crate::schema::{FeatureType, Model};
+use crate::sketch::QuantileSketch;
+
+/// Most distinct categories a window keeps per feature; rarer ones are folded into
+/// `other` when the cap is passed (documented in docs/STATISTICS.md).
+pub const MAX_CATEGORIES: usize = 1000;
+/// Exact value counts of a numeric feature are kept while it has at most this many
+/// distinct values (for the categorical view of low-cardinality numeric features).
+pub const MAX_SMALL_VALUES: usize = 8;
+
+/// Current values of a numeric feature per reference slot and decile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Binned {
+    /// The reference generation the slots belong to.
+    pub generation: u64,
+    /// `(slot, (count, sum of values))`, sorted by slot.
+    pub slots: Vec<(u32, (u64, f64))>,
+    /// Counts per reference decile bin.
+    pub deciles: Vec<u64>,
+}
+
+impl Binned {
+    fn count(&self) -> u64 {
+        self.slots.iter().map(|(_, (n, _))| n).sum()
+    }
+}
+
+/// A numeric feature in one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericProfile {
+    /// Rows where the value was null or absent.
+    pub missing: u64,
+    /// Rows where the value had the wrong type (also counted as missing in reports).
+    pub type_errors: u64,
+    /// Quantiles, exact min/max, sum and count of the values.
+    pub sketch: QuantileSketch,
+    /// Welford mean of the values.
+    pub mean: f64,
+    /// Welford sum of squared deviations.
+    pub m2: f64,
+    /// Exact counts while there are at most [`MAX_SMALL_VALUES`] distinct values.
+    pub small_values: Option<Vec<(f64, u64)>>,
+    /// Values per reference slot, when a reference existed.
+    pub bins: Option<Binned>,
+    /// Values not binned against the newest reference generation seen.
+    pub unbinned: u64,
+}
+
+impl Default for NumericProfile {
+    fn default() -> Self {
+        Self {
+            missing: 0,
+            type_errors: 0,
+            sketch: QuantileSketch::default(),
+            mean: 0.0,
+            m2: 0.0,
+            small_values: Some(Vec::new()),
+            bins: None,
+            unbinned: 0,
+        }
+    }
+}
+
+/// A categorical feature (or the predicted class) in one window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalProfile {
+    /// Rows where the value was null or absent.
+    pub missing: u64,
+    /// Rows where the value had the wrong type.
+    pub type_errors: u64,
+    /// Value → count.
+    pub counts: BTreeMap<String, u64>,
+    /// Values folded away past [`MAX_CATEGORIES`].
+    pub other: u64,
+}
+
+/// One feature in one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FeatureProfile {
+    /// Numeric.
+    Numeric(NumericProfile),
+    /// Categorical.
+    Categorical(CategoricalProfile),
+}
+
+/// Every feature of a model in one window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowFeatures {
+    /// Predictions in the window.
+    pub rows: u64,
+    /// Values of features the model does not define (counted, never stored).
+    pub unknown_features: u64,
+    /// By feature name (plus `prediction` and `score`).
+    pub features: BTreeMap<String, FeatureProfile>,
+}
+
+fn merge_small_values(into: &mut Option<Vec<(f64, u64)>>, from: &Option<Vec<(f64, u64)>>) {
+    match (into.as_mut(), from) {
+        (Some(values), Some(other)) => {
+            for (v, n) in other {
+                match values.iter_mut().find(|(x, _)| x == v) {
+                    Some((_, count)) => *count += n,
+                    None => values.push((*v, *n)),
+                }
+            }
+            if values.len() > MAX_SMALL_VALUES {
+                *into = None;
+            } else {
+                values.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+        }
+        _ => *into = None,
+    }
+}
+
+impl NumericProfile {
+    fn observe(&mut self, value: f64, reference: Option<(u64, &NumericReference)>) {
+        self.sketch.insert(value);
+        let n = self.sketch.count() as f64;
+        let delta = value - self.mean;
+        self.mean += delta / n;
+        self.m2 += delta * (value - self.mean);
+        merge_small_values(&mut self.small_values, &Some(vec![(value, 1)]));
+        match reference {
+            Some((generation, reference)) => {
+                let bins = self.bins.get_or_insert_with(|| Binned { generation, ..Binned::default() });
+                if bins.generation != generation {
+                    // A newer reference: what was binned against the old one is stale.
+                    self.unbinned += bins.count();
+                    *bins = Binned { generation, ..Binned::default() };
+                }
+                let slot = reference.slot_of(value) as u32;
+                match bins.slots.binary_search_by_key(&slot, |s| s.0) {
+                    Ok(i) => {
+                        bins.slots[i].1.0 += 1;
+                        bins.slots[i].1.1 += value;
+                    }
+                    Err(i) => bins.slots.insert(i, (slot, (1, value))),
+                }
+                if bins.deciles.len() != reference.decile_counts.len() {
+                    bins.deciles = vec![0; reference.decile_counts.len()];
+                }
+                bins.deciles[reference.decile_of(value)] += 1;
+            }
+            None => self.unbinned += 1,
+        }
+    }
+
+    fn merge(&mut self, other: &NumericProfile) {
+        self.missing += other.missing;
+        self.type_errors += other.type_errors;
+        let (n_a, n_b) = (self.sketch.count() as f64, other.sketch.count() as f64);
+        if n_b > 0.0 {
+            let n = n_a + n_b;
+            let delta = other.mean - self.mean;
+            self.m2 += other.m2 + delta * delta * n_a * n_b / n;
+            self.mean += delta * n_b / n;
+        }
+        self.sketch.merge(&other.sketch);
+        merge_small_values(&mut self.small_values, &other.small_values);
+        self.unbinned += other.unbinned;
+        match (&mut self.bins, &other.bins) {
+            (_, None) => {}
+            (None, Some(theirs)) => self.bins = Some(theirs.clone()),
+            (Some(ours), Some(theirs)) if ours.generation == theirs.generation => {
+                crate::sketch::merge_sorted(&mut ours.slots, &theirs.slots, |a, b| (a.0 + b.0, a.1 + b.1));
+                if ours.deciles.len() < theirs.deciles.len() {
+                    ours.deciles.resize(theirs.deciles.len(), 0);
+                }
+                for (a, b) in ours.deciles.iter_mut().zip(&theirs.deciles) {
+                    *a += b;
+                }
+            }
+            (Some(ours), Some(theirs)) => {
+                // Keep the newer generation's bins; the older ones' values are stale.
+                if theirs.generation > ours.generation {
+                    self.unbinned += ours.count();
+                    *ours = theirs.clone();
+                } else {
+                    self.unbinned += theirs.count();
+                }
+            }
+        }
+    }
+
+    /// Sample standard deviation (ddof = 1, as pandas), or `None` below two values.
+    pub fn std(&self) -> Option<f64> {
+        let n = self.sketch.count();
+        (n >= 2).then(|| (self.m2.max(0.0) / (n - 1) as f64).sqrt())
+    }
+
+    /// The bins, if they belong to `generation`.
+    pub fn bins_for(&self, generation: u64) -> Option<&Binned> {
+        self.bins.as_ref().filter(|b| b.generation == generation)
+    }
+}
+
+impl CategoricalProfile {
+    fn observe(&mut self, value: &str) {
+        let full = self.counts.len() >= MAX_CATEGORIES;
+        match self.counts.get_mut(value) {
+            Some(n) => *n += 1,
+            None if !full => {
+                self.counts.insert(value.to_string(), 1);
+            }
+            None => self.other += 1,
+        }
+    }
+
+    fn merge(&mut self, other: &CategoricalProfile) {
+        self.missing += other.missing;
+        self.type_errors += other.type_errors;
+        self.other += other.other;
+        for (value, n) in &other.counts {
+            *self.counts.entry(value.clone()).or_insert(0) += n;
+        }
+        if self.counts.len() > MAX_CATEGORIES {
+            // Keep the most frequent categories; fold the rest into `other`.
+            let mut by_count: Vec<(String, u64)> = std::mem::take(&mut self.counts).into_iter().collect();
+            by_count.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            self.other += by_count[MAX_CATEGORIES..].iter().map(|(_, n)| n).sum::<u64>();
+            by_count.truncate(MAX_CATEGORIES);
+            self.counts = by_count.into_iter().collect();
+        }
+    }
+
+    /// Rows with a value (including folded ones).
+    pub fn present(&self) -> u64 {
+        self.counts.values().sum::<u64>() + self.other
+    }
+}
+
+impl FeatureProfile {
+    fn new(kind: FeatureType) -> Self {
+        match kind {
+            FeatureType::Numeric => FeatureProfile::Numeric(NumericProfile::default()),
+            FeatureType::Categorical => FeatureProfile::Categorical(CategoricalProfile::default()),
+        }
+    }
+
+    fn merge(&mut self, other: &FeatureProfile) {
+        match (self, other) {
+            (FeatureProfile::Numeric(a), FeatureProfile::Numeric(b)) => a.merge(b),
+            (FeatureProfile::Categorical(a), FeatureProfile::Categorical(b)) => a.merge(b),
+            // A feature's type cannot change (the schema refuses it), so kinds agree.
+            _ => {}
+        }
+    }
+
+    /// Rows in which the feature was missing or mistyped.
+    pub fn missing(&self) -> u64 {
+        match self {
+            FeatureProfile::Numeric(p) => p.missing + p.type_errors,
+            FeatureProfile::Categorical(p) => p.missing + p.type_errors,
+        }
+    }
+}
+
+fn numeric_reference<'a>(reference: Option<&'a ReferenceProfile>, name: &str) -> Option<(u64, &'a NumericReference)> {
+    let reference = reference?;
+    match reference.features.get(name)? {
+        ReferenceFeature::Numeric(numeric) if !numeric.edges.is_empty() => Some((reference.generation, numeric)),
+        _ => None,
+    }
+}
+
+impl WindowFeatures {
+    fn profile(&mut self, name: &str, kind: FeatureType) -> &mut FeatureProfile {
+        if !self.features.contains_key(name) {
+            self.features.insert(name.to_string(), FeatureProfile::new(kind));
+        }
+        self.features.get_mut(name).expect("inserted above")
+    }
+
+    fn numeric(&mut self, name: &str, value: Option<f64>, type_error: bool, reference: Option<&ReferenceProfile>) {
+        let bins = numeric_reference(reference, name);
+        if let FeatureProfile::Numeric(profile) = self.profile(name, FeatureType::Numeric) {
+            match value {
+                Some(v) => profile.observe(v, bins),
+                None if type_error => profile.type_errors += 1,
+                None => profile.missing += 1,
+            }
+        }
+    }
+
+    fn categorical(&mut self, name: &str, value: Option<&str>, type_error: bool) {
+        if let FeatureProfile::Categorical(profile) = self.profile(name, FeatureType::Categorical) {
+            match value {
+                Some(v) => profile.observe(v),
+                None if type_error => profile.type_errors += 1,
+                None => profile.missing += 1,
+            }
+        }
+    }
+
+    /// Adds one event's inputs, prediction and score, binning numeric values against
+    /// `reference` when there is one.
+    pub fn observe(&mut self, model: &Model, event: &PredictionEvent, reference: Option<&ReferenceProfile>) {
+        self.rows += 1;
+        self.unknown_features += event.unknown_features as u64;
+        for (spec, value) in model.features().iter().zip(&event.features) {
+            let type_error = matches!(value, FeatureValue::TypeError);
+            match (spec.kind, value) {
+                (FeatureType::Numeric, FeatureValue::Number(v)) => self.numeric(&spec.name, Some(*v), false, reference),
+                (FeatureType::Numeric, _) => self.numeric(&spec.name, None, type_error, reference),
+                (FeatureType::Categorical, FeatureValue::Category(s)) => self.categorical(&spec.name, Some(s), false),
+                (FeatureType::Categorical, _) => self.categorical(&spec.name, None, type_error),
+            }
+        }
+        match &event.prediction {
+            Some(Target::Class(class)) => self.categorical(PREDICTION, Some(class), false),
+            Some(Target::Value(v)) => self.numeric(PREDICTION, Some(*v), false, reference),
+            None if model.task().is_classification() => self.categorical(PREDICTION, None, false),
+            None => self.numeric(PREDICTION, None, false, reference),
+        }
+        if model.task() == crate::schema::Task::BinaryClassification {
+            let score = match &event.score {
+                Some(Score::Positive(p)) => Some(*p),
+                _ => None,
+            };
+            self.numeric(SCORE, score, false, reference);
+        }
+    }
+
+    /// Adds everything in `other`.
+    pub fn merge(&mut self, other: &WindowFeatures) {
+        self.rows += other.rows;
+        self.unknown_features += other.unknown_features;
+        for (name, profile) in &other.features {
+            match self.features.get_mut(name) {
+                Some(ours) => ours.merge(profile),
+                None => {
+                    self.features.insert(name.clone(), profile.clone());
+                }
+            }
+        }
+    }
+
+    /// A compact encoding for the store.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = vec![1u8];
+        bytes.extend(postcard::to_stdvec(self).unwrap_or_default());
+        bytes
+    }
+
+    /// Reads what [`Self::encode`] wrote.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
+        match bytes.split_first() {
+            Some((1, rest)) => Ok(postcard::from_bytes(rest)?),
+            other => Err(crate::profile::DecodeError::UnknownEncoding(other.map(|(v, _)| *v))),
+        }
+    }
+}
