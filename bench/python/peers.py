@@ -25,11 +25,16 @@ b. scikit-learn: accuracy, precision, recall, F1, ROC AUC, log loss and the
    confusion matrix over the N rows, from int8 label/prediction arrays and a
    float64 score array (the string-to-int conversion is not timed). rows/s is
    N divided by the time of all seven calls together; each call's time is
-   reported too.
+   reported too. The calls are warmed up once on a 1,000-row slice.
 c. numpy: p50/p95/p99 of latency_ms with np.percentile (for reference).
 
 Each measurement runs `--repeats` times (default 3); the median is the figure,
-and every run's time is in the output. It prints one JSON object on stdout with
+and every run's time is in the output, as wall-clock seconds and as CPU seconds
+of this process (time.process_time, all threads), so that rows per CPU-second
+can be set beside `modelwatch bench`'s events per server CPU-second.
+
+whylogs 1.6.4, its latest release, still uses `np.unicode_`, which NumPy 2.0
+removed; the script restores that alias (of `np.str_`) before importing it. It prints one JSON object on stdout with
 the figures, the versions of Python, numpy, pandas, whylogs and scikit-learn,
 the BLAS and OpenMP thread pools as threadpoolctl sees them, and the
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE variables it ran under.
@@ -109,23 +114,32 @@ def make_rows(rows: int, seed: int, pool: int) -> pd.DataFrame:
 
 
 def timed(fn, repeats: int):
-    """Runs fn `repeats` times; returns (last result, list of seconds)."""
+    """Runs fn `repeats` times; returns (last result, wall seconds, CPU seconds) per run."""
     seconds = []
+    cpu_seconds = []
     result = None
     for _ in range(repeats):
+        cpu_started = time.process_time()
         started = time.perf_counter()
         result = fn()
         seconds.append(time.perf_counter() - started)
-    return result, seconds
+        cpu_seconds.append(time.process_time() - cpu_started)
+    return result, seconds, cpu_seconds
 
 
-def summary(rows: int, seconds: list[float]) -> dict:
+def summary(rows: int, seconds: list[float], cpu_seconds: list[float] | None = None) -> dict:
     median = statistics.median(seconds)
-    return {
+    out = {
         "seconds_median": median,
         "seconds_all": seconds,
         "rows_per_second": rows / median,
     }
+    if cpu_seconds:
+        cpu = statistics.median(cpu_seconds)
+        out["cpu_seconds_median"] = cpu
+        out["cpu_seconds_all"] = cpu_seconds
+        out["rows_per_cpu_second"] = rows / cpu if cpu > 0 else None
+    return out
 
 
 def bench_whylogs(df: pd.DataFrame, repeats: int) -> dict:
@@ -133,9 +147,9 @@ def bench_whylogs(df: pd.DataFrame, repeats: int) -> dict:
 
     # One small warm-up call, so that imports and lazy set-up are not timed.
     why.log(pandas=df.head(1000))
-    results, seconds = timed(lambda: why.log(pandas=df), repeats)
+    results, seconds, cpu_seconds = timed(lambda: why.log(pandas=df), repeats)
     view = results.view()
-    out = summary(len(df), seconds)
+    out = summary(len(df), seconds, cpu_seconds)
     out["columns_profiled"] = len(view.get_columns())
     count = view.get_column("n0").get_metric("counts").n.value
     out["n0_count"] = int(count)
@@ -167,18 +181,21 @@ def bench_sklearn(df: pd.DataFrame, repeats: int) -> dict:
 
     full = calls(y_true, y_pred, score)
     seconds = []
+    cpu_seconds = []
     per_call_runs = []
     values = {}
     for _ in range(repeats):
         per_call = {}
+        cpu_started = time.process_time()
         for name, call in full.items():
             started = time.perf_counter()
             values[name] = call()
             per_call[name] = time.perf_counter() - started
+        cpu_seconds.append(time.process_time() - cpu_started)
         per_call_runs.append(per_call)
         seconds.append(sum(per_call.values()))
 
-    out = summary(len(df), seconds)
+    out = summary(len(df), seconds, cpu_seconds)
     out["seconds_per_call_median"] = {
         name: statistics.median(run[name] for run in per_call_runs) for name in full
     }
@@ -188,8 +205,8 @@ def bench_sklearn(df: pd.DataFrame, repeats: int) -> dict:
 
 def bench_percentiles(df: pd.DataFrame, repeats: int) -> dict:
     latency = df["latency_ms"].to_numpy(dtype=np.float64)
-    values, seconds = timed(lambda: np.percentile(latency, [50, 95, 99]), repeats)
-    out = summary(len(df), seconds)
+    values, seconds, cpu_seconds = timed(lambda: np.percentile(latency, [50, 95, 99]), repeats)
+    out = summary(len(df), seconds, cpu_seconds)
     out["p50_p95_p99_ms"] = [float(v) for v in values]
     return out
 

@@ -3,7 +3,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use modelwatch_core::offline::OfflineProfiles;
+use modelwatch_core::FieldError;
+use modelwatch_core::drift::ReferenceProfile;
+use modelwatch_core::drift::report::{drift_answer, quality_answer};
+use modelwatch_core::offline::{OfflineProfiles, reference_from_csv};
 use modelwatch_core::time::{MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration};
 use modelwatch_core::{Model, ModelDefinition};
 use serde_json::{Value, json};
@@ -52,7 +55,11 @@ fn read_schema(path: &Path) -> anyhow::Result<Model> {
     Model::new("report", definition).map_err(|e| usage(format!("schema {}: {e}", path.display())))
 }
 
-fn profile_file(path: &Path, model: &Model, what: &str) -> anyhow::Result<OfflineProfiles> {
+/// Opens `path` for reading, with a progress bar on a terminal for large files.
+fn open_with_progress(
+    path: &Path,
+    what: &str,
+) -> anyhow::Result<(impl std::io::Read, indicatif::ProgressBar)> {
     let file = std::fs::File::open(path)
         .map_err(|e| usage(format!("cannot read {what} {}: {e}", path.display())))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -66,18 +73,38 @@ fn profile_file(path: &Path, model: &Model, what: &str) -> anyhow::Result<Offlin
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let reader = bar.wrap_read(std::io::BufReader::with_capacity(1 << 20, file));
-    let profiles = OfflineProfiles::from_csv(reader, model, now_ms(), |_| {})
-        .map_err(|e| usage(format!("{what} {}: {e}", path.display())))?;
+    Ok((reader, bar))
+}
+
+fn profile_current(
+    path: &Path,
+    model: &Model,
+    reference: &ReferenceProfile,
+) -> anyhow::Result<OfflineProfiles> {
+    let (reader, bar) = open_with_progress(path, "current")?;
+    let profiles = OfflineProfiles::from_csv(reader, model, Some(reference), now_ms(), |_| {})
+        .map_err(|e| usage(format!("current {}: {e}", path.display())))?;
     bar.finish_and_clear();
     Ok(profiles)
 }
 
-fn rejected_json(profiles: &OfflineProfiles) -> Value {
+fn profile_reference(
+    path: &Path,
+    model: &Model,
+) -> anyhow::Result<(ReferenceProfile, u64, Vec<(u64, FieldError)>)> {
+    let (reader, bar) = open_with_progress(path, "reference")?;
+    let reference = reference_from_csv(reader, model, 1)
+        .map_err(|e| usage(format!("reference {}: {e}", path.display())))?;
+    bar.finish_and_clear();
+    Ok(reference)
+}
+
+fn rows_json(accepted: u64, rejected: &[(u64, FieldError)]) -> Value {
     json!({
-        "rows": profiles.accepted + profiles.rejected.len() as u64,
-        "accepted": profiles.accepted,
-        "rejected": profiles.rejected.len(),
-        "first_rejections": profiles.rejected.iter().take(20)
+        "rows": accepted + rejected.len() as u64,
+        "accepted": accepted,
+        "rejected": rejected.len(),
+        "first_rejections": rejected.iter().take(20)
             .map(|(line, e)| json!({"line": line, "field": e.field, "error": e.to_string()}))
             .collect::<Vec<_>>(),
     })
@@ -86,15 +113,16 @@ fn rejected_json(profiles: &OfflineProfiles) -> Value {
 /// Builds the report as JSON.
 pub fn build(
     model: &Model,
-    reference: &OfflineProfiles,
+    reference: &(ReferenceProfile, u64, Vec<(u64, FieldError)>),
     current: &OfflineProfiles,
     step_ms: i64,
 ) -> anyhow::Result<Value> {
     let merged = current.merged(None, Some(step_ms)).map_err(usage)?;
+    let features = current.merged_features(None);
     Ok(json!({
         "task": model.task().as_str(),
-        "reference": rejected_json(reference),
-        "current": rejected_json(current),
+        "reference": rows_json(reference.1, &reference.2),
+        "current": rows_json(current.accepted, &current.rejected),
         "metrics": {
             "step": format_duration(step_ms),
             "summary": merged.summary.metrics(model),
@@ -102,6 +130,8 @@ pub fn build(
                 .map(|(start, p)| json!({"start": format_timestamp(*start), "metrics": p.metrics(model)}))
                 .collect::<Vec<_>>(),
         },
+        "drift": drift_answer(model, &reference.0, &features),
+        "quality": quality_answer(model, Some(&reference.0), &features),
     }))
 }
 
@@ -209,14 +239,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         ));
     }
     let model = read_schema(&args.schema)?;
-    let reference = profile_file(&args.reference, &model, "reference")?;
-    let current = profile_file(&args.current, &model, "current")?;
-    for (what, profiles) in [("reference", &reference), ("current", &current)] {
-        if !profiles.rejected.is_empty() {
-            eprintln!(
-                "modelwatch: {what}: {} rows rejected (listed in the report)",
-                profiles.rejected.len()
-            );
+    let reference = profile_reference(&args.reference, &model)?;
+    let current = profile_current(&args.current, &model, &reference.0)?;
+    for (what, rejected) in [
+        ("reference", reference.2.len()),
+        ("current", current.rejected.len()),
+    ] {
+        if rejected > 0 {
+            eprintln!("modelwatch: {what}: {rejected} rows rejected (listed in the report)");
         }
     }
     let report = build(&model, &reference, &current, step_ms)?;

@@ -392,6 +392,25 @@ pub fn validate_prediction(
     Ok(event)
 }
 
+/// Validates one row of a reference data set: an event whose `id` and `prediction`
+/// may be left out (a training set has neither).
+pub fn validate_reference_row(
+    model: &Model,
+    mut record: Map<String, Value>,
+) -> Result<PredictionEvent, FieldError> {
+    if !record.contains_key("id") {
+        record.insert("id".into(), Value::String("reference".into()));
+    }
+    if !record.contains_key("prediction") || record["prediction"].is_null() {
+        // No output: validate as a failed request would be, then clear the flag.
+        record.insert("error".into(), Value::Bool(true));
+        let mut event = validate_prediction(model, &record, 0)?;
+        event.error = false;
+        return Ok(event);
+    }
+    validate_prediction(model, &record, 0)
+}
+
 /// Validates one label record: `{"id": ..., "label": ...}`.
 pub fn validate_label(
     model: &Model,

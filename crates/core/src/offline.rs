@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
 use crate::csv_input::CsvRecords;
+use crate::drift::{ReferenceBuilder, ReferenceProfile, WindowFeatures};
 use crate::error::FieldError;
 use crate::event::validate_prediction;
 use crate::profile::WindowProfile;
@@ -18,6 +19,8 @@ use crate::window::Granularity;
 pub struct OfflineProfiles {
     /// `(version, minute start)` → profile.
     pub windows: BTreeMap<(String, i64), WindowProfile>,
+    /// `(version, minute start)` → feature profiles.
+    pub features: BTreeMap<(String, i64), WindowFeatures>,
     /// Rows accepted.
     pub accepted: u64,
     /// `(line number, reason)` of every rejected row.
@@ -32,6 +35,7 @@ impl OfflineProfiles {
     pub fn from_csv<R: Read>(
         input: R,
         model: &Model,
+        reference: Option<&ReferenceProfile>,
         default_time_ms: i64,
         mut progress: impl FnMut(u64),
     ) -> Result<Self, FieldError> {
@@ -61,9 +65,25 @@ impl OfflineProfiles {
                 .entry((event.version.clone(), start))
                 .or_default()
                 .observe_prediction(model, &event);
+            profiles
+                .features
+                .entry((event.version.clone(), start))
+                .or_default()
+                .observe(model, &event, reference);
             profiles.accepted += 1;
         }
         Ok(profiles)
+    }
+
+    /// The feature profiles of `version` (all when `None`), merged.
+    pub fn merged_features(&self, version: Option<&str>) -> WindowFeatures {
+        let mut merged = WindowFeatures::default();
+        for ((v, _), features) in &self.features {
+            if version.is_none_or(|wanted| wanted == v) {
+                merged.merge(features);
+            }
+        }
+        merged
     }
 
     /// Merges the windows of `version` (all versions when `None`) per `step`.
@@ -75,4 +95,26 @@ impl OfflineProfiles {
             .map(|((_, start), profile)| (*start, profile.clone()));
         merge_windows(windows, step_ms, None, None)
     }
+}
+
+/// Profiles a reference CSV: `(reference, rows accepted, rejected rows)`. Rows are
+/// validated like events, except that `id` and `prediction` may be absent.
+pub fn reference_from_csv<R: Read>(
+    input: R,
+    model: &Model,
+    generation: u64,
+) -> Result<(ReferenceProfile, u64, Vec<(u64, FieldError)>), FieldError> {
+    let mut builder = ReferenceBuilder::new(model);
+    let mut rejected = Vec::new();
+    let mut accepted = 0;
+    for (line, record) in CsvRecords::new(input, model)? {
+        match record.and_then(|r| crate::event::validate_reference_row(model, r)) {
+            Ok(event) => {
+                builder.observe(model, &event);
+                accepted += 1;
+            }
+            Err(e) => rejected.push((line, e)),
+        }
+    }
+    Ok((builder.finish(generation), accepted, rejected))
 }

@@ -20,7 +20,7 @@ fn load(task: &str) -> (Model, OfflineProfiles, Value) {
             .unwrap();
     let model = Model::new("golden", schema).unwrap();
     let csv = std::fs::File::open(dir.join(format!("{task}.csv"))).unwrap();
-    let profiles = OfflineProfiles::from_csv(csv, &model, 0, |_| {}).unwrap();
+    let profiles = OfflineProfiles::from_csv(csv, &model, None, 0, |_| {}).unwrap();
     assert!(profiles.rejected.is_empty(), "{:?}", profiles.rejected);
     let expected: Value =
         serde_json::from_slice(&std::fs::read(dir.join(format!("{task}.expected.json"))).unwrap())

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::drift::reference::{NumericReference, PREDICTION, ReferenceFeature, ReferenceProfile, SCORE};
+use crate::drift::reference::{
+    NumericReference, PREDICTION, ReferenceFeature, ReferenceProfile, SCORE,
+};
 use crate::event::{FeatureValue, PredictionEvent, Score, Target};
 use crate::schema::{FeatureType, Model};
 use crate::sketch::QuantileSketch;
@@ -22,6 +24,9 @@ pub const MAX_CATEGORIES: usize = 1000;
 /// Exact value counts of a numeric feature are kept while it has at most this many
 /// distinct values (for the categorical view of low-cardinality numeric features).
 pub const MAX_SMALL_VALUES: usize = 8;
+/// A numeric feature keeps its exact values while a window (or a merge of windows) has
+/// at most this many; KS and Wasserstein are then computed from them exactly.
+pub const EXACT_VALUES: usize = 4096;
 
 /// Current values of a numeric feature per reference slot and decile.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -55,6 +60,8 @@ pub struct NumericProfile {
     pub m2: f64,
     /// Exact counts while there are at most [`MAX_SMALL_VALUES`] distinct values.
     pub small_values: Option<Vec<(f64, u64)>>,
+    /// Every value, while there are at most [`EXACT_VALUES`] of them.
+    pub exact: Option<Vec<f64>>,
     /// Values per reference slot, when a reference existed.
     pub bins: Option<Binned>,
     /// Values not binned against the newest reference generation seen.
@@ -70,6 +77,7 @@ impl Default for NumericProfile {
             mean: 0.0,
             m2: 0.0,
             small_values: Some(Vec::new()),
+            exact: Some(Vec::new()),
             bins: None,
             unbinned: 0,
         }
@@ -136,13 +144,26 @@ impl NumericProfile {
         self.mean += delta / n;
         self.m2 += delta * (value - self.mean);
         merge_small_values(&mut self.small_values, &Some(vec![(value, 1)]));
+        if let Some(values) = &mut self.exact {
+            if values.len() < EXACT_VALUES {
+                values.push(value);
+            } else {
+                self.exact = None;
+            }
+        }
         match reference {
             Some((generation, reference)) => {
-                let bins = self.bins.get_or_insert_with(|| Binned { generation, ..Binned::default() });
+                let bins = self.bins.get_or_insert_with(|| Binned {
+                    generation,
+                    ..Binned::default()
+                });
                 if bins.generation != generation {
                     // A newer reference: what was binned against the old one is stale.
                     self.unbinned += bins.count();
-                    *bins = Binned { generation, ..Binned::default() };
+                    *bins = Binned {
+                        generation,
+                        ..Binned::default()
+                    };
                 }
                 let slot = reference.slot_of(value) as u32;
                 match bins.slots.binary_search_by_key(&slot, |s| s.0) {
@@ -173,12 +194,20 @@ impl NumericProfile {
         }
         self.sketch.merge(&other.sketch);
         merge_small_values(&mut self.small_values, &other.small_values);
+        match (&mut self.exact, &other.exact) {
+            (Some(ours), Some(theirs)) if ours.len() + theirs.len() <= EXACT_VALUES => {
+                ours.extend(theirs)
+            }
+            _ => self.exact = None,
+        }
         self.unbinned += other.unbinned;
         match (&mut self.bins, &other.bins) {
             (_, None) => {}
             (None, Some(theirs)) => self.bins = Some(theirs.clone()),
             (Some(ours), Some(theirs)) if ours.generation == theirs.generation => {
-                crate::sketch::merge_sorted(&mut ours.slots, &theirs.slots, |a, b| (a.0 + b.0, a.1 + b.1));
+                crate::sketch::merge_sorted(&mut ours.slots, &theirs.slots, |a, b| {
+                    (a.0 + b.0, a.1 + b.1)
+                });
                 if ours.deciles.len() < theirs.deciles.len() {
                     ours.deciles.resize(theirs.deciles.len(), 0);
                 }
@@ -231,9 +260,13 @@ impl CategoricalProfile {
         }
         if self.counts.len() > MAX_CATEGORIES {
             // Keep the most frequent categories; fold the rest into `other`.
-            let mut by_count: Vec<(String, u64)> = std::mem::take(&mut self.counts).into_iter().collect();
+            let mut by_count: Vec<(String, u64)> =
+                std::mem::take(&mut self.counts).into_iter().collect();
             by_count.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            self.other += by_count[MAX_CATEGORIES..].iter().map(|(_, n)| n).sum::<u64>();
+            self.other += by_count[MAX_CATEGORIES..]
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<u64>();
             by_count.truncate(MAX_CATEGORIES);
             self.counts = by_count.into_iter().collect();
         }
@@ -271,10 +304,15 @@ impl FeatureProfile {
     }
 }
 
-fn numeric_reference<'a>(reference: Option<&'a ReferenceProfile>, name: &str) -> Option<(u64, &'a NumericReference)> {
+fn numeric_reference<'a>(
+    reference: Option<&'a ReferenceProfile>,
+    name: &str,
+) -> Option<(u64, &'a NumericReference)> {
     let reference = reference?;
     match reference.features.get(name)? {
-        ReferenceFeature::Numeric(numeric) if !numeric.edges.is_empty() => Some((reference.generation, numeric)),
+        ReferenceFeature::Numeric(numeric) if !numeric.edges.is_empty() => {
+            Some((reference.generation, numeric))
+        }
         _ => None,
     }
 }
@@ -282,12 +320,19 @@ fn numeric_reference<'a>(reference: Option<&'a ReferenceProfile>, name: &str) ->
 impl WindowFeatures {
     fn profile(&mut self, name: &str, kind: FeatureType) -> &mut FeatureProfile {
         if !self.features.contains_key(name) {
-            self.features.insert(name.to_string(), FeatureProfile::new(kind));
+            self.features
+                .insert(name.to_string(), FeatureProfile::new(kind));
         }
         self.features.get_mut(name).expect("inserted above")
     }
 
-    fn numeric(&mut self, name: &str, value: Option<f64>, type_error: bool, reference: Option<&ReferenceProfile>) {
+    fn numeric(
+        &mut self,
+        name: &str,
+        value: Option<f64>,
+        type_error: bool,
+        reference: Option<&ReferenceProfile>,
+    ) {
         let bins = numeric_reference(reference, name);
         if let FeatureProfile::Numeric(profile) = self.profile(name, FeatureType::Numeric) {
             match value {
@@ -310,15 +355,24 @@ impl WindowFeatures {
 
     /// Adds one event's inputs, prediction and score, binning numeric values against
     /// `reference` when there is one.
-    pub fn observe(&mut self, model: &Model, event: &PredictionEvent, reference: Option<&ReferenceProfile>) {
+    pub fn observe(
+        &mut self,
+        model: &Model,
+        event: &PredictionEvent,
+        reference: Option<&ReferenceProfile>,
+    ) {
         self.rows += 1;
         self.unknown_features += event.unknown_features as u64;
         for (spec, value) in model.features().iter().zip(&event.features) {
             let type_error = matches!(value, FeatureValue::TypeError);
             match (spec.kind, value) {
-                (FeatureType::Numeric, FeatureValue::Number(v)) => self.numeric(&spec.name, Some(*v), false, reference),
+                (FeatureType::Numeric, FeatureValue::Number(v)) => {
+                    self.numeric(&spec.name, Some(*v), false, reference)
+                }
                 (FeatureType::Numeric, _) => self.numeric(&spec.name, None, type_error, reference),
-                (FeatureType::Categorical, FeatureValue::Category(s)) => self.categorical(&spec.name, Some(s), false),
+                (FeatureType::Categorical, FeatureValue::Category(s)) => {
+                    self.categorical(&spec.name, Some(s), false)
+                }
                 (FeatureType::Categorical, _) => self.categorical(&spec.name, None, type_error),
             }
         }
@@ -362,7 +416,9 @@ impl WindowFeatures {
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
         match bytes.split_first() {
             Some((1, rest)) => Ok(postcard::from_bytes(rest)?),
-            other => Err(crate::profile::DecodeError::UnknownEncoding(other.map(|(v, _)| *v))),
+            other => Err(crate::profile::DecodeError::UnknownEncoding(
+                other.map(|(v, _)| *v),
+            )),
         }
     }
 }

@@ -19,6 +19,8 @@ use crate::schema::{FeatureType, Model};
 /// Number of fine quantile steps: each open slot holds at most about 1/1000 of the
 /// reference, which bounds the KS error at 0.001.
 pub const FINE_STEPS: usize = 1000;
+/// Reference values at each end that are edges of their own.
+pub const TAIL_EDGES: usize = 100;
 /// A numeric feature whose reference has at most this many distinct values is also
 /// compared as categorical (chi-squared / Jensen–Shannon), as Evidently does.
 pub const LOW_CARDINALITY: usize = 5;
@@ -94,7 +96,11 @@ pub fn numpy_quantile(sorted: &[f64], q: f64) -> f64 {
     let t = position - lower as f64;
     let (a, b) = (sorted[lower], sorted[upper]);
     let diff = b - a;
-    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
 }
 
 impl NumericReference {
@@ -122,7 +128,8 @@ impl NumericReference {
         reference.max = values[n - 1];
         let mean = values.iter().sum::<f64>() / n as f64;
         reference.mean = mean;
-        reference.std_population = (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt();
+        reference.std_population =
+            (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt();
         let mut distinct: Vec<(f64, u64)> = Vec::new();
         for v in &values {
             match distinct.last_mut() {
@@ -138,11 +145,15 @@ impl NumericReference {
         if distinct.len() <= LOW_CARDINALITY {
             reference.few_values = Some(distinct);
         }
-        let mut edges: Vec<f64> = (0..=FINE_STEPS).map(|k| values[k * (n - 1) / FINE_STEPS]).collect();
+        let mut edges: Vec<f64> = (0..=FINE_STEPS)
+            .map(|k| values[k * (n - 1) / FINE_STEPS])
+            .collect();
         edges.dedup();
         reference.edges = edges;
         reference.slots = vec![(0, 0.0); 2 * reference.edges.len() + 1];
-        let mut deciles: Vec<f64> = (1..10).map(|k| numpy_quantile(&values, k as f64 / 10.0)).collect();
+        let mut deciles: Vec<f64> = (1..10)
+            .map(|k| numpy_quantile(&values, k as f64 / 10.0))
+            .collect();
         deciles.dedup();
         reference.decile_edges = deciles;
         reference.decile_counts = vec![0; reference.decile_edges.len() + 1];
@@ -192,7 +203,9 @@ impl ReferenceBuilder {
                     builder.numeric.insert(spec.name.clone(), (Vec::new(), 0));
                 }
                 FeatureType::Categorical => {
-                    builder.categorical.insert(spec.name.clone(), CategoricalReference::empty());
+                    builder
+                        .categorical
+                        .insert(spec.name.clone(), CategoricalReference::empty());
                 }
             }
         }
@@ -213,7 +226,10 @@ impl ReferenceBuilder {
     fn categorical_value(&mut self, name: &str, value: Option<&str>) {
         let entry = match self.categorical.get_mut(name) {
             Some(entry) => entry,
-            None => self.categorical.entry(name.to_string()).or_insert_with(CategoricalReference::empty),
+            None => self
+                .categorical
+                .entry(name.to_string())
+                .or_insert_with(CategoricalReference::empty),
         };
         entry.observe(value);
     }
@@ -223,9 +239,13 @@ impl ReferenceBuilder {
         self.rows += 1;
         for (spec, value) in model.features().iter().zip(&event.features) {
             match (spec.kind, value) {
-                (FeatureType::Numeric, FeatureValue::Number(v)) => self.numeric_value(&spec.name, Some(*v)),
+                (FeatureType::Numeric, FeatureValue::Number(v)) => {
+                    self.numeric_value(&spec.name, Some(*v))
+                }
                 (FeatureType::Numeric, _) => self.numeric_value(&spec.name, None),
-                (FeatureType::Categorical, FeatureValue::Category(s)) => self.categorical_value(&spec.name, Some(s)),
+                (FeatureType::Categorical, FeatureValue::Category(s)) => {
+                    self.categorical_value(&spec.name, Some(s))
+                }
                 (FeatureType::Categorical, _) => self.categorical_value(&spec.name, None),
             }
         }
@@ -243,18 +263,29 @@ impl ReferenceBuilder {
     pub fn finish(self, generation: u64) -> ReferenceProfile {
         let mut features = BTreeMap::new();
         for (name, (values, missing)) in self.numeric {
-            features.insert(name, ReferenceFeature::Numeric(NumericReference::from_values(values, missing)));
+            features.insert(
+                name,
+                ReferenceFeature::Numeric(NumericReference::from_values(values, missing)),
+            );
         }
         for (name, categorical) in self.categorical {
             features.insert(name, ReferenceFeature::Categorical(categorical));
         }
-        ReferenceProfile { generation, rows: self.rows, features }
+        ReferenceProfile {
+            generation,
+            rows: self.rows,
+            features,
+        }
     }
 }
 
 impl CategoricalReference {
     fn empty() -> Self {
-        Self { count: 0, missing: 0, counts: BTreeMap::new() }
+        Self {
+            count: 0,
+            missing: 0,
+            counts: BTreeMap::new(),
+        }
     }
 
     fn observe(&mut self, value: Option<&str>) {
@@ -285,7 +316,9 @@ impl ReferenceProfile {
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
         match bytes.split_first() {
             Some((1, rest)) => Ok(postcard::from_bytes(rest)?),
-            other => Err(crate::profile::DecodeError::UnknownEncoding(other.map(|(v, _)| *v))),
+            other => Err(crate::profile::DecodeError::UnknownEncoding(
+                other.map(|(v, _)| *v),
+            )),
         }
     }
 }
@@ -298,7 +331,10 @@ mod tests {
     fn slots_and_deciles() {
         let reference = NumericReference::from_values(vec![3.0, 1.0, 2.0, 2.0, 5.0], 1);
         assert_eq!(reference.edges, [1.0, 2.0, 3.0, 5.0]);
-        assert_eq!(reference.few_values, Some(vec![(1.0, 1), (2.0, 2), (3.0, 1), (5.0, 1)]));
+        assert_eq!(
+            reference.few_values,
+            Some(vec![(1.0, 1), (2.0, 2), (3.0, 1), (5.0, 1)])
+        );
         assert_eq!(reference.slot_of(0.5), 0);
         assert_eq!(reference.slot_of(1.0), 1);
         assert_eq!(reference.slot_of(1.5), 2);

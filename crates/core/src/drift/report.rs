@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::drift::features::{FeatureProfile, WindowFeatures};
-use crate::drift::reference::{LOW_CARDINALITY, PREDICTION, ReferenceFeature, ReferenceProfile, SCORE};
+use crate::drift::reference::{
+    LOW_CARDINALITY, PREDICTION, ReferenceFeature, ReferenceProfile, SCORE,
+};
 use crate::drift::stats::{
-    CategoricalStats, NumericStats, categorical_feature_stats, categorical_stats, finite, numeric_as_categories,
-    numeric_stats,
+    CategoricalStats, NumericStats, categorical_feature_stats, categorical_stats, finite,
+    numeric_as_categories, numeric_stats, numeric_stats_exact,
 };
 use crate::schema::{FeatureType, Model};
 
@@ -52,7 +54,10 @@ impl Method {
 
     /// The method's name.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, m)| *m == self).map_or("", |(n, _)| n)
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("", |(n, _)| n)
     }
 
     /// The default threshold.
@@ -117,16 +122,28 @@ fn feature_drift(
 ) -> (Value, Option<bool>) {
     let mut entry = Map::new();
     entry.insert("name".into(), json!(name));
-    entry.insert("type".into(), json!(match kind { FeatureType::Numeric => "numeric", FeatureType::Categorical => "categorical" }));
+    entry.insert(
+        "type".into(),
+        json!(match kind {
+            FeatureType::Numeric => "numeric",
+            FeatureType::Categorical => "categorical",
+        }),
+    );
     let (mut numeric, mut categorical, mut many_values, mut stale) = (None, None, false, 0);
     match (reference.features.get(name), current) {
         (Some(ReferenceFeature::Numeric(r)), Some(FeatureProfile::Numeric(c))) => {
             many_values = r.few_values.is_none();
-            match c.bins_for(reference.generation) {
-                Some(bins) => numeric = numeric_stats(r, bins),
-                None => {}
+            if let Some(bins) = c.bins_for(reference.generation) {
+                numeric = match &c.exact {
+                    Some(values) => numeric_stats_exact(r, values, bins),
+                    None => numeric_stats(r, bins),
+                };
             }
-            stale = c.unbinned + c.bins.as_ref().filter(|b| b.generation != reference.generation).map_or(0, |b| b.slots.iter().map(|(_, (n, _))| n).sum());
+            stale = c.unbinned
+                + c.bins
+                    .as_ref()
+                    .filter(|b| b.generation != reference.generation)
+                    .map_or(0, |b| b.slots.iter().map(|(_, (n, _))| n).sum());
             if r.few_values.is_some() {
                 categorical = numeric_as_categories(r, c, reference.generation)
                     .and_then(|(rc, cc)| categorical_stats(&rc, &cc));
@@ -149,21 +166,41 @@ fn feature_drift(
         Method::WassersteinNorm => numeric.as_ref().map(|s| s.wasserstein_norm),
         Method::Chi2 => categorical.as_ref().map(|s| s.chi2_p_value),
         Method::JensenShannon => {
-            if is_numeric && many_values { numeric.as_ref().map(|s| s.jensen_shannon) } else { categorical.as_ref().map(|s| s.jensen_shannon) }
+            if is_numeric && many_values {
+                numeric.as_ref().map(|s| s.jensen_shannon)
+            } else {
+                categorical.as_ref().map(|s| s.jensen_shannon)
+            }
         }
         Method::Psi => {
-            if is_numeric && many_values { numeric.as_ref().map(|s| s.psi) } else { categorical.as_ref().map(|s| s.psi) }
+            if is_numeric && many_values {
+                numeric.as_ref().map(|s| s.psi)
+            } else {
+                categorical.as_ref().map(|s| s.psi)
+            }
         }
     }
     .filter(|s| s.is_finite());
-    let drifted = statistic.map(|s| if method.is_p_value() { s < threshold } else { s >= threshold });
+    let drifted = statistic.map(|s| {
+        if method.is_p_value() {
+            s < threshold
+        } else {
+            s >= threshold
+        }
+    });
     entry.insert("method".into(), json!(method.name()));
     entry.insert("statistic".into(), statistic.map_or(Value::Null, finite));
     entry.insert("threshold".into(), json!(threshold));
     entry.insert("drifted".into(), drifted.map_or(Value::Null, Value::Bool));
     entry.insert(
         "current_count".into(),
-        json!(numeric.as_ref().map(|s| s.current_count).or(categorical.as_ref().map(|s| s.current_count)).unwrap_or(0)),
+        json!(
+            numeric
+                .as_ref()
+                .map(|s| s.current_count)
+                .or(categorical.as_ref().map(|s| s.current_count))
+                .unwrap_or(0)
+        ),
     );
     let stats = match (is_numeric, &numeric, &categorical) {
         (true, Some(n), _) => numeric_json(n),
@@ -181,7 +218,11 @@ fn feature_drift(
 }
 
 /// The drift answer (without the range fields the caller adds).
-pub fn drift_answer(model: &Model, reference: &ReferenceProfile, current: &WindowFeatures) -> Value {
+pub fn drift_answer(
+    model: &Model,
+    reference: &ReferenceProfile,
+    current: &WindowFeatures,
+) -> Value {
     let mut features = Vec::new();
     let (mut judged, mut drifted) = (0u64, 0u64);
     for spec in model.features() {
@@ -199,8 +240,18 @@ pub fn drift_answer(model: &Model, reference: &ReferenceProfile, current: &Windo
         features.push(entry);
     }
     // Features by drift: drifted first, then by statistic strength.
-    let prediction_kind = if model.task().is_classification() { FeatureType::Categorical } else { FeatureType::Numeric };
-    let (prediction, _) = feature_drift(PREDICTION, prediction_kind, (None, None), reference, current.features.get(PREDICTION));
+    let prediction_kind = if model.task().is_classification() {
+        FeatureType::Categorical
+    } else {
+        FeatureType::Numeric
+    };
+    let (prediction, _) = feature_drift(
+        PREDICTION,
+        prediction_kind,
+        (None, None),
+        reference,
+        current.features.get(PREDICTION),
+    );
     let mut answer = json!({
         "reference_count": reference.rows,
         "current_count": current.rows,
@@ -212,7 +263,13 @@ pub fn drift_answer(model: &Model, reference: &ReferenceProfile, current: &Windo
         "prediction": prediction,
     });
     if model.task() == crate::schema::Task::BinaryClassification {
-        let (score, _) = feature_drift(SCORE, FeatureType::Numeric, (None, None), reference, current.features.get(SCORE));
+        let (score, _) = feature_drift(
+            SCORE,
+            FeatureType::Numeric,
+            (None, None),
+            reference,
+            current.features.get(SCORE),
+        );
         answer["score"] = score;
     }
     answer
@@ -220,7 +277,11 @@ pub fn drift_answer(model: &Model, reference: &ReferenceProfile, current: &Windo
 
 /// The quality answer for the current range (`reference` for out-of-range values and
 /// new categories).
-pub fn quality_answer(model: &Model, reference: Option<&ReferenceProfile>, current: &WindowFeatures) -> Value {
+pub fn quality_answer(
+    model: &Model,
+    reference: Option<&ReferenceProfile>,
+    current: &WindowFeatures,
+) -> Value {
     let mut features = Vec::new();
     for spec in model.features() {
         let profile = current.features.get(&spec.name);
@@ -228,7 +289,8 @@ pub fn quality_answer(model: &Model, reference: Option<&ReferenceProfile>, curre
         let missing = profile.map_or(0, FeatureProfile::missing);
         // Rows before the feature was added count as missing too.
         let count = current.rows;
-        let missing = missing + count.saturating_sub(profile.map_or(0, |p| present(p) + p.missing()));
+        let missing =
+            missing + count.saturating_sub(profile.map_or(0, |p| present(p) + p.missing()));
         let mut entry = json!({
             "name": spec.name,
             "type": match spec.kind { FeatureType::Numeric => "numeric", FeatureType::Categorical => "categorical" },
@@ -248,26 +310,46 @@ pub fn quality_answer(model: &Model, reference: Option<&ReferenceProfile>, curre
                     _ => None,
                 };
                 let sketch = p.map(|p| &p.sketch);
-                let quantile = |q: f64| sketch.and_then(|s| s.quantile(q)).map_or(Value::Null, finite);
+                let quantile = |q: f64| {
+                    sketch
+                        .and_then(|s| s.quantile(q))
+                        .map_or(Value::Null, finite)
+                };
                 entry["min"] = sketch.and_then(|s| s.min()).map_or(Value::Null, finite);
                 entry["max"] = sketch.and_then(|s| s.max()).map_or(Value::Null, finite);
-                entry["mean"] = p.filter(|p| p.sketch.count() > 0).map_or(Value::Null, |p| finite(p.mean));
+                entry["mean"] = p
+                    .filter(|p| p.sketch.count() > 0)
+                    .map_or(Value::Null, |p| finite(p.mean));
                 entry["std"] = p.and_then(|p| p.std()).map_or(Value::Null, finite);
-                for (name, q) in [("p5", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95)] {
+                for (name, q) in [
+                    ("p5", 0.05),
+                    ("p25", 0.25),
+                    ("p50", 0.5),
+                    ("p75", 0.75),
+                    ("p95", 0.95),
+                ] {
                     entry[name] = quantile(q);
                 }
-                entry["out_of_range"] = match (reference, reference_feature, p) {
-                    (Some(r), Some(ReferenceFeature::Numeric(numeric)), Some(p)) if numeric.count > 0 => {
-                        match p.bins_for(r.generation) {
+                let values = p.map_or(0, |p| p.sketch.count());
+                entry["out_of_range"] = match (reference, reference_feature) {
+                    (Some(r), Some(ReferenceFeature::Numeric(numeric))) if numeric.count > 0 => {
+                        match p.and_then(|p| p.bins_for(r.generation)) {
                             Some(bins) => {
                                 let last = (2 * numeric.edges.len()) as u32;
-                                json!(bins.slots.iter().filter(|(s, _)| *s == 0 || *s == last).map(|(_, (n, _))| n).sum::<u64>())
+                                json!(
+                                    bins.slots
+                                        .iter()
+                                        .filter(|(s, _)| *s == 0 || *s == last)
+                                        .map(|(_, (n, _))| n)
+                                        .sum::<u64>()
+                                )
                             }
+                            // No value to be out of range; or values not binned against this reference.
+                            None if values == 0 => json!(0),
                             None => Value::Null,
                         }
                     }
-                    (None, ..) | (_, None, _) => Value::Null,
-                    _ => json!(0),
+                    _ => Value::Null,
                 };
             }
             (FeatureType::Categorical, profile) => {
@@ -280,9 +362,11 @@ pub fn quality_answer(model: &Model, reference: Option<&ReferenceProfile>, curre
                 entry["distinct"] = json!(counts.len());
                 entry["top"] = top.iter().take(10).map(|(v, n)| json!([v, n])).collect();
                 entry["new_categories"] = match reference_feature {
-                    Some(ReferenceFeature::Categorical(r)) => {
-                        counts.keys().filter(|k| !r.counts.contains_key(*k)).map(|k| json!(k)).collect()
-                    }
+                    Some(ReferenceFeature::Categorical(r)) => counts
+                        .keys()
+                        .filter(|k| !r.counts.contains_key(*k))
+                        .map(|k| json!(k))
+                        .collect(),
                     _ => Value::Null,
                 };
             }
@@ -308,7 +392,11 @@ pub fn check_method(kind: FeatureType, method: &str) -> Result<(), String> {
     match Method::parse(method) {
         None => Err(format!(
             "unknown drift method `{method}` (use one of {})",
-            Method::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            Method::ALL
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         Some(m) if m.numeric_only() && kind == FeatureType::Categorical => {
             Err(format!("`{method}` applies to numeric features only"))

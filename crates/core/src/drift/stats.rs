@@ -96,9 +96,15 @@ pub fn jensen_shannon(reference: &[f64], current: &[f64]) -> f64 {
 
 /// scipy's `chi2_contingency` on a 2×K table: `(statistic, p-value)`.
 pub fn chi2_contingency(reference: &[f64], current: &[f64]) -> (f64, f64) {
-    let columns: Vec<(f64, f64)> =
-        reference.iter().zip(current).map(|(r, c)| (*r, *c)).filter(|(r, c)| r + c > 0.0).collect();
-    let (r_total, c_total): (f64, f64) = columns.iter().fold((0.0, 0.0), |(a, b), (r, c)| (a + r, b + c));
+    let columns: Vec<(f64, f64)> = reference
+        .iter()
+        .zip(current)
+        .map(|(r, c)| (*r, *c))
+        .filter(|(r, c)| r + c > 0.0)
+        .collect();
+    let (r_total, c_total): (f64, f64) = columns
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (r, c)| (a + r, b + c));
     let total = r_total + c_total;
     let dof = columns.len() as f64 - 1.0;
     if dof < 1.0 || r_total == 0.0 || c_total == 0.0 {
@@ -156,7 +162,14 @@ pub fn numeric_stats(reference: &NumericReference, current: &Binned) -> Option<N
             let (a, b) = (edges[slot / 2 - 1], edges[slot / 2]);
             let integral_c = f_c * (b - a) + (c_count as f64 * b - c_sum) / m_f;
             let integral_r = f_r * (b - a) + (r_count as f64 * b - r_sum) / n;
-            wasserstein += (integral_c - integral_r).abs();
+            // The CDF gap at both ends of the slot.
+            let (d0, d1) = (f_c - f_r, (f_c + c_share) - (f_r + r_share));
+            wasserstein += if d0 * d1 < 0.0 {
+                // The CDFs cross inside: take the gap as linear across the slot.
+                (b - a) * (d0 * d0 + d1 * d1) / (2.0 * (d0.abs() + d1.abs()))
+            } else {
+                (integral_c - integral_r).abs()
+            };
         }
         f_r += r_share;
         f_c += c_share;
@@ -177,15 +190,110 @@ pub fn numeric_stats(reference: &NumericReference, current: &Binned) -> Option<N
     })
 }
 
+/// ∫ |c − (y0 + (y1 − y0)·t)| dt over t ∈ [0, w]: the gap between a constant and a
+/// line, which may cross.
+fn abs_linear_integral(y0: f64, y1: f64, w: f64) -> f64 {
+    if y0 * y1 >= 0.0 {
+        w * (y0 + y1).abs() / 2.0
+    } else {
+        w * (y0 * y0 + y1 * y1) / (2.0 * (y0.abs() + y1.abs()))
+    }
+}
+
+/// KS and Wasserstein of exact current values against the reference slots. Inside an
+/// open slot the reference CDF is taken as linear (exact when the slot holds no
+/// reference values, as with every reference of at most 1,000 distinct values).
+fn exact_current_ks_wasserstein(reference: &NumericReference, values: &mut [f64]) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let (n, m) = (reference.count as f64, values.len() as f64);
+    let edges = &reference.edges;
+    let mut next = 0; // index of the next current value to account for
+    let (mut f_r, mut ks, mut wasserstein) = (0.0f64, 0.0f64, 0.0);
+    // Below the minimum: F_r = 0.
+    while next < values.len() && values[next] < edges[0] {
+        wasserstein += (edges[0] - values[next]) / m;
+        next += 1;
+    }
+    ks = ks.max(next as f64 / m);
+    for (i, edge) in edges.iter().enumerate() {
+        // The point slot at the edge.
+        f_r += reference.slots[2 * i + 1].0 as f64 / n;
+        while next < values.len() && values[next] == *edge {
+            next += 1;
+        }
+        ks = ks.max((next as f64 / m - f_r).abs());
+        let Some(b) = edges.get(i + 1) else { break };
+        // The open slot (edge, b), cut at each current value inside it.
+        let (a, b) = (*edge, *b);
+        let slope = reference.slots[2 * i + 2].0 as f64 / n / (b - a);
+        let mut from = a;
+        loop {
+            let to = if next < values.len() && values[next] < b {
+                values[next]
+            } else {
+                b
+            };
+            let c = next as f64 / m;
+            let (r0, r1) = (f_r + slope * (from - a), f_r + slope * (to - a));
+            wasserstein += abs_linear_integral(c - r0, c - r1, to - from);
+            ks = ks.max((c - r0).abs()).max((c - r1).abs());
+            if to == b {
+                break;
+            }
+            while next < values.len() && values[next] == to {
+                next += 1;
+            }
+            from = to;
+            ks = ks.max((next as f64 / m - (f_r + slope * (to - a))).abs());
+        }
+        f_r += reference.slots[2 * i + 2].0 as f64 / n;
+    }
+    // Above the maximum: F_r = 1.
+    let max = edges[edges.len() - 1];
+    for v in &values[next..] {
+        wasserstein += (v - max) / m;
+    }
+    (ks, wasserstein)
+}
+
+/// Numeric statistics from exact current values (see [`numeric_stats`] for binned ones).
+pub fn numeric_stats_exact(
+    reference: &NumericReference,
+    current: &[f64],
+    deciles: &Binned,
+) -> Option<NumericStats> {
+    if reference.count == 0 || current.is_empty() {
+        return None;
+    }
+    let mut values = current.to_vec();
+    let (ks, wasserstein) = exact_current_ks_wasserstein(reference, &mut values);
+    let mut stats = numeric_stats(reference, deciles)?;
+    let (n, m) = (reference.count as f64, values.len() as f64);
+    stats.ks_statistic = ks;
+    stats.ks_p_value = kolmogorov_sf((n * m / (n + m)).sqrt() * ks);
+    stats.wasserstein = wasserstein;
+    stats.wasserstein_norm = wasserstein / reference.std_population.max(0.001);
+    Some(stats)
+}
+
 /// Statistics of two category-count maps, or `None` when either side is empty.
-pub fn categorical_stats(reference: &BTreeMap<String, u64>, current: &BTreeMap<String, u64>) -> Option<CategoricalStats> {
+pub fn categorical_stats(
+    reference: &BTreeMap<String, u64>,
+    current: &BTreeMap<String, u64>,
+) -> Option<CategoricalStats> {
     let current_count: u64 = current.values().sum();
     if current_count == 0 || reference.values().sum::<u64>() == 0 {
         return None;
     }
     let categories: BTreeSet<&String> = reference.keys().chain(current.keys()).collect();
-    let r: Vec<f64> = categories.iter().map(|c| reference.get(*c).copied().unwrap_or(0) as f64).collect();
-    let c: Vec<f64> = categories.iter().map(|k| current.get(*k).copied().unwrap_or(0) as f64).collect();
+    let r: Vec<f64> = categories
+        .iter()
+        .map(|c| reference.get(*c).copied().unwrap_or(0) as f64)
+        .collect();
+    let c: Vec<f64> = categories
+        .iter()
+        .map(|k| current.get(*k).copied().unwrap_or(0) as f64)
+        .collect();
     let (chi2_statistic, chi2_p_value) = chi2_contingency(&r, &c);
     Some(CategoricalStats {
         chi2_statistic,
@@ -203,35 +311,53 @@ pub fn categorical_stats(reference: &BTreeMap<String, u64>, current: &BTreeMap<S
 
 /// A numeric value as category text (`1`, `2.5`), as classes are written.
 pub fn number_as_category(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
 }
 
 /// The categorical view of a low-cardinality numeric feature: exact value counts when
 /// the window kept them, else reference values plus one bucket for everything else.
-pub fn numeric_as_categories(reference: &NumericReference, current: &NumericProfile, generation: u64) -> Option<(BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+pub fn numeric_as_categories(
+    reference: &NumericReference,
+    current: &NumericProfile,
+    generation: u64,
+) -> Option<(BTreeMap<String, u64>, BTreeMap<String, u64>)> {
     let few = reference.few_values.as_ref()?;
-    let reference_counts: BTreeMap<String, u64> = few.iter().map(|(v, n)| (number_as_category(*v), *n)).collect();
-    let current_counts: BTreeMap<String, u64> = match (&current.small_values, current.bins_for(generation)) {
-        (Some(values), _) => values.iter().map(|(v, n)| (number_as_category(*v), *n)).collect(),
-        (None, Some(bins)) => {
-            let mut counts = BTreeMap::new();
-            for (slot, (n, _)) in &bins.slots {
-                let key = if slot % 2 == 1 {
-                    number_as_category(reference.edges[*slot as usize / 2])
-                } else {
-                    "(other values)".to_string()
-                };
-                *counts.entry(key).or_insert(0) += n;
+    let reference_counts: BTreeMap<String, u64> = few
+        .iter()
+        .map(|(v, n)| (number_as_category(*v), *n))
+        .collect();
+    let current_counts: BTreeMap<String, u64> =
+        match (&current.small_values, current.bins_for(generation)) {
+            (Some(values), _) => values
+                .iter()
+                .map(|(v, n)| (number_as_category(*v), *n))
+                .collect(),
+            (None, Some(bins)) => {
+                let mut counts = BTreeMap::new();
+                for (slot, (n, _)) in &bins.slots {
+                    let key = if slot % 2 == 1 {
+                        number_as_category(reference.edges[*slot as usize / 2])
+                    } else {
+                        "(other values)".to_string()
+                    };
+                    *counts.entry(key).or_insert(0) += n;
+                }
+                counts
             }
-            counts
-        }
-        (None, None) => return None,
-    };
+            (None, None) => return None,
+        };
     Some((reference_counts, current_counts))
 }
 
 /// Categorical statistics of a categorical feature's window profile.
-pub fn categorical_feature_stats(reference: &CategoricalReference, current: &CategoricalProfile) -> Option<CategoricalStats> {
+pub fn categorical_feature_stats(
+    reference: &CategoricalReference,
+    current: &CategoricalProfile,
+) -> Option<CategoricalStats> {
     let mut counts = current.counts.clone();
     if current.other > 0 {
         counts.insert("(other values)".to_string(), current.other);
@@ -252,7 +378,10 @@ mod tests {
     fn chi2_hand_worked() {
         // scipy.stats.chi2_contingency([[10, 20, 30], [20, 20, 10]])
         let (statistic, p) = chi2_contingency(&[10.0, 20.0, 30.0], &[20.0, 20.0, 10.0]);
-        assert!((statistic - 12.527_777_777_777_78).abs() < 1e-9, "{statistic}");
+        assert!(
+            (statistic - 12.527_777_777_777_78).abs() < 1e-9,
+            "{statistic}"
+        );
         assert!((p - 0.001_903_827_607_695_494_3).abs() < 1e-12, "{p}");
     }
 
@@ -260,7 +389,10 @@ mod tests {
     fn chi2_two_by_two_uses_yates() {
         // scipy.stats.chi2_contingency([[10, 20], [25, 12]])
         let (statistic, p) = chi2_contingency(&[10.0, 20.0], &[25.0, 12.0]);
-        assert!((statistic - 6.470_536_317_567_568).abs() < 1e-9, "{statistic}");
+        assert!(
+            (statistic - 6.470_536_317_567_568).abs() < 1e-9,
+            "{statistic}"
+        );
         assert!((p - 0.010_967_742_913_603_307).abs() < 1e-12, "{p}");
     }
 

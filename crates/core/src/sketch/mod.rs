@@ -35,4 +35,3 @@ pub(crate) fn merge_sorted<K: Ord + Copy, V: Copy>(
     }
     *into = merged;
 }
-
