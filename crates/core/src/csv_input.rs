@@ -29,6 +29,8 @@ pub struct CsvRecords<R: Read> {
     columns: Vec<Column>,
     task: Task,
     record: csv::StringRecord,
+    /// An I/O error ends the input.
+    failed: bool,
 }
 
 fn number_or_text(text: &str) -> Value {
@@ -88,6 +90,7 @@ impl<R: Read> CsvRecords<R> {
             columns,
             task: model.task(),
             record: csv::StringRecord::new(),
+            failed: false,
         })
     }
 
@@ -146,6 +149,9 @@ impl<R: Read> Iterator for CsvRecords<R> {
     type Item = (u64, Result<Map<String, Value>, FieldError>);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
         match self.reader.read_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => {
@@ -164,9 +170,7 @@ impl<R: Read> Iterator for CsvRecords<R> {
                     _ => e.to_string(),
                 };
                 // An I/O error ends the file; a bad row is reported and skipped.
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    self.columns.clear();
-                }
+                self.failed = matches!(e.kind(), csv::ErrorKind::Io(_));
                 Some((line, Err(FieldError::new("row", message))))
             }
         }

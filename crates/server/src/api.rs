@@ -8,7 +8,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use modelwatch_core::body::{BodyFormat, RecordResult, split_records};
 use modelwatch_core::event::{validate_label, validate_prediction};
 use modelwatch_core::query::merge_windows;
@@ -20,8 +20,13 @@ use modelwatch_store::{ModelEntry, PutModelOutcome};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::reference::{ReferenceFormat, body_reader, profile_reference};
 use crate::state::AppState;
 use crate::telemetry::ModelLabel;
+use modelwatch_core::drift::reference::ReferenceFeature;
+use modelwatch_core::drift::report::{drift_answer, quality_answer};
+use modelwatch_core::drift::stats::finite;
+use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 
 type Shared = State<Arc<AppState>>;
 
@@ -42,6 +47,12 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         )
         .route("/api/v1/models/{model}/labels", post(ingest_labels))
         .route("/api/v1/models/{model}/metrics", get(metrics))
+        .route(
+            "/api/v1/models/{model}/reference",
+            put(put_reference).get(get_reference),
+        )
+        .route("/api/v1/models/{model}/drift", get(drift))
+        .route("/api/v1/models/{model}/quality", get(quality))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -259,10 +270,13 @@ async fn delete_model(
     State(state): Shared,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    model_entry(&state, &name)?;
+    let entry = model_entry(&state, &name)?;
     let existed = state.store.delete_model(&name).await?;
     if let Ok(mut models) = state.models.write() {
         models.remove(&name);
+    }
+    if let Ok(mut references) = state.references.write() {
+        references.remove(&entry.id);
     }
     state.telemetry.forget_model(&name);
     if existed {
@@ -330,6 +344,7 @@ async fn ingest_predictions(
     let format = record_format(&headers)?;
     let body = body_bytes(body, state.limits.max_body_bytes)?;
     let (model, pii) = (entry.model.clone(), state.pii.clone());
+    let reference = state.reference(entry.id);
     let max_records = state.limits.max_records_per_request;
     let (batch, indexes, mut rejected) = blocking(move || {
         let (events, indexes, rejected) = parse_records(&body, format, max_records, |record| {
@@ -337,7 +352,11 @@ async fn ingest_predictions(
             pii.protect(&model, &mut event.features);
             Ok(event)
         })?;
-        Ok((modelwatch_store::prepare(&model, events), indexes, rejected))
+        Ok((
+            modelwatch_store::prepare(&model, events, reference.as_deref()),
+            indexes,
+            rejected,
+        ))
     })
     .await?;
     let outcome = state
@@ -504,4 +523,197 @@ async fn metrics(
         Ok(Json(body))
     })
     .await
+}
+
+fn reference_json(reference: &ReferenceProfile, uploaded_ms: i64) -> Value {
+    json!({
+        "rows": reference.rows,
+        "generation": reference.generation,
+        "uploaded_at": format_timestamp(uploaded_ms),
+    })
+}
+
+async fn put_reference(
+    State(state): Shared,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Query(options): Query<ReferenceOptions>,
+    body: axum::body::Body,
+) -> Result<Json<Value>, ApiError> {
+    let entry = model_entry(&state, &name)?;
+    let format = match content_type(&headers).as_deref() {
+        Some("text/csv") => ReferenceFormat::Csv,
+        None | Some("application/json") => ReferenceFormat::Json,
+        Some("application/x-ndjson" | "application/ndjson" | "application/jsonlines") => {
+            ReferenceFormat::Ndjson
+        }
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("content type `{other}` is not accepted here; send text/csv, application/json or application/x-ndjson"),
+            )
+            .field("content-type"));
+        }
+    };
+    let reader = body_reader(body, state.limits.max_reference_bytes);
+    let (model, pii) = (entry.model.clone(), state.pii.clone());
+    let profiled = blocking(move || profile_reference(reader, format, &model, &pii)).await?;
+    let rejected: Vec<Value> = profiled
+        .rejected
+        .iter()
+        .take(100)
+        .map(|(position, e)| json!({"row": position, "field": e.field, "error": e.to_string()}))
+        .collect();
+    if !profiled.rejected.is_empty() && !options.skip_invalid {
+        let (position, first) = &profiled.rejected[0];
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_reference",
+            format!(
+                "{} rows are invalid (row {position}: {first}); nothing was changed. Fix them, or add ?skip_invalid=true to keep the valid rows",
+                profiled.rejected.len()
+            ),
+        )
+        .field(first.field.clone()));
+    }
+    if profiled.accepted == 0 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_reference",
+            "the reference has no valid rows",
+        )
+        .field("body"));
+    }
+    let now = now_ms();
+    let reference = state
+        .store
+        .set_reference(entry.clone(), profiled.profile, now)
+        .await?;
+    if let Ok(mut references) = state.references.write() {
+        references.insert(entry.id, (reference.clone(), now));
+    }
+    let mut answer = reference_json(&reference, now);
+    answer["accepted"] = json!(profiled.accepted);
+    answer["rejected"] = Value::Array(rejected);
+    Ok(Json(answer))
+}
+
+async fn get_reference(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = model_entry(&state, &name)?;
+    let found = state
+        .references
+        .read()
+        .ok()
+        .and_then(|r| r.get(&entry.id).cloned());
+    let (reference, uploaded) = found.ok_or_else(|| no_reference(&name))?;
+    let mut answer = reference_json(&reference, uploaded);
+    answer["features"] = reference
+        .features
+        .iter()
+        .map(|(name, feature)| match feature {
+            ReferenceFeature::Numeric(n) => json!({"name": name, "type": "numeric", "count": n.count, "missing": n.missing,
+                "min": finite(n.min), "max": finite(n.max), "mean": finite(n.mean), "std": finite(n.std_population),
+                "deciles": n.decile_edges}),
+            ReferenceFeature::Categorical(c) => json!({"name": name, "type": "categorical", "count": c.count,
+                "missing": c.missing, "categories": c.counts}),
+        })
+        .collect();
+    Ok(Json(answer))
+}
+
+fn no_reference(name: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_reference",
+        format!("model `{name}` has no reference yet; upload one with PUT /api/v1/models/{name}/reference"),
+    )
+    .field("reference")
+}
+
+/// Options of a reference upload.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReferenceOptions {
+    /// Keep the valid rows when some are invalid (default: refuse the upload).
+    skip_invalid: bool,
+}
+
+/// Merged feature profiles of a range, read after the writer has flushed.
+async fn range_features(
+    state: &AppState,
+    entry: &ModelEntry,
+    range: &Range,
+) -> Result<(WindowFeatures, Value), ApiError> {
+    state.store.flush().await?;
+    let store = state.store.clone();
+    let (id, from, to, version) = (entry.id, range.from, range.to, range.version.clone());
+    blocking(move || {
+        let granularity = Granularity::for_query(None, from, to);
+        let windows = store.load_features(id, granularity, from, to, version.as_deref())?;
+        let first = windows.first().map(|(start, _)| *start);
+        let last_end = windows.last().map(|(start, _)| start + granularity.ms());
+        let mut merged = WindowFeatures::default();
+        for (_, features) in &windows {
+            merged.merge(features);
+        }
+        let bounds = json!({
+            "from": from.or(first).map(format_timestamp),
+            "to": to.or(last_end).map(format_timestamp),
+            "version": version,
+        });
+        Ok((merged, bounds))
+    })
+    .await
+}
+
+fn with_bounds(mut answer: Value, model: &str, bounds: Value) -> Value {
+    if let (Some(answer), Value::Object(bounds)) = (answer.as_object_mut(), bounds) {
+        answer.insert("model".into(), json!(model));
+        answer.extend(bounds);
+    }
+    answer
+}
+
+async fn drift(
+    State(state): Shared,
+    Path(name): Path<String>,
+    params: Result<Query<RangeParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = model_entry(&state, &name)?;
+    let range = parse_range(params)?;
+    if range.step.is_some() {
+        return Err(ApiError::invalid(FieldError::new(
+            "step",
+            "the drift answer covers the whole range; query day by day for a series",
+        )));
+    }
+    let reference = state
+        .reference(entry.id)
+        .ok_or_else(|| no_reference(&name))?;
+    let (current, bounds) = range_features(&state, &entry, &range).await?;
+    let answer = drift_answer(&entry.model, &reference, &current);
+    Ok(Json(with_bounds(answer, &name, bounds)))
+}
+
+async fn quality(
+    State(state): Shared,
+    Path(name): Path<String>,
+    params: Result<Query<RangeParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = model_entry(&state, &name)?;
+    let range = parse_range(params)?;
+    if range.step.is_some() {
+        return Err(ApiError::invalid(FieldError::new(
+            "step",
+            "the quality answer covers the whole range",
+        )));
+    }
+    let reference = state.reference(entry.id);
+    let (current, bounds) = range_features(&state, &entry, &range).await?;
+    let answer = quality_answer(&entry.model, reference.as_deref(), &current);
+    Ok(Json(with_bounds(answer, &name, bounds)))
 }

@@ -5,6 +5,7 @@
 //! - [`state`]: shared state, configuration and limits.
 //! - [`error`]: the single mapping of failures to HTTP statuses.
 //! - [`pii`]: keyed hashing of personal data before it is stored.
+//! - [`reference`]: streaming reference uploads into a reference profile.
 //! - [`telemetry`]: the server's own `/metrics`.
 //!
 //! [`serve`] runs the API on a listener until a shutdown future resolves; tests bind
@@ -13,6 +14,7 @@
 pub mod api;
 pub mod error;
 pub mod pii;
+pub mod reference;
 pub mod state;
 pub mod telemetry;
 

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use modelwatch_core::drift::ReferenceProfile;
 use modelwatch_store::{ModelEntry, Store, StoreOptions};
 
 use crate::pii::PiiKey;
@@ -18,6 +19,8 @@ pub struct Limits {
     pub max_records_per_request: usize,
     /// Most models the server holds.
     pub max_models: usize,
+    /// Largest reference upload, in bytes (it is streamed, not held).
+    pub max_reference_bytes: usize,
 }
 
 impl Default for Limits {
@@ -26,6 +29,7 @@ impl Default for Limits {
             max_body_bytes: 32 * 1024 * 1024,
             max_records_per_request: 50_000,
             max_models: 1_000,
+            max_reference_bytes: 2 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -59,6 +63,8 @@ pub struct AppState {
     /// Models by name: a cache of the store's `models` table, updated after each
     /// committed change (it can always be rebuilt from the store).
     pub models: RwLock<HashMap<String, Arc<ModelEntry>>>,
+    /// Current references by model id, with their upload time (a cache of the store's).
+    pub references: RwLock<HashMap<i64, (Arc<ReferenceProfile>, i64)>>,
     /// Key for hashing PII features.
     pub pii: PiiKey,
     /// Request limits.
@@ -83,18 +89,34 @@ impl AppState {
     pub fn open(config: &ServerConfig) -> Result<Arc<Self>, StartError> {
         let store = Store::open(&config.data_dir, config.store.clone())?;
         let pii = PiiKey::load_or_create(&config.data_dir)?;
-        let models = store
-            .load_models()?
+        let entries = store.load_models()?;
+        let mut references = HashMap::new();
+        for entry in &entries {
+            if let Some((reference, uploaded)) = store.load_reference(entry.id)? {
+                references.insert(entry.id, (Arc::new(reference), uploaded));
+            }
+        }
+        let models = entries
             .into_iter()
             .map(|entry| (entry.model.name.clone(), Arc::new(entry)))
             .collect();
         Ok(Arc::new(Self {
             store,
             models: RwLock::new(models),
+            references: RwLock::new(references),
             pii,
             limits: config.limits.clone(),
             telemetry: crate::telemetry::Telemetry::default(),
         }))
+    }
+
+    /// The current reference of a model, if any.
+    pub fn reference(&self, model_id: i64) -> Option<Arc<ReferenceProfile>> {
+        self.references
+            .read()
+            .ok()?
+            .get(&model_id)
+            .map(|(r, _)| r.clone())
     }
 
     /// The model called `name`, if any.

@@ -10,6 +10,7 @@
 //! `profiles` (one encoded [`WindowProfile`] per model, granularity, window start and
 //! version).
 
+mod cache;
 pub mod error;
 mod prepare;
 mod schema;
@@ -18,6 +19,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 use modelwatch_core::event::LabelRecord;
 use modelwatch_core::{FieldError, Granularity, Model, ModelDefinition, WindowProfile};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -217,6 +219,86 @@ impl Store {
         .await
     }
 
+    /// Replaces the reference of a model and re-profiles its stored events against it
+    /// (in the writer, so that concurrent ingest sees either the old or the new one).
+    pub async fn set_reference(
+        &self,
+        entry: Arc<ModelEntry>,
+        reference: ReferenceProfile,
+        now_ms: i64,
+    ) -> Result<Arc<ReferenceProfile>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::SetReference {
+            entry,
+            reference: Box::new(reference),
+            now_ms,
+            reply,
+        };
+        // Uploading a reference is rare and large: wait for room rather than shed it.
+        self.queue
+            .send(command)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The current reference of a model, if it has one.
+    pub fn load_reference(
+        &self,
+        model_id: i64,
+    ) -> Result<Option<(ReferenceProfile, i64)>, StoreError> {
+        self.read(|conn| {
+            let row: Option<(Vec<u8>, i64)> = conn
+                .query_row(
+                    "SELECT data, uploaded_ms FROM model_references WHERE model_id = ?1",
+                    [model_id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            match row {
+                Some((bytes, uploaded)) => Ok(Some((ReferenceProfile::decode(&bytes)?, uploaded))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// The feature profiles of `model_id` at `granularity` whose window starts in
+    /// `[from, to)`, for one version or all. Call [`Store::flush`] first to include
+    /// the aggregates the writer has not written yet.
+    pub fn load_features(
+        &self,
+        model_id: i64,
+        granularity: Granularity,
+        from: Option<i64>,
+        to: Option<i64>,
+        version: Option<&str>,
+    ) -> Result<Vec<(i64, WindowFeatures)>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT start_ms, data FROM feature_profiles
+                 WHERE model_id = ?1 AND granularity = ?2 AND start_ms >= ?3 AND start_ms < ?4
+                   AND (?5 IS NULL OR version = ?5)
+                 ORDER BY start_ms",
+            )?;
+            let rows = statement.query_map(
+                params![
+                    model_id,
+                    cache::code(granularity),
+                    from.unwrap_or(i64::MIN),
+                    to.unwrap_or(i64::MAX),
+                    version
+                ],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+            )?;
+            let mut profiles = Vec::new();
+            for row in rows {
+                let (start, bytes) = row?;
+                profiles.push((start, WindowFeatures::decode(&bytes)?));
+            }
+            Ok(profiles)
+        })
+    }
+
     /// Waits until everything queued so far is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -312,7 +394,7 @@ impl Store {
             let rows = statement.query_map(
                 params![
                     model_id,
-                    writer::code(granularity),
+                    cache::code(granularity),
                     from.unwrap_or(i64::MIN),
                     to.unwrap_or(i64::MAX),
                     version
@@ -334,7 +416,7 @@ impl Store {
             let mut statement = conn.prepare_cached(
                 "SELECT DISTINCT version FROM profiles WHERE model_id = ?1 AND granularity = ?2 ORDER BY version",
             )?;
-            let rows = statement.query_map(params![model_id, writer::code(Granularity::Day)], |row| row.get(0))?;
+            let rows = statement.query_map(params![model_id, cache::code(Granularity::Day)], |row| row.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 use modelwatch_core::event::{FeatureValue, PredictionEvent};
+use modelwatch_core::schema::FeatureType;
 use modelwatch_core::{Granularity, Model, WindowProfile};
 
 /// The stored columns of one event that need serialising.
@@ -25,6 +27,10 @@ pub struct PreparedBatch {
     pub(crate) rows: Vec<PreparedRow>,
     /// `(version, minute start)` → the profile of the batch's events in that window.
     pub(crate) deltas: BTreeMap<(String, i64), WindowProfile>,
+    /// `(version, minute start)` → the feature profile of the batch's events there.
+    pub(crate) feature_deltas: BTreeMap<(String, i64), WindowFeatures>,
+    /// The reference generation numeric values were binned against.
+    pub(crate) reference_generation: Option<u64>,
 }
 
 impl PreparedBatch {
@@ -63,9 +69,30 @@ pub(crate) fn deltas<'a>(
     model: &Model,
     events: impl Iterator<Item = &'a PredictionEvent>,
 ) -> BTreeMap<(String, i64), WindowProfile> {
-    let mut deltas: BTreeMap<(String, i64), WindowProfile> = BTreeMap::new();
+    fold_windows(events, |profile: &mut WindowProfile, event| {
+        profile.observe_prediction(model, event)
+    })
+}
+
+/// The per-window feature-profile deltas of `events`, binned against `reference`.
+pub(crate) fn feature_deltas<'a>(
+    model: &Model,
+    events: impl Iterator<Item = &'a PredictionEvent>,
+    reference: Option<&ReferenceProfile>,
+) -> BTreeMap<(String, i64), WindowFeatures> {
+    fold_windows(events, |features: &mut WindowFeatures, event| {
+        features.observe(model, event, reference)
+    })
+}
+
+/// Folds events into one profile per `(version, minute)` window.
+fn fold_windows<'a, P: Default + crate::cache::StoredProfile>(
+    events: impl Iterator<Item = &'a PredictionEvent>,
+    observe: impl Fn(&mut P, &PredictionEvent),
+) -> BTreeMap<(String, i64), P> {
+    let mut deltas: BTreeMap<(String, i64), P> = BTreeMap::new();
     let mut last: Option<(&str, i64)> = None;
-    let mut current = WindowProfile::default();
+    let mut current = P::default();
     // Events of one request usually share a version and come in time order: fold runs
     // of the same window before touching the map.
     for event in events {
@@ -80,10 +107,10 @@ pub(crate) fn deltas<'a>(
                     .or_default()
                     .merge(&current);
             }
-            current = WindowProfile::default();
+            current = P::default();
             last = Some(key);
         }
-        current.observe_prediction(model, event);
+        observe(&mut current, event);
     }
     if let Some((version, minute)) = last {
         deltas
@@ -94,8 +121,13 @@ pub(crate) fn deltas<'a>(
     deltas
 }
 
-/// Prepares `events` of `model` for [`crate::Store::ingest`].
-pub fn prepare(model: &Model, events: Vec<PredictionEvent>) -> PreparedBatch {
+/// Prepares `events` of `model` for [`crate::Store::ingest`], binning numeric
+/// features against `reference` (the model's current one, if any).
+pub fn prepare(
+    model: &Model,
+    events: Vec<PredictionEvent>,
+    reference: Option<&ReferenceProfile>,
+) -> PreparedBatch {
     let rows = events
         .iter()
         .map(|event| PreparedRow {
@@ -106,9 +138,51 @@ pub fn prepare(model: &Model, events: Vec<PredictionEvent>) -> PreparedBatch {
         })
         .collect();
     let deltas = deltas(model, events.iter());
+    let feature_deltas = feature_deltas(model, events.iter(), reference);
     PreparedBatch {
         events,
         rows,
         deltas,
+        feature_deltas,
+        reference_generation: reference.map(|r| r.generation),
+    }
+}
+
+/// An event rebuilt from its stored columns (for re-profiling its features).
+pub(crate) fn stored_event(
+    model: &Model,
+    timestamp_ms: i64,
+    version: String,
+    prediction: Option<&str>,
+    score: Option<&str>,
+    features: Option<&str>,
+) -> PredictionEvent {
+    let mut values = vec![FeatureValue::Missing; model.features().len()];
+    if let Some(Ok(serde_json::Value::Object(object))) =
+        features.map(serde_json::from_str::<serde_json::Value>)
+    {
+        for (i, spec) in model.features().iter().enumerate() {
+            values[i] = match (spec.kind, object.get(&spec.name)) {
+                (FeatureType::Numeric, Some(serde_json::Value::Number(n))) => n
+                    .as_f64()
+                    .map_or(FeatureValue::Missing, FeatureValue::Number),
+                (FeatureType::Categorical, Some(serde_json::Value::String(s))) => {
+                    FeatureValue::Category(s.clone())
+                }
+                _ => FeatureValue::Missing,
+            };
+        }
+    }
+    PredictionEvent {
+        id: String::new(),
+        timestamp_ms,
+        version,
+        features: values,
+        unknown_features: 0,
+        prediction: prediction.and_then(|p| serde_json::from_str(p).ok()),
+        score: score.and_then(|s| serde_json::from_str(s).ok()),
+        label: None,
+        latency_ms: None,
+        error: false,
     }
 }

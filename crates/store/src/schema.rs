@@ -46,6 +46,30 @@ const MIGRATIONS: &[&str] = &[
         data BLOB NOT NULL,
         PRIMARY KEY (model_id, granularity, start_ms, version)
     ) WITHOUT ROWID;",
+    // 2: references, feature profiles and the markers of lazily written aggregates.
+    "CREATE INDEX predictions_by_time ON predictions (model_id, ts);
+    CREATE TABLE model_references (
+        model_id INTEGER PRIMARY KEY,
+        generation INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        uploaded_ms INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE feature_profiles (
+        model_id INTEGER NOT NULL,
+        granularity INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (model_id, granularity, start_ms, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE coarse_dirty (
+        model_id INTEGER NOT NULL,
+        granularity INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        PRIMARY KEY (model_id, granularity, start_ms, version)
+    ) WITHOUT ROWID;",
 ];
 
 /// Opens pragmas for durability and concurrency on a connection.

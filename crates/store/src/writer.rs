@@ -7,14 +7,18 @@
 //! therefore always exactly the fold of the acknowledged rows, and a crash at any
 //! moment leaves both consistent: there is nothing to rebuild at start.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use modelwatch_core::event::{LabelRecord, Score, Target};
+use std::time::{Duration, Instant};
 
-use crate::prepare::PreparedBatch;
+use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
+use modelwatch_core::event::{LabelRecord, Score, Target};
 use modelwatch_core::{FieldError, Granularity, Model, WindowProfile};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::cache::ProfileCache;
+use crate::prepare::PreparedBatch;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
@@ -46,7 +50,15 @@ pub(crate) enum Command {
         now_ms: i64,
         reply: oneshot::Sender<Result<LabelOutcome, StoreError>>,
     },
-    /// Answers once every command queued before it is committed.
+    /// Replaces a model's reference and re-profiles its stored events against it.
+    SetReference {
+        entry: Arc<ModelEntry>,
+        reference: Box<ReferenceProfile>,
+        now_ms: i64,
+        reply: oneshot::Sender<Result<Arc<ReferenceProfile>, StoreError>>,
+    },
+    /// Answers once every command queued before it is committed, and every lazily
+    /// written aggregate is on disk.
     Flush { reply: oneshot::Sender<()> },
 }
 
@@ -75,6 +87,10 @@ enum Reply {
         oneshot::Sender<Result<LabelOutcome, StoreError>>,
         LabelOutcome,
     ),
+    Reference(
+        oneshot::Sender<Result<Arc<ReferenceProfile>, StoreError>>,
+        Arc<ReferenceProfile>,
+    ),
     Flush(oneshot::Sender<()>),
 }
 
@@ -86,6 +102,7 @@ impl Reply {
             Reply::DeleteModel(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Ingest(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Labels(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Reply::Reference(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Flush(tx) => tx.send(()).map_err(drop),
         };
     }
@@ -97,115 +114,45 @@ impl Reply {
             Reply::DeleteModel(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Ingest(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Labels(tx, _) => tx.send(Err(error())).map_err(drop),
+            Reply::Reference(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Flush(tx) => tx.send(()).map_err(drop),
         };
     }
 }
 
-type ProfileKey = (i64, Granularity, i64, String);
+/// How often lazily written aggregates are flushed at the latest.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Profiles touched recently, so that a busy window is not re-read for every batch.
-#[derive(Default)]
-struct ProfileCache {
-    profiles: HashMap<ProfileKey, WindowProfile>,
-    dirty: HashSet<ProfileKey>,
-}
-
-const PROFILE_CACHE_CAPACITY: usize = 4_096;
-
-fn granularity_code(g: Granularity) -> i64 {
-    match g {
-        Granularity::Minute => 0,
-        Granularity::Hour => 1,
-        Granularity::Day => 2,
-    }
-}
-
-pub(crate) fn code(g: Granularity) -> i64 {
-    granularity_code(g)
-}
-
-impl ProfileCache {
-    /// Adds `delta` to the profile at `key` in every granularity.
-    fn apply(
-        &mut self,
-        tx: &Transaction<'_>,
-        model_id: i64,
-        version: &str,
-        minute_start: i64,
-        delta: &WindowProfile,
-    ) -> Result<(), StoreError> {
-        for granularity in Granularity::ALL {
-            let key = (
-                model_id,
-                granularity,
-                granularity.window_start(minute_start),
-                version.to_string(),
-            );
-            if !self.profiles.contains_key(&key) {
-                let stored: Option<Vec<u8>> = tx
-                    .prepare_cached(
-                        "SELECT data FROM profiles WHERE model_id = ?1 AND granularity = ?2 AND start_ms = ?3 AND version = ?4",
-                    )?
-                    .query_row(params![key.0, granularity_code(key.1), key.2, key.3], |row| row.get(0))
-                    .optional()?;
-                let profile = match stored {
-                    Some(bytes) => WindowProfile::decode(&bytes)?,
-                    None => WindowProfile::default(),
-                };
-                self.profiles.insert(key.clone(), profile);
-            }
-            if let Some(profile) = self.profiles.get_mut(&key) {
-                profile.merge(delta);
-            }
-            self.dirty.insert(key);
-        }
-        Ok(())
-    }
-
-    fn write_dirty(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
-        let mut statement = tx.prepare_cached(
-            "INSERT INTO profiles (model_id, granularity, start_ms, version, data) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (model_id, granularity, start_ms, version) DO UPDATE SET data = excluded.data",
-        )?;
-        for key in &self.dirty {
-            if let Some(profile) = self.profiles.get(key) {
-                statement.execute(params![
-                    key.0,
-                    granularity_code(key.1),
-                    key.2,
-                    key.3,
-                    profile.encode()
-                ])?;
-            }
-        }
-        Ok(())
-    }
-
-    fn committed(&mut self) {
-        self.dirty.clear();
-        if self.profiles.len() > PROFILE_CACHE_CAPACITY {
-            self.profiles.clear();
-        }
-    }
-
-    fn forget_model(&mut self, model_id: i64) {
-        self.profiles.retain(|key, _| key.0 != model_id);
-        self.dirty.retain(|key| key.0 != model_id);
-    }
+/// What the writer keeps between commits.
+struct State {
+    performance: ProfileCache<WindowProfile>,
+    features: ProfileCache<WindowFeatures>,
+    /// Live model ids, and how many labels wait for a prediction in each.
+    pending_labels: HashMap<i64, u64>,
+    /// The current reference of each model that has one.
+    references: HashMap<i64, Arc<ReferenceProfile>>,
+    /// A `Flush` asked for the lazy aggregates to be written in this commit.
+    flush_requested: bool,
 }
 
 /// Everything the writer thread owns.
 pub(crate) struct Writer {
     conn: Connection,
-    cache: ProfileCache,
-    /// Live model ids, and how many labels wait for a prediction in each.
-    pending_labels: HashMap<i64, u64>,
+    state: State,
+    last_flush: Instant,
 }
 
 impl Writer {
-    pub(crate) fn new(conn: Connection) -> Result<Self, StoreError> {
+    pub(crate) fn new(mut conn: Connection) -> Result<Self, StoreError> {
+        let recovered = ProfileCache::<WindowFeatures>::recover_coarse(&mut conn)?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                "rebuilt feature aggregates left behind by a crash"
+            );
+        }
         let mut pending_labels = HashMap::new();
+        let mut references = HashMap::new();
         {
             let mut statement = conn.prepare("SELECT id FROM models")?;
             for id in statement.query_map([], |row| row.get::<_, i64>(0))? {
@@ -219,17 +166,46 @@ impl Writer {
                 let (id, n) = row?;
                 pending_labels.insert(id, n as u64);
             }
+            let mut statement = conn.prepare("SELECT model_id, data FROM model_references")?;
+            for row in statement.query_map([], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+            })? {
+                let (id, bytes) = row?;
+                references.insert(id, Arc::new(ReferenceProfile::decode(&bytes)?));
+            }
         }
         Ok(Self {
             conn,
-            cache: ProfileCache::default(),
-            pending_labels,
+            state: State {
+                performance: ProfileCache::default(),
+                features: ProfileCache::default(),
+                pending_labels,
+                references,
+                flush_requested: false,
+            },
+            last_flush: Instant::now(),
         })
     }
 
     /// Runs until every sender is dropped.
     pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Command>) {
-        while let Some(first) = queue.blocking_recv() {
+        loop {
+            // Wait for work; when lazy aggregates are pending, wake up to flush them.
+            let first = if self.state.features.has_unflushed() {
+                match queue.try_recv() {
+                    Ok(command) => command,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        let (reply, _) = oneshot::channel();
+                        Command::Flush { reply }
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+            } else {
+                match queue.blocking_recv() {
+                    Some(command) => command,
+                    None => break,
+                }
+            };
             let mut weight = first.weight();
             let mut batch = vec![first];
             while weight < MAX_EVENTS_PER_COMMIT {
@@ -246,33 +222,44 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, batch: Vec<Command>) {
-        let pending_before = self.pending_labels.clone();
+        let pending_before = self.state.pending_labels.clone();
+        let references_before = self.state.references.clone();
         let mut replies = Vec::with_capacity(batch.len());
-        let result = (|| -> Result<(), StoreError> {
+        let flush_due = self.last_flush.elapsed() >= FLUSH_INTERVAL;
+        let state = &mut self.state;
+        let result = (|| -> Result<bool, StoreError> {
             let tx = self.conn.transaction()?;
             for command in batch {
-                replies.extend(apply(
-                    &tx,
-                    &mut self.cache,
-                    &mut self.pending_labels,
-                    command,
-                )?);
+                replies.extend(apply(&tx, state, command)?);
             }
-            self.cache.write_dirty(&tx)?;
+            let flush = flush_due || std::mem::take(&mut state.flush_requested);
+            state.performance.write(&tx, true)?;
+            state.features.write(&tx, flush)?;
             tx.commit()?;
-            Ok(())
+            Ok(flush)
         })();
         match result {
-            Ok(()) => {
-                self.cache.committed();
+            Ok(flushed) => {
+                if flushed {
+                    self.last_flush = Instant::now();
+                }
+                self.state.performance.committed();
+                self.state.features.committed();
                 for reply in replies {
                     reply.send();
                 }
             }
             Err(error) => {
                 tracing::error!(%error, "write transaction failed; rolled back");
-                self.cache = ProfileCache::default();
-                self.pending_labels = pending_before;
+                self.state.performance.reset();
+                self.state.features.reset();
+                self.state.pending_labels = pending_before;
+                self.state.references = references_before;
+                self.state.flush_requested = false;
+                // Aggregates that were only in the cache are rebuilt from their minutes.
+                if let Err(error) = ProfileCache::<WindowFeatures>::recover_coarse(&mut self.conn) {
+                    tracing::error!(%error, "rebuilding feature aggregates failed");
+                }
                 // Commands not yet applied were dropped with `batch`: their callers see
                 // a closed channel, which the store maps to an error too.
                 for reply in replies {
@@ -285,12 +272,14 @@ impl Writer {
 
 fn apply(
     tx: &Transaction<'_>,
-    cache: &mut ProfileCache,
-    pending_labels: &mut HashMap<i64, u64>,
+    state: &mut State,
     command: Command,
 ) -> Result<Option<Reply>, StoreError> {
     Ok(Some(match command {
-        Command::Flush { reply } => Reply::Flush(reply),
+        Command::Flush { reply } => {
+            state.flush_requested = true;
+            Reply::Flush(reply)
+        }
         Command::PutModel {
             model,
             now_ms,
@@ -298,7 +287,7 @@ fn apply(
         } => {
             let outcome = put_model(tx, &model, now_ms)?;
             if let PutModelOutcome::Created(entry) | PutModelOutcome::Updated(entry) = &outcome {
-                pending_labels.entry(entry.id).or_insert(0);
+                state.pending_labels.entry(entry.id).or_insert(0);
             }
             Reply::PutModel(reply, outcome)
         }
@@ -309,12 +298,21 @@ fn apply(
                 })
                 .optional()?;
             if let Some(id) = id {
-                for table in ["predictions", "pending_labels", "profiles"] {
+                for table in [
+                    "predictions",
+                    "pending_labels",
+                    "profiles",
+                    "feature_profiles",
+                    "coarse_dirty",
+                    "model_references",
+                ] {
                     tx.execute(&format!("DELETE FROM {table} WHERE model_id = ?1"), [id])?;
                 }
                 tx.execute("DELETE FROM models WHERE id = ?1", [id])?;
-                cache.forget_model(id);
-                pending_labels.remove(&id);
+                state.performance.forget_model(id);
+                state.features.forget_model(id);
+                state.pending_labels.remove(&id);
+                state.references.remove(&id);
             }
             Reply::DeleteModel(reply, id.is_some())
         }
@@ -324,11 +322,11 @@ fn apply(
             now_ms,
             reply,
         } => {
-            if !pending_labels.contains_key(&entry.id) {
+            if !state.pending_labels.contains_key(&entry.id) {
                 let _ = reply.send(Err(StoreError::ModelNotFound));
                 return Ok(None);
             }
-            let outcome = ingest(tx, cache, pending_labels, &entry, batch, now_ms)?;
+            let outcome = ingest(tx, state, &entry, batch, now_ms)?;
             Reply::Ingest(reply, outcome)
         }
         Command::Labels {
@@ -337,14 +335,92 @@ fn apply(
             now_ms,
             reply,
         } => {
-            if !pending_labels.contains_key(&entry.id) {
+            if !state.pending_labels.contains_key(&entry.id) {
                 let _ = reply.send(Err(StoreError::ModelNotFound));
                 return Ok(None);
             }
-            let outcome = join_labels(tx, cache, pending_labels, &entry, &labels, now_ms)?;
+            let outcome = join_labels(tx, state, &entry, &labels, now_ms)?;
             Reply::Labels(reply, outcome)
         }
+        Command::SetReference {
+            entry,
+            mut reference,
+            now_ms,
+            reply,
+        } => {
+            if !state.pending_labels.contains_key(&entry.id) {
+                let _ = reply.send(Err(StoreError::ModelNotFound));
+                return Ok(None);
+            }
+            reference.generation = state
+                .references
+                .get(&entry.id)
+                .map_or(1, |r| r.generation + 1);
+            let reference: Arc<ReferenceProfile> = Arc::from(reference);
+            tx.execute(
+                "INSERT INTO model_references (model_id, generation, rows, uploaded_ms, data) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (model_id) DO UPDATE SET generation = excluded.generation, rows = excluded.rows,
+                   uploaded_ms = excluded.uploaded_ms, data = excluded.data",
+                params![entry.id, reference.generation as i64, reference.rows as i64, now_ms, reference.encode()],
+            )?;
+            state.references.insert(entry.id, reference.clone());
+            reprofile_features(tx, state, &entry)?;
+            Reply::Reference(reply, reference)
+        }
     }))
+}
+
+/// Rebuilds every feature profile of a model from its stored events, against its
+/// current reference (after a reference upload).
+fn reprofile_features(
+    tx: &Transaction<'_>,
+    state: &mut State,
+    entry: &ModelEntry,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM feature_profiles WHERE model_id = ?1",
+        [entry.id],
+    )?;
+    tx.execute("DELETE FROM coarse_dirty WHERE model_id = ?1", [entry.id])?;
+    state.features.forget_model(entry.id);
+    let reference = state.references.get(&entry.id).cloned();
+    let mut statement = tx.prepare(
+        "SELECT ts, version, prediction, score, features FROM predictions WHERE model_id = ?1 ORDER BY ts",
+    )?;
+    let mut rows = statement.query([entry.id])?;
+    let mut window: Option<(String, i64)> = None;
+    let mut current = WindowFeatures::default();
+    while let Some(row) = rows.next()? {
+        let event = crate::prepare::stored_event(
+            &entry.model,
+            row.get(0)?,
+            row.get(1)?,
+            row.get::<_, Option<String>>(2)?.as_deref(),
+            row.get::<_, Option<String>>(3)?.as_deref(),
+            row.get::<_, Option<String>>(4)?.as_deref(),
+        );
+        let key = (
+            event.version.clone(),
+            Granularity::Minute.window_start(event.timestamp_ms),
+        );
+        if window.as_ref() != Some(&key) {
+            if let Some((version, minute)) = window.take() {
+                state
+                    .features
+                    .apply(tx, entry.id, &version, minute, &current)?;
+            }
+            current = WindowFeatures::default();
+            window = Some(key);
+        }
+        current.observe(&entry.model, &event, reference.as_deref());
+    }
+    if let Some((version, minute)) = window {
+        state
+            .features
+            .apply(tx, entry.id, &version, minute, &current)?;
+    }
+    state.flush_requested = true;
+    Ok(())
 }
 
 fn put_model(
@@ -395,8 +471,7 @@ fn put_model(
 
 fn ingest(
     tx: &Transaction<'_>,
-    cache: &mut ProfileCache,
-    pending_labels: &mut HashMap<i64, u64>,
+    state: &mut State,
     entry: &ModelEntry,
     batch: PreparedBatch,
     now_ms: i64,
@@ -406,6 +481,8 @@ fn ingest(
         events,
         rows,
         mut deltas,
+        mut feature_deltas,
+        reference_generation,
     } = batch;
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO predictions
@@ -435,19 +512,23 @@ fn ingest(
             newest = newest.max(Some(event.timestamp_ms));
         }
     }
-    let stored = |index: usize| outcome_is_stored(&outcome.duplicates, index);
-    if !outcome.duplicates.is_empty() {
-        // Rare: the prepared deltas counted events that were not stored.
-        deltas = crate::prepare::deltas(
-            model,
+    let stored = |index: usize| outcome.duplicates.binary_search(&index).is_err();
+    let reference = state.references.get(&entry.id).cloned();
+    let current_generation = reference.as_ref().map(|r| r.generation);
+    if !outcome.duplicates.is_empty() || reference_generation != current_generation {
+        // Rare: the prepared deltas counted events that were not stored, or binned them
+        // against a reference that has since been replaced.
+        let kept = || {
             events
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| stored(*i))
-                .map(|(_, e)| e),
-        );
+                .map(|(_, e)| e)
+        };
+        deltas = crate::prepare::deltas(model, kept());
+        feature_deltas = crate::prepare::feature_deltas(model, kept(), reference.as_deref());
     }
-    let waiting = pending_labels.get(&entry.id).copied().unwrap_or(0);
+    let waiting = state.pending_labels.get(&entry.id).copied().unwrap_or(0);
     if waiting > 0 {
         let mut take_pending = tx.prepare_cached(
             "DELETE FROM pending_labels WHERE model_id = ?1 AND id = ?2 RETURNING label",
@@ -462,7 +543,7 @@ fn ingest(
                 .query_row(params![entry.id, event.id], |row| row.get(0))
                 .optional()?;
             let Some(label_json) = pending else { continue };
-            if let Some(n) = pending_labels.get_mut(&entry.id) {
+            if let Some(n) = state.pending_labels.get_mut(&entry.id) {
                 *n = n.saturating_sub(1);
             }
             outcome.joined_pending_labels += 1;
@@ -486,7 +567,14 @@ fn ingest(
         }
     }
     for ((version, minute), delta) in &deltas {
-        cache.apply(tx, entry.id, version, *minute, delta)?;
+        state
+            .performance
+            .apply(tx, entry.id, version, *minute, delta)?;
+    }
+    for ((version, minute), delta) in &feature_deltas {
+        state
+            .features
+            .apply(tx, entry.id, version, *minute, delta)?;
     }
     if let Some(newest) = newest {
         tx.execute(
@@ -497,15 +585,9 @@ fn ingest(
     Ok(outcome)
 }
 
-/// Whether the event at `index` was stored, given the sorted indexes of duplicates.
-fn outcome_is_stored(duplicates: &[usize], index: usize) -> bool {
-    duplicates.binary_search(&index).is_err()
-}
-
 fn join_labels(
     tx: &Transaction<'_>,
-    cache: &mut ProfileCache,
-    pending_labels: &mut HashMap<i64, u64>,
+    state: &mut State,
     entry: &ModelEntry,
     labels: &[LabelRecord],
     now_ms: i64,
@@ -570,14 +652,16 @@ fn join_labels(
                         ),
                     ));
                 } else {
-                    *pending_labels.entry(entry.id).or_insert(0) += 1;
+                    *state.pending_labels.entry(entry.id).or_insert(0) += 1;
                     outcome.pending += 1;
                 }
             }
         }
     }
     for ((version, minute), delta) in &deltas {
-        cache.apply(tx, entry.id, version, *minute, delta)?;
+        state
+            .performance
+            .apply(tx, entry.id, version, *minute, delta)?;
     }
     Ok(outcome)
 }

@@ -69,6 +69,7 @@ async fn ingest_labels_and_reopen() {
                         event("a", DAY + 3, "0", None),
                         event("c", 2 * DAY, "1", None),
                     ],
+                    None,
                 ),
                 10,
             )
@@ -176,7 +177,7 @@ async fn schema_changes_and_deletion() {
     let err = store
         .ingest(
             entry.clone(),
-            modelwatch_store::prepare(&entry.model, vec![]),
+            modelwatch_store::prepare(&entry.model, vec![], None),
             4,
         )
         .await

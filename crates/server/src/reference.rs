@@ -1,0 +1,145 @@
+//! `PUT /api/v1/models/{model}/reference`: the reference data set, streamed from the
+//! request body (CSV, NDJSON or a JSON array of events), profiled in core and stored.
+//!
+//! CSV and NDJSON are read as they arrive, so the body is never held whole; what is
+//! held is 8 bytes per numeric value, which exact deciles need. A JSON array is parsed
+//! whole (it cannot be split before it is complete), within the body limit.
+
+use std::io::{BufRead, Read};
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use futures_util::TryStreamExt;
+use modelwatch_core::body::{BodyFormat, split_records};
+use modelwatch_core::csv_input::CsvRecords;
+use modelwatch_core::drift::{ReferenceBuilder, ReferenceProfile};
+use modelwatch_core::event::validate_reference_row;
+use modelwatch_core::{FieldError, Model};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::pii::PiiKey;
+
+/// How a reference body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceFormat {
+    /// `text/csv`.
+    Csv,
+    /// One JSON event per line.
+    Ndjson,
+    /// A JSON array of events.
+    Json,
+}
+
+/// A profiled reference, and the rows refused (1-based line or 0-based index).
+pub struct ProfiledReference {
+    /// The profile (generation assigned by the store).
+    pub profile: ReferenceProfile,
+    /// Rows accepted.
+    pub accepted: u64,
+    /// `(line or index, reason)` of refused rows.
+    pub rejected: Vec<(u64, FieldError)>,
+}
+
+/// A blocking reader over the request body that fails once `limit` bytes are passed.
+pub fn body_reader(body: Body, limit: usize) -> impl Read {
+    let mut seen = 0usize;
+    let stream = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .and_then(move |chunk| {
+            seen += chunk.len();
+            let result = if seen > limit {
+                Err(std::io::Error::other(format!(
+                    "the body is larger than {limit} bytes"
+                )))
+            } else {
+                Ok(chunk)
+            };
+            std::future::ready(result)
+        });
+    tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream))
+}
+
+fn too_large_or_unreadable(error: std::io::Error) -> ApiError {
+    let text = error.to_string();
+    if text.contains("larger than") {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", text).field("body")
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", text).field("body")
+    }
+}
+
+/// Reads and profiles a reference (call it off the async runtime).
+pub fn profile_reference(
+    reader: impl Read,
+    format: ReferenceFormat,
+    model: &Model,
+    pii: &PiiKey,
+) -> Result<ProfiledReference, ApiError> {
+    let mut builder = ReferenceBuilder::new(model);
+    let mut accepted = 0;
+    let mut rejected = Vec::new();
+    let mut take = |position: u64, record: Result<Map<String, Value>, FieldError>| match record
+        .and_then(|r| validate_reference_row(model, r))
+    {
+        Ok(mut event) => {
+            pii.protect(model, &mut event.features);
+            builder.observe(model, &event);
+            accepted += 1;
+        }
+        Err(e) => rejected.push((position, e)),
+    };
+    match format {
+        ReferenceFormat::Csv => {
+            let records = CsvRecords::new(reader, model).map_err(ApiError::invalid)?;
+            for (line, record) in records {
+                if let Err(e) = &record
+                    && e.field == "row"
+                    && e.message.contains("larger than")
+                {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        e.message.clone(),
+                    )
+                    .field("body"));
+                }
+                take(line, record);
+            }
+        }
+        ReferenceFormat::Ndjson => {
+            for (index, line) in std::io::BufReader::new(reader).lines().enumerate() {
+                let line = line.map_err(too_large_or_unreadable)?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let record = match split_records(line.as_bytes(), BodyFormat::Ndjson) {
+                    Ok(mut records) if records.len() == 1 => records.remove(0),
+                    Ok(_) => Err(FieldError::new("", "expected one JSON object on the line")),
+                    Err(e) => Err(e),
+                };
+                take(index as u64 + 1, record);
+            }
+        }
+        ReferenceFormat::Json => {
+            let mut body = Vec::new();
+            let mut reader = reader;
+            reader
+                .read_to_end(&mut body)
+                .map_err(too_large_or_unreadable)?;
+            for (index, record) in split_records(&body, BodyFormat::Json)
+                .map_err(ApiError::invalid)?
+                .into_iter()
+                .enumerate()
+            {
+                take(index as u64, record);
+            }
+        }
+    }
+    Ok(ProfiledReference {
+        profile: builder.finish(0),
+        accepted,
+        rejected,
+    })
+}
