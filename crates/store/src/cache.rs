@@ -1,12 +1,13 @@
 //! The writer's cache of window profiles, generic over the kind of profile.
 //!
 //! Performance profiles (small) are written at every granularity in every commit.
-//! Feature profiles (large: up to thousands of slots per feature) are written at the
-//! minute granularity in every commit, but their hour and day aggregates only when
-//! the cache is flushed (at most once a second, on `Store::flush`, or when the cache
-//! is full). Until then a row in `coarse_dirty` marks each aggregate whose stored copy
-//! is behind, in the same transaction as the minute rows, so that after a crash the
-//! aggregate is rebuilt from its minutes ([`ProfileCache::recover_coarse`]).
+//! Feature profiles (large: thousands of slots and up to 4,096 exact values per
+//! feature) would cost a rewrite of every touched window at every commit, so they are
+//! written *lazily*: when the cache is flushed (at most a second after a change, on
+//! `Store::flush`, or when the cache is full). Until then a row in `lazy_dirty` marks
+//! each window whose stored copy is behind, inserted in the same transaction as the
+//! raw events, so that after a crash the window is rebuilt: a minute from its raw
+//! events, an hour or a day from its minutes (see `writer::recover_features`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,8 +22,12 @@ use crate::error::StoreError;
 pub(crate) trait StoredProfile: Default + Clone {
     /// Table: `(model_id, granularity, start_ms, version, data)`.
     const TABLE: &'static str;
-    /// Whether hour and day rows are written lazily (see the module doc).
-    const LAZY_COARSE: bool;
+    /// Whether rows are written lazily (see the module doc).
+    const LAZY: bool;
+    /// Bytes of profiles kept in memory between commits.
+    const BUDGET_BYTES: usize;
+    /// Roughly the bytes a profile holds.
+    fn weight(&self) -> usize;
     fn merge(&mut self, other: &Self);
     fn encode(&self) -> Vec<u8>;
     fn decode(bytes: &[u8]) -> Result<Self, DecodeError>;
@@ -30,7 +35,12 @@ pub(crate) trait StoredProfile: Default + Clone {
 
 impl StoredProfile for WindowProfile {
     const TABLE: &'static str = "profiles";
-    const LAZY_COARSE: bool = false;
+    const LAZY: bool = false;
+    const BUDGET_BYTES: usize = 64 << 20;
+    fn weight(&self) -> usize {
+        // Dominated by the score histogram (at most 8,192 bins).
+        256 + 24 * self.classification.scores.len()
+    }
     fn merge(&mut self, other: &Self) {
         WindowProfile::merge(self, other)
     }
@@ -44,7 +54,11 @@ impl StoredProfile for WindowProfile {
 
 impl StoredProfile for WindowFeatures {
     const TABLE: &'static str = "feature_profiles";
-    const LAZY_COARSE: bool = true;
+    const LAZY: bool = true;
+    const BUDGET_BYTES: usize = 48 << 20;
+    fn weight(&self) -> usize {
+        self.approximate_bytes()
+    }
     fn merge(&mut self, other: &Self) {
         WindowFeatures::merge(self, other)
     }
@@ -74,16 +88,13 @@ fn from_code(code: i64) -> Option<Granularity> {
 /// `(model id, granularity, window start, version)`.
 pub(crate) type Key = (i64, Granularity, i64, String);
 
-/// Most profiles kept between commits before the cache is emptied.
-const CAPACITY: usize = 4_096;
-
 /// Recently used profiles of one kind.
 pub(crate) struct ProfileCache<P> {
     profiles: HashMap<Key, P>,
     /// Changed in the current transaction: written at its end.
     dirty: HashSet<Key>,
-    /// Coarse rows changed since the last flush (lazy kinds only).
-    coarse_dirty: HashSet<Key>,
+    /// Rows changed since the last flush (lazy kinds only).
+    lazy_dirty: HashSet<Key>,
 }
 
 impl<P> Default for ProfileCache<P> {
@@ -91,7 +102,7 @@ impl<P> Default for ProfileCache<P> {
         Self {
             profiles: HashMap::new(),
             dirty: HashSet::new(),
-            coarse_dirty: HashSet::new(),
+            lazy_dirty: HashSet::new(),
         }
     }
 }
@@ -147,10 +158,10 @@ impl<P: StoredProfile> ProfileCache<P> {
             if let Some(profile) = self.profiles.get_mut(&key) {
                 profile.merge(delta);
             }
-            if P::LAZY_COARSE && granularity != Granularity::Minute {
-                if self.coarse_dirty.insert(key.clone()) {
+            if P::LAZY {
+                if self.lazy_dirty.insert(key.clone()) {
                     tx.prepare_cached(
-                        "INSERT OR IGNORE INTO coarse_dirty (model_id, granularity, start_ms, version) VALUES (?1, ?2, ?3, ?4)",
+                        "INSERT OR IGNORE INTO lazy_dirty (model_id, granularity, start_ms, version) VALUES (?1, ?2, ?3, ?4)",
                     )?
                     .execute(params![key.0, code(key.1), key.2, key.3])?;
                 }
@@ -161,92 +172,116 @@ impl<P: StoredProfile> ProfileCache<P> {
         Ok(())
     }
 
-    /// Writes what the transaction changed, and the lazy coarse rows too when `flush`
-    /// (or when the cache is full).
+    /// Writes what the transaction changed, and the lazy rows too when `flush` (or
+    /// when the cache is full).
     pub(crate) fn write(&mut self, tx: &Transaction<'_>, flush: bool) -> Result<(), StoreError> {
         for key in &self.dirty {
             if let Some(profile) = self.profiles.get(key) {
                 store(tx, key, profile)?;
             }
         }
-        if flush || self.profiles.len() > CAPACITY {
-            for key in &self.coarse_dirty {
+        if flush || self.over_budget() {
+            for key in &self.lazy_dirty {
                 if let Some(profile) = self.profiles.get(key) {
                     store(tx, key, profile)?;
                 }
                 tx.prepare_cached(
-                    "DELETE FROM coarse_dirty WHERE model_id = ?1 AND granularity = ?2 AND start_ms = ?3 AND version = ?4",
+                    "DELETE FROM lazy_dirty WHERE model_id = ?1 AND granularity = ?2 AND start_ms = ?3 AND version = ?4",
                 )?
                 .execute(params![key.0, code(key.1), key.2, key.3])?;
             }
-            self.coarse_dirty.clear();
+            self.lazy_dirty.clear();
         }
         Ok(())
     }
 
-    /// After a commit: forget what was written; empty the cache when it is full.
+    fn over_budget(&self) -> bool {
+        self.profiles.values().map(P::weight).sum::<usize>() > P::BUDGET_BYTES
+    }
+
+    /// After a commit: forget what was written. Over budget, drop clean minute windows
+    /// first (they are many and rarely touched again), then everything clean; hour and
+    /// day windows are costly to reload.
     pub(crate) fn committed(&mut self) {
         self.dirty.clear();
-        if self.profiles.len() > CAPACITY && self.coarse_dirty.is_empty() {
-            self.profiles.clear();
+        if self.over_budget() {
+            let lazy_dirty = &self.lazy_dirty;
+            self.profiles
+                .retain(|key, _| key.1 != Granularity::Minute || lazy_dirty.contains(key));
+            if self.over_budget() {
+                let lazy_dirty = &self.lazy_dirty;
+                self.profiles.retain(|key, _| lazy_dirty.contains(key));
+            }
         }
     }
 
-    /// Whether lazy coarse rows wait to be written.
+    /// Whether lazy rows wait to be written.
     pub(crate) fn has_unflushed(&self) -> bool {
-        !self.coarse_dirty.is_empty()
+        !self.lazy_dirty.is_empty()
     }
 
     /// Drops a deleted model's profiles.
     pub(crate) fn forget_model(&mut self, model_id: i64) {
         self.profiles.retain(|key, _| key.0 != model_id);
         self.dirty.retain(|key| key.0 != model_id);
-        self.coarse_dirty.retain(|key| key.0 != model_id);
+        self.lazy_dirty.retain(|key| key.0 != model_id);
     }
 
     /// Empties the cache (after a rolled-back transaction).
     pub(crate) fn reset(&mut self) {
         *self = Self::default();
     }
+}
 
-    /// Rebuilds every coarse row marked in `coarse_dirty` from its minute rows: after a
-    /// crash, or after a rolled-back transaction emptied the cache.
-    pub(crate) fn recover_coarse(conn: &mut Connection) -> Result<usize, StoreError> {
-        let tx = conn.transaction()?;
-        let marked: Vec<(i64, i64, i64, String)> = {
-            let mut statement =
-                tx.prepare("SELECT model_id, granularity, start_ms, version FROM coarse_dirty ORDER BY granularity")?;
-            let rows = statement.query_map([], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for (model_id, granularity_code, start, version) in &marked {
-            let Some(granularity) = from_code(*granularity_code) else {
-                continue;
-            };
-            let mut merged = P::default();
-            {
-                let mut statement = tx.prepare_cached(&format!(
-                    "SELECT data FROM {} WHERE model_id = ?1 AND granularity = 0 AND start_ms >= ?2 AND start_ms < ?3 AND version = ?4",
-                    P::TABLE
-                ))?;
-                let rows = statement.query_map(
-                    params![model_id, start, start + granularity.ms(), version],
-                    |row| row.get::<_, Vec<u8>>(0),
-                )?;
-                for bytes in rows {
-                    merged.merge(&P::decode(&bytes?)?);
-                }
-            }
-            store(
-                &tx,
-                &(*model_id, granularity, *start, version.clone()),
-                &merged,
-            )?;
+/// Windows marked in `lazy_dirty`, finest first: `(model id, granularity, start, version)`.
+pub(crate) fn marked_windows(tx: &Transaction<'_>) -> Result<Vec<Key>, StoreError> {
+    let mut statement =
+        tx.prepare("SELECT model_id, granularity, start_ms, version FROM lazy_dirty ORDER BY granularity, start_ms")?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+            row.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut keys = Vec::new();
+    for row in rows {
+        let (model_id, granularity, start, version) = row?;
+        if let Some(granularity) = from_code(granularity) {
+            keys.push((model_id, granularity, start, version));
         }
-        tx.execute("DELETE FROM coarse_dirty", [])?;
-        tx.commit()?;
-        Ok(marked.len())
     }
+    Ok(keys)
+}
+
+/// Rebuilds an hour or day row from its minute rows.
+pub(crate) fn rebuild_from_minutes<P: StoredProfile>(
+    tx: &Transaction<'_>,
+    key: &Key,
+) -> Result<(), StoreError> {
+    let mut merged = P::default();
+    {
+        let mut statement = tx.prepare_cached(&format!(
+            "SELECT data FROM {} WHERE model_id = ?1 AND granularity = 0 AND start_ms >= ?2 AND start_ms < ?3 AND version = ?4",
+            P::TABLE
+        ))?;
+        let rows = statement
+            .query_map(params![key.0, key.2, key.2 + key.1.ms(), key.3], |row| {
+                row.get::<_, Vec<u8>>(0)
+            })?;
+        for bytes in rows {
+            merged.merge(&P::decode(&bytes?)?);
+        }
+    }
+    store(tx, key, &merged)
+}
+
+/// Writes one row (used by recovery).
+pub(crate) fn store_row<P: StoredProfile>(
+    tx: &Transaction<'_>,
+    key: &Key,
+    profile: &P,
+) -> Result<(), StoreError> {
+    store(tx, key, profile)
 }

@@ -46,7 +46,7 @@ const MIGRATIONS: &[&str] = &[
         data BLOB NOT NULL,
         PRIMARY KEY (model_id, granularity, start_ms, version)
     ) WITHOUT ROWID;",
-    // 2: references, feature profiles and the markers of lazily written aggregates.
+    // 2: references, feature profiles and the markers of lazily written windows.
     "CREATE INDEX predictions_by_time ON predictions (model_id, ts);
     CREATE TABLE model_references (
         model_id INTEGER PRIMARY KEY,
@@ -63,7 +63,7 @@ const MIGRATIONS: &[&str] = &[
         data BLOB NOT NULL,
         PRIMARY KEY (model_id, granularity, start_ms, version)
     ) WITHOUT ROWID;
-    CREATE TABLE coarse_dirty (
+    CREATE TABLE lazy_dirty (
         model_id INTEGER NOT NULL,
         granularity INTEGER NOT NULL,
         start_ms INTEGER NOT NULL,

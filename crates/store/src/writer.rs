@@ -144,13 +144,6 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn new(mut conn: Connection) -> Result<Self, StoreError> {
-        let recovered = ProfileCache::<WindowFeatures>::recover_coarse(&mut conn)?;
-        if recovered > 0 {
-            tracing::info!(
-                recovered,
-                "rebuilt feature aggregates left behind by a crash"
-            );
-        }
         let mut pending_labels = HashMap::new();
         let mut references = HashMap::new();
         {
@@ -173,6 +166,10 @@ impl Writer {
                 let (id, bytes) = row?;
                 references.insert(id, Arc::new(ReferenceProfile::decode(&bytes)?));
             }
+        }
+        let recovered = recover_features(&mut conn, &references)?;
+        if recovered > 0 {
+            tracing::info!(recovered, "rebuilt feature profiles left behind by a crash");
         }
         Ok(Self {
             conn,
@@ -256,9 +253,9 @@ impl Writer {
                 self.state.pending_labels = pending_before;
                 self.state.references = references_before;
                 self.state.flush_requested = false;
-                // Aggregates that were only in the cache are rebuilt from their minutes.
-                if let Err(error) = ProfileCache::<WindowFeatures>::recover_coarse(&mut self.conn) {
-                    tracing::error!(%error, "rebuilding feature aggregates failed");
+                // Feature windows that were only in the cache are rebuilt from the store.
+                if let Err(error) = recover_features(&mut self.conn, &self.state.references) {
+                    tracing::error!(%error, "rebuilding feature profiles failed");
                 }
                 // Commands not yet applied were dropped with `batch`: their callers see
                 // a closed channel, which the store maps to an error too.
@@ -303,7 +300,7 @@ fn apply(
                     "pending_labels",
                     "profiles",
                     "feature_profiles",
-                    "coarse_dirty",
+                    "lazy_dirty",
                     "model_references",
                 ] {
                     tx.execute(&format!("DELETE FROM {table} WHERE model_id = ?1"), [id])?;
@@ -370,6 +367,61 @@ fn apply(
     }))
 }
 
+/// Rebuilds every feature window marked in `lazy_dirty` (written lazily and lost with
+/// the cache): a minute from its raw events, then hours and days from their minutes.
+fn recover_features(
+    conn: &mut Connection,
+    references: &HashMap<i64, Arc<ReferenceProfile>>,
+) -> Result<usize, StoreError> {
+    let tx = conn.transaction()?;
+    let marked = crate::cache::marked_windows(&tx)?;
+    let mut models: HashMap<i64, Option<Model>> = HashMap::new();
+    for key in &marked {
+        if key.1 != Granularity::Minute {
+            crate::cache::rebuild_from_minutes::<WindowFeatures>(&tx, key)?;
+            continue;
+        }
+        if !models.contains_key(&key.0) {
+            let definition: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT name, definition FROM models WHERE id = ?1",
+                    [key.0],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let model = definition
+                .map(|(name, d)| crate::parse_stored_model(&name, &d))
+                .transpose()?;
+            models.insert(key.0, model);
+        }
+        let Some(Some(model)) = models.get(&key.0) else {
+            continue;
+        };
+        let reference = references.get(&key.0).map(|r| r.as_ref());
+        let mut features = WindowFeatures::default();
+        let mut statement = tx.prepare_cached(
+            "SELECT ts, version, prediction, score, features FROM predictions
+             WHERE model_id = ?1 AND ts >= ?2 AND ts < ?3 AND version = ?4",
+        )?;
+        let mut rows = statement.query(params![key.0, key.2, key.2 + key.1.ms(), key.3])?;
+        while let Some(row) = rows.next()? {
+            let event = crate::prepare::stored_event(
+                model,
+                row.get(0)?,
+                row.get(1)?,
+                row.get::<_, Option<String>>(2)?.as_deref(),
+                row.get::<_, Option<String>>(3)?.as_deref(),
+                row.get::<_, Option<String>>(4)?.as_deref(),
+            );
+            features.observe(model, &event, reference);
+        }
+        crate::cache::store_row(&tx, key, &features)?;
+    }
+    tx.execute("DELETE FROM lazy_dirty", [])?;
+    tx.commit()?;
+    Ok(marked.len())
+}
+
 /// Rebuilds every feature profile of a model from its stored events, against its
 /// current reference (after a reference upload).
 fn reprofile_features(
@@ -381,7 +433,7 @@ fn reprofile_features(
         "DELETE FROM feature_profiles WHERE model_id = ?1",
         [entry.id],
     )?;
-    tx.execute("DELETE FROM coarse_dirty WHERE model_id = ?1", [entry.id])?;
+    tx.execute("DELETE FROM lazy_dirty WHERE model_id = ?1", [entry.id])?;
     state.features.forget_model(entry.id);
     let reference = state.references.get(&entry.id).cloned();
     let mut statement = tx.prepare(

@@ -143,7 +143,17 @@ impl NumericProfile {
         let delta = value - self.mean;
         self.mean += delta / n;
         self.m2 += delta * (value - self.mean);
-        merge_small_values(&mut self.small_values, &Some(vec![(value, 1)]));
+        if let Some(values) = &mut self.small_values {
+            let full = values.len() >= MAX_SMALL_VALUES;
+            match values.iter_mut().find(|(v, _)| *v == value) {
+                Some((_, n)) => *n += 1,
+                None if !full => {
+                    values.push((value, 1));
+                    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                }
+                None => self.small_values = None,
+            }
+        }
         if let Some(values) = &mut self.exact {
             if values.len() < EXACT_VALUES {
                 values.push(value);
@@ -403,6 +413,27 @@ impl WindowFeatures {
                 }
             }
         }
+    }
+
+    /// Roughly how many bytes the profile holds in memory (for cache budgets).
+    pub fn approximate_bytes(&self) -> usize {
+        let per_feature: usize = self
+            .features
+            .values()
+            .map(|profile| match profile {
+                FeatureProfile::Numeric(p) => {
+                    256 + p.exact.as_ref().map_or(0, |e| e.len() * 8)
+                        + p.bins
+                            .as_ref()
+                            .map_or(0, |b| b.slots.len() * 24 + b.deciles.len() * 8)
+                        + p.sketch.bucket_count() * 12
+                }
+                FeatureProfile::Categorical(p) => {
+                    128 + p.counts.keys().map(|k| k.len() + 48).sum::<usize>()
+                }
+            })
+            .sum();
+        64 + per_feature
     }
 
     /// A compact encoding for the store.

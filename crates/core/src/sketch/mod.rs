@@ -18,6 +18,17 @@ pub(crate) fn merge_sorted<K: Ord + Copy, V: Copy>(
     if from.is_empty() {
         return;
     }
+    if from.len() * 8 < into.len() {
+        // A small delta into a large accumulator (the writer's common case): update in
+        // place rather than rebuild the accumulator.
+        for (key, value) in from {
+            match into.binary_search_by(|(k, _)| k.cmp(key)) {
+                Ok(i) => into[i].1 = add(into[i].1, *value),
+                Err(i) => into.insert(i, (*key, *value)),
+            }
+        }
+        return;
+    }
     let mut merged = Vec::with_capacity(into.len().max(from.len()));
     let (mut i, mut j) = (0, 0);
     while i < into.len() || j < from.len() {

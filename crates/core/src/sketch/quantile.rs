@@ -98,6 +98,11 @@ impl QuantileSketch {
         self.sum += other.sum;
     }
 
+    /// Buckets in use (a measure of the sketch's size).
+    pub fn bucket_count(&self) -> usize {
+        self.negative.len() + self.positive.len()
+    }
+
     /// How many values were added.
     pub fn count(&self) -> u64 {
         self.count

@@ -41,6 +41,16 @@ impl ScoreHistogram {
         }
     }
 
+    /// Occupied bins (a measure of the histogram's size).
+    pub fn len(&self) -> usize {
+        self.bins.len()
+    }
+
+    /// Whether no score was added.
+    pub fn is_empty(&self) -> bool {
+        self.bins.is_empty()
+    }
+
     /// Adds every count of `other` (a linear merge of the two sorted lists).
     pub fn merge(&mut self, other: &ScoreHistogram) {
         super::merge_sorted(&mut self.bins, &other.bins, |x, y| {
