@@ -95,6 +95,9 @@ pub(crate) struct ProfileCache<P> {
     dirty: HashSet<Key>,
     /// Rows changed since the last flush (lazy kinds only).
     lazy_dirty: HashSet<Key>,
+    /// The weight of each cached profile when it was last changed, and their sum.
+    weights: HashMap<Key, usize>,
+    total_weight: usize,
 }
 
 impl<P> Default for ProfileCache<P> {
@@ -103,6 +106,8 @@ impl<P> Default for ProfileCache<P> {
             profiles: HashMap::new(),
             dirty: HashSet::new(),
             lazy_dirty: HashSet::new(),
+            weights: HashMap::new(),
+            total_weight: 0,
         }
     }
 }
@@ -157,6 +162,9 @@ impl<P: StoredProfile> ProfileCache<P> {
             }
             if let Some(profile) = self.profiles.get_mut(&key) {
                 profile.merge(delta);
+                let weight = profile.weight();
+                let old = self.weights.insert(key.clone(), weight).unwrap_or(0);
+                self.total_weight = self.total_weight + weight - old;
             }
             if P::LAZY {
                 if self.lazy_dirty.insert(key.clone()) {
@@ -196,7 +204,14 @@ impl<P: StoredProfile> ProfileCache<P> {
     }
 
     fn over_budget(&self) -> bool {
-        self.profiles.values().map(P::weight).sum::<usize>() > P::BUDGET_BYTES
+        self.total_weight > P::BUDGET_BYTES
+    }
+
+    /// Keeps the profiles `keep` says to, and the weights in step.
+    fn retain(&mut self, keep: impl Fn(&Key) -> bool) {
+        self.profiles.retain(|key, _| keep(key));
+        self.weights.retain(|key, _| keep(key));
+        self.total_weight = self.weights.values().sum();
     }
 
     /// After a commit: forget what was written. Over budget, drop clean minute windows
@@ -222,7 +237,7 @@ impl<P: StoredProfile> ProfileCache<P> {
 
     /// Drops a deleted model's profiles.
     pub(crate) fn forget_model(&mut self, model_id: i64) {
-        self.profiles.retain(|key, _| key.0 != model_id);
+        self.retain(|key| key.0 != model_id);
         self.dirty.retain(|key| key.0 != model_id);
         self.lazy_dirty.retain(|key| key.0 != model_id);
     }

@@ -186,16 +186,29 @@ impl Writer {
 
     /// Runs until every sender is dropped.
     pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Command>) {
+        // A small runtime of the writer's own, only to wait for the queue with a timeout.
+        let timer = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                tracing::error!(%error, "the writer cannot start its timer; it stops");
+                return;
+            }
+        };
         loop {
-            // Wait for work; when lazy aggregates are pending, wake up to flush them.
+            // Wait for work; when lazy windows wait to be written, wake up in time to
+            // write them within the flush interval.
             let first = if self.state.features.has_unflushed() {
-                match queue.try_recv() {
-                    Ok(command) => command,
-                    Err(mpsc::error::TryRecvError::Empty) => {
+                let left = FLUSH_INTERVAL.saturating_sub(self.last_flush.elapsed());
+                match timer.block_on(async { tokio::time::timeout(left, queue.recv()).await }) {
+                    Ok(Some(command)) => command,
+                    Ok(None) => break,
+                    Err(_elapsed) => {
                         let (reply, _) = oneshot::channel();
                         Command::Flush { reply }
                     }
-                    Err(mpsc::error::TryRecvError::Disconnected) => break,
                 }
             } else {
                 match queue.blocking_recv() {
@@ -216,6 +229,9 @@ impl Writer {
             }
             self.commit_batch(batch);
         }
+        // Write what is still pending before the store closes.
+        let (reply, _) = oneshot::channel();
+        self.commit_batch(vec![Command::Flush { reply }]);
     }
 
     fn commit_batch(&mut self, batch: Vec<Command>) {
