@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use modelwatch_core::FieldError;
 use modelwatch_core::drift::ReferenceProfile;
 use modelwatch_core::drift::report::{drift_answer, quality_answer};
-use modelwatch_core::offline::{OfflineProfiles, reference_from_csv};
+use modelwatch_core::offline::{OfflineProfiles, OfflineReference, reference_from_csv};
 use modelwatch_core::time::{MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration};
 use modelwatch_core::{Model, ModelDefinition};
 use serde_json::{Value, json};
@@ -88,10 +88,7 @@ fn profile_current(
     Ok(profiles)
 }
 
-fn profile_reference(
-    path: &Path,
-    model: &Model,
-) -> anyhow::Result<(ReferenceProfile, u64, Vec<(u64, FieldError)>)> {
+fn profile_reference(path: &Path, model: &Model) -> anyhow::Result<OfflineReference> {
     let (reader, bar) = open_with_progress(path, "reference")?;
     let reference = reference_from_csv(reader, model, 1)
         .map_err(|e| usage(format!("reference {}: {e}", path.display())))?;
@@ -113,7 +110,7 @@ fn rows_json(accepted: u64, rejected: &[(u64, FieldError)]) -> Value {
 /// Builds the report as JSON.
 pub fn build(
     model: &Model,
-    reference: &(ReferenceProfile, u64, Vec<(u64, FieldError)>),
+    reference: &OfflineReference,
     current: &OfflineProfiles,
     step_ms: i64,
 ) -> anyhow::Result<Value> {
@@ -121,7 +118,7 @@ pub fn build(
     let features = current.merged_features(None);
     Ok(json!({
         "task": model.task().as_str(),
-        "reference": rows_json(reference.1, &reference.2),
+        "reference": rows_json(reference.accepted, &reference.rejected),
         "current": rows_json(current.accepted, &current.rejected),
         "metrics": {
             "step": format_duration(step_ms),
@@ -130,8 +127,8 @@ pub fn build(
                 .map(|(start, p)| json!({"start": format_timestamp(*start), "metrics": p.metrics(model)}))
                 .collect::<Vec<_>>(),
         },
-        "drift": drift_answer(model, &reference.0, &features),
-        "quality": quality_answer(model, Some(&reference.0), &features),
+        "drift": drift_answer(model, &reference.profile, &features),
+        "quality": quality_answer(model, Some(&reference.profile), &features),
     }))
 }
 
@@ -240,9 +237,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     }
     let model = read_schema(&args.schema)?;
     let reference = profile_reference(&args.reference, &model)?;
-    let current = profile_current(&args.current, &model, &reference.0)?;
+    let current = profile_current(&args.current, &model, &reference.profile)?;
     for (what, rejected) in [
-        ("reference", reference.2.len()),
+        ("reference", reference.rejected.len()),
         ("current", current.rejected.len()),
     ] {
         if rejected > 0 {

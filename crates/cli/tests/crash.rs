@@ -61,6 +61,7 @@ fn event(id: &str, n: u64) -> Value {
         "score": (n % 100) as f64 / 100.0,
         "label": if n.is_multiple_of(4) { Value::from((n / 2 % 2).to_string()) } else { Value::Null },
         "latency_ms": (n % 50) as f64,
+        "features": {"x": (n % 997) as f64 / 7.0, "c": format!("c{}", n % 5)},
     })
 }
 
@@ -86,7 +87,7 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
     wait_healthy(&client, &server.base).await;
     let created = client
         .put(format!("{}/api/v1/models/m", server.base))
-        .json(&json!({"task": "binary_classification"}))
+        .json(&json!({"task": "binary_classification", "features": [{"name": "x", "type": "numeric"}, {"name": "c", "type": "categorical"}]}))
         .send()
         .await
         .unwrap();
@@ -214,14 +215,17 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
             .await
             .unwrap();
         let stored = model["stats"]["predictions"].as_u64().unwrap();
-        let ledger_now = ledger.lock().unwrap();
+        let (sent, labels_acked) = {
+            let book = ledger.lock().unwrap();
+            (book.sent.len(), book.labels_acked.len())
+        };
         assert!(
             stored as usize >= acked.len(),
             "cycle {cycle}: {stored} stored < {} acknowledged",
             acked.len()
         );
         assert!(
-            stored as usize <= ledger_now.sent.len(),
+            stored as usize <= sent,
             "cycle {cycle}: more stored than sent"
         );
         assert_eq!(
@@ -233,10 +237,25 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
             metrics["summary"]["labelled_count"], model["stats"]["labelled"],
             "cycle {cycle}: labelled profiles disagree with rows"
         );
+        // Feature profiles are written lazily; after a crash they are rebuilt from the raw
+        // events, so they too count every stored prediction exactly once.
+        let quality: Value = client
+            .get(format!("{}/api/v1/models/m/quality", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            quality["rows"].as_u64(),
+            Some(stored),
+            "cycle {cycle}: feature profiles disagree with rows"
+        );
         let labelled = model["stats"]["labelled"].as_u64().unwrap() as usize;
         let inline = acked.iter().filter(|(_, n)| n % 4 == 0).count();
         assert!(
-            labelled >= inline + ledger_now.labels_acked.len(),
+            labelled >= inline + labels_acked,
             "cycle {cycle}: an acknowledged label was lost"
         );
     }

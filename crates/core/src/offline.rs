@@ -97,13 +97,24 @@ impl OfflineProfiles {
     }
 }
 
-/// Profiles a reference CSV: `(reference, rows accepted, rejected rows)`. Rows are
-/// validated like events, except that `id` and `prediction` may be absent.
+/// A reference profiled from CSV.
+#[derive(Debug)]
+pub struct OfflineReference {
+    /// The profile.
+    pub profile: ReferenceProfile,
+    /// Rows accepted.
+    pub accepted: u64,
+    /// `(line number, reason)` of every rejected row.
+    pub rejected: Vec<(u64, FieldError)>,
+}
+
+/// Profiles a reference CSV. Rows are validated like events, except that `id` and
+/// `prediction` may be absent.
 pub fn reference_from_csv<R: Read>(
     input: R,
     model: &Model,
     generation: u64,
-) -> Result<(ReferenceProfile, u64, Vec<(u64, FieldError)>), FieldError> {
+) -> Result<OfflineReference, FieldError> {
     let mut builder = ReferenceBuilder::new(model);
     let mut rejected = Vec::new();
     let mut accepted = 0;
@@ -116,5 +127,9 @@ pub fn reference_from_csv<R: Read>(
             Err(e) => rejected.push((line, e)),
         }
     }
-    Ok((builder.finish(generation), accepted, rejected))
+    Ok(OfflineReference {
+        profile: builder.finish(generation),
+        accepted,
+        rejected,
+    })
 }

@@ -1,89 +1,16 @@
 //! HTTP integration tests: a real server on 127.0.0.1:0 over a real store in a
 //! temporary directory, driven by a real HTTP client.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::PathBuf;
 
+use common::{TestServer, error_field};
 use modelwatch_core::csv_input::CsvRecords;
 use modelwatch_core::{Model, ModelDefinition};
 use modelwatch_server::{AppState, ServerConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-struct TestServer {
-    base: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    async fn start() -> Self {
-        Self::start_with(|_| {}).await
-    }
-
-    async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = ServerConfig::new(dir.path());
-        configure(&mut config);
-        let state = AppState::open(&config).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(modelwatch_server::serve(
-            listener,
-            state,
-            std::future::pending(),
-        ));
-        Self {
-            base: format!("http://{address}"),
-            client: reqwest::Client::new(),
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn put_model(&self, name: &str, definition: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .put(self.url(&format!("/api/v1/models/{name}")))
-            .json(&definition)
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-}
-
-fn error_field(body: &Value) -> &str {
-    body["error"]["field"].as_str().unwrap_or("<none>")
-}
 
 const DAY1: &str = "2024-03-11T10:00:00Z";
 const DAY2: &str = "2024-03-12T10:00:00Z";

@@ -397,20 +397,24 @@ fn recover_features(
             crate::cache::rebuild_from_minutes::<WindowFeatures>(&tx, key)?;
             continue;
         }
-        if !models.contains_key(&key.0) {
-            let definition: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT name, definition FROM models WHERE id = ?1",
-                    [key.0],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
+        let model = match models.entry(key.0) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let definition: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT name, definition FROM models WHERE id = ?1",
+                        [key.0],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()?;
+                entry.insert(
+                    definition
+                        .map(|(name, d)| crate::parse_stored_model(&name, &d))
+                        .transpose()?,
                 )
-                .optional()?;
-            let model = definition
-                .map(|(name, d)| crate::parse_stored_model(&name, &d))
-                .transpose()?;
-            models.insert(key.0, model);
-        }
-        let Some(Some(model)) = models.get(&key.0) else {
+            }
+        };
+        let Some(model) = model.as_ref() else {
             continue;
         };
         let reference = references.get(&key.0).map(|r| r.as_ref());

@@ -6,7 +6,7 @@ use std::f64::consts::PI;
 
 /// `P(K > λ)` for the limiting Kolmogorov distribution (scipy's `kstwobign.sf`).
 pub fn kolmogorov_sf(lambda: f64) -> f64 {
-    if !(lambda > 0.0) {
+    if lambda.is_nan() || lambda <= 0.0 {
         return 1.0;
     }
     if lambda < 1.0 {

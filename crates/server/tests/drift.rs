@@ -1,0 +1,260 @@
+//! Drift and quality over HTTP: reference uploads in every format, drift and quality
+//! answers equal to scipy's on the golden data sets, a reference that arrives after the
+//! events, replacement, and refusals that change nothing.
+
+mod common;
+
+#[path = "../../core/tests/support/drift_compare.rs"]
+mod drift_compare;
+
+use std::path::PathBuf;
+
+use common::{TestServer, error_field};
+use drift_compare::check_answers;
+use modelwatch_core::csv_input::CsvRecords;
+use modelwatch_core::{Model, ModelDefinition};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/drift")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn schema(set: &str) -> Value {
+    serde_json::from_slice(&read(&format!("{set}.schema.json"))).unwrap()
+}
+
+/// The current CSV as JSON events, as a client would send them.
+fn current_events(set: &str) -> Vec<Value> {
+    let model = Model::new(
+        "m",
+        serde_json::from_value::<ModelDefinition>(schema(set)).unwrap(),
+    )
+    .unwrap();
+    let csv = read(&format!("{set}.current.csv"));
+    CsvRecords::new(csv.as_slice(), &model)
+        .unwrap()
+        .map(|(_, r)| Value::Object(r.unwrap()))
+        .collect()
+}
+
+fn expected(set: &str) -> Value {
+    serde_json::from_slice(&read(&format!("{set}.expected.json"))).unwrap()
+}
+
+async fn ingest(server: &TestServer, events: &[Value]) {
+    for chunk in events.chunks(700) {
+        let (status, body) = server
+            .post("/api/v1/models/m/predictions", Value::Array(chunk.to_vec()))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body["accepted"].as_u64(),
+            Some(chunk.len() as u64),
+            "{body}"
+        );
+    }
+}
+
+async fn upload_csv_reference(server: &TestServer, set: &str) -> Value {
+    let (status, body) = server
+        .put_body(
+            "/api/v1/models/m/reference",
+            "text/csv",
+            read(&format!("{set}.reference.csv")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn check_drift_and_quality(server: &TestServer, set: &str) {
+    let (status, drift) = server.get("/api/v1/models/m/drift").await;
+    assert_eq!(status, StatusCode::OK, "{drift}");
+    let (status, quality) = server.get("/api/v1/models/m/quality").await;
+    assert_eq!(status, StatusCode::OK, "{quality}");
+    check_answers(set, &drift, &quality, &expected(set));
+}
+
+#[tokio::test]
+async fn drift_matches_scipy_with_the_reference_first() {
+    for set in ["large", "small", "tiny"] {
+        let server = TestServer::start().await;
+        assert_eq!(
+            server.put_model("m", schema(set)).await.0,
+            StatusCode::CREATED
+        );
+        let uploaded = upload_csv_reference(&server, set).await;
+        assert_eq!(uploaded["generation"], 1);
+        assert_eq!(uploaded["rows"], expected(set)["reference_count"]);
+        ingest(&server, &current_events(set)).await;
+        check_drift_and_quality(&server, set).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reference_uploaded_later_reprofiles_stored_events() {
+    let server = TestServer::start().await;
+    server.put_model("m", schema("large")).await;
+    ingest(&server, &current_events("large")).await;
+    // Quality needs no reference; drift does.
+    let (status, quality) = server.get("/api/v1/models/m/quality").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(quality["rows"], 4000);
+    assert_eq!(quality["features"][0]["out_of_range"], Value::Null);
+    let (status, body) = server.get("/api/v1/models/m/drift").await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::NOT_FOUND, "reference")
+    );
+    // A first reference of another data set, then the right one: the generation moves on
+    // and the stored events are binned against the newest reference.
+    let (status, _) = server
+        .put_body(
+            "/api/v1/models/m/reference",
+            "text/csv",
+            read("small.reference.csv"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let uploaded = upload_csv_reference(&server, "large").await;
+    assert_eq!(uploaded["generation"], 2);
+    check_drift_and_quality(&server, "large").await;
+}
+
+#[tokio::test]
+async fn references_in_json_and_ndjson_equal_csv() {
+    let model = Model::new(
+        "m",
+        serde_json::from_value::<ModelDefinition>(schema("small")).unwrap(),
+    )
+    .unwrap();
+    let csv = read("small.reference.csv");
+    let rows: Vec<Value> = CsvRecords::new(csv.as_slice(), &model)
+        .unwrap()
+        .map(|(_, r)| Value::Object(r.unwrap()))
+        .collect();
+    let ndjson: String = rows.iter().map(|r| r.to_string() + "\n").collect();
+    for (content_type, body) in [
+        ("application/json", serde_json::to_vec(&rows).unwrap()),
+        ("application/x-ndjson", ndjson.into_bytes()),
+    ] {
+        let server = TestServer::start().await;
+        server.put_model("m", schema("small")).await;
+        let (status, body) = server
+            .put_body("/api/v1/models/m/reference", content_type, body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{content_type}: {body}");
+        assert_eq!(body["accepted"], 500);
+        ingest(&server, &current_events("small")).await;
+        check_drift_and_quality(&server, "small").await;
+    }
+}
+
+#[tokio::test]
+async fn bad_references_change_nothing() {
+    let server = TestServer::start().await;
+    server.put_model("m", schema("small")).await;
+    upload_csv_reference(&server, "small").await;
+    let before = server.get("/api/v1/models/m/reference").await.1;
+    // A ragged row, a wrong type, an unknown column type and an empty file.
+    let mut bad = read("small.reference.csv");
+    bad.extend_from_slice(b"x,1,2\n");
+    for (content_type, body, status, field) in [
+        ("text/csv", bad.clone(), StatusCode::BAD_REQUEST, "row"),
+        (
+            "text/plain",
+            b"a,b\n".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type",
+        ),
+        (
+            "text/csv",
+            b"id,timestamp\n".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            "application/json",
+            b"[{\"id\": 1}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            "application/json",
+            br#"[{"features": {"num_same": 1}, "score": 7}]"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "score",
+        ),
+    ] {
+        let (got, body) = server
+            .put_body("/api/v1/models/m/reference", content_type, body)
+            .await;
+        assert_eq!(
+            (got, error_field(&body)),
+            (status, field),
+            "{content_type}: {body}"
+        );
+    }
+    assert_eq!(server.get("/api/v1/models/m/reference").await.1, before);
+    // With skip_invalid the valid rows are kept.
+    let (status, body) = server
+        .put_body(
+            "/api/v1/models/m/reference?skip_invalid=true",
+            "text/csv",
+            bad,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 500);
+    assert_eq!(body["rejected"].as_array().unwrap().len(), 1);
+    assert_eq!(body["generation"], 2);
+    let (status, body) = server.get("/api/v1/models/nope/drift").await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::NOT_FOUND, "model")
+    );
+    let (status, body) = server.get("/api/v1/models/m/drift?step=1d").await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::BAD_REQUEST, "step")
+    );
+}
+
+#[tokio::test]
+async fn drift_of_a_range_and_a_version() {
+    let server = TestServer::start().await;
+    server.put_model("m", schema("large")).await;
+    upload_csv_reference(&server, "large").await;
+    let mut events = current_events("large");
+    for (i, event) in events.iter_mut().enumerate() {
+        event["version"] = json!(if i % 2 == 0 { "a" } else { "b" });
+    }
+    ingest(&server, &events).await;
+    let day1 = events
+        .iter()
+        .filter(|e| e["timestamp"].as_str().unwrap().starts_with("2024-03-11"))
+        .count();
+    let (_, drift) = server
+        .get("/api/v1/models/m/drift?from=2024-03-11T00:00:00Z&to=2024-03-12T00:00:00Z")
+        .await;
+    assert_eq!(drift["current_count"].as_u64(), Some(day1 as u64));
+    assert_eq!(drift["from"], "2024-03-11T00:00:00Z");
+    let (_, version) = server.get("/api/v1/models/m/drift?version=a").await;
+    assert_eq!(version["current_count"], 2000);
+    // Halves of a sample from one distribution both show the shift.
+    let shifted = version["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "num_shift")
+        .unwrap();
+    assert_eq!(shifted["drifted"], true);
+    let (_, quality) = server.get("/api/v1/models/m/quality?version=b").await;
+    assert_eq!(quality["rows"], 2000);
+}
