@@ -241,7 +241,9 @@ impl Writer {
         let flush_due = self.last_flush.elapsed() >= FLUSH_INTERVAL;
         let state = &mut self.state;
         let result = (|| -> Result<bool, StoreError> {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for command in batch {
                 replies.extend(apply(&tx, state, command)?);
             }
@@ -389,7 +391,7 @@ fn recover_features(
     conn: &mut Connection,
     references: &HashMap<i64, Arc<ReferenceProfile>>,
 ) -> Result<usize, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let marked = crate::cache::marked_windows(&tx)?;
     let mut models: HashMap<i64, Option<Model>> = HashMap::new();
     for key in &marked {
