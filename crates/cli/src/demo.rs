@@ -184,7 +184,7 @@ impl World {
             "monthly_expenses": (income / 12.0 * self.normal(0.55, 0.1).clamp(0.1, 1.5)).round(),
             "region": region, "employment_type": employment, "home_ownership": home,
             "loan_purpose": purpose, "education": education, "channel": channel,
-            "email": format!("applicant{id}@example.org"),
+            "email": format!("customer{}@example.org", id % 300),
         });
         (features, label, (score * 1e6).round() / 1e6)
     }
@@ -229,6 +229,23 @@ async fn day_summary(
         day_start + DAY_MS
     );
     let answer: Value = client.get(&url).send().await?.json().await?;
+    let drift: Value = client
+        .get(format!(
+            "{base}/api/v1/models/{MODEL}/drift?from={}&to={}",
+            day_start,
+            day_start + DAY_MS
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let drifted: Vec<&str> = drift["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["drifted"] == true)
+        .filter_map(|f| f["name"].as_str())
+        .collect();
     let s = &answer["summary"];
     let show = |name: &str| {
         s[name]
@@ -236,7 +253,7 @@ async fn day_summary(
             .map_or("  —  ".to_string(), |v| format!("{v:.3}"))
     };
     Ok(format!(
-        "{}  predictions {:>6}  labelled {:>6}  accuracy {}  roc_auc {}  latency_p95 {} ms  error_rate {}",
+        "{}  predictions {:>6}  labelled {:>6}  accuracy {}  roc_auc {}  latency_p95 {:>6} ms  errors {}  drifted inputs {}/{} {}",
         &format_timestamp(day_start)[..10],
         s["count"],
         s["labelled_count"],
@@ -244,6 +261,13 @@ async fn day_summary(
         show("roc_auc"),
         show("latency_p95"),
         show("error_rate"),
+        drifted.len(),
+        drift["features_total"],
+        if drifted.is_empty() {
+            String::new()
+        } else {
+            format!("({})", drifted.join(", "))
+        },
     ))
 }
 
@@ -288,6 +312,26 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut world = World {
         rng: StdRng::seed_from_u64(args.seed),
     };
+    // The training set: applicants as they were before anything drifted.
+    let mut reference = String::new();
+    for n in 0..20_000u64 {
+        let (features, label, score) = world.applicant(0.0, 1_000_000_000 + n);
+        let row = json!({"features": features, "prediction": if score >= 0.5 { "1" } else { "0" },
+                         "score": score, "label": if label { "1" } else { "0" }});
+        reference.push_str(&row.to_string());
+        reference.push('\n');
+    }
+    let uploaded = client
+        .put(format!("{base}/api/v1/models/{MODEL}/reference"))
+        .header("content-type", "application/x-ndjson")
+        .body(reference)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        uploaded.status().is_success(),
+        "uploading the reference failed: {}",
+        uploaded.text().await?
+    );
     let days = args.days.max(1) as i64;
     let sim_start = align_down(now_ms(), DAY_MS) - days * DAY_MS;
     let ticks = days * DAY_MS / TICK_MS;
@@ -376,6 +420,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("\nlook here:");
     println!("  models:         {base}/api/v1/models");
     println!("  daily metrics:  {base}/api/v1/models/{MODEL}/metrics?step=1d");
+    println!(
+        "  drift, day 4:   {base}/api/v1/models/{MODEL}/drift?from={}&to={}",
+        format_timestamp(sim_start + 3 * DAY_MS),
+        format_timestamp(sim_start + 4 * DAY_MS)
+    );
+    println!("  data quality:   {base}/api/v1/models/{MODEL}/quality");
     println!("  hourly series:  {base}/api/v1/models/{MODEL}/metrics?from={from}&step=1h");
     println!("  prometheus:     {base}/metrics");
     if args.exit_when_done {

@@ -193,5 +193,14 @@ fn demo_shows_drift_and_degradation() {
         accuracies[3] < accuracies[0] - 0.2,
         "accuracy should drop: {accuracies:?}"
     );
+    // Inputs drift from day 2 on (against the reference the demo uploads).
+    let drifted: Vec<u32> = final_table
+        .lines()
+        .filter_map(|l| l.split("drifted inputs ").nth(1))
+        .filter_map(|rest| rest.split('/').next()?.parse().ok())
+        .collect();
+    assert_eq!(drifted.len(), 4, "{stdout}");
+    assert_eq!(drifted[0], 0, "{stdout}");
+    assert!(drifted[3] >= 3, "{stdout}");
     assert!(stdout.contains("/api/v1/models/credit/metrics"));
 }
