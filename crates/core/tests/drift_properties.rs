@@ -1,0 +1,163 @@
+//! Property tests of drift: statistics from window profiles merged in any grouping
+//! equal those from one profile of all the values, and equal the definitions computed
+//! directly from the raw values (exactly while the current side keeps its values and
+//! the reference has at most 1,000 distinct values; within API.md's tolerances beyond).
+
+use modelwatch_core::drift::report::drift_answer;
+use modelwatch_core::drift::{ReferenceBuilder, WindowFeatures};
+use modelwatch_core::event::{PredictionEvent, Target};
+use modelwatch_core::{FeatureValue, Model, ModelDefinition};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn model() -> Model {
+    let definition: ModelDefinition = serde_json::from_value(json!({
+        "task": "regression",
+        "features": [{"name": "x", "type": "numeric"}, {"name": "c", "type": "categorical"}]
+    }))
+    .unwrap();
+    Model::new("m", definition).unwrap()
+}
+
+fn event(x: Option<f64>, c: &str) -> PredictionEvent {
+    PredictionEvent {
+        id: String::new(),
+        timestamp_ms: 0,
+        version: "v".into(),
+        features: vec![
+            x.map_or(FeatureValue::Missing, FeatureValue::Number),
+            FeatureValue::Category(c.into()),
+        ],
+        unknown_features: 0,
+        prediction: Some(Target::Value(x.unwrap_or(0.0))),
+        score: None,
+        label: None,
+        latency_ms: None,
+        error: false,
+    }
+}
+
+/// Two-sample KS D and Wasserstein-1 by their definitions, from raw values.
+fn raw_ks_wasserstein(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let mut all: Vec<f64> = a.iter().chain(b).copied().collect();
+    all.sort_by(f64::total_cmp);
+    all.dedup();
+    let cdf = |sample: &[f64], x: f64| {
+        sample.iter().filter(|v| **v <= x).count() as f64 / sample.len() as f64
+    };
+    let (mut ks, mut wasserstein) = (0.0f64, 0.0);
+    for (i, x) in all.iter().enumerate() {
+        let gap = (cdf(a, *x) - cdf(b, *x)).abs();
+        ks = ks.max(gap);
+        if let Some(next) = all.get(i + 1) {
+            wasserstein += gap * (next - x);
+        }
+    }
+    (ks, wasserstein)
+}
+
+fn feature<'a>(answer: &'a Value, name: &str) -> &'a Value {
+    answer["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .unwrap()
+}
+
+fn values(max_len: usize) -> impl Strategy<Value = Vec<f64>> {
+    // Values on a coarse grid make ties common, as in real data.
+    prop::collection::vec((-500i32..500).prop_map(|v| v as f64 / 8.0), 1..max_len)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn merged_windows_equal_raw_values(
+        reference in values(900),
+        current in values(600),
+        shift in -20.0f64..20.0,
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let model = model();
+        let mut builder = ReferenceBuilder::new(&model);
+        for (i, x) in reference.iter().enumerate() {
+            builder.observe(&model, &event(Some(*x), ["a", "b", "c"][i % 3]));
+        }
+        let reference_profile = builder.finish(1);
+        let current: Vec<f64> = current.iter().map(|x| x + shift).collect();
+        let events: Vec<PredictionEvent> =
+            current.iter().enumerate().map(|(i, x)| event(Some(*x), ["a", "b", "d"][i % 3])).collect();
+        let mut whole = WindowFeatures::default();
+        for e in &events {
+            whole.observe(&model, e, Some(&reference_profile));
+        }
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
+        bounds.extend([0, events.len()]);
+        bounds.sort_unstable();
+        let mut merged = WindowFeatures::default();
+        for window in bounds.windows(2).rev() {
+            let mut part = WindowFeatures::default();
+            for e in &events[window[0]..window[1]] {
+                part.observe(&model, e, Some(&reference_profile));
+            }
+            merged.merge(&part);
+        }
+        let from_whole = drift_answer(&model, &reference_profile, &whole);
+        let from_merged = drift_answer(&model, &reference_profile, &merged);
+        for name in ["x", "c"] {
+            let (a, b) = (feature(&from_whole, name), feature(&from_merged, name));
+            prop_assert_eq!(&a["drifted"], &b["drifted"]);
+            for (key, va) in a["stats"].as_object().unwrap() {
+                let (x, y) = (va.as_f64().unwrap(), b["stats"][key].as_f64().unwrap());
+                prop_assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{} {}: {} vs {}", name, key, x, y);
+            }
+        }
+        let (ks, wasserstein) = raw_ks_wasserstein(&reference, &current);
+        let stats = &feature(&from_merged, "x")["stats"];
+        let got_ks = stats["ks_statistic"].as_f64().unwrap();
+        let got_w = stats["wasserstein"].as_f64().unwrap();
+        prop_assert!((got_ks - ks).abs() <= 1e-9, "KS {} vs raw {}", got_ks, ks);
+        prop_assert!((got_w - wasserstein).abs() <= 1e-9 * wasserstein.max(1.0), "W {} vs raw {}", got_w, wasserstein);
+    }
+}
+
+#[test]
+fn binned_statistics_stay_within_api_tolerances() {
+    // A large reference and a current side too large to keep exactly: the binned path.
+    let model = model();
+    let normal = |i: usize, scale: f64, shift: f64| {
+        // A deterministic normal-like sample (sum of uniforms).
+        let u: f64 = (0..12)
+            .map(|k| ((i * 7919 + k * 104_729) % 10_007) as f64 / 10_007.0)
+            .sum::<f64>()
+            - 6.0;
+        shift + scale * u
+    };
+    let reference: Vec<f64> = (0..20_000).map(|i| normal(i, 1.0, 0.0)).collect();
+    let current: Vec<f64> = (0..12_000).map(|i| normal(i + 50_000, 1.3, 0.4)).collect();
+    let mut builder = ReferenceBuilder::new(&model);
+    for x in &reference {
+        builder.observe(&model, &event(Some(*x), "a"));
+    }
+    let reference_profile = builder.finish(1);
+    let mut merged = WindowFeatures::default();
+    for chunk in current.chunks(1000) {
+        let mut part = WindowFeatures::default();
+        for x in chunk {
+            part.observe(&model, &event(Some(*x), "a"), Some(&reference_profile));
+        }
+        merged.merge(&part);
+    }
+    let answer = drift_answer(&model, &reference_profile, &merged);
+    let stats = &feature(&answer, "x")["stats"];
+    let (ks, wasserstein) = raw_ks_wasserstein(&reference, &current);
+    let got_ks = stats["ks_statistic"].as_f64().unwrap();
+    let got_w = stats["wasserstein"].as_f64().unwrap();
+    assert!((got_ks - ks).abs() <= 0.005, "KS {got_ks} vs raw {ks}");
+    assert!(
+        (got_w - wasserstein).abs() <= 0.01 * wasserstein,
+        "W {got_w} vs raw {wasserstein}"
+    );
+}
