@@ -21,6 +21,44 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     /// Request limits.
     pub limits: Limits,
+    /// How long data is kept.
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`: durations in event time behind each model's newest event.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Raw events (default 30d).
+    pub raw_events: String,
+    /// Minute profiles (default 7d).
+    pub minute_profiles: String,
+    /// Hour profiles (default 90d). Day profiles are kept for ever.
+    pub hour_profiles: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            raw_events: "30d".into(),
+            minute_profiles: "7d".into(),
+            hour_profiles: "90d".into(),
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The store's retention, or which key is wrong.
+    pub fn resolve(&self) -> Result<modelwatch_store::Retention, String> {
+        let parse = |key: &str, text: &str| {
+            modelwatch_core::time::parse_duration(text).map_err(|e| format!("retention.{key}: {e}"))
+        };
+        Ok(modelwatch_store::Retention {
+            raw_events_ms: parse("raw_events", &self.raw_events)?,
+            minute_profiles_ms: parse("minute_profiles", &self.minute_profiles)?,
+            hour_profiles_ms: parse("hour_profiles", &self.hour_profiles)?,
+        })
+    }
 }
 
 impl ConfigFile {
@@ -33,7 +71,9 @@ impl ConfigFile {
 
     /// Parses TOML text.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.message().to_string())
+        let config: Self = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        config.retention.resolve()?;
+        Ok(config)
     }
 }
 
@@ -47,6 +87,10 @@ mod tests {
         let config = ConfigFile::parse(text).unwrap();
         assert_eq!(config.listen, Some("127.0.0.1:8480".parse().unwrap()));
         assert_eq!(config.limits.max_records_per_request, 50_000);
+        assert_eq!(
+            config.retention.resolve().unwrap(),
+            modelwatch_store::Retention::default()
+        );
     }
 
     #[test]
@@ -57,5 +101,10 @@ mod tests {
                 .contains("lisen")
         );
         assert!(ConfigFile::parse("[limits]\nmax_body = 1").is_err());
+        assert!(
+            ConfigFile::parse("[retention]\nraw_events = \"a while\"")
+                .unwrap_err()
+                .contains("retention.raw_events")
+        );
     }
 }

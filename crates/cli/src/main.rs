@@ -139,6 +139,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("modelwatch-data"));
     let mut server_config = modelwatch_server::ServerConfig::new(&data_dir);
     server_config.limits = file.limits.clone();
+    server_config.store.retention = file.retention.resolve().map_err(usage)?;
     let state = modelwatch_server::AppState::open(&server_config)?;
     let listener = bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, data_dir = %data_dir.display(), "modelwatch serving");

@@ -203,7 +203,7 @@ impl<P: StoredProfile> ProfileCache<P> {
         Ok(())
     }
 
-    fn over_budget(&self) -> bool {
+    pub(crate) fn over_budget(&self) -> bool {
         self.total_weight > P::BUDGET_BYTES
     }
 
@@ -240,6 +240,15 @@ impl<P: StoredProfile> ProfileCache<P> {
         self.retain(|key| key.0 != model_id);
         self.dirty.retain(|key| key.0 != model_id);
         self.lazy_dirty.retain(|key| key.0 != model_id);
+    }
+
+    /// Drops a model's cached windows of `granularity` that start before `cutoff`
+    /// (retention deleted them).
+    pub(crate) fn forget_before(&mut self, model_id: i64, granularity: Granularity, cutoff: i64) {
+        let gone = |key: &Key| key.0 == model_id && key.1 == granularity && key.2 < cutoff;
+        self.dirty.retain(|key| !gone(key));
+        self.lazy_dirty.retain(|key| !gone(key));
+        self.retain(|key| !gone(key));
     }
 
     /// Empties the cache (after a rolled-back transaction).

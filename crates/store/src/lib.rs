@@ -80,14 +80,50 @@ pub struct LabelOutcome {
 pub struct StoreOptions {
     /// Commands the write queue holds before callers are told to back off.
     pub queue_capacity: usize,
+    /// How long data is kept, in event time behind each model's newest event.
+    pub retention: Retention,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             queue_capacity: 256,
+            retention: Retention::default(),
         }
     }
+}
+
+/// How long each kind of data is kept, measured in event time back from a model's
+/// newest event (so a replay of old logs is not deleted as it arrives). Day profiles
+/// are kept for ever; coarser windows answer queries once finer ones are gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Raw events (and labels still waiting for them).
+    pub raw_events_ms: i64,
+    /// Minute profiles (performance and features).
+    pub minute_profiles_ms: i64,
+    /// Hour profiles.
+    pub hour_profiles_ms: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: i64 = 86_400_000;
+        Self {
+            raw_events_ms: 30 * DAY,
+            minute_profiles_ms: 7 * DAY,
+            hour_profiles_ms: 90 * DAY,
+        }
+    }
+}
+
+/// What a retention pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionOutcome {
+    /// Raw events deleted.
+    pub events: u64,
+    /// Profile rows (of both kinds) deleted.
+    pub profiles: u64,
 }
 
 /// The embedded store. Cheap to clone.
@@ -134,7 +170,7 @@ impl Store {
             )));
         }
         schema::migrate(&mut conn)?;
-        let writer = writer::Writer::new(conn)?;
+        let writer = writer::Writer::new(conn, options.retention)?;
         let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
         std::thread::Builder::new()
             .name("modelwatch-writer".into())
@@ -297,6 +333,17 @@ impl Store {
             }
             Ok(profiles)
         })
+    }
+
+    /// Deletes what is older than the retention allows, now (the writer also does it
+    /// every ten minutes on its own).
+    pub async fn apply_retention(&self) -> Result<RetentionOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Command::Retention { reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Waits until everything queued so far is committed.

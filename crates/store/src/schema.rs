@@ -70,6 +70,8 @@ const MIGRATIONS: &[&str] = &[
         version TEXT NOT NULL,
         PRIMARY KEY (model_id, granularity, start_ms, version)
     ) WITHOUT ROWID;",
+    // 3: where retention has cut a model's raw events.
+    "ALTER TABLE models ADD COLUMN raw_kept_from_ms INTEGER;",
 ];
 
 /// Opens pragmas for durability and concurrency on a connection.

@@ -57,6 +57,10 @@ pub(crate) enum Command {
         now_ms: i64,
         reply: oneshot::Sender<Result<Arc<ReferenceProfile>, StoreError>>,
     },
+    /// Deletes what the retention no longer keeps.
+    Retention {
+        reply: oneshot::Sender<Result<crate::RetentionOutcome, StoreError>>,
+    },
     /// Answers once every command queued before it is committed, and every lazily
     /// written aggregate is on disk.
     Flush { reply: oneshot::Sender<()> },
@@ -91,6 +95,10 @@ enum Reply {
         oneshot::Sender<Result<Arc<ReferenceProfile>, StoreError>>,
         Arc<ReferenceProfile>,
     ),
+    Retention(
+        oneshot::Sender<Result<crate::RetentionOutcome, StoreError>>,
+        crate::RetentionOutcome,
+    ),
     Flush(oneshot::Sender<()>),
 }
 
@@ -103,6 +111,7 @@ impl Reply {
             Reply::Ingest(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Labels(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Reference(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Reply::Retention(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Flush(tx) => tx.send(()).map_err(drop),
         };
     }
@@ -115,10 +124,14 @@ impl Reply {
             Reply::Ingest(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Labels(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Reference(tx, _) => tx.send(Err(error())).map_err(drop),
+            Reply::Retention(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Flush(tx) => tx.send(()).map_err(drop),
         };
     }
 }
+
+/// How often the writer applies the retention on its own.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(600);
 
 /// How often lazily written aggregates are flushed at the latest.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -133,6 +146,8 @@ struct State {
     references: HashMap<i64, Arc<ReferenceProfile>>,
     /// A `Flush` asked for the lazy aggregates to be written in this commit.
     flush_requested: bool,
+    /// How long data is kept.
+    retention: crate::Retention,
 }
 
 /// Everything the writer thread owns.
@@ -140,10 +155,14 @@ pub(crate) struct Writer {
     conn: Connection,
     state: State,
     last_flush: Instant,
+    last_retention: Option<Instant>,
 }
 
 impl Writer {
-    pub(crate) fn new(mut conn: Connection) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        mut conn: Connection,
+        retention: crate::Retention,
+    ) -> Result<Self, StoreError> {
         let mut pending_labels = HashMap::new();
         let mut references = HashMap::new();
         {
@@ -179,8 +198,10 @@ impl Writer {
                 pending_labels,
                 references,
                 flush_requested: false,
+                retention,
             },
             last_flush: Instant::now(),
+            last_retention: None,
         })
     }
 
@@ -226,6 +247,14 @@ impl Writer {
                     }
                     Err(_) => break,
                 }
+            }
+            if self
+                .last_retention
+                .is_none_or(|at| at.elapsed() >= RETENTION_INTERVAL)
+            {
+                self.last_retention = Some(Instant::now());
+                let (reply, _) = oneshot::channel();
+                batch.push(Command::Retention { reply });
             }
             self.commit_batch(batch);
         }
@@ -357,6 +386,7 @@ fn apply(
             let outcome = join_labels(tx, state, &entry, &labels, now_ms)?;
             Reply::Labels(reply, outcome)
         }
+        Command::Retention { reply } => Reply::Retention(reply, apply_retention(tx, state)?),
         Command::SetReference {
             entry,
             mut reference,
@@ -444,6 +474,63 @@ fn recover_features(
     Ok(marked.len())
 }
 
+/// Deletes, per model, raw events and minute and hour profiles older than the
+/// retention allows (in event time, behind the model's newest event).
+fn apply_retention(
+    tx: &Transaction<'_>,
+    state: &mut State,
+) -> Result<crate::RetentionOutcome, StoreError> {
+    let retention = state.retention;
+    let models: Vec<(i64, i64)> = {
+        let mut statement =
+            tx.prepare("SELECT id, newest_event_ms FROM models WHERE newest_event_ms IS NOT NULL")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut outcome = crate::RetentionOutcome::default();
+    for (model_id, newest) in models {
+        let cutoff = newest - retention.raw_events_ms;
+        let deleted = tx.execute(
+            "DELETE FROM predictions WHERE model_id = ?1 AND ts < ?2",
+            params![model_id, cutoff],
+        )?;
+        if deleted > 0 {
+            outcome.events += deleted as u64;
+            tx.execute(
+                "UPDATE models SET raw_kept_from_ms = MAX(COALESCE(raw_kept_from_ms, ?2), ?2) WHERE id = ?1",
+                params![model_id, cutoff],
+            )?;
+        }
+        for (granularity, keep) in [
+            (Granularity::Minute, retention.minute_profiles_ms),
+            (Granularity::Hour, retention.hour_profiles_ms),
+        ] {
+            let cutoff = granularity.window_start(newest - keep);
+            for table in ["profiles", "feature_profiles", "lazy_dirty"] {
+                let deleted = tx.execute(
+                    &format!("DELETE FROM {table} WHERE model_id = ?1 AND granularity = ?2 AND start_ms < ?3"),
+                    params![model_id, crate::cache::code(granularity), cutoff],
+                )?;
+                if table != "lazy_dirty" {
+                    outcome.profiles += deleted as u64;
+                }
+            }
+            state
+                .performance
+                .forget_before(model_id, granularity, cutoff);
+            state.features.forget_before(model_id, granularity, cutoff);
+        }
+    }
+    if outcome.events + outcome.profiles > 0 {
+        tracing::info!(
+            events = outcome.events,
+            profiles = outcome.profiles,
+            "retention deleted old data"
+        );
+    }
+    Ok(outcome)
+}
+
 /// Rebuilds every feature profile of a model from its stored events, against its
 /// current reference (after a reference upload).
 fn reprofile_features(
@@ -451,17 +538,30 @@ fn reprofile_features(
     state: &mut State,
     entry: &ModelEntry,
 ) -> Result<(), StoreError> {
+    // Where retention has deleted raw events, windows before the next whole day keep
+    // their old bins (reported as stale values); everything after is rebuilt.
+    let kept_from: Option<i64> = tx
+        .query_row(
+            "SELECT raw_kept_from_ms FROM models WHERE id = ?1",
+            [entry.id],
+            |row| row.get(0),
+        )
+        .optional()?
+        .flatten();
+    let from = kept_from.map_or(i64::MIN, |ms| {
+        Granularity::Day.window_start(ms) + Granularity::Day.ms()
+    });
     tx.execute(
-        "DELETE FROM feature_profiles WHERE model_id = ?1",
-        [entry.id],
+        "DELETE FROM feature_profiles WHERE model_id = ?1 AND start_ms >= ?2",
+        params![entry.id, from],
     )?;
     tx.execute("DELETE FROM lazy_dirty WHERE model_id = ?1", [entry.id])?;
     state.features.forget_model(entry.id);
     let reference = state.references.get(&entry.id).cloned();
     let mut statement = tx.prepare(
-        "SELECT ts, version, prediction, score, features FROM predictions WHERE model_id = ?1 ORDER BY ts",
+        "SELECT ts, version, prediction, score, features FROM predictions WHERE model_id = ?1 AND ts >= ?2 ORDER BY ts",
     )?;
-    let mut rows = statement.query([entry.id])?;
+    let mut rows = statement.query(params![entry.id, from])?;
     let mut window: Option<(String, i64)> = None;
     let mut current = WindowFeatures::default();
     while let Some(row) = rows.next()? {
@@ -482,6 +582,11 @@ fn reprofile_features(
                 state
                     .features
                     .apply(tx, entry.id, &version, minute, &current)?;
+                if state.features.over_budget() {
+                    // Keep memory bounded on a large history: write and evict as we go.
+                    state.features.write(tx, true)?;
+                    state.features.committed();
+                }
             }
             current = WindowFeatures::default();
             window = Some(key);

@@ -193,3 +193,55 @@ async fn refuses_a_file_that_is_not_a_database() {
     std::fs::write(modelwatch_store::database_path(dir.path()), b"this is not sqlite, just text padding it out ....................................................................................").unwrap();
     assert!(Store::open(dir.path(), StoreOptions::default()).is_err());
 }
+
+#[tokio::test]
+async fn retention_deletes_old_raw_events_and_fine_profiles_but_keeps_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        retention: modelwatch_store::Retention {
+            raw_events_ms: 10 * DAY,
+            minute_profiles_ms: 2 * DAY,
+            hour_profiles_ms: 5 * DAY,
+        },
+        ..StoreOptions::default()
+    };
+    let store = Store::open(dir.path(), options).unwrap();
+    let entry = created(&store, json!({"task": "binary_classification"})).await;
+    // One event at noon of each of 20 days.
+    let events: Vec<_> = (0..20)
+        .map(|d| event(&format!("e{d}"), d * DAY + DAY / 2, "1", Some("1")))
+        .collect();
+    store
+        .ingest(
+            entry.clone(),
+            modelwatch_store::prepare(&entry.model, events, None),
+            1,
+        )
+        .await
+        .unwrap();
+    let outcome = store.apply_retention().await.unwrap();
+    // Newest event: day 19 noon. Raw events before day 9 noon go: days 0..=8.
+    assert_eq!(outcome.events, 9);
+    assert_eq!(store.counts(entry.id).unwrap().predictions, 11);
+    let count = |g| {
+        store
+            .load_profiles(entry.id, g, None, None, None)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(Granularity::Minute), 3, "minutes of days 17, 18, 19");
+    assert_eq!(count(Granularity::Hour), 6, "hours of days 14..=19");
+    assert_eq!(count(Granularity::Day), 20, "days are kept");
+    let total: u64 = store
+        .load_profiles(entry.id, Granularity::Day, None, None, None)
+        .unwrap()
+        .iter()
+        .map(|(_, p)| p.count)
+        .sum();
+    assert_eq!(total, 20);
+    // A second pass finds nothing more to delete.
+    assert_eq!(
+        store.apply_retention().await.unwrap(),
+        modelwatch_store::RetentionOutcome::default()
+    );
+}
