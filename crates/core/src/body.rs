@@ -22,13 +22,13 @@ fn object(raw: &str) -> RecordResult {
     match serde_json::from_str::<Value>(raw) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(FieldError::new(
-            "",
+            "record",
             format!(
                 "expected a JSON object, got {}",
                 crate::time::json_type_name(&other)
             ),
         )),
-        Err(e) => Err(FieldError::new("", format!("invalid JSON: {e}"))),
+        Err(e) => Err(FieldError::new("record", format!("invalid JSON: {e}"))),
     }
 }
 

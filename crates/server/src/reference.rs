@@ -116,7 +116,10 @@ pub fn profile_reference(
                 }
                 let record = match split_records(line.as_bytes(), BodyFormat::Ndjson) {
                     Ok(mut records) if records.len() == 1 => records.remove(0),
-                    Ok(_) => Err(FieldError::new("", "expected one JSON object on the line")),
+                    Ok(_) => Err(FieldError::new(
+                        "record",
+                        "expected one JSON object on the line",
+                    )),
                     Err(e) => Err(e),
                 };
                 take(index as u64 + 1, record);

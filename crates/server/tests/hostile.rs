@@ -1,0 +1,227 @@
+//! Hostile, malformed, oversized, mistyped, out-of-range and duplicated input on every
+//! endpoint. Each case gets its documented status and names the field; afterwards the
+//! server is healthy and the stored counts show that nothing was half-applied.
+
+mod common;
+
+use common::TestServer;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// One request and what must come back.
+struct Case {
+    name: &'static str,
+    method: &'static str,
+    path: String,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+    status: StatusCode,
+    /// For an error answer: `error.field`. For a 200 ingest answer: the field of the
+    /// first rejected record (`None`: nothing rejected).
+    field: Option<&'static str>,
+    /// Records this case adds to the model `m` (for the final count).
+    stored: u64,
+}
+
+fn case(name: &'static str, method: &'static str, path: &str, body: impl Into<Vec<u8>>) -> Case {
+    Case {
+        name,
+        method,
+        path: path.to_string(),
+        content_type: Some("application/json"),
+        body: body.into(),
+        status: StatusCode::BAD_REQUEST,
+        field: None,
+        stored: 0,
+    }
+}
+
+impl Case {
+    fn expect(mut self, status: StatusCode, field: Option<&'static str>) -> Self {
+        self.status = status;
+        self.field = field;
+        self
+    }
+    fn content_type(mut self, content_type: Option<&'static str>) -> Self {
+        self.content_type = content_type;
+        self
+    }
+    fn stores(mut self, n: u64) -> Self {
+        self.stored = n;
+        self
+    }
+}
+
+const P: &str = "/api/v1/models/m/predictions";
+const L: &str = "/api/v1/models/m/labels";
+const OK: StatusCode = StatusCode::OK;
+const BAD: StatusCode = StatusCode::BAD_REQUEST;
+
+fn event(extra: Value) -> Vec<u8> {
+    let mut base =
+        json!({"id": "x", "prediction": 1, "features": {"income": 1.0, "region": "north"}});
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    serde_json::to_vec(&json!([base])).unwrap()
+}
+
+fn cases() -> Vec<Case> {
+    let deep_array = "[".repeat(10_000) + &"]".repeat(10_000);
+    let deep_object = "{\"a\":".repeat(10_000) + "1" + &"}".repeat(10_000);
+    let mut csv_with_bom = b"\xef\xbb\xbfid,prediction,income,region\n".to_vec();
+    csv_with_bom.extend_from_slice(b"r1,1,5.5,\"north\neast\"\nr2,0,7,south\n");
+    vec![
+        // Predictions: bodies that are not JSON at all.
+        case("truncated JSON", "POST", P, "[{\"id\": \"a\"").expect(BAD, Some("body")),
+        case("NaN literal", "POST", P, "[{\"id\": \"a\", \"prediction\": NaN}]").expect(BAD, Some("body")),
+        case("Infinity literal", "POST", P, "[{\"id\": \"a\", \"prediction\": Infinity}]").expect(BAD, Some("body")),
+        case("invalid UTF-8", "POST", P, b"[{\"id\": \"\xff\xfe\"}]".to_vec()).expect(BAD, Some("body")),
+        case("empty body", "POST", P, "").expect(BAD, Some("body")),
+        case("null body", "POST", P, "null").expect(BAD, Some("body")),
+        case("deeply nested object", "POST", P, deep_object.clone()).expect(BAD, Some("body")),
+        case("wrong content type", "POST", P, "[]").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("CSV to the JSON endpoint", "POST", P, "id\n1\n").content_type(Some("text/csv")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("50 MB body", "POST", P, vec![b' '; 50 * 1024 * 1024]).expect(StatusCode::PAYLOAD_TOO_LARGE, Some("body")),
+        case("too many records", "POST", P, serde_json::to_vec(&vec![json!({}); 1001]).unwrap()).expect(StatusCode::PAYLOAD_TOO_LARGE, Some("body")),
+        // Predictions: records rejected alone, with the field named.
+        case("empty array", "POST", P, "[]").expect(OK, None),
+        case("no content type means JSON", "POST", P, event(json!({"id": "ct0"}))).content_type(None).expect(OK, None).stores(1),
+        case("deeply nested record", "POST", P, deep_array).expect(OK, Some("record")),
+        case("number out of range", "POST", P, "[{\"id\": \"a\", \"prediction\": 1e400}]").expect(OK, Some("record")),
+        case("records that are not objects", "POST", P, "[1, \"a\", null]").expect(OK, Some("record")),
+        case("missing id", "POST", P, "[{\"prediction\": 1}]").expect(OK, Some("id")),
+        case("numeric id", "POST", P, event(json!({"id": 7}))).expect(OK, Some("id")),
+        case("id too long", "POST", P, event(json!({"id": "x".repeat(300)}))).expect(OK, Some("id")),
+        case("id with control characters", "POST", P, event(json!({"id": "a\u{0}b"}))).expect(OK, Some("id")),
+        case("duplicate id in one request", "POST", P, serde_json::to_vec(&json!([{"id": "d1", "prediction": 1}, {"id": "d1", "prediction": 0}])).unwrap()).expect(OK, Some("id")).stores(1),
+        case("duplicate of a stored id", "POST", P, event(json!({"id": "d1"}))).expect(OK, Some("id")),
+        case("unknown field", "POST", P, event(json!({"id": "u1", "colour": "red"}))).expect(OK, Some("colour")),
+        case("prediction of the wrong type", "POST", P, event(json!({"id": "w1", "prediction": {"a": 1}}))).expect(OK, Some("prediction")),
+        case("unknown class", "POST", P, event(json!({"id": "w2", "prediction": 7}))).expect(OK, Some("prediction")),
+        case("missing prediction", "POST", P, serde_json::to_vec(&json!([{"id": "w3"}])).unwrap()).expect(OK, Some("prediction")),
+        case("score above 1", "POST", P, event(json!({"id": "s1", "score": 1.5}))).expect(OK, Some("score")),
+        case("negative score", "POST", P, event(json!({"id": "s2", "score": -0.1}))).expect(OK, Some("score")),
+        case("score as text", "POST", P, event(json!({"id": "s3", "score": "high"}))).expect(OK, Some("score")),
+        case("negative latency", "POST", P, event(json!({"id": "t1", "latency_ms": -3}))).expect(OK, Some("latency_ms")),
+        case("latency as text", "POST", P, event(json!({"id": "t2", "latency_ms": "fast"}))).expect(OK, Some("latency_ms")),
+        case("error as a number", "POST", P, event(json!({"id": "t3", "error": 3}))).expect(OK, Some("error")),
+        case("timestamp after 9999", "POST", P, event(json!({"id": "ts1", "timestamp": "10000-01-01T00:00:00Z"}))).expect(OK, Some("timestamp")),
+        case("negative epoch timestamp", "POST", P, event(json!({"id": "ts2", "timestamp": -5}))).expect(OK, Some("timestamp")),
+        case("huge epoch timestamp", "POST", P, event(json!({"id": "ts3", "timestamp": 1e20}))).expect(OK, Some("timestamp")),
+        case("timestamp as garbage", "POST", P, event(json!({"id": "ts4", "timestamp": "yesterday"}))).expect(OK, Some("timestamp")),
+        case("features as an array", "POST", P, event(json!({"id": "f1", "features": [1, 2]}))).expect(OK, Some("features")),
+        case("categorical value too long", "POST", P, event(json!({"id": "f2", "features": {"region": "r".repeat(2000)}}))).expect(OK, Some("features.region")),
+        case("version too long", "POST", P, event(json!({"id": "v1", "version": "v".repeat(100)}))).expect(OK, Some("version")),
+        case("label of an unknown class", "POST", P, event(json!({"id": "lb1", "label": "maybe"}))).expect(OK, Some("label")),
+        case("wrongly typed feature is kept", "POST", P, event(json!({"id": "f3", "features": {"income": "lots"}}))).expect(OK, None).stores(1),
+        case("NDJSON with a broken line", "POST", P, "{\"id\":\"n1\",\"prediction\":1}\n\n{oops\n{\"id\":\"n2\",\"prediction\":0}\n").content_type(Some("application/x-ndjson")).expect(OK, Some("record")).stores(2),
+        // Labels.
+        case("label body not JSON", "POST", L, "[{").expect(BAD, Some("body")),
+        case("label without id", "POST", L, "[{\"label\": 1}]").expect(OK, Some("id")),
+        case("label without label", "POST", L, "[{\"id\": \"n1\"}]").expect(OK, Some("label")),
+        case("label of an unknown class", "POST", L, "[{\"id\": \"n1\", \"label\": 5}]").expect(OK, Some("label")),
+        case("label with an unknown field", "POST", L, "[{\"id\": \"n1\", \"label\": 1, \"x\": 1}]").expect(OK, Some("x")),
+        case("label twice in one request", "POST", L, "[{\"id\": \"n1\", \"label\": 1}, {\"id\": \"n1\", \"label\": 0}]").expect(OK, Some("id")),
+        // Models.
+        case("model name in capitals", "PUT", "/api/v1/models/Credit", "{\"task\": \"regression\"}").expect(BAD, Some("model")),
+        case("model name too long", "PUT", &format!("/api/v1/models/{}", "a".repeat(65)), "{\"task\": \"regression\"}").expect(BAD, Some("model")),
+        case("path trick in the model name", "PUT", "/api/v1/models/..%2F..%2Fetc", "{\"task\": \"regression\"}").expect(BAD, Some("model")),
+        case("unknown task", "PUT", "/api/v1/models/n", "{\"task\": \"ranking\"}").expect(BAD, Some("task")),
+        case("duplicate feature", "PUT", "/api/v1/models/n", "{\"task\": \"regression\", \"features\": [{\"name\": \"a\", \"type\": \"numeric\"}, {\"name\": \"a\", \"type\": \"numeric\"}]}").expect(BAD, Some("features[1].name")),
+        case("unknown feature type", "PUT", "/api/v1/models/n", "{\"task\": \"regression\", \"features\": [{\"name\": \"a\", \"type\": \"text\"}]}").expect(BAD, Some("features[0].type")),
+        case("numeric PII", "PUT", "/api/v1/models/n", "{\"task\": \"regression\", \"features\": [{\"name\": \"a\", \"type\": \"numeric\", \"pii\": true}]}").expect(BAD, Some("features[0].pii")),
+        case("unknown drift method", "PUT", "/api/v1/models/n", "{\"task\": \"regression\", \"features\": [{\"name\": \"a\", \"type\": \"numeric\", \"drift_method\": \"vibes\"}]}").expect(BAD, Some("features[0].drift_method")),
+        case("negative drift threshold", "PUT", "/api/v1/models/n", "{\"task\": \"regression\", \"features\": [{\"name\": \"a\", \"type\": \"numeric\", \"drift_threshold\": -1}]}").expect(BAD, Some("features[0].drift_threshold")),
+        case("definition not JSON", "PUT", "/api/v1/models/n", "task: regression").expect(BAD, Some("body")),
+        case("definition as an array", "PUT", "/api/v1/models/n", "[]").expect(BAD, Some("body")),
+        case("multiclass without classes", "PUT", "/api/v1/models/n", "{\"task\": \"multiclass_classification\"}").expect(BAD, Some("classes")),
+        case("bad allowed_lateness", "PUT", "/api/v1/models/n", "{\"task\": \"regression\", \"allowed_lateness\": \"soon\"}").expect(BAD, Some("allowed_lateness")),
+        case("definition as text/plain", "PUT", "/api/v1/models/n", "{}").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("changing a feature's type", "PUT", "/api/v1/models/m", "{\"task\": \"binary_classification\", \"features\": [{\"name\": \"income\", \"type\": \"categorical\"}, {\"name\": \"region\", \"type\": \"categorical\"}]}").expect(StatusCode::CONFLICT, Some("features[0].type")),
+        // Queries.
+        case("from is not a time", "GET", "/api/v1/models/m/metrics?from=soon", "").expect(BAD, Some("from")),
+        case("to before from", "GET", "/api/v1/models/m/metrics?from=2024-03-02T00:00:00Z&to=2024-03-01T00:00:00Z", "").expect(BAD, Some("to")),
+        case("step under a minute", "GET", "/api/v1/models/m/metrics?step=30s", "").expect(BAD, Some("step")),
+        case("too many series points", "GET", "/api/v1/models/m/metrics?from=0&to=4102444800000&step=1m", "").expect(BAD, Some("step")),
+        case("unknown query parameter", "GET", "/api/v1/models/m/quality?colour=red", "").expect(BAD, Some("colour")),
+        case("drift without a reference", "GET", "/api/v1/models/m/drift", "").expect(StatusCode::NOT_FOUND, Some("reference")),
+        case("metrics of an unknown model", "GET", "/api/v1/models/zz/metrics", "").expect(StatusCode::NOT_FOUND, Some("model")),
+        // References.
+        case("reference with a ragged row", "PUT", "/api/v1/models/m/reference", "id,income,region\n1,2\n").content_type(Some("text/csv")).expect(BAD, Some("row")),
+        case("reference with a duplicate column", "PUT", "/api/v1/models/m/reference", "income,income\n1,2\n").content_type(Some("text/csv")).expect(BAD, Some("header")),
+        case("reference as text/plain", "PUT", "/api/v1/models/m/reference", "income\n1\n").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("reference with a BOM and a quoted newline", "PUT", "/api/v1/models/m/reference", csv_with_bom).content_type(Some("text/csv")).expect(OK, None),
+        // Routing.
+        case("unknown route", "GET", "/api/v1/nothing", "").expect(StatusCode::NOT_FOUND, None),
+        case("wrong method", "PATCH", "/api/v1/models/m", "").expect(StatusCode::METHOD_NOT_ALLOWED, None),
+    ]
+}
+
+#[tokio::test]
+async fn hostile_inputs_get_precise_errors_and_change_nothing_else() {
+    let server =
+        TestServer::start_with(|config| config.limits.max_records_per_request = 1000).await;
+    let (status, _) = server
+        .put_model("m", json!({"task": "binary_classification", "features": [{"name": "income", "type": "numeric"}, {"name": "region", "type": "categorical"}]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let cases = cases();
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+    let mut expected_stored = 0;
+    for case in &cases {
+        let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
+        let mut request = server
+            .client
+            .request(method, server.url(&case.path))
+            .body(case.body.clone());
+        if let Some(content_type) = case.content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: connection failed: {e}", case.name));
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, case.status, "{}: {body}", case.name);
+        if status.is_success() {
+            let first_rejected = body["rejected"]
+                .as_array()
+                .and_then(|r| r.first())
+                .map(|r| r["field"].as_str().unwrap_or(""));
+            assert_eq!(first_rejected, case.field, "{}: {body}", case.name);
+        } else {
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()),
+                "{}: {body}",
+                case.name
+            );
+            if let Some(field) = case.field {
+                assert_eq!(body["error"]["field"], field, "{}: {body}", case.name);
+            }
+        }
+        expected_stored += case.stored;
+        assert_eq!(
+            server.get("/healthz").await.0,
+            StatusCode::OK,
+            "{}: server unhealthy",
+            case.name
+        );
+    }
+    let (_, model) = server.get("/api/v1/models/m").await;
+    assert_eq!(
+        model["stats"]["predictions"].as_u64(),
+        Some(expected_stored),
+        "{model}"
+    );
+    let (_, models) = server.get("/api/v1/models").await;
+    assert_eq!(
+        models["models"].as_array().unwrap().len(),
+        1,
+        "no model was half-created"
+    );
+    eprintln!("hostile inputs: {} cases", cases.len());
+}
