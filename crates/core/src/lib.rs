@@ -15,6 +15,7 @@
 //! The server, the offline report and the alert evaluator all get their numbers from
 //! here, so no statistic is implemented twice.
 
+pub mod alert;
 pub mod body;
 pub mod csv_input;
 pub mod drift;

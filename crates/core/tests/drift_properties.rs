@@ -123,6 +123,58 @@ proptest! {
     }
 }
 
+/// A deterministic normal-like sample (sum of uniforms).
+fn normal(i: usize, scale: f64, shift: f64) -> f64 {
+    let u: f64 = (0..12)
+        .map(|k| ((i * 7919 + k * 104_729) % 10_007) as f64 / 10_007.0)
+        .sum::<f64>()
+        - 6.0;
+    shift + scale * u
+}
+
+/// Binned (too many current values to keep) statistics against the raw definitions.
+fn check_binned(reference: &[f64], current: &[f64]) {
+    let model = model();
+    let mut builder = ReferenceBuilder::new(&model);
+    for x in reference {
+        builder.observe(&model, &event(Some(*x), "a"));
+    }
+    let reference_profile = builder.finish(1);
+    let mut merged = WindowFeatures::default();
+    for chunk in current.chunks(1000) {
+        let mut part = WindowFeatures::default();
+        for x in chunk {
+            part.observe(&model, &event(Some(*x), "a"), Some(&reference_profile));
+        }
+        merged.merge(&part);
+    }
+    let answer = drift_answer(&model, &reference_profile, &merged);
+    let stats = &feature(&answer, "x")["stats"];
+    let (ks, wasserstein) = raw_ks_wasserstein(reference, current);
+    let got_ks = stats["ks_statistic"].as_f64().unwrap();
+    let got_w = stats["wasserstein"].as_f64().unwrap();
+    assert!((got_ks - ks).abs() <= 0.005, "KS {got_ks} vs raw {ks}");
+    assert!(
+        (got_w - wasserstein).abs() <= 0.01 * wasserstein,
+        "W {got_w} vs raw {wasserstein} ({:+.3}%)",
+        100.0 * (got_w / wasserstein - 1.0)
+    );
+}
+
+#[test]
+fn binned_no_drift_small_reference_within_tolerance() {
+    let reference: Vec<f64> = (0..500).map(|i| normal(i, 1.0, 0.0)).collect();
+    let current: Vec<f64> = (0..20_000).map(|i| normal(i + 90_000, 1.0, 0.0)).collect();
+    check_binned(&reference, &current);
+}
+
+#[test]
+fn binned_no_drift_large_reference_within_tolerance() {
+    let reference: Vec<f64> = (0..20_000).map(|i| normal(i, 1.0, 0.0)).collect();
+    let current: Vec<f64> = (0..20_000).map(|i| normal(i + 90_000, 1.0, 0.0)).collect();
+    check_binned(&reference, &current);
+}
+
 #[test]
 fn binned_statistics_stay_within_api_tolerances() {
     // A large reference and a current side too large to keep exactly: the binned path.

@@ -220,13 +220,12 @@ impl<P: StoredProfile> ProfileCache<P> {
     pub(crate) fn committed(&mut self) {
         self.dirty.clear();
         if self.over_budget() {
-            let lazy_dirty = &self.lazy_dirty;
-            self.profiles
-                .retain(|key, _| key.1 != Granularity::Minute || lazy_dirty.contains(key));
+            let lazy_dirty = std::mem::take(&mut self.lazy_dirty);
+            self.retain(|key| key.1 != Granularity::Minute || lazy_dirty.contains(key));
             if self.over_budget() {
-                let lazy_dirty = &self.lazy_dirty;
-                self.profiles.retain(|key, _| lazy_dirty.contains(key));
+                self.retain(|key| lazy_dirty.contains(key));
             }
+            self.lazy_dirty = lazy_dirty;
         }
     }
 

@@ -98,7 +98,7 @@ impl Default for StoreOptions {
 /// are kept for ever; coarser windows answer queries once finer ones are gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// Raw events (and labels still waiting for them).
+    /// Raw events; also how long (in wall-clock time) a label waits for its prediction.
     pub raw_events_ms: i64,
     /// Minute profiles (performance and features).
     pub minute_profiles_ms: i64,
@@ -132,6 +132,11 @@ pub struct Store {
     queue: mpsc::Sender<Command>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
+}
+
+/// Milliseconds since the epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    modelwatch_core::time::now_ms()
 }
 
 /// The database file inside a data directory.

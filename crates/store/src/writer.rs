@@ -521,6 +521,24 @@ fn apply_retention(
             state.features.forget_before(model_id, granularity, cutoff);
         }
     }
+    // Labels that waited longer than raw events are kept (wall clock) will not find
+    // their prediction any more.
+    let stale_labels = tx.execute(
+        "DELETE FROM pending_labels WHERE received_ms < ?1",
+        [crate::now_ms() - retention.raw_events_ms],
+    )?;
+    if stale_labels > 0 {
+        let mut statement =
+            tx.prepare("SELECT model_id, COUNT(*) FROM pending_labels GROUP BY model_id")?;
+        let counts: HashMap<i64, u64> = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<Result<_, _>>()?;
+        for (model_id, waiting) in state.pending_labels.iter_mut() {
+            *waiting = counts.get(model_id).copied().unwrap_or(0);
+        }
+    }
     if outcome.events + outcome.profiles > 0 {
         tracing::info!(
             events = outcome.events,

@@ -145,10 +145,34 @@ impl NumericReference {
         if distinct.len() <= LOW_CARDINALITY {
             reference.few_values = Some(distinct);
         }
+        // Quantile steps, plus every value of the outer 1% (at most 100 a side): tail
+        // slots are wide, and the Wasserstein error of a slot grows with its width.
+        let tail = (n / 100).min(TAIL_EDGES);
         let mut edges: Vec<f64> = (0..=FINE_STEPS)
             .map(|k| values[k * (n - 1) / FINE_STEPS])
+            .chain(values[..tail].iter().copied())
+            .chain(values[n - tail..].iter().copied())
             .collect();
+        edges.sort_by(f64::total_cmp);
         edges.dedup();
+        // A small reference gives few, wide slots; cut each gap evenly so that current
+        // values are still binned finely (these extra edges hold no reference mass).
+        if edges.len() > 1 && edges.len() < FINE_STEPS {
+            let per_gap = FINE_STEPS / (edges.len() - 1);
+            let mut finer = Vec::with_capacity(edges.len() * per_gap);
+            for pair in edges.windows(2) {
+                finer.push(pair[0]);
+                for j in 1..per_gap {
+                    let cut = pair[0] + (pair[1] - pair[0]) * j as f64 / per_gap as f64;
+                    if cut > pair[0] && cut < pair[1] {
+                        finer.push(cut);
+                    }
+                }
+            }
+            finer.push(edges[edges.len() - 1]);
+            finer.dedup();
+            edges = finer;
+        }
         reference.edges = edges;
         reference.slots = vec![(0, 0.0); 2 * reference.edges.len() + 1];
         let mut deciles: Vec<f64> = (1..10)
