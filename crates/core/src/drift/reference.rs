@@ -354,17 +354,24 @@ mod tests {
     #[test]
     fn slots_and_deciles() {
         let reference = NumericReference::from_values(vec![3.0, 1.0, 2.0, 2.0, 5.0], 1);
-        assert_eq!(reference.edges, [1.0, 2.0, 3.0, 5.0]);
+        // Every reference value is an edge; the gaps between them are cut evenly.
+        assert_eq!(reference.edges.len(), 1000);
+        for value in [1.0, 2.0, 3.0, 5.0] {
+            assert!(reference.edges.contains(&value), "{value}");
+        }
+        assert!(reference.edges.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(
             reference.few_values,
             Some(vec![(1.0, 1), (2.0, 2), (3.0, 1), (5.0, 1)])
         );
+        let last = reference.slots.len() - 1;
         assert_eq!(reference.slot_of(0.5), 0);
         assert_eq!(reference.slot_of(1.0), 1);
-        assert_eq!(reference.slot_of(1.5), 2);
-        assert_eq!(reference.slot_of(5.0), 7);
-        assert_eq!(reference.slot_of(9.0), 8);
-        assert_eq!(reference.slots[3], (2, 4.0));
+        assert_eq!(reference.slot_of(1.0001), 2);
+        assert_eq!(reference.slot_of(5.0), last - 1);
+        assert_eq!(reference.slot_of(9.0), last);
+        assert_eq!(reference.slots[reference.slot_of(2.0)], (2, 4.0));
+        assert_eq!(reference.slots.iter().map(|s| s.0).sum::<u64>(), 5);
         // numpy.quantile([1,2,2,3,5], [.1,...,.9]) = 1.4 1.8 2 2 2 2.4 2.8 3.4 4.2
         assert_eq!(reference.decile_edges.len(), 7);
         assert!((reference.decile_edges[0] - 1.4).abs() < 1e-12);
