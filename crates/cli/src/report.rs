@@ -144,6 +144,70 @@ fn cell(value: &Value) -> String {
     }
 }
 
+fn drift_markdown(out: &mut String, drift: &Value) {
+    let _ = writeln!(
+        out,
+        "\n## Drift\n\nDataset drift: **{}** ({} of {} features drifted; reference {} rows, current {} rows)\n",
+        drift["dataset_drift"],
+        drift["drifted_features"],
+        drift["features_total"],
+        drift["reference_count"],
+        drift["current_count"]
+    );
+    out.push_str("| feature | type | method | statistic | threshold | drifted |\n| --- | --- | --- | --- | --- | --- |\n");
+    let mut entries: Vec<&Value> = drift["features"].as_array().into_iter().flatten().collect();
+    entries.extend(
+        [&drift["prediction"], &drift["score"]]
+            .into_iter()
+            .filter(|v| v.is_object()),
+    );
+    for f in entries {
+        let verdict = match f["drifted"].as_bool() {
+            Some(true) => "**yes**",
+            Some(false) => "no",
+            None => "—",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {verdict} |",
+            f["name"].as_str().unwrap_or(""),
+            f["type"].as_str().unwrap_or(""),
+            f["method"].as_str().unwrap_or(""),
+            cell(&f["statistic"]),
+            cell(&f["threshold"]),
+        );
+    }
+}
+
+fn quality_markdown(out: &mut String, quality: &Value) {
+    out.push_str("\n## Data quality\n\n| feature | missing | type errors | min | mean | max | out of range | distinct | new categories |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for f in quality["features"].as_array().into_iter().flatten() {
+        let new: Vec<&str> = f["new_categories"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            f["name"].as_str().unwrap_or(""),
+            f["missing"],
+            f["type_errors"],
+            cell(&f["min"]),
+            cell(&f["mean"]),
+            cell(&f["max"]),
+            cell(&f["out_of_range"]),
+            cell(&f["distinct"]),
+            if new.is_empty() {
+                "—".to_string()
+            } else {
+                new.join(", ")
+            },
+        );
+    }
+}
+
 /// Renders the report as Markdown.
 pub fn markdown(report: &Value) -> String {
     let mut out = String::from("# modelwatch report\n\n");
@@ -187,6 +251,8 @@ pub fn markdown(report: &Value) -> String {
             }
         }
     }
+    drift_markdown(&mut out, &report["drift"]);
+    quality_markdown(&mut out, &report["quality"]);
     let _ = writeln!(
         out,
         "\n## Series (step {})\n",

@@ -70,6 +70,64 @@ fn report_gives_scikit_learn_numbers() {
     let text = String::from_utf8(md.stdout).unwrap();
     assert!(text.contains("| accuracy | 0.7038 |"), "{text}");
     assert!(text.contains("| **1** | 58 | 156 |"), "{text}");
+    assert!(
+        text.contains("## Drift") && text.contains("## Data quality"),
+        "{text}"
+    );
+}
+
+#[test]
+fn report_drift_equals_the_server_definition_on_golden_data() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/drift");
+    let output = modelwatch()
+        .args(["report", "--format", "json", "--schema"])
+        .arg(dir.join("small.schema.json"))
+        .arg("--reference")
+        .arg(dir.join("small.reference.csv"))
+        .arg("--current")
+        .arg(dir.join("small.current.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("small.expected.json")).unwrap()).unwrap();
+    for key in [
+        "drifted_features",
+        "features_total",
+        "dataset_drift",
+        "reference_count",
+        "current_count",
+    ] {
+        assert_eq!(report["drift"][key], expected[key], "{key}");
+    }
+    for feature in report["drift"]["features"].as_array().unwrap() {
+        let name = feature["name"].as_str().unwrap();
+        assert_eq!(
+            feature["drifted"], expected["features"][name]["drifted"],
+            "{name}"
+        );
+        assert_eq!(
+            feature["method"], expected["features"][name]["method"],
+            "{name}"
+        );
+    }
+    let md = modelwatch()
+        .args(["report", "--format", "md", "--schema"])
+        .arg(dir.join("small.schema.json"))
+        .arg("--reference")
+        .arg(dir.join("small.reference.csv"))
+        .arg("--current")
+        .arg(dir.join("small.current.csv"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(md.stdout).unwrap();
+    assert!(text.contains("| num_shift | numeric | ks |"), "{text}");
+    assert!(text.contains("| cat_new | categorical | chi2 |"), "{text}");
 }
 
 #[test]
@@ -203,4 +261,40 @@ fn demo_shows_drift_and_degradation() {
     assert_eq!(drifted[0], 0, "{stdout}");
     assert!(drifted[3] >= 3, "{stdout}");
     assert!(stdout.contains("/api/v1/models/credit/metrics"));
+}
+
+#[test]
+fn json_logs_for_machines() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = modelwatch()
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log: Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(log["fields"]["message"], "modelwatch serving", "{log}");
+    assert!(
+        log["fields"]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{log}"
+    );
+    assert_eq!(log["level"], "INFO");
 }

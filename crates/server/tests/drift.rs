@@ -258,3 +258,71 @@ async fn drift_of_a_range_and_a_version() {
     let (_, quality) = server.get("/api/v1/models/m/quality?version=b").await;
     assert_eq!(quality["rows"], 2000);
 }
+
+#[tokio::test]
+async fn per_feature_methods_and_type_errors() {
+    let server = TestServer::start().await;
+    let mut definition = schema("small");
+    for feature in definition["features"].as_array_mut().unwrap() {
+        match feature["name"].as_str().unwrap() {
+            "num_shift" => {
+                feature["drift_method"] = json!("psi");
+                feature["drift_threshold"] = json!(0.2);
+            }
+            "cat_shift" => feature["drift_threshold"] = json!(1e-300),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        server.put_model("m", definition).await.0,
+        StatusCode::CREATED
+    );
+    upload_csv_reference(&server, "small").await;
+    let mut events = current_events("small");
+    // Wrongly typed values are kept as missing plus a type error, not rejected.
+    for event in events.iter_mut().take(7) {
+        event["features"]["num_same"] = json!("oops");
+    }
+    ingest(&server, &events).await;
+    let expected = expected("small");
+    let (_, drift) = server.get("/api/v1/models/m/drift").await;
+    let entry = |name: &str| {
+        drift["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let shift = entry("num_shift");
+    assert_eq!(shift["method"], "psi");
+    assert_eq!(shift["threshold"], 0.2);
+    let psi = expected["features"]["num_shift"]["stats"]["psi"]
+        .as_f64()
+        .unwrap();
+    assert!((shift["statistic"].as_f64().unwrap() - psi).abs() < 1e-9);
+    assert_eq!(shift["drifted"], psi >= 0.2);
+    // A p-value threshold so small that nothing is drift.
+    let cat = entry("cat_shift");
+    assert_eq!(cat["method"], "chi2");
+    assert_eq!(cat["drifted"], false);
+    assert_eq!(
+        expected["features"]["cat_shift"]["drifted"], true,
+        "the default would have said drift"
+    );
+    let (_, quality) = server.get("/api/v1/models/m/quality").await;
+    let same = quality["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "num_same")
+        .unwrap()
+        .clone();
+    assert_eq!(same["type_errors"], 7);
+    assert_eq!(
+        same["missing"],
+        expected["quality"]["num_same"]["missing"].as_u64().unwrap() + 7
+    );
+    assert_eq!(quality["rows"], 300);
+}
