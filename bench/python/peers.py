@@ -1,4 +1,4 @@
-"""Python peers of `modelwatch bench`: whylogs profiling and scikit-learn metrics.
+"""Python peers of `modelwatch bench`: whylogs profiling, scikit-learn metrics, drift.
 
 What it measures
 ----------------
@@ -27,6 +27,20 @@ b. scikit-learn: accuracy, precision, recall, F1, ROC AUC, log loss and the
    N divided by the time of all seven calls together; each call's time is
    reported too. The calls are warmed up once on a 1,000-row slice.
 c. numpy: p50/p95/p99 of latency_ms with np.percentile (for reference).
+d. scipy: drift of the 20 numeric features between a reference and the N rows,
+   as modelwatch's `GET .../drift` computes it for numeric features:
+   `scipy.stats.ks_2samp` (statistic and p-value) and
+   `scipy.stats.wasserstein_distance` for each column. The reference is
+   `--reference-rows` rows (default 100,000) built like the others but with
+   every row drawn afresh from `--reference-seed` (see `--write-reference`).
+   Only the 40 calls are timed, from float64 arrays already extracted.
+   rows/s is N (the current rows) divided by their time.
+e. Evidently (only with `--evidently`): `Report([DataDriftPreset()]).run(current,
+   reference)` over the 25 feature columns (20 numeric, 5 categorical, declared
+   with a DataDefinition), the same reference and current rows as (d). Only
+   `run` is timed; building the two `Dataset`s is timed apart and reported as
+   `dataset_build_seconds`. It runs `--evidently-repeats` times (default 1),
+   after a warm-up on 1,000-row slices. rows/s is N divided by the `run` time.
 
 Each measurement runs `--repeats` times (default 3); the median is the figure,
 and every run's time is in the output, as wall-clock seconds and as CPU seconds
@@ -34,8 +48,13 @@ of this process (time.process_time, all threads), so that rows per CPU-second
 can be set beside `modelwatch bench`'s events per server CPU-second.
 
 whylogs 1.6.4, its latest release, still uses `np.unicode_`, which NumPy 2.0
-removed; the script restores that alias (of `np.str_`) before importing it. It prints one JSON object on stdout with
-the figures, the versions of Python, numpy, pandas, whylogs and scikit-learn,
+removed; the script restores that alias (of `np.str_`) before importing it.
+Evidently 0.7.23 imports `pandas.core.dtypes.common.infer_dtype_from_object`,
+which pandas 3 removed; with `--evidently` the script defines it again (only an
+import in Evidently's legacy tests needs it) before importing evidently.
+
+It prints one JSON object on stdout with the figures, the versions of Python,
+numpy, pandas, whylogs, scikit-learn, scipy (and evidently with `--evidently`),
 the BLAS and OpenMP thread pools as threadpoolctl sees them, and the
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE variables it ran under.
 
@@ -43,14 +62,20 @@ How to run it
 -------------
     python3 bench/python/peers.py                  # 1,000,000 rows
     python3 bench/python/peers.py --rows 100000    # quicker
+    python3 bench/python/peers.py --evidently      # also Evidently's DataDriftPreset
+    # The reference of (d) and (e) as NDJSON, to upload to modelwatch with
+    # PUT /api/v1/models/bench/reference (writes the file and exits):
+    python3 bench/python/peers.py --write-reference /tmp/reference.ndjson
     # On machines that set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they slow a
     # current numpy), also run it once with both unset, in that command alone:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/python/peers.py
 
-Needs numpy, pandas, whylogs and scikit-learn; threadpoolctl is optional.
+Needs numpy, pandas, whylogs, scikit-learn and scipy; threadpoolctl is
+optional, and evidently is needed only for `--evidently`.
 Run it on an otherwise idle machine, not while `modelwatch bench` runs.
 whylogs' usage telemetry is switched off (WHYLOGS_NO_ANALYTICS) before it is
-imported, so the script makes no network calls.
+imported, and Evidently's (DO_NOT_TRACK, EVIDENTLY_DISABLE_TELEMETRY) before
+it is, so the script makes no network calls.
 """
 
 from __future__ import annotations
@@ -65,6 +90,8 @@ import time
 
 # whylogs sends usage statistics from a background thread unless told not to.
 os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("EVIDENTLY_DISABLE_TELEMETRY", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -78,6 +105,10 @@ NUMERIC = 20
 CATEGORICAL = 5
 CATEGORIES = 12
 POOL = 997  # as in bench.rs: feature_pool()
+REFERENCE_ROWS = 100_000
+REFERENCE_SEED = 7
+FEATURES_NUMERIC = [f"n{i}" for i in range(NUMERIC)]
+FEATURES_CATEGORICAL = [f"c{i}" for i in range(CATEGORICAL)]
 
 
 def make_rows(rows: int, seed: int, pool: int) -> pd.DataFrame:
@@ -211,7 +242,124 @@ def bench_percentiles(df: pd.DataFrame, repeats: int) -> dict:
     return out
 
 
+def make_reference(rows: int, seed: int) -> pd.DataFrame:
+    """The reference rows: built like make_rows, every row drawn afresh."""
+    return make_rows(rows, seed, 0)
+
+
+def write_reference(df: pd.DataFrame, path: str) -> None:
+    """Writes rows as NDJSON, in the shape of bench.rs's events without id and timestamp."""
+    numeric = df[FEATURES_NUMERIC].to_numpy(dtype=np.float64)
+    categorical = df[FEATURES_CATEGORICAL].to_numpy(dtype=object)
+    prediction = df["prediction"].to_numpy()
+    score = df["score"].to_numpy(dtype=np.float64)
+    label = df["label"].to_numpy()
+    latency = df["latency_ms"].to_numpy(dtype=np.float64)
+    with open(path, "w", encoding="utf-8") as out:
+        for i in range(len(df)):
+            features = {name: float(numeric[i, j]) for j, name in enumerate(FEATURES_NUMERIC)}
+            features.update({name: categorical[i, j] for j, name in enumerate(FEATURES_CATEGORICAL)})
+            row = {
+                "prediction": prediction[i],
+                "score": float(score[i]),
+                "label": label[i],
+                "latency_ms": float(latency[i]),
+                "features": features,
+            }
+            out.write(json.dumps(row, separators=(",", ":")))
+            out.write("\n")
+
+
+def bench_scipy_drift(reference: pd.DataFrame, current: pd.DataFrame, repeats: int) -> dict:
+    from scipy import stats
+
+    # Not timed: the columns as contiguous float64 arrays.
+    columns = [
+        (
+            name,
+            np.ascontiguousarray(reference[name].to_numpy(dtype=np.float64)),
+            np.ascontiguousarray(current[name].to_numpy(dtype=np.float64)),
+        )
+        for name in FEATURES_NUMERIC
+    ]
+
+    def drift(pairs):
+        out = {}
+        for name, ref, cur in pairs:
+            ks = stats.ks_2samp(ref, cur)
+            out[name] = {
+                "ks_statistic": float(ks.statistic),
+                "ks_p_value": float(ks.pvalue),
+                "wasserstein": float(stats.wasserstein_distance(ref, cur)),
+            }
+        return out
+
+    # Warm-up on slices, so that imports and lazy set-up are not timed.
+    drift([(name, ref[:1000], cur[:1000]) for name, ref, cur in columns])
+    values, seconds, cpu_seconds = timed(lambda: drift(columns), repeats)
+    out = summary(len(current), seconds, cpu_seconds)
+    out["reference_rows"] = len(reference)
+    out["columns"] = len(columns)
+    out["n0"] = values["n0"]
+    return out
+
+
+def import_evidently():
+    # Evidently 0.7.23 imports infer_dtype_from_object, which pandas 3 removed.
+    import pandas.core.dtypes.common as common
+
+    if not hasattr(common, "infer_dtype_from_object"):
+
+        def infer_dtype_from_object(dtype):
+            return dtype if isinstance(dtype, type) else np.dtype(dtype).type
+
+        common.infer_dtype_from_object = infer_dtype_from_object
+    import evidently
+
+    return evidently
+
+
+def bench_evidently(reference: pd.DataFrame, current: pd.DataFrame, repeats: int) -> dict:
+    import_evidently()
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    columns = FEATURES_NUMERIC + FEATURES_CATEGORICAL
+    definition = DataDefinition(
+        numerical_columns=FEATURES_NUMERIC, categorical_columns=FEATURES_CATEGORICAL
+    )
+
+    def datasets(ref: pd.DataFrame, cur: pd.DataFrame):
+        return (
+            Dataset.from_pandas(ref[columns], data_definition=definition),
+            Dataset.from_pandas(cur[columns], data_definition=definition),
+        )
+
+    # Warm-up on 1,000-row slices.
+    ref_small, cur_small = datasets(reference.head(1000), current.head(1000))
+    Report([DataDriftPreset()]).run(cur_small, ref_small)
+
+    build_started = time.perf_counter()
+    ref_data, cur_data = datasets(reference, current)
+    build_seconds = time.perf_counter() - build_started
+    snapshot, seconds, cpu_seconds = timed(
+        lambda: Report([DataDriftPreset()]).run(cur_data, ref_data), repeats
+    )
+    out = summary(len(current), seconds, cpu_seconds)
+    out["reference_rows"] = len(reference)
+    out["columns"] = len(columns)
+    out["dataset_build_seconds"] = build_seconds
+    metrics = snapshot.dict()["metrics"]
+    out["methods"] = sorted({m["config"].get("method", "") for m in metrics} - {""})
+    out["drifted_columns"] = next(
+        (m["value"] for m in metrics if m["metric_name"].startswith("DriftedColumnsCount")), None
+    )
+    out["drifted_columns"] = {k: float(v) for k, v in (out["drifted_columns"] or {}).items()}
+    return out
+
+
 def environment() -> dict:
+    import scipy
     import sklearn
     import whylogs
 
@@ -222,6 +370,7 @@ def environment() -> dict:
         "pandas": pd.__version__,
         "whylogs": getattr(whylogs, "__version__", "unknown"),
         "sklearn": sklearn.__version__,
+        "scipy": scipy.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
@@ -249,19 +398,51 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["whylogs", "sklearn", "percentiles"],
+        choices=["whylogs", "sklearn", "percentiles", "scipy"],
         action="append",
-        help="run only these measurements (repeatable)",
+        help="run only these measurements (repeatable; --evidently adds Evidently)",
+    )
+    parser.add_argument(
+        "--reference-rows",
+        type=int,
+        default=REFERENCE_ROWS,
+        help="reference rows for the drift peers (default 100,000)",
+    )
+    parser.add_argument(
+        "--reference-seed", type=int, default=REFERENCE_SEED, help="seed of the reference rows"
+    )
+    parser.add_argument(
+        "--write-reference",
+        metavar="PATH",
+        help="write the reference rows as NDJSON to PATH and exit",
+    )
+    parser.add_argument(
+        "--evidently",
+        action="store_true",
+        help="also time Evidently's DataDriftPreset (reference vs the N rows)",
+    )
+    parser.add_argument(
+        "--evidently-repeats", type=int, default=1, help="timed runs of Evidently (default 1)"
     )
     args = parser.parse_args(argv)
-    if args.rows <= 0 or args.repeats <= 0:
-        parser.error("--rows and --repeats must be positive")
+    if args.rows <= 0 or args.repeats <= 0 or args.reference_rows <= 0:
+        parser.error("--rows, --repeats and --reference-rows must be positive")
+    if args.evidently_repeats <= 0:
+        parser.error("--evidently-repeats must be positive")
+    if args.write_reference:
+        write_reference(make_reference(args.reference_rows, args.reference_seed), args.write_reference)
+        return 0
 
     started = time.perf_counter()
     df = make_rows(args.rows, args.seed, args.feature_pool)
     build_seconds = time.perf_counter() - started
 
-    only = set(args.only or ["whylogs", "sklearn", "percentiles"])
+    only = set(args.only or ["whylogs", "sklearn", "percentiles", "scipy"])
+    if args.evidently:
+        only.add("evidently")
+    reference = None
+    if only & {"scipy", "evidently"}:
+        reference = make_reference(args.reference_rows, args.reference_seed)
     result: dict = {
         "rows": args.rows,
         "columns": list(df.columns),
@@ -276,6 +457,11 @@ def main(argv: list[str] | None = None) -> int:
         result["sklearn_metrics"] = bench_sklearn(df, args.repeats)
     if "percentiles" in only:
         result["numpy_percentiles"] = bench_percentiles(df, args.repeats)
+    if "scipy" in only:
+        result["scipy_drift"] = bench_scipy_drift(reference, df, args.repeats)
+    if "evidently" in only:
+        result["evidently_drift"] = bench_evidently(reference, df, args.evidently_repeats)
+        result["environment"]["evidently"] = import_evidently().__version__
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

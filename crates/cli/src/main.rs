@@ -143,7 +143,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = modelwatch_server::AppState::open(&server_config)?;
     let listener = bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, data_dir = %data_dir.display(), "modelwatch serving");
+    let closed = state.store.closed();
     modelwatch_server::serve(listener, state, shutdown_signal()).await?;
+    // Let the writer write what is pending and close the database before exiting.
+    if !tokio::task::spawn_blocking(move || closed.wait(std::time::Duration::from_secs(30))).await?
+    {
+        tracing::warn!("the store did not close within 30 s; it recovers at the next start");
+    }
     tracing::info!("modelwatch stopped");
     Ok(())
 }

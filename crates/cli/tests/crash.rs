@@ -17,6 +17,15 @@ struct Server {
     base: String,
 }
 
+impl Drop for Server {
+    // A failed assertion must not leave a server running (it would hold the test's
+    // output pipes open).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start(data_dir: &std::path::Path) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -263,4 +272,144 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
     server.child.wait().unwrap();
     eprintln!("crash test: {cycles} kill -9 cycles, {checked} acknowledged predictions re-checked");
     assert!(checked > 0);
+}
+
+async fn ingest_batches(
+    client: &reqwest::Client,
+    base: &str,
+    batches: std::ops::Range<u64>,
+) -> u64 {
+    let mut acknowledged = 0;
+    for batch in batches {
+        let body: Vec<Value> = (batch * 100..(batch + 1) * 100)
+            .map(|n| event(&format!("t{n}"), n))
+            .collect();
+        let answer: Value = client
+            .post(format!("{base}/api/v1/models/m/predictions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        acknowledged += answer["accepted"].as_u64().unwrap();
+    }
+    acknowledged
+}
+
+/// Counts as the server reports them: stored rows, the performance profiles and the
+/// feature profiles must agree.
+async fn consistent_counts(client: &reqwest::Client, base: &str) -> u64 {
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        let client = client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let stored = get("/api/v1/models/m").await["stats"]["predictions"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        get("/api/v1/models/m/metrics").await["summary"]["count"].as_u64(),
+        Some(stored)
+    );
+    assert_eq!(
+        get("/api/v1/models/m/quality").await["rows"].as_u64(),
+        Some(stored)
+    );
+    stored
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_wal_recovers_to_a_consistent_earlier_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let mut server = start(dir.path());
+    wait_healthy(&client, &server.base).await;
+    client
+        .put(format!("{}/api/v1/models/m", server.base))
+        .json(&json!({"task": "binary_classification", "features": [{"name": "x", "type": "numeric"}, {"name": "c", "type": "categorical"}]}))
+        .send()
+        .await
+        .unwrap();
+    let acknowledged = ingest_batches(&client, &server.base, 0..30).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    // Tear the newest WAL frames: cut the file in the middle of its last pages.
+    let wal = dir.path().join("modelwatch.sqlite-wal");
+    let length = std::fs::metadata(&wal).unwrap().len();
+    assert!(length > 3 * 4096, "the WAL holds the acknowledged writes");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(length - 4096 - 1000)
+        .unwrap();
+    server = start(dir.path());
+    wait_healthy(&client, &server.base).await;
+    // The torn transactions are gone whole; what remains agrees with itself.
+    let stored = consistent_counts(&client, &server.base).await;
+    assert!(
+        stored < acknowledged,
+        "{stored} of {acknowledged}: the tear removed nothing?"
+    );
+    assert_eq!(stored % 100, 0, "a transaction was half-applied: {stored}");
+    // And the server goes on working.
+    let more = ingest_batches(&client, &server.base, 1000..1001).await;
+    assert_eq!(more, 100);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[test]
+fn a_damaged_database_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let mut server = start(dir.path());
+        wait_healthy(&client, &server.base).await;
+        client
+            .put(format!("{}/api/v1/models/m", server.base))
+            .json(&json!({"task": "binary_classification"}))
+            .send()
+            .await
+            .unwrap();
+        ingest_batches(&client, &server.base, 0..20).await;
+        // SIGTERM: a clean stop, which folds the WAL into the database file.
+        Command::new("kill")
+            .arg(server.child.id().to_string())
+            .status()
+            .unwrap();
+        server.child.wait().unwrap();
+    });
+    let database = dir.path().join("modelwatch.sqlite");
+    let mut bytes = std::fs::read(&database).unwrap();
+    assert!(bytes.len() > 5 * 4096);
+    // Scribble over the pages after the first (the schema page stays readable).
+    for byte in &mut bytes[2 * 4096..4 * 4096] {
+        *byte = 0xA5;
+    }
+    std::fs::write(&database, bytes).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "a damaged database was served");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("modelwatch:")
+            && (stderr.contains("integrity") || stderr.contains("malformed")),
+        "{stderr}"
+    );
 }

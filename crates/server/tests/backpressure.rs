@@ -26,19 +26,30 @@ async fn a_flood_is_shed_with_retry_after_and_nothing_is_lost() {
     let (requests, size) = (48, 4000);
     let mut tasks = Vec::new();
     for request in 0..requests {
-        let (client, url) = (server.client.clone(), server.url("/api/v1/models/m/predictions"));
+        let (client, url) = (
+            server.client.clone(),
+            server.url("/api/v1/models/m/predictions"),
+        );
         tasks.push(tokio::spawn(async move {
             let body = batch(request, size);
             let mut shed = 0;
             loop {
-                let response = client.post(&url).json(&body).send().await.expect("connection dropped");
+                let response = client
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("connection dropped");
                 match response.status() {
                     StatusCode::OK => {
                         let answer: Value = response.json().await.unwrap();
                         return (answer["accepted"].as_u64().unwrap(), shed);
                     }
                     StatusCode::SERVICE_UNAVAILABLE => {
-                        let retry = response.headers().get("retry-after").expect("503 without Retry-After");
+                        let retry = response
+                            .headers()
+                            .get("retry-after")
+                            .expect("503 without Retry-After");
                         let seconds: u64 = retry.to_str().unwrap().parse().unwrap();
                         assert!(seconds >= 1);
                         shed += 1;
@@ -57,10 +68,25 @@ async fn a_flood_is_shed_with_retry_after_and_nothing_is_lost() {
         shed += s;
     }
     assert_eq!(accepted, (requests * size) as u64);
-    assert!(shed > 0, "the flood never filled a queue of one: the test proves nothing");
+    assert!(
+        shed > 0,
+        "the flood never filled a queue of one: the test proves nothing"
+    );
     let (_, model) = server.get("/api/v1/models/m").await;
     assert_eq!(model["stats"]["predictions"].as_u64(), Some(accepted));
-    let metrics = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.lines().any(|l| l.starts_with("modelwatch_requests_shed_total") && !l.ends_with(" 0")), "{metrics}");
-    eprintln!("backpressure: {requests} requests of {size} events, {shed} answered 503 + Retry-After, all stored once");
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("modelwatch_requests_shed_total") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    eprintln!(
+        "backpressure: {requests} requests of {size} events, {shed} answered 503 + Retry-After, all stored once"
+    );
 }

@@ -132,6 +132,24 @@ pub struct Store {
     queue: mpsc::Sender<Command>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
+    closed: Arc<Closed>,
+}
+
+/// Tells when the writer thread has written its last commit and closed the database.
+pub struct Closed(Mutex<std::sync::mpsc::Receiver<()>>);
+
+impl Closed {
+    /// Waits (at most `timeout`) until the writer has finished; `true` if it has. It
+    /// finishes once every clone of the [`Store`] is dropped.
+    pub fn wait(&self, timeout: std::time::Duration) -> bool {
+        match self.0.lock() {
+            Ok(receiver) => !matches!(
+                receiver.recv_timeout(timeout),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            ),
+            Err(_) => false,
+        }
+    }
 }
 
 /// Milliseconds since the epoch, now.
@@ -177,15 +195,27 @@ impl Store {
         schema::migrate(&mut conn)?;
         let writer = writer::Writer::new(conn, options.retention)?;
         let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
+        let (done, closed) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("modelwatch-writer".into())
-            .spawn(move || writer.run(receiver))
+            .spawn(move || {
+                writer.run(receiver);
+                // The connection is closed (and the WAL checkpointed) when `run` returns.
+                let _ = done.send(());
+            })
             .map_err(|e| StoreError::Unusable(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             queue,
             readers: Arc::new(Mutex::new(Vec::new())),
             path,
+            closed: Arc::new(Closed(Mutex::new(closed))),
         })
+    }
+
+    /// A handle that tells when the writer has shut down (after the last clone of the
+    /// store is dropped), for a clean stop.
+    pub fn closed(&self) -> Arc<Closed> {
+        self.closed.clone()
     }
 
     /// The database file.
