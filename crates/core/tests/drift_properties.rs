@@ -177,39 +177,8 @@ fn binned_no_drift_large_reference_within_tolerance() {
 
 #[test]
 fn binned_statistics_stay_within_api_tolerances() {
-    // A large reference and a current side too large to keep exactly: the binned path.
-    let model = model();
-    let normal = |i: usize, scale: f64, shift: f64| {
-        // A deterministic normal-like sample (sum of uniforms).
-        let u: f64 = (0..12)
-            .map(|k| ((i * 7919 + k * 104_729) % 10_007) as f64 / 10_007.0)
-            .sum::<f64>()
-            - 6.0;
-        shift + scale * u
-    };
+    // A large reference and a shifted, wider current side too large to keep exactly.
     let reference: Vec<f64> = (0..20_000).map(|i| normal(i, 1.0, 0.0)).collect();
     let current: Vec<f64> = (0..12_000).map(|i| normal(i + 50_000, 1.3, 0.4)).collect();
-    let mut builder = ReferenceBuilder::new(&model);
-    for x in &reference {
-        builder.observe(&model, &event(Some(*x), "a"));
-    }
-    let reference_profile = builder.finish(1);
-    let mut merged = WindowFeatures::default();
-    for chunk in current.chunks(1000) {
-        let mut part = WindowFeatures::default();
-        for x in chunk {
-            part.observe(&model, &event(Some(*x), "a"), Some(&reference_profile));
-        }
-        merged.merge(&part);
-    }
-    let answer = drift_answer(&model, &reference_profile, &merged);
-    let stats = &feature(&answer, "x")["stats"];
-    let (ks, wasserstein) = raw_ks_wasserstein(&reference, &current);
-    let got_ks = stats["ks_statistic"].as_f64().unwrap();
-    let got_w = stats["wasserstein"].as_f64().unwrap();
-    assert!((got_ks - ks).abs() <= 0.005, "KS {got_ks} vs raw {ks}");
-    assert!(
-        (got_w - wasserstein).abs() <= 0.01 * wasserstein,
-        "W {got_w} vs raw {wasserstein}"
-    );
+    check_binned(&reference, &current);
 }

@@ -344,13 +344,26 @@ impl Store {
         to: Option<i64>,
         version: Option<&str>,
     ) -> Result<Vec<(i64, WindowFeatures)>, StoreError> {
+        self.load_windows(model_id, granularity, from, to, version)
+    }
+
+    /// Rows of one profile table: `(window start, profile)` in start order.
+    fn load_windows<P: cache::StoredProfile>(
+        &self,
+        model_id: i64,
+        granularity: Granularity,
+        from: Option<i64>,
+        to: Option<i64>,
+        version: Option<&str>,
+    ) -> Result<Vec<(i64, P)>, StoreError> {
         self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT start_ms, data FROM feature_profiles
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT start_ms, data FROM {}
                  WHERE model_id = ?1 AND granularity = ?2 AND start_ms >= ?3 AND start_ms < ?4
                    AND (?5 IS NULL OR version = ?5)
                  ORDER BY start_ms",
-            )?;
+                P::TABLE
+            ))?;
             let rows = statement.query_map(
                 params![
                     model_id,
@@ -364,7 +377,7 @@ impl Store {
             let mut profiles = Vec::new();
             for row in rows {
                 let (start, bytes) = row?;
-                profiles.push((start, WindowFeatures::decode(&bytes)?));
+                profiles.push((start, P::decode(&bytes)?));
             }
             Ok(profiles)
         })
@@ -466,30 +479,7 @@ impl Store {
         to: Option<i64>,
         version: Option<&str>,
     ) -> Result<Vec<(i64, WindowProfile)>, StoreError> {
-        self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT start_ms, data FROM profiles
-                 WHERE model_id = ?1 AND granularity = ?2 AND start_ms >= ?3 AND start_ms < ?4
-                   AND (?5 IS NULL OR version = ?5)
-                 ORDER BY start_ms",
-            )?;
-            let rows = statement.query_map(
-                params![
-                    model_id,
-                    cache::code(granularity),
-                    from.unwrap_or(i64::MIN),
-                    to.unwrap_or(i64::MAX),
-                    version
-                ],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
-            )?;
-            let mut profiles = Vec::new();
-            for row in rows {
-                let (start, bytes) = row?;
-                profiles.push((start, WindowProfile::decode(&bytes)?));
-            }
-            Ok(profiles)
-        })
+        self.load_windows(model_id, granularity, from, to, version)
     }
 
     /// The versions seen for a model.
