@@ -128,7 +128,10 @@ pub fn reference_from_csv<R: Read>(
         }
     }
     Ok(OfflineReference {
-        profile: builder.finish(generation),
+        // The in-memory builder has no spill, so finishing cannot fail.
+        profile: builder
+            .finish(generation)
+            .map_err(|e| FieldError::new("reference", e.to_string()))?,
         accepted,
         rejected,
     })

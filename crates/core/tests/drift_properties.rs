@@ -85,7 +85,7 @@ proptest! {
         for (i, x) in reference.iter().enumerate() {
             builder.observe(&model, &event(Some(*x), ["a", "b", "c"][i % 3]));
         }
-        let reference_profile = builder.finish(1);
+        let reference_profile = builder.finish(1).unwrap();
         let current: Vec<f64> = current.iter().map(|x| x + shift).collect();
         let events: Vec<PredictionEvent> =
             current.iter().enumerate().map(|(i, x)| event(Some(*x), ["a", "b", "d"][i % 3])).collect();
@@ -139,7 +139,7 @@ fn check_binned(reference: &[f64], current: &[f64]) {
     for x in reference {
         builder.observe(&model, &event(Some(*x), "a"));
     }
-    let reference_profile = builder.finish(1);
+    let reference_profile = builder.finish(1).unwrap();
     let mut merged = WindowFeatures::default();
     for chunk in current.chunks(1000) {
         let mut part = WindowFeatures::default();
@@ -181,4 +181,51 @@ fn binned_statistics_stay_within_api_tolerances() {
     let reference: Vec<f64> = (0..20_000).map(|i| normal(i, 1.0, 0.0)).collect();
     let current: Vec<f64> = (0..12_000).map(|i| normal(i + 50_000, 1.3, 0.4)).collect();
     check_binned(&reference, &current);
+}
+
+/// A spill that keeps columns in memory, counting what passes through it.
+struct CountingSpill {
+    columns: std::collections::HashMap<String, Vec<f64>>,
+    appended: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl modelwatch_core::drift::reference::ColumnSpill for CountingSpill {
+    fn append(&mut self, name: &str, values: &[f64]) -> std::io::Result<()> {
+        self.appended
+            .fetch_add(values.len(), std::sync::atomic::Ordering::Relaxed);
+        self.columns
+            .entry(name.to_string())
+            .or_default()
+            .extend_from_slice(values);
+        Ok(())
+    }
+    fn take(&mut self, name: &str) -> std::io::Result<Vec<f64>> {
+        Ok(self.columns.remove(name).unwrap_or_default())
+    }
+}
+
+#[test]
+fn a_spilled_reference_equals_one_held_in_memory() {
+    let model = model();
+    let rows = modelwatch_core::drift::reference::SPILL_VALUES / 2 + 1000;
+    let appended = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut in_memory = ReferenceBuilder::new(&model);
+    let mut spilled = ReferenceBuilder::new(&model).with_spill(Box::new(CountingSpill {
+        columns: Default::default(),
+        appended: appended.clone(),
+    }));
+    for i in 0..rows {
+        // Two numeric columns (x and the regression prediction): past the spill size.
+        let e = event(
+            Some(normal(i, 3.0, 1.0)),
+            if i % 7 == 0 { "a" } else { "b" },
+        );
+        in_memory.observe(&model, &e);
+        spilled.observe(&model, &e);
+    }
+    assert!(
+        appended.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "nothing was spilled"
+    );
+    assert_eq!(spilled.finish(1).unwrap(), in_memory.finish(1).unwrap());
 }

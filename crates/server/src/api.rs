@@ -558,7 +558,9 @@ async fn put_reference(
     };
     let reader = body_reader(body, state.limits.max_reference_bytes);
     let (model, pii) = (entry.model.clone(), state.pii.clone());
-    let profiled = blocking(move || profile_reference(reader, format, &model, &pii)).await?;
+    let spill_dir = state.data_dir.clone();
+    let profiled =
+        blocking(move || profile_reference(reader, format, &model, &pii, &spill_dir)).await?;
     let rejected: Vec<Value> = profiled
         .rejected
         .iter()

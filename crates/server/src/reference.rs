@@ -5,13 +5,16 @@
 //! held is 8 bytes per numeric value, which exact deciles need. A JSON array is parsed
 //! whole (it cannot be split before it is complete), within the body limit.
 
-use std::io::{BufRead, Read};
+use std::collections::HashMap;
+use std::io::{BufRead, Read, Seek, Write};
+use std::path::Path;
 
 use axum::body::Body;
 use axum::http::StatusCode;
 use futures_util::TryStreamExt;
 use modelwatch_core::body::{BodyFormat, split_records};
 use modelwatch_core::csv_input::CsvRecords;
+use modelwatch_core::drift::reference::ColumnSpill;
 use modelwatch_core::drift::{ReferenceBuilder, ReferenceProfile};
 use modelwatch_core::event::validate_reference_row;
 use modelwatch_core::{FieldError, Model};
@@ -39,6 +42,69 @@ pub struct ProfiledReference {
     pub accepted: u64,
     /// `(line or index, reason)` of refused rows.
     pub rejected: Vec<(u64, FieldError)>,
+}
+
+fn spill_failed(error: std::io::Error) -> ApiError {
+    tracing::error!(%error, "reference spill failed");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "spill_failed",
+        format!("cannot keep the reference's columns on disk: {error}"),
+    )
+}
+
+/// Numeric reference columns in temporary files (raw little-endian f64), so that a
+/// large reference is profiled in bounded memory. The files go with the value.
+pub struct FileSpill {
+    dir: tempfile::TempDir,
+    files: HashMap<String, std::io::BufWriter<std::fs::File>>,
+}
+
+impl FileSpill {
+    /// A spill in a new temporary directory under `parent`.
+    pub fn new(parent: &Path) -> Result<Self, ApiError> {
+        let dir = tempfile::Builder::new()
+            .prefix("reference-")
+            .tempdir_in(parent)
+            .map_err(spill_failed)?;
+        Ok(Self {
+            dir,
+            files: HashMap::new(),
+        })
+    }
+
+    fn path(&self, index: usize) -> std::path::PathBuf {
+        self.dir.path().join(format!("column-{index}"))
+    }
+}
+
+impl ColumnSpill for FileSpill {
+    fn append(&mut self, name: &str, values: &[f64]) -> std::io::Result<()> {
+        if !self.files.contains_key(name) {
+            let file = std::fs::File::create(self.path(self.files.len()))?;
+            self.files
+                .insert(name.to_string(), std::io::BufWriter::new(file));
+        }
+        let writer = self.files.get_mut(name).expect("inserted above");
+        for value in values {
+            writer.write_all(&value.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, name: &str) -> std::io::Result<Vec<f64>> {
+        let Some(writer) = self.files.remove(name) else {
+            return Ok(Vec::new());
+        };
+        let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect())
+    }
 }
 
 /// A blocking reader over the request body that fails once `limit` bytes are passed.
@@ -76,8 +142,9 @@ pub fn profile_reference(
     format: ReferenceFormat,
     model: &Model,
     pii: &PiiKey,
+    spill_dir: &Path,
 ) -> Result<ProfiledReference, ApiError> {
-    let mut builder = ReferenceBuilder::new(model);
+    let mut builder = ReferenceBuilder::new(model).with_spill(Box::new(FileSpill::new(spill_dir)?));
     let mut accepted = 0;
     let mut rejected = Vec::new();
     let mut take = |position: u64, record: Result<Map<String, Value>, FieldError>| match record
@@ -140,8 +207,9 @@ pub fn profile_reference(
             }
         }
     }
+    let profile = builder.finish(0).map_err(spill_failed)?;
     Ok(ProfiledReference {
-        profile: builder.finish(0),
+        profile,
         accepted,
         rejected,
     })

@@ -71,6 +71,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Counters for `/metrics`.
     pub telemetry: crate::telemetry::Telemetry,
+    /// The data directory (temporary files of reference uploads go here).
+    pub data_dir: PathBuf,
 }
 
 /// Why the server could not start.
@@ -107,6 +109,7 @@ impl AppState {
             pii,
             limits: config.limits.clone(),
             telemetry: crate::telemetry::Telemetry::default(),
+            data_dir: config.data_dir.clone(),
         }))
     }
 

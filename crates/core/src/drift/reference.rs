@@ -208,13 +208,30 @@ impl NumericReference {
 
 /// Collects a reference data set row by row, then profiles it.
 ///
-/// Numeric values are held until [`ReferenceBuilder::finish`] (8 bytes per value),
-/// because exact deciles and fine edges need them all.
-#[derive(Debug, Default)]
+/// Exact deciles and fine edges need every numeric value. They are buffered in memory
+/// and, with a [`ColumnSpill`] (the server gives one backed by temporary files), moved
+/// out whenever [`SPILL_VALUES`] are buffered; at the end one column at a time is read
+/// back and sorted. Memory then stays at about `8 × max(SPILL_VALUES, rows)` bytes,
+/// not 8 bytes × rows × numeric features.
+#[derive(Default)]
 pub struct ReferenceBuilder {
     rows: u64,
     numeric: BTreeMap<String, (Vec<f64>, u64)>,
     categorical: BTreeMap<String, CategoricalReference>,
+    buffered: usize,
+    spill: Option<Box<dyn ColumnSpill>>,
+    spill_error: Option<std::io::Error>,
+}
+
+/// Values buffered in memory before they are handed to the spill.
+pub const SPILL_VALUES: usize = 1 << 20;
+
+/// Somewhere to keep numeric reference columns out of memory until they are sorted.
+pub trait ColumnSpill: Send {
+    /// Appends values to the column `name`.
+    fn append(&mut self, name: &str, values: &[f64]) -> std::io::Result<()>;
+    /// Every value appended to `name` (in any order); the column may be dropped after.
+    fn take(&mut self, name: &str) -> std::io::Result<Vec<f64>>;
 }
 
 impl ReferenceBuilder {
@@ -242,9 +259,35 @@ impl ReferenceBuilder {
             None => self.numeric.entry(name.to_string()).or_default(),
         };
         match value {
-            Some(v) => entry.0.push(v),
+            Some(v) => {
+                entry.0.push(v);
+                self.buffered += 1;
+                if self.buffered >= SPILL_VALUES {
+                    self.spill_buffers();
+                }
+            }
             None => entry.1 += 1,
         }
+    }
+
+    /// Moves the buffered values to the spill, if there is one.
+    fn spill_buffers(&mut self) {
+        let Some(spill) = self.spill.as_mut() else {
+            return;
+        };
+        for (name, (values, _)) in self.numeric.iter_mut() {
+            if let Err(e) = spill.append(name, values) {
+                self.spill_error.get_or_insert(e);
+            }
+            values.clear();
+        }
+        self.buffered = 0;
+    }
+
+    /// Uses `spill` to keep numeric columns out of memory.
+    pub fn with_spill(mut self, spill: Box<dyn ColumnSpill>) -> Self {
+        self.spill = Some(spill);
+        self
     }
 
     fn categorical_value(&mut self, name: &str, value: Option<&str>) {
@@ -283,23 +326,29 @@ impl ReferenceBuilder {
         }
     }
 
-    /// Profiles everything observed.
-    pub fn finish(self, generation: u64) -> ReferenceProfile {
+    /// Profiles everything observed; fails only if the spill failed.
+    pub fn finish(mut self, generation: u64) -> std::io::Result<ReferenceProfile> {
+        if let Some(error) = self.spill_error.take() {
+            return Err(error);
+        }
         let mut features = BTreeMap::new();
-        for (name, (values, missing)) in self.numeric {
+        for (name, (mut values, missing)) in std::mem::take(&mut self.numeric) {
+            if let Some(spill) = self.spill.as_mut() {
+                values.extend(spill.take(&name)?);
+            }
             features.insert(
                 name,
                 ReferenceFeature::Numeric(NumericReference::from_values(values, missing)),
             );
         }
-        for (name, categorical) in self.categorical {
+        for (name, categorical) in std::mem::take(&mut self.categorical) {
             features.insert(name, ReferenceFeature::Categorical(categorical));
         }
-        ReferenceProfile {
+        Ok(ReferenceProfile {
             generation,
             rows: self.rows,
             features,
-        }
+        })
     }
 }
 
