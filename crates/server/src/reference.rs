@@ -1,9 +1,10 @@
 //! `PUT /api/v1/models/{model}/reference`: the reference data set, streamed from the
 //! request body (CSV, NDJSON or a JSON array of events), profiled in core and stored.
 //!
-//! CSV and NDJSON are read as they arrive, so the body is never held whole; what is
-//! held is 8 bytes per numeric value, which exact deciles need. A JSON array is parsed
-//! whole (it cannot be split before it is complete), within the body limit.
+//! CSV and NDJSON are read as they arrive, so the body is never held whole; numeric
+//! values, which exact deciles need, are spilled to temporary files ([`FileSpill`]) and
+//! read back one column at a time. A JSON array is parsed whole (it cannot be split
+//! before it is complete), within the limit on reference bodies.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Seek, Write};
