@@ -5,7 +5,7 @@
 //! - [`state`]: shared state, configuration and limits.
 //! - [`error`]: the single mapping of failures to HTTP statuses.
 //! - [`pii`]: keyed hashing of personal data before it is stored.
-//! - [`reference`]: streaming reference uploads into a reference profile.
+//! - [`mod@reference`]: streaming reference uploads into a reference profile.
 //! - [`telemetry`]: the server's own `/metrics`.
 //!
 //! [`serve`] runs the API on a listener until a shutdown future resolves; tests bind

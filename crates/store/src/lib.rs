@@ -1,7 +1,7 @@
 //! Durable storage for modelwatch: the embedded SQLite store.
 //!
 //! One writer thread owns the write connection and applies commands from a bounded
-//! queue in group commits (see [`writer`]); readers use their own connections, which
+//! queue in group commits (see the `writer` module); readers use their own connections, which
 //! WAL mode lets run beside the writer. A write is answered only after its
 //! transaction is committed with `synchronous=FULL`, i.e. fsynced.
 //!

@@ -1,6 +1,6 @@
 //! Drift and data quality against a reference data set.
 //!
-//! - [`reference`]: the reference profile, computed exactly at upload.
+//! - [`mod@reference`]: the reference profile, computed exactly at upload.
 //! - [`features`]: per-window, mergeable feature profiles (quality and drift bins).
 //! - [`stats`]: KS, Wasserstein, PSI, Jensen–Shannon and chi-squared from them.
 //! - [`special`]: the Kolmogorov and chi-squared survival functions.
