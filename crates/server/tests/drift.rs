@@ -270,6 +270,7 @@ async fn per_feature_methods_and_type_errors() {
                 feature["drift_threshold"] = json!(0.2);
             }
             "cat_shift" => feature["drift_threshold"] = json!(1e-300),
+            "num_scale" => feature["drift_method"] = json!("chi2"),
             _ => {}
         }
     }
@@ -311,6 +312,11 @@ async fn per_feature_methods_and_type_errors() {
         expected["features"]["cat_shift"]["drifted"], true,
         "the default would have said drift"
     );
+    // chi2 on a many-valued numeric feature tests its decile bins.
+    let scale = entry("num_scale");
+    assert_eq!(scale["method"], "chi2");
+    assert!(scale["statistic"].as_f64().unwrap() < 0.05, "{scale}");
+    assert_eq!(scale["drifted"], true);
     let (_, quality) = server.get("/api/v1/models/m/quality").await;
     let same = quality["features"]
         .as_array()

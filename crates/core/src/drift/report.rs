@@ -147,6 +147,24 @@ fn feature_drift(
             if r.few_values.is_some() {
                 categorical = numeric_as_categories(r, c, reference.generation)
                     .and_then(|(rc, cc)| categorical_stats(&rc, &cc));
+            } else if overrides.0 == Some("chi2") {
+                // chi2 asked for on a many-valued numeric feature: test the decile bins.
+                categorical = c.bins_for(reference.generation).and_then(|bins| {
+                    let bin = |i: usize| format!("decile {i}");
+                    let reference_counts = r
+                        .decile_counts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| (bin(i), *n))
+                        .collect();
+                    let current_counts = bins
+                        .deciles
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| (bin(i), *n))
+                        .collect();
+                    categorical_stats(&reference_counts, &current_counts)
+                });
             }
         }
         (Some(ReferenceFeature::Numeric(r)), None) => many_values = r.few_values.is_none(),
