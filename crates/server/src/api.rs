@@ -446,12 +446,15 @@ struct Range {
     version: Option<String>,
 }
 
+/// A query string that does not parse, naming the parameter when serde does.
+fn query_error(rejection: QueryRejection) -> ApiError {
+    let text = rejection.body_text();
+    let field = text.split('`').nth(1).unwrap_or("query").to_string();
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", text).field(field)
+}
+
 fn parse_range(params: Result<Query<RangeParams>, QueryRejection>) -> Result<Range, ApiError> {
-    let Query(params) = params.map_err(|rejection| {
-        let text = rejection.body_text();
-        let field = text.split('`').nth(1).unwrap_or("query").to_string();
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", text).field(field)
-    })?;
+    let Query(params) = params.map_err(query_error)?;
     let timestamp = |value: Option<String>, field: &str| {
         value
             .map(|v| parse_timestamp_str(&v))
@@ -537,10 +540,11 @@ async fn put_reference(
     State(state): Shared,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Query(options): Query<ReferenceOptions>,
+    options: Result<Query<ReferenceOptions>, QueryRejection>,
     body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     let entry = model_entry(&state, &name)?;
+    let Query(options) = options.map_err(query_error)?;
     let format = match content_type(&headers).as_deref() {
         Some("text/csv") => ReferenceFormat::Csv,
         None | Some("application/json") => ReferenceFormat::Json,

@@ -150,6 +150,7 @@ fn cases() -> Vec<Case> {
         // References.
         case("reference with a ragged row", "PUT", "/api/v1/models/m/reference", "id,income,region\n1,2\n").content_type(Some("text/csv")).expect(BAD, Some("row")),
         case("reference with a duplicate column", "PUT", "/api/v1/models/m/reference", "income,income\n1,2\n").content_type(Some("text/csv")).expect(BAD, Some("header")),
+        case("reference with an unknown option", "PUT", "/api/v1/models/m/reference?skip=1", "income\n1\n").content_type(Some("text/csv")).expect(BAD, Some("skip")),
         case("reference as text/plain", "PUT", "/api/v1/models/m/reference", "income\n1\n").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
         case("reference with a BOM and a quoted newline", "PUT", "/api/v1/models/m/reference", csv_with_bom).content_type(Some("text/csv")).expect(OK, None),
         // Routing.
