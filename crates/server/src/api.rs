@@ -368,6 +368,15 @@ async fn ingest_predictions(
                 state.telemetry.requests_shed.inc();
             }
         })?;
+    for old in outcome.too_old {
+        rejected.push((
+            indexes[old],
+            FieldError::new(
+                "timestamp",
+                "older than the raw events kept (retention), so it cannot be checked for duplicates",
+            ),
+        ));
+    }
     for duplicate in outcome.duplicates {
         rejected.push((
             indexes[duplicate],

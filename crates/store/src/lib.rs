@@ -60,6 +60,9 @@ pub struct IngestOutcome {
     pub accepted: usize,
     /// Indexes (in the submitted list) of events whose id was already stored.
     pub duplicates: Vec<usize>,
+    /// Indexes of events older than the raw-event retention already deleted (they could
+    /// not be checked for duplicates).
+    pub too_old: Vec<usize>,
     /// Stored events that picked up a label that had arrived before them.
     pub joined_pending_labels: usize,
 }
@@ -401,7 +404,7 @@ impl Store {
             .send(Command::Flush { reply })
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Commands waiting in the write queue.

@@ -63,7 +63,9 @@ pub(crate) enum Command {
     },
     /// Answers once every command queued before it is committed, and every lazily
     /// written aggregate is on disk.
-    Flush { reply: oneshot::Sender<()> },
+    Flush {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 impl Command {
@@ -99,7 +101,7 @@ enum Reply {
         oneshot::Sender<Result<crate::RetentionOutcome, StoreError>>,
         crate::RetentionOutcome,
     ),
-    Flush(oneshot::Sender<()>),
+    Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
 impl Reply {
@@ -112,7 +114,7 @@ impl Reply {
             Reply::Labels(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Reference(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Retention(tx, v) => tx.send(Ok(v)).map_err(drop),
-            Reply::Flush(tx) => tx.send(()).map_err(drop),
+            Reply::Flush(tx) => tx.send(Ok(())).map_err(drop),
         };
     }
 
@@ -125,7 +127,7 @@ impl Reply {
             Reply::Labels(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Reference(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Retention(tx, _) => tx.send(Err(error())).map_err(drop),
-            Reply::Flush(tx) => tx.send(()).map_err(drop),
+            Reply::Flush(tx) => tx.send(Err(error())).map_err(drop),
         };
     }
 }
@@ -156,6 +158,9 @@ pub(crate) struct Writer {
     state: State,
     last_flush: Instant,
     last_retention: Option<Instant>,
+    /// A rollback emptied the feature cache and rebuilding from the store failed: no
+    /// batch may be applied until it succeeds (it would build on stale rows).
+    needs_recovery: bool,
 }
 
 impl Writer {
@@ -202,6 +207,7 @@ impl Writer {
             },
             last_flush: Instant::now(),
             last_retention: None,
+            needs_recovery: false,
         })
     }
 
@@ -264,6 +270,17 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, batch: Vec<Command>) {
+        if self.needs_recovery {
+            match recover_features(&mut self.conn, &self.state.references) {
+                Ok(_) => self.needs_recovery = false,
+                Err(error) => {
+                    tracing::error!(%error, "rebuilding feature profiles failed again; refusing writes");
+                    // Dropping the commands answers their callers with an error.
+                    drop(batch);
+                    return;
+                }
+            }
+        }
         let pending_before = self.state.pending_labels.clone();
         let references_before = self.state.references.clone();
         let mut replies = Vec::with_capacity(batch.len());
@@ -302,7 +319,8 @@ impl Writer {
                 self.state.flush_requested = false;
                 // Feature windows that were only in the cache are rebuilt from the store.
                 if let Err(error) = recover_features(&mut self.conn, &self.state.references) {
-                    tracing::error!(%error, "rebuilding feature profiles failed");
+                    tracing::error!(%error, "rebuilding feature profiles failed; writes wait for it");
+                    self.needs_recovery = true;
                 }
                 // Commands not yet applied were dropped with `batch`: their callers see
                 // a closed channel, which the store maps to an error too.
@@ -481,6 +499,9 @@ fn apply_retention(
     state: &mut State,
 ) -> Result<crate::RetentionOutcome, StoreError> {
     let retention = state.retention;
+    // Write every lazy window in this commit: a marker must never outlive the minute
+    // rows its hour or day would be rebuilt from.
+    state.flush_requested = true;
     let models: Vec<(i64, i64)> = {
         let mut statement =
             tx.prepare("SELECT id, newest_event_ms FROM models WHERE newest_event_ms IS NOT NULL")?;
@@ -573,6 +594,8 @@ fn reprofile_features(
         "DELETE FROM feature_profiles WHERE model_id = ?1 AND start_ms >= ?2",
         params![entry.id, from],
     )?;
+    // Write every pending window first: those before `from` keep their rows.
+    state.features.write(tx, true)?;
     tx.execute("DELETE FROM lazy_dirty WHERE model_id = ?1", [entry.id])?;
     state.features.forget_model(entry.id);
     let reference = state.references.get(&entry.id).cloned();
@@ -688,7 +711,20 @@ fn ingest(
     )?;
     let mut outcome = IngestOutcome::default();
     let mut newest = None::<i64>;
+    // Events older than where retention cut the raw rows cannot be checked for
+    // duplicates any more: refuse them rather than risk counting one twice.
+    let (kept_from, newest_stored): (Option<i64>, Option<i64>) = tx.query_row(
+        "SELECT raw_kept_from_ms, newest_event_ms FROM models WHERE id = ?1",
+        [entry.id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let mut stored_flags = vec![true; events.len()];
     for (index, (event, row)) in events.iter().zip(&rows).enumerate() {
+        if kept_from.is_some_and(|cut| event.timestamp_ms < cut) {
+            outcome.too_old.push(index);
+            stored_flags[index] = false;
+            continue;
+        }
         let inserted = insert.execute(params![
             entry.id,
             event.id,
@@ -704,15 +740,16 @@ fn ingest(
         ])?;
         if inserted == 0 {
             outcome.duplicates.push(index);
+            stored_flags[index] = false;
         } else {
             outcome.accepted += 1;
             newest = newest.max(Some(event.timestamp_ms));
         }
     }
-    let stored = |index: usize| outcome.duplicates.binary_search(&index).is_err();
+    let stored = |index: usize| stored_flags[index];
     let reference = state.references.get(&entry.id).cloned();
     let current_generation = reference.as_ref().map(|r| r.generation);
-    if !outcome.duplicates.is_empty() || reference_generation != current_generation {
+    if stored_flags.contains(&false) || reference_generation != current_generation {
         // Rare: the prepared deltas counted events that were not stored, or binned them
         // against a reference that has since been replaced.
         let kept = || {
@@ -768,10 +805,20 @@ fn ingest(
             .performance
             .apply(tx, entry.id, version, *minute, delta)?;
     }
+    // A window old enough that retention may delete its minutes before the next flush
+    // is written in this commit (its hour or day could not be rebuilt from minutes).
+    let keep = state
+        .retention
+        .minute_profiles_ms
+        .min(state.retention.raw_events_ms);
+    let horizon = newest_stored.max(newest).map(|n| n - keep);
     for ((version, minute), delta) in &feature_deltas {
         state
             .features
             .apply(tx, entry.id, version, *minute, delta)?;
+        if horizon.is_some_and(|h| Granularity::Day.window_start(*minute) < h) {
+            state.flush_requested = true;
+        }
     }
     if let Some(newest) = newest {
         tx.execute(

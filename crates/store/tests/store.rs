@@ -239,6 +239,16 @@ async fn retention_deletes_old_raw_events_and_fine_profiles_but_keeps_days() {
         .map(|(_, p)| p.count)
         .sum();
     assert_eq!(total, 20);
+    // An event older than the retained raw rows cannot be checked for duplicates: refused.
+    let again = store
+        .ingest(
+            entry.clone(),
+            modelwatch_store::prepare(&entry.model, vec![event("e0", DAY / 2, "1", None)], None),
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.accepted, again.too_old.clone()), (0, vec![0]));
     // A second pass finds nothing more to delete.
     assert_eq!(
         store.apply_retention().await.unwrap(),
