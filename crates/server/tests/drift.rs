@@ -283,6 +283,7 @@ async fn per_feature_methods_and_type_errors() {
     // Wrongly typed values are kept as missing plus a type error, not rejected.
     for event in events.iter_mut().take(7) {
         event["features"]["num_same"] = json!("oops");
+        event["features"]["mystery"] = json!(1);
     }
     ingest(&server, &events).await;
     let expected = expected("small");
@@ -331,4 +332,12 @@ async fn per_feature_methods_and_type_errors() {
         expected["quality"]["num_same"]["missing"].as_u64().unwrap() + 7
     );
     assert_eq!(quality["rows"], 300);
+    assert_eq!(quality["unknown_features"], 7);
+    // A new reference re-profiles the stored events: type errors and unknown features
+    // survive the round trip through the raw rows.
+    let uploaded = upload_csv_reference(&server, "small").await;
+    assert_eq!(uploaded["generation"], 2);
+    let (_, again) = server.get("/api/v1/models/m/quality").await;
+    assert_eq!(again["features"], quality["features"]);
+    assert_eq!(again["unknown_features"], 7);
 }

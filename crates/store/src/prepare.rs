@@ -49,17 +49,29 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// The stored form of an event's features: a JSON object of the values present.
-fn features_json(model: &Model, features: &[FeatureValue]) -> Option<String> {
+/// The stored form of an event's features: a JSON object of the values present, so
+/// that re-profiling (a new reference, recovery after a crash) sees what ingest saw.
+/// Valid values are numbers and strings; a value of the wrong type is stored as `false`,
+/// and the count of undefined features under the key `""` (no feature has an empty name).
+fn features_json(
+    model: &Model,
+    features: &[FeatureValue],
+    unknown_features: u32,
+) -> Option<String> {
     let mut out = String::new();
     for (spec, value) in model.features().iter().zip(features) {
         let rendered = match value {
             FeatureValue::Number(f) => to_json(f),
             FeatureValue::Category(s) => to_json(s),
-            FeatureValue::Missing | FeatureValue::TypeError => continue,
+            FeatureValue::TypeError => "false".to_string(),
+            FeatureValue::Missing => continue,
         };
         out.push(if out.is_empty() { '{' } else { ',' });
         let _ = write!(out, "{}:{rendered}", to_json(&spec.name));
+    }
+    if unknown_features > 0 {
+        out.push(if out.is_empty() { '{' } else { ',' });
+        let _ = write!(out, "\"\":{unknown_features}");
     }
     (!out.is_empty()).then(|| out + "}")
 }
@@ -134,7 +146,7 @@ pub fn prepare(
             prediction: event.prediction.as_ref().map(to_json),
             score: event.score.as_ref().map(to_json),
             label: event.label.as_ref().map(to_json),
-            features: features_json(model, &event.features),
+            features: features_json(model, &event.features, event.unknown_features),
         })
         .collect();
     let deltas = deltas(model, events.iter());
@@ -158,6 +170,7 @@ pub(crate) fn stored_event(
     features: Option<&str>,
 ) -> PredictionEvent {
     let mut values = vec![FeatureValue::Missing; model.features().len()];
+    let mut unknown_features = 0;
     if let Some(Ok(serde_json::Value::Object(object))) =
         features.map(serde_json::from_str::<serde_json::Value>)
     {
@@ -169,16 +182,21 @@ pub(crate) fn stored_event(
                 (FeatureType::Categorical, Some(serde_json::Value::String(s))) => {
                     FeatureValue::Category(s.clone())
                 }
+                (_, Some(serde_json::Value::Bool(false))) => FeatureValue::TypeError,
                 _ => FeatureValue::Missing,
             };
         }
+        unknown_features = object
+            .get("")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0) as u32;
     }
     PredictionEvent {
         id: String::new(),
         timestamp_ms,
         version,
         features: values,
-        unknown_features: 0,
+        unknown_features,
         prediction: prediction.and_then(|p| serde_json::from_str(p).ok()),
         score: score.and_then(|s| serde_json::from_str(s).ok()),
         label: None,
