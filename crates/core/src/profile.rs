@@ -49,6 +49,25 @@ pub enum DecodeError {
     Corrupt(#[from] postcard::Error),
 }
 
+/// A layout tag byte, then the value in postcard: the stored form of every profile.
+pub fn encode_tagged<T: Serialize>(tag: u8, value: &T) -> Vec<u8> {
+    let mut bytes = vec![tag];
+    // Serialising plain data to a Vec cannot fail.
+    bytes.extend(postcard::to_stdvec(value).unwrap_or_default());
+    bytes
+}
+
+/// Reads what [`encode_tagged`] wrote with the same tag.
+pub fn decode_tagged<T: serde::de::DeserializeOwned>(
+    tag: u8,
+    bytes: &[u8],
+) -> Result<T, DecodeError> {
+    match bytes.split_first() {
+        Some((found, rest)) if *found == tag => Ok(postcard::from_bytes(rest)?),
+        other => Err(DecodeError::UnknownEncoding(other.map(|(v, _)| *v))),
+    }
+}
+
 impl WindowProfile {
     /// Adds a prediction (and its inline label, if any).
     pub fn observe_prediction(&mut self, model: &Model, event: &PredictionEvent) {
@@ -94,18 +113,12 @@ impl WindowProfile {
 
     /// A compact binary encoding for the store.
     pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = vec![ENCODING_VERSION];
-        // Serialising plain data to a Vec cannot fail.
-        bytes.extend(postcard::to_stdvec(self).unwrap_or_default());
-        bytes
+        encode_tagged(ENCODING_VERSION, self)
     }
 
     /// Reads what [`Self::encode`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        match bytes.split_first() {
-            Some((&ENCODING_VERSION, rest)) => Ok(postcard::from_bytes(rest)?),
-            other => Err(DecodeError::UnknownEncoding(other.map(|(v, _)| *v))),
-        }
+        decode_tagged(ENCODING_VERSION, bytes)
     }
 
     /// The metrics of API.md for `model`'s task: `null` where a metric is undefined.

@@ -698,20 +698,10 @@ async fn drift(
     Path(name): Path<String>,
     params: Result<Query<RangeParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let entry = model_entry(&state, &name)?;
-    let range = parse_range(params)?;
-    if range.step.is_some() {
-        return Err(ApiError::invalid(FieldError::new(
-            "step",
-            "the drift answer covers the whole range; query day by day for a series",
-        )));
-    }
-    let reference = state
-        .reference(entry.id)
-        .ok_or_else(|| no_reference(&name))?;
-    let (current, bounds) = range_features(&state, &entry, &range).await?;
-    let answer = drift_answer(&entry.model, &reference, &current);
-    Ok(Json(with_bounds(answer, &name, bounds)))
+    feature_answer(&state, &name, params, true, |model, reference, current| {
+        reference.map(|reference| drift_answer(model, reference, current))
+    })
+    .await
 }
 
 async fn quality(
@@ -719,16 +709,35 @@ async fn quality(
     Path(name): Path<String>,
     params: Result<Query<RangeParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let entry = model_entry(&state, &name)?;
+    feature_answer(&state, &name, params, false, |model, reference, current| {
+        Some(quality_answer(model, reference, current))
+    })
+    .await
+}
+
+/// An answer computed from the merged feature profiles of a range (drift, quality):
+/// `answer` returns `None` when it needs a reference and there is none.
+async fn feature_answer(
+    state: &AppState,
+    name: &str,
+    params: Result<Query<RangeParams>, QueryRejection>,
+    needs_reference: bool,
+    answer: impl FnOnce(&Model, Option<&ReferenceProfile>, &WindowFeatures) -> Option<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = model_entry(state, name)?;
     let range = parse_range(params)?;
     if range.step.is_some() {
         return Err(ApiError::invalid(FieldError::new(
             "step",
-            "the quality answer covers the whole range",
+            "this answer covers the whole range; query day by day for a series",
         )));
     }
     let reference = state.reference(entry.id);
-    let (current, bounds) = range_features(&state, &entry, &range).await?;
-    let answer = quality_answer(&entry.model, reference.as_deref(), &current);
-    Ok(Json(with_bounds(answer, &name, bounds)))
+    if needs_reference && reference.is_none() {
+        return Err(no_reference(name));
+    }
+    let (current, bounds) = range_features(state, &entry, &range).await?;
+    let answer =
+        answer(&entry.model, reference.as_deref(), &current).ok_or_else(|| no_reference(name))?;
+    Ok(Json(with_bounds(answer, name, bounds)))
 }

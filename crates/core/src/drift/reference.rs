@@ -380,19 +380,12 @@ impl CategoricalReference {
 impl ReferenceProfile {
     /// A compact encoding for the store (a version byte, then postcard).
     pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = vec![1u8];
-        bytes.extend(postcard::to_stdvec(self).unwrap_or_default());
-        bytes
+        crate::profile::encode_tagged(1, self)
     }
 
     /// Reads what [`Self::encode`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
-        match bytes.split_first() {
-            Some((1, rest)) => Ok(postcard::from_bytes(rest)?),
-            other => Err(crate::profile::DecodeError::UnknownEncoding(
-                other.map(|(v, _)| *v),
-            )),
-        }
+        crate::profile::decode_tagged(1, bytes)
     }
 }
 
