@@ -36,7 +36,7 @@ pub(crate) trait StoredProfile: Default + Clone {
 impl StoredProfile for WindowProfile {
     const TABLE: &'static str = "profiles";
     const LAZY: bool = false;
-    const BUDGET_BYTES: usize = 64 << 20;
+    const BUDGET_BYTES: usize = 32 << 20;
     fn weight(&self) -> usize {
         // Dominated by the score histogram (at most 8,192 bins).
         256 + 24 * self.classification.scores.len()
@@ -55,7 +55,7 @@ impl StoredProfile for WindowProfile {
 impl StoredProfile for WindowFeatures {
     const TABLE: &'static str = "feature_profiles";
     const LAZY: bool = true;
-    const BUDGET_BYTES: usize = 48 << 20;
+    const BUDGET_BYTES: usize = 32 << 20;
     fn weight(&self) -> usize {
         self.approximate_bytes()
     }
