@@ -82,7 +82,13 @@ impl FileSpill {
 impl ColumnSpill for FileSpill {
     fn append(&mut self, name: &str, values: &[f64]) -> std::io::Result<()> {
         if !self.files.contains_key(name) {
-            let file = std::fs::File::create(self.path(self.files.len()))?;
+            // Read and write: `take` reads the column back through the same handle.
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(self.path(self.files.len()))?;
             self.files
                 .insert(name.to_string(), std::io::BufWriter::new(file));
         }
@@ -214,4 +220,21 @@ pub fn profile_reference(
         accepted,
         rejected,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_spill_gives_back_what_it_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spill = FileSpill::new(dir.path()).unwrap();
+        spill.append("a", &[1.5, -2.0]).unwrap();
+        spill.append("b", &[7.0]).unwrap();
+        spill.append("a", &[f64::MAX, 0.0]).unwrap();
+        assert_eq!(spill.take("a").unwrap(), [1.5, -2.0, f64::MAX, 0.0]);
+        assert_eq!(spill.take("b").unwrap(), [7.0]);
+        assert!(spill.take("never").unwrap().is_empty());
+    }
 }
