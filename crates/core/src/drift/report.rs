@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::drift::features::{FeatureProfile, WindowFeatures};
-use crate::drift::reference::{
-    LOW_CARDINALITY, PREDICTION, ReferenceFeature, ReferenceProfile, SCORE,
-};
+use crate::drift::reference::{PREDICTION, ReferenceFeature, ReferenceProfile, SCORE};
 use crate::drift::stats::{
     CategoricalStats, NumericStats, categorical_feature_stats, categorical_stats, finite,
     numeric_as_categories, numeric_stats, numeric_stats_exact,
@@ -422,6 +420,3 @@ pub fn check_method(kind: FeatureType, method: &str) -> Result<(), String> {
         Some(_) => Ok(()),
     }
 }
-
-/// The low-cardinality threshold, re-exported for docs and tests.
-pub const LOW_CARDINALITY_VALUES: usize = LOW_CARDINALITY;
