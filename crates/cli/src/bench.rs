@@ -39,6 +39,28 @@ pub struct BenchArgs {
     query_repeats: u32,
 }
 
+/// PUTs a JSON body and fails with the server's answer unless it is a success.
+pub async fn put_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    what: &str,
+) -> anyhow::Result<()> {
+    let response = client
+        .put(url)
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("{what}: PUT {url}"))?;
+    let status = response.status();
+    anyhow::ensure!(
+        status.is_success(),
+        "{what} failed ({status}): {}",
+        response.text().await?
+    );
+    Ok(())
+}
+
 /// The wait a 429 or 503 answer asks for, if it is one.
 pub fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let status = response.status().as_u16();
@@ -205,16 +227,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let client = reqwest::Client::new();
     let model = "bench";
-    let put = client
-        .put(format!("{url}/api/v1/models/{model}"))
-        .json(&definition())
-        .send()
-        .await?;
-    anyhow::ensure!(
-        put.status().is_success(),
-        "creating the model failed: {}",
-        put.text().await?
-    );
+    put_json(
+        &client,
+        &format!("{url}/api/v1/models/{model}"),
+        &definition(),
+        "creating the model",
+    )
+    .await?;
 
     let mut rng = StdRng::seed_from_u64(42);
     let span_ms = args.days.max(1) * DAY_MS;

@@ -298,16 +298,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let client = reqwest::Client::new();
-    let put = client
-        .put(format!("{base}/api/v1/models/{MODEL}"))
-        .json(&definition())
-        .send()
-        .await?;
-    anyhow::ensure!(
-        put.status().is_success(),
-        "creating the model failed: {}",
-        put.text().await?
-    );
+    crate::bench::put_json(
+        &client,
+        &format!("{base}/api/v1/models/{MODEL}"),
+        &definition(),
+        "creating the model",
+    )
+    .await?;
 
     let mut world = World {
         rng: StdRng::seed_from_u64(args.seed),
