@@ -107,6 +107,10 @@ pub struct ModelDefinition {
     /// How long after a window ends late data is still expected (a duration, default `5m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_lateness: Option<String>,
+    /// How long after a span is first judged late labels may still change its verdict
+    /// (a duration, default `1d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_lateness: Option<String>,
 }
 
 /// Limits applied to a model definition.
@@ -129,6 +133,8 @@ pub struct Model {
     pub positive_class: Option<String>,
     /// Allowed lateness in milliseconds.
     pub allowed_lateness_ms: i64,
+    /// Label lateness in milliseconds.
+    pub label_lateness_ms: i64,
 }
 
 impl Model {
@@ -191,6 +197,11 @@ impl Model {
             None => 5 * crate::time::MINUTE_MS,
             Some(text) => crate::time::parse_duration(text)
                 .map_err(|e| FieldError::new("allowed_lateness", e))?,
+        };
+        let label_lateness_ms = match &definition.label_lateness {
+            None => crate::time::DAY_MS,
+            Some(text) => crate::time::parse_duration(text)
+                .map_err(|e| FieldError::new("label_lateness", e))?,
         };
         let mut classes = Vec::new();
         let mut positive_class = None;
@@ -282,6 +293,7 @@ impl Model {
             classes,
             positive_class,
             allowed_lateness_ms,
+            label_lateness_ms,
         })
     }
 

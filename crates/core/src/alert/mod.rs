@@ -1,10 +1,35 @@
 //! Alerting, as pure computation: rule definitions and their validation ([`rule`]),
-//! and the state machine that judges completed spans of event time ([`state`]).
-//! The server schedules evaluations and delivers notifications; the numbers come
-//! from the same profiles and metric code as the API.
+//! the state machine that judges completed spans of event time ([`state`]),
+//! channels ([`channel`]), silences ([`silence`]) and notification grouping
+//! ([`group`]). The server schedules evaluations and delivers notifications; the
+//! numbers come from the same profiles and metric code as the API.
 
+pub mod channel;
+pub mod group;
 pub mod rule;
+pub mod silence;
 pub mod state;
 
-pub use rule::{Condition, MetricRef, Rule};
-pub use state::{Judgement, Phase, Transition};
+pub use channel::{Channel, ChannelKind, SmtpSecurity};
+pub use group::{AlertSnapshot, Group, Timing};
+pub use rule::{Baseline, Clock, Condition, MetricRef, Op, Rule};
+pub use silence::Silence;
+pub use state::{Judgement, Phase, Raised, Replay, RuleState, SpanRecord, Transition};
+
+/// A stable fingerprint of an alert's labels (FNV-1a, 16 hex digits, like
+/// Alertmanager's).
+pub fn fingerprint(labels: &std::collections::BTreeMap<String, String>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, value) in labels {
+        for byte in name
+            .bytes()
+            .chain([0xff])
+            .chain(value.bytes())
+            .chain([0xfe])
+        {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}

@@ -85,6 +85,19 @@ fn default_k() -> f64 {
     3.0
 }
 
+/// Which clock a rule's spans are judged on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clock {
+    /// The model's event time: a span is judged once the newest event time has passed
+    /// its end by `allowed_lateness` (replays raise the alerts of their time).
+    Event,
+    /// The wall clock: a span is judged once the wall clock has passed its end by
+    /// `allowed_lateness`, data or not. The default for absence rules (`count` with
+    /// `<` or `<=`), which must fire when a model goes quiet.
+    Wall,
+}
+
 /// What a rule watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetricRef {
@@ -139,6 +152,8 @@ pub struct Rule {
     pub labels: BTreeMap<String, String>,
     /// Channels notified.
     pub channels: Vec<String>,
+    /// The clock spans are judged on.
+    pub clock: Clock,
     /// The definition as sent (with defaults filled in), for `GET`.
     pub definition: Value,
 }
@@ -275,7 +290,8 @@ impl Rule {
         let object = definition
             .as_object()
             .ok_or_else(|| FieldError::new("body", "expected a JSON object"))?;
-        const KNOWN: [&str; 12] = [
+        const KNOWN: [&str; 13] = [
+            "clock",
             "model",
             "metric",
             "window",
@@ -389,9 +405,43 @@ impl Rule {
             }
         };
         let condition = parse_condition(&metric, object.get("condition"))?;
+        if let Condition::Auto { auto } = &condition
+            && auto.baseline == Baseline::Reference
+            && !matches!(metric, MetricRef::Performance(_))
+        {
+            return Err(FieldError::new(
+                "condition.auto.baseline",
+                "`reference` learns from reference chunks and works for performance metrics only; use `history` for drift and quality metrics",
+            ));
+        }
+        if condition == Condition::DriftVerdict
+            && !matches!(metric, MetricRef::Drift(_) | MetricRef::PredictionDrift)
+        {
+            return Err(FieldError::new("condition", "is required for this metric"));
+        }
+        let absence = metric == MetricRef::Performance("count".into())
+            && matches!(
+                condition,
+                Condition::Threshold {
+                    op: Op::Less | Op::LessOrEqual,
+                    ..
+                }
+            );
+        let clock = match object.get("clock") {
+            None | Some(Value::Null) => {
+                if absence {
+                    Clock::Wall
+                } else {
+                    Clock::Event
+                }
+            }
+            Some(value) => serde_json::from_value(value.clone())
+                .map_err(|_| FieldError::new("clock", "expected \"event\" or \"wall\""))?,
+        };
         let mut definition = definition.clone();
         definition["window"] = Value::String(crate::time::format_duration(window_ms));
         definition["every"] = Value::String(crate::time::format_duration(every_ms));
+        definition["clock"] = serde_json::to_value(clock).unwrap_or(Value::Null);
         Ok(Rule {
             name: name.to_string(),
             model: model.name.clone(),
@@ -406,8 +456,15 @@ impl Rule {
             severity,
             labels,
             channels,
+            clock,
             definition,
         })
+    }
+
+    /// Whether a span of `count` events is judged: spans below `min_count` are not,
+    /// except for rules on `count` itself, whose value is the count.
+    pub fn is_judged(&self, count: u64) -> bool {
+        count >= self.min_count || self.metric == MetricRef::Performance("count".into())
     }
 
     /// The labels every alert of this rule carries.
