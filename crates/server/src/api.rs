@@ -28,6 +28,8 @@ use modelwatch_core::drift::report::{drift_answer, quality_answer};
 use modelwatch_core::drift::stats::finite;
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 
+use crate::alerting::http;
+
 type Shared = State<Arc<AppState>>;
 
 /// Every route of the API, with the body limit and request tracing.
@@ -53,6 +55,27 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         )
         .route("/api/v1/models/{model}/drift", get(drift))
         .route("/api/v1/models/{model}/quality", get(quality))
+        .route("/api/v1/rules", get(http::list_rules))
+        .route(
+            "/api/v1/rules/{rule}",
+            get(http::get_rule).put(http::put_rule).delete(http::delete_rule),
+        )
+        .route("/api/v1/channels", get(http::list_channels))
+        .route(
+            "/api/v1/channels/{channel}",
+            get(http::get_channel)
+                .put(http::put_channel)
+                .delete(http::delete_channel),
+        )
+        .route("/api/v1/silences", get(http::list_silences))
+        .route(
+            "/api/v1/silences/{silence}",
+            get(http::get_silence)
+                .put(http::put_silence)
+                .delete(http::delete_silence),
+        )
+        .route("/api/v1/alerts", get(http::list_alerts))
+        .route("/api/v1/events", get(http::list_events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -88,7 +111,7 @@ async fn prometheus(State(state): Shared) -> Response {
         .into_response()
 }
 
-fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -136,7 +159,7 @@ fn record_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     }
 }
 
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     match record_format(headers)? {
         BodyFormat::Json => Ok(()),
         BodyFormat::Ndjson => Err(ApiError::new(
@@ -183,7 +206,7 @@ async fn list_models(State(state): Shared) -> Json<Value> {
     Json(json!({"models": entries.iter().map(|e| model_json(e)).collect::<Vec<_>>()}))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
@@ -271,6 +294,7 @@ async fn delete_model(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let entry = model_entry(&state, &name)?;
+    state.alerting.delete_rules_of(&state.store, &name).await?;
     let existed = state.store.delete_model(&name).await?;
     if let Ok(mut models) = state.models.write() {
         models.remove(&name);
@@ -368,6 +392,9 @@ async fn ingest_predictions(
                 state.telemetry.requests_shed.inc();
             }
         })?;
+    state
+        .alerting
+        .data_changed(&name, outcome.event_time_range);
     for old in outcome.too_old {
         rejected.push((
             indexes[old],
@@ -421,6 +448,9 @@ async fn ingest_labels(
     })
     .await?;
     let outcome = state.store.ingest_labels(entry, labels, now_ms()).await?;
+    state
+        .alerting
+        .data_changed(&name, outcome.event_time_range);
     for (index, error) in outcome.rejected {
         rejected.push((indexes[index], error));
     }
@@ -601,6 +631,14 @@ async fn put_reference(
         .field("body"));
     }
     let now = now_ms();
+    // The chunks first: the alerting engine reloads them when the reference changes.
+    let (model_id, chunks) = (entry.id, profiled.chunks.encode());
+    state
+        .store
+        .write(move |tx| {
+            modelwatch_store::alerting::save_reference_chunks(tx, model_id, &chunks)
+        })
+        .await?;
     let reference = state
         .store
         .set_reference(entry.clone(), profiled.profile, now)

@@ -7,10 +7,12 @@
 //! - [`pii`]: keyed hashing of personal data before it is stored.
 //! - [`mod@reference`]: streaming reference uploads into a reference profile.
 //! - [`telemetry`]: the server's own `/metrics`.
+//! - [`alerting`]: rules, channels, silences, the alerting engine and notifications.
 //!
 //! [`serve`] runs the API on a listener until a shutdown future resolves; tests bind
 //! `127.0.0.1:0` and call it.
 
+pub mod alerting;
 pub mod api;
 pub mod error;
 pub mod pii;
@@ -30,7 +32,15 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, api::router(state))
+    // rustls needs one process-wide crypto provider; a second install is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let engine = tokio::spawn(alerting::engine::Engine::run(state.clone(), stop.clone()));
+    let served = axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // The engine holds the store: stop it so the store can close.
+    stop.cancel();
+    let _ = engine.await;
+    served
 }

@@ -39,6 +39,8 @@ pub enum ReferenceFormat {
 pub struct ProfiledReference {
     /// The profile (generation assigned by the store).
     pub profile: ReferenceProfile,
+    /// Profiles of consecutive chunks of rows (for learned alert thresholds).
+    pub chunks: modelwatch_core::alert::baseline::ReferenceChunks,
     /// Rows accepted.
     pub accepted: u64,
     /// `(line or index, reason)` of refused rows.
@@ -152,6 +154,7 @@ pub fn profile_reference(
     spill_dir: &Path,
 ) -> Result<ProfiledReference, ApiError> {
     let mut builder = ReferenceBuilder::new(model).with_spill(Box::new(FileSpill::new(spill_dir)?));
+    let mut chunks = modelwatch_core::alert::baseline::ReferenceChunks::default();
     let mut accepted = 0;
     let mut rejected = Vec::new();
     let mut take = |position: u64, record: Result<Map<String, Value>, FieldError>| match record
@@ -160,6 +163,7 @@ pub fn profile_reference(
         Ok(mut event) => {
             pii.protect(model, &mut event.features);
             builder.observe(model, &event);
+            chunks.observe(model, &event);
             accepted += 1;
         }
         Err(e) => rejected.push((position, e)),
@@ -217,6 +221,7 @@ pub fn profile_reference(
     let profile = builder.finish(0).map_err(spill_failed)?;
     Ok(ProfiledReference {
         profile,
+        chunks,
         accepted,
         rejected,
     })

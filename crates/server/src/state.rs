@@ -73,6 +73,8 @@ pub struct AppState {
     pub telemetry: crate::telemetry::Telemetry,
     /// The data directory (temporary files of reference uploads go here).
     pub data_dir: PathBuf,
+    /// Rules, channels and silences.
+    pub alerting: crate::alerting::Alerting,
 }
 
 /// Why the server could not start.
@@ -98,10 +100,11 @@ impl AppState {
                 references.insert(entry.id, (Arc::new(reference), uploaded));
             }
         }
-        let models = entries
+        let models: HashMap<String, Arc<ModelEntry>> = entries
             .into_iter()
             .map(|entry| (entry.model.name.clone(), Arc::new(entry)))
             .collect();
+        let alerting = crate::alerting::Alerting::load(&store, &models)?;
         Ok(Arc::new(Self {
             store,
             models: RwLock::new(models),
@@ -110,6 +113,7 @@ impl AppState {
             limits: config.limits.clone(),
             telemetry: crate::telemetry::Telemetry::default(),
             data_dir: config.data_dir.clone(),
+            alerting,
         }))
     }
 
@@ -120,6 +124,11 @@ impl AppState {
             .ok()?
             .get(&model_id)
             .map(|(r, _)| r.clone())
+    }
+
+    /// The current reference of a model with its upload time, if any.
+    pub fn reference_with_time(&self, model_id: i64) -> Option<(Arc<ReferenceProfile>, i64)> {
+        self.references.read().ok()?.get(&model_id).cloned()
     }
 
     /// The model called `name`, if any.

@@ -10,6 +10,7 @@
 //! `profiles` (one encoded [`WindowProfile`] per model, granularity, window start and
 //! version).
 
+pub mod alerting;
 mod cache;
 pub mod error;
 mod prepare;
@@ -65,6 +66,8 @@ pub struct IngestOutcome {
     pub too_old: Vec<usize>,
     /// Stored events that picked up a label that had arrived before them.
     pub joined_pending_labels: usize,
+    /// Oldest and newest event time among the stored events.
+    pub event_time_range: Option<(i64, i64)>,
 }
 
 /// What a label ingest did.
@@ -76,6 +79,8 @@ pub struct LabelOutcome {
     pub pending: usize,
     /// `(index, reason)` of labels refused (the prediction already has one, or one is already waiting).
     pub rejected: Vec<(usize, FieldError)>,
+    /// Oldest and newest event time of the predictions that got their label.
+    pub event_time_range: Option<(i64, i64)>,
 }
 
 /// Tuning of the store.
@@ -397,6 +402,26 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Applies alerting changes in one transaction of the writer (waiting for room in
+    /// the queue rather than shedding them) and returns what `apply` returned.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        apply: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let apply: alerting::Apply =
+            Box::new(move |tx| apply(tx).map(|v| Box::new(v) as alerting::Applied));
+        self.queue
+            .send(Command::Alerting { apply, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let applied = answer.await.map_err(|_| StoreError::Closed)??;
+        applied
+            .downcast::<T>()
+            .map(|v| *v)
+            .map_err(|_| StoreError::WriteFailed("unexpected answer type".into()))
+    }
+
     /// Waits until everything queued so far is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -483,6 +508,17 @@ impl Store {
         version: Option<&str>,
     ) -> Result<Vec<(i64, WindowProfile)>, StoreError> {
         self.load_windows(model_id, granularity, from, to, version)
+    }
+
+    /// The newest event time of every model that has events, by model name.
+    pub fn newest_event_times(&self) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT name, newest_event_ms FROM models WHERE newest_event_ms IS NOT NULL",
+            )?;
+            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// The versions seen for a model.

@@ -72,6 +72,48 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
     // 3: where retention has cut a model's raw events.
     "ALTER TABLE models ADD COLUMN raw_kept_from_ms INTEGER;",
+    // 4: alerting: definitions, the evaluator's state, alerts, the event log, the
+    // notification groups and the outbox of notifications not yet delivered.
+    "CREATE TABLE rules (name TEXT PRIMARY KEY, model TEXT NOT NULL, definition TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+    CREATE TABLE channels (name TEXT PRIMARY KEY, definition TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+    CREATE TABLE silences (name TEXT PRIMARY KEY, definition TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+    CREATE TABLE rule_states (rule TEXT PRIMARY KEY, state TEXT NOT NULL);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule TEXT NOT NULL,
+        model TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL,
+        starts_at_ms INTEGER NOT NULL,
+        ends_at_ms INTEGER,
+        detail TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE INDEX alerts_by_model ON alerts (model, state);
+    CREATE TABLE alert_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        model TEXT,
+        rule TEXT,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX alert_events_by_model ON alert_events (model, id);
+    CREATE TABLE notify_groups (
+        channel TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (channel, group_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE TABLE reference_chunks (model_id INTEGER PRIMARY KEY, data BLOB NOT NULL);",
 ];
 
 /// Opens pragmas for durability and concurrency on a connection.

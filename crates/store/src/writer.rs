@@ -66,6 +66,11 @@ pub(crate) enum Command {
     Flush {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Applies alerting changes (see [`crate::alerting`]) in the group commit.
+    Alerting {
+        apply: crate::alerting::Apply,
+        reply: oneshot::Sender<Result<crate::alerting::Applied, StoreError>>,
+    },
 }
 
 impl Command {
@@ -102,6 +107,10 @@ enum Reply {
         crate::RetentionOutcome,
     ),
     Flush(oneshot::Sender<Result<(), StoreError>>),
+    Alerting(
+        oneshot::Sender<Result<crate::alerting::Applied, StoreError>>,
+        crate::alerting::Applied,
+    ),
 }
 
 impl Reply {
@@ -115,6 +124,7 @@ impl Reply {
             Reply::Reference(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Retention(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Flush(tx) => tx.send(Ok(())).map_err(drop),
+            Reply::Alerting(tx, v) => tx.send(Ok(v)).map_err(drop),
         };
     }
 
@@ -128,6 +138,7 @@ impl Reply {
             Reply::Reference(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Retention(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Flush(tx) => tx.send(Err(error())).map_err(drop),
+            Reply::Alerting(tx, _) => tx.send(Err(error())).map_err(drop),
         };
     }
 }
@@ -342,6 +353,7 @@ fn apply(
             state.flush_requested = true;
             Reply::Flush(reply)
         }
+        Command::Alerting { apply, reply } => Reply::Alerting(reply, apply(tx)?),
         Command::PutModel {
             model,
             now_ms,
@@ -367,6 +379,7 @@ fn apply(
                     "feature_profiles",
                     "lazy_dirty",
                     "model_references",
+                    "reference_chunks",
                 ] {
                     tx.execute(&format!("DELETE FROM {table} WHERE model_id = ?1"), [id])?;
                 }
@@ -542,6 +555,7 @@ fn apply_retention(
             state.features.forget_before(model_id, granularity, cutoff);
         }
     }
+    crate::alerting::trim_log(tx)?;
     // Labels that waited longer than raw events are kept (wall clock) will not find
     // their prediction any more.
     let stale_labels = tx.execute(
@@ -744,6 +758,10 @@ fn ingest(
         } else {
             outcome.accepted += 1;
             newest = newest.max(Some(event.timestamp_ms));
+            outcome.event_time_range = Some(match outcome.event_time_range {
+                Some((low, high)) => (low.min(event.timestamp_ms), high.max(event.timestamp_ms)),
+                None => (event.timestamp_ms, event.timestamp_ms),
+            });
         }
     }
     let stored = |index: usize| stored_flags[index];
@@ -873,6 +891,10 @@ fn join_labels(
             Some((ts, version, prediction, score, None)) => {
                 set_label.execute(params![entry.id, record.id, label_json])?;
                 outcome.matched += 1;
+                outcome.event_time_range = Some(match outcome.event_time_range {
+                    Some((low, high)) => (low.min(ts), high.max(ts)),
+                    None => (ts, ts),
+                });
                 let prediction: Option<Target> =
                     prediction.and_then(|p| serde_json::from_str(&p).ok());
                 let score: Option<Score> = score.and_then(|s| serde_json::from_str(&s).ok());

@@ -4,6 +4,7 @@
 //! ([`group`]). The server schedules evaluations and delivers notifications; the
 //! numbers come from the same profiles and metric code as the API.
 
+pub mod baseline;
 pub mod channel;
 pub mod group;
 pub mod rule;

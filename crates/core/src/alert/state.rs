@@ -150,7 +150,7 @@ pub const HISTORY_SPANS: usize = 30;
 /// Fewer past values than this and a `history` threshold cannot judge yet.
 pub const HISTORY_MIN_SPANS: usize = 5;
 /// Most judged spans kept open for re-judging per rule; older ones are settled early.
-pub const MAX_OPEN_SPANS: usize = 1_440;
+pub const MAX_OPEN_SPANS: usize = 500;
 
 /// One judged span, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -197,6 +197,8 @@ pub struct RuleState {
     pub open: BTreeMap<i64, SpanRecord>,
     /// The alert currently raised, if any.
     pub raised: Option<Raised>,
+    /// End of the newest span whose transitions have been turned into alerts.
+    pub emitted_through_ms: Option<i64>,
 }
 
 /// The outcome of replaying a rule's open spans.
@@ -204,8 +206,11 @@ pub struct RuleState {
 pub struct Replay {
     /// The phase after the newest judged span.
     pub phase: Phase,
-    /// Every transition the open spans caused, in order.
-    pub transitions: Vec<Transition>,
+    /// Every transition the open spans caused, in order, with the end of the span
+    /// that caused it.
+    pub transitions: Vec<(i64, Transition)>,
+    /// The open spans with the verdicts they were given, by end.
+    pub spans: BTreeMap<i64, SpanRecord>,
     /// The newest judged span, with the verdict it was given.
     pub latest: Option<SpanRecord>,
     /// The span in which the alert (if firing) last held, with its verdict.
@@ -268,8 +273,9 @@ impl RuleState {
         for span in self.open.values() {
             let span = judge_span(rule, span, &mut history);
             if let Some(transition) = phase.judge(rule, span.judgement()) {
-                replay.transitions.push(transition);
+                replay.transitions.push((span.end_ms, transition));
             }
+            replay.spans.insert(span.end_ms, span);
             if span.holds == Some(true) && rule.is_judged(span.count) {
                 replay.last_held = Some(span);
             }
@@ -502,8 +508,9 @@ mod tests {
         // at the end of span 1, and span 2 (still fine) resolves it.
         state.record(span(1, 0.6, 0.7));
         let replay = state.replay(&rule);
+        let transitions: Vec<Transition> = replay.transitions.iter().map(|(_, t)| *t).collect();
         assert_eq!(
-            replay.transitions,
+            transitions,
             [
                 Transition::Fired {
                     starts_at_ms: HOUR_MS
@@ -514,6 +521,7 @@ mod tests {
                 }
             ]
         );
+        assert_eq!(replay.transitions[1].0, 2 * HOUR_MS);
         assert_eq!(replay.last_held.unwrap().value, Some(0.6));
     }
 
@@ -561,9 +569,12 @@ mod tests {
         let replay = state.replay(&rule);
         assert_eq!(
             replay.transitions,
-            [Transition::Fired {
-                starts_at_ms: 11 * HOUR_MS
-            }]
+            [(
+                11 * HOUR_MS,
+                Transition::Fired {
+                    starts_at_ms: 11 * HOUR_MS
+                }
+            )]
         );
         let (lower, upper) = replay.latest.unwrap().bounds.unwrap();
         assert!(

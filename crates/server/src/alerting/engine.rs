@@ -1,0 +1,669 @@
+//! The alerting engine: one task that judges rules when data changes or the wall clock
+//! moves, turns transitions into alerts, groups them per channel, queues notifications
+//! in the outbox and delivers them with retries.
+//!
+//! Every round writes its alert transitions, rule states, group states and queued
+//! notifications in one transaction, so after a crash the engine resumes exactly
+//! where the last committed round left it: a notification is queued if and only if
+//! its transition is stored, and stays queued until it is delivered or abandoned (both
+//! are logged in the event log).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use modelwatch_core::alert::baseline::ReferenceChunks;
+use modelwatch_core::alert::group::group_of;
+use modelwatch_core::alert::{
+    AlertSnapshot, Clock, Condition, Group, Rule, RuleState, SpanRecord, Timing, fingerprint,
+};
+use modelwatch_core::time::{format_duration, format_timestamp, now_ms};
+use modelwatch_store::StoreError;
+use modelwatch_store::alerting::{self as table, AlertRow, OutboxRow};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::deliver::{MAX_ATTEMPTS, Notification, backoff_ms, send};
+use super::evaluate::{Change, ModelView, evaluate};
+use crate::AppState;
+
+/// How often the engine looks at the clock when nothing wakes it.
+const TICK: Duration = Duration::from_millis(250);
+
+struct RuleEntry {
+    rule: Arc<Rule>,
+    state: RuleState,
+    saved: String,
+    /// Not judged since the engine started (catch up once).
+    fresh: bool,
+}
+
+/// What one round decided about one rule, persisted together.
+struct RuleOutcome {
+    name: String,
+    /// The rule was deleted or redefined: its alert resolves and no state is kept.
+    retired: bool,
+    model: String,
+    state: RuleState,
+    changes: Vec<(Change, AlertSnapshot, Value)>,
+}
+
+/// Everything one round writes.
+#[derive(Default)]
+struct RoundWrite {
+    rules: Vec<RuleOutcome>,
+    groups: Vec<((String, String), Option<Group>)>,
+    notifications: Vec<(String, Notification)>,
+    events: Vec<(Option<String>, Option<String>, &'static str, Value)>,
+}
+
+/// The result of one delivery try.
+struct Delivery {
+    id: i64,
+    result: Result<(), String>,
+}
+
+/// The engine's state between rounds.
+pub struct Engine {
+    app: Arc<AppState>,
+    rules: HashMap<String, RuleEntry>,
+    groups: BTreeMap<(String, String), Group>,
+    outbox: BTreeMap<i64, OutboxRow>,
+    in_flight: HashSet<i64>,
+    chunks: HashMap<i64, (i64, Option<Arc<ReferenceChunks>>)>,
+    muted_logged: HashSet<(String, String, bool)>,
+    deliveries: (mpsc::UnboundedSender<Delivery>, mpsc::UnboundedReceiver<Delivery>),
+    client: reqwest::Client,
+    again: bool,
+}
+
+fn number(value: Option<f64>) -> Value {
+    value.filter(|v| v.is_finite()).map_or(Value::Null, Value::from)
+}
+
+fn short(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The annotations and the stored detail of an alert of `rule` judged on `span`.
+fn describe(rule: &Rule, span: Option<&SpanRecord>) -> (BTreeMap<String, String>, Value) {
+    let value = span.and_then(|s| s.value);
+    let bounds = span.and_then(|s| s.bounds);
+    let condition = match &rule.condition {
+        Condition::Threshold { op, threshold } => {
+            let op = serde_json::to_value(op).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            format!("{op} {}", short(*threshold))
+        }
+        Condition::Auto { auto } => match bounds {
+            Some((lower, upper)) => format!(
+                "outside [{}, {}] (mean ± {}σ of the {})",
+                short(lower),
+                short(upper),
+                short(auto.k),
+                match auto.baseline {
+                    modelwatch_core::alert::Baseline::Reference => "reference",
+                    modelwatch_core::alert::Baseline::History => "past spans",
+                }
+            ),
+            None => "outside the learned band".into(),
+        },
+        Condition::DriftVerdict => "drifted under the feature's method".into(),
+    };
+    let span_end = span.map(|s| format_timestamp(s.end_ms)).unwrap_or_default();
+    let summary = format!(
+        "{} of model {} = {} ({}) over {} ending {}",
+        rule.metric_name,
+        rule.model,
+        value.map_or("n/a".to_string(), short),
+        condition,
+        format_duration(rule.window_ms),
+        span_end
+    );
+    let mut annotations = BTreeMap::from([
+        ("summary".to_string(), summary),
+        ("metric".to_string(), rule.metric_name.clone()),
+        ("condition".to_string(), condition),
+        ("window".to_string(), format_duration(rule.window_ms)),
+    ]);
+    if let Some(value) = value {
+        annotations.insert("value".into(), short(value));
+    }
+    if let Some(description) = rule.definition.get("description").and_then(Value::as_str) {
+        annotations.insert("description".into(), description.to_string());
+    }
+    let (op, threshold) = match &rule.condition {
+        Condition::Threshold { op, threshold } => (serde_json::to_value(op).unwrap_or(Value::Null), Value::from(*threshold)),
+        _ => (Value::Null, Value::Null),
+    };
+    let detail = json!({
+        "labels": rule.alert_labels(),
+        "annotations": annotations,
+        "metric": rule.metric_name,
+        "value": number(value),
+        "op": op,
+        "threshold": threshold,
+        "lower": number(bounds.map(|b| b.0)),
+        "upper": number(bounds.map(|b| b.1)),
+        "window": format_duration(rule.window_ms),
+        "span_end": span.map(|s| format_timestamp(s.end_ms)),
+        "count": span.map(|s| s.count),
+    });
+    (annotations, detail)
+}
+
+impl Engine {
+    /// Loads the engine's state from the store.
+    fn load(app: Arc<AppState>) -> Result<Self, StoreError> {
+        let store = &app.store;
+        let saved: HashMap<String, String> =
+            store.read(table::load_rule_states)?.into_iter().collect();
+        let mut rules = HashMap::new();
+        for (name, rule) in app.alerting.rules() {
+            let text = saved.get(&name).cloned().unwrap_or_default();
+            let state = serde_json::from_str(&text).unwrap_or_default();
+            rules.insert(name, RuleEntry { rule, state, saved: text, fresh: true });
+        }
+        let mut groups = BTreeMap::new();
+        for (channel, key, text) in store.read(table::load_groups)? {
+            if let Ok(group) = serde_json::from_str::<Group>(&text) {
+                groups.insert((channel, key), group);
+            }
+        }
+        let outbox = store
+            .read(table::load_outbox)?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+        Ok(Self {
+            app,
+            rules,
+            groups,
+            outbox,
+            in_flight: HashSet::new(),
+            chunks: HashMap::new(),
+            muted_logged: HashSet::new(),
+            deliveries: mpsc::unbounded_channel(),
+            client: reqwest::Client::new(),
+            again: false,
+        })
+    }
+
+    /// Runs until `stop` is cancelled. Deliveries still in flight then stay queued and
+    /// are retried after the next start.
+    pub async fn run(app: Arc<AppState>, stop: CancellationToken) {
+        let loaded = {
+            let app = app.clone();
+            tokio::task::spawn_blocking(move || Engine::load(app)).await
+        };
+        let mut engine = match loaded {
+            Ok(Ok(engine)) => engine,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "alerting cannot load its state; alerts are not evaluated");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "alerting failed to start");
+                return;
+            }
+        };
+        loop {
+            if !engine.again {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = engine.app.alerting.wake.notified() => {}
+                    _ = tokio::time::sleep(TICK) => {}
+                }
+            }
+            if stop.is_cancelled() {
+                break;
+            }
+            let mut finished = Vec::new();
+            while let Ok(delivery) = engine.deliveries.1.try_recv() {
+                finished.push(delivery);
+            }
+            if let Err(error) = engine.record_deliveries(finished).await {
+                tracing::error!(%error, "recording deliveries failed; reloading alerting state");
+                engine.reload().await;
+                continue;
+            }
+            if let Err(error) = engine.round().await {
+                tracing::error!(%error, "alerting round failed; reloading alerting state");
+                engine.reload().await;
+                continue;
+            }
+            engine.deliver_due();
+        }
+    }
+
+    async fn reload(&mut self) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let app = self.app.clone();
+        if let Ok(Ok(fresh)) = tokio::task::spawn_blocking(move || Engine::load(app)).await {
+            let deliveries = std::mem::replace(&mut self.deliveries, mpsc::unbounded_channel());
+            *self = fresh;
+            self.deliveries = deliveries;
+        }
+    }
+
+    fn model_view(&mut self, model: &str, newest: &HashMap<String, i64>) -> Option<ModelView> {
+        let entry = self.app.model(model)?;
+        let reference = self.app.reference_with_time(entry.id);
+        let chunks = match &reference {
+            Some((_, uploaded)) => match self.chunks.get(&entry.id) {
+                Some((at, chunks)) if at == uploaded => chunks.clone(),
+                _ => {
+                    let loaded = self
+                        .app
+                        .store
+                        .read(|conn| table::load_reference_chunks(conn, entry.id))
+                        .ok()
+                        .flatten()
+                        .and_then(|bytes| ReferenceChunks::decode(&bytes).ok())
+                        .map(Arc::new);
+                    self.chunks.insert(entry.id, (*uploaded, loaded.clone()));
+                    loaded
+                }
+            },
+            None => None,
+        };
+        Some(ModelView {
+            newest_ms: newest.get(model).copied(),
+            reference: reference.map(|(r, _)| r),
+            chunks,
+            entry,
+        })
+    }
+
+    /// Judges the due rules, records transitions, looks at the groups and queues what
+    /// is due; all in one transaction.
+    async fn round(&mut self) -> Result<(), StoreError> {
+        self.again = false;
+        let now = now_ms();
+        let changes = self.app.alerting.take_changes();
+        let rules = self.app.alerting.rules();
+        let mut write = RoundWrite::default();
+
+        // Rules deleted or redefined: their open alert resolves now, their state goes.
+        let stale: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|(name, entry)| rules.get(*name).is_none_or(|r| r.definition != entry.rule.definition || r.model != entry.rule.model))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            let Some(entry) = self.rules.remove(&name) else { continue };
+            if let Some(raised) = entry.state.raised {
+                let latest = entry.state.open.values().next_back().copied();
+                let change = Change::Resolved { raised, ends_at_ms: latest.map_or(raised.starts_at_ms, |s| s.end_ms), span: latest };
+                let (snapshot, detail) = snapshot(&entry.rule, &change);
+                self.add_to_groups(&entry.rule, &snapshot, now, &mut write);
+                write.rules.push(RuleOutcome {
+                    name,
+                    retired: true,
+                    model: entry.rule.model.clone(),
+                    state: RuleState::default(),
+                    changes: vec![(change, snapshot, detail)],
+                });
+            }
+        }
+        for (name, rule) in &rules {
+            self.rules.entry(name.clone()).or_insert_with(|| RuleEntry {
+                rule: rule.clone(),
+                state: RuleState::default(),
+                saved: String::new(),
+                fresh: true,
+            });
+        }
+
+        // Which rules are due, and what they need.
+        let newest: HashMap<String, i64> = {
+            let store = self.app.store.clone();
+            tokio::task::spawn_blocking(move || store.newest_event_times())
+                .await
+                .map_err(|e| StoreError::WriteFailed(e.to_string()))??
+        };
+        let mut due = Vec::new();
+        let mut needs_flush = false;
+        let names: Vec<String> = self.rules.keys().cloned().collect();
+        for name in names {
+            let Some(entry) = self.rules.get(&name) else { continue };
+            let rule = entry.rule.clone();
+            let changed = changes.ranges.get(&rule.model).copied();
+            let is_due = entry.fresh
+                || changed.is_some()
+                || (rule.clock == Clock::Wall && {
+                    let lateness = self.app.model(&rule.model).map_or(0, |m| m.model.allowed_lateness_ms);
+                    entry.state.judged_through_ms().is_none_or(|t| now - lateness >= t + rule.every_ms)
+                });
+            if !is_due {
+                continue;
+            }
+            let Some(view) = self.model_view(&rule.model, &newest) else { continue };
+            needs_flush |= rule.metric.needs_features();
+            let Some(entry) = self.rules.get_mut(&name) else { continue };
+            entry.fresh = false;
+            due.push((name, rule, view, std::mem::take(&mut entry.state), changed));
+        }
+        if needs_flush {
+            self.app.store.flush().await?;
+        }
+        if !due.is_empty() {
+            let store = self.app.store.clone();
+            let judged = tokio::task::spawn_blocking(move || {
+                due.into_iter()
+                    .map(|(name, rule, view, mut state, changed)| {
+                        let outcome = evaluate(&store, &rule, &view, &mut state, changed, now);
+                        (name, rule, state, outcome)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| StoreError::WriteFailed(e.to_string()))?;
+            for (name, rule, state, outcome) in judged {
+                let (rule_changes, more) = match outcome {
+                    Ok(outcome) => outcome,
+                    Err(error) => {
+                        tracing::warn!(rule = %name, %error, "judging a rule failed; it is judged again next round");
+                        if let Some(entry) = self.rules.get_mut(&name) {
+                            entry.state = state;
+                            entry.fresh = true;
+                        }
+                        continue;
+                    }
+                };
+                self.again |= more;
+                if more && let Some(entry) = self.rules.get_mut(&name) {
+                    entry.fresh = true;
+                }
+                let changes = rule_changes
+                    .into_iter()
+                    .map(|change| {
+                        let (snapshot, detail) = snapshot(&rule, &change);
+                        (change, snapshot, detail)
+                    })
+                    .collect::<Vec<_>>();
+                for (_, snapshot, _) in &changes {
+                    self.add_to_groups(&rule, snapshot, now, &mut write);
+                }
+                write.rules.push(RuleOutcome { name, retired: false, model: rule.model.clone(), state, changes });
+            }
+        }
+        self.look_at_groups(now, &mut write);
+        if write.rules.is_empty() && write.groups.is_empty() && write.notifications.is_empty() && write.events.is_empty() {
+            return Ok(());
+        }
+        self.commit(write, now).await
+    }
+
+    fn add_to_groups(&mut self, rule: &Rule, snapshot: &AlertSnapshot, now: i64, write: &mut RoundWrite) {
+        let channels = self.app.alerting.channels();
+        for name in &rule.channels {
+            let Some(channel) = channels.get(name) else { continue };
+            let timing = timing(channel);
+            let (key, group_labels) = group_of(&channel.group_by, &snapshot.labels);
+            let group = self
+                .groups
+                .entry((name.clone(), key.clone()))
+                .or_insert_with(|| Group::new(group_labels, now, timing));
+            group.upsert(snapshot.clone());
+            write.groups.push(((name.clone(), key), Some(group.clone())));
+        }
+    }
+
+    fn look_at_groups(&mut self, now: i64, write: &mut RoundWrite) {
+        let channels = self.app.alerting.channels();
+        let silences = self.app.alerting.silences();
+        let mut emptied = Vec::new();
+        for ((channel_name, key), group) in self.groups.iter_mut() {
+            let Some(channel) = channels.get(channel_name) else {
+                // The channel was deleted: its groups go, logged.
+                write.events.push((None, None, "group_dropped", json!({"channel": channel_name, "group": group.labels, "reason": "channel deleted"})));
+                emptied.push((channel_name.clone(), key.clone()));
+                continue;
+            };
+            if now < group.next_look_ms {
+                continue;
+            }
+            let muting = |alert: &AlertSnapshot| silences.values().find(|s| s.mutes(&alert.labels, now)).map(|s| s.id.clone());
+            for alert in group.alerts.values() {
+                if let Some(silence) = muting(alert) {
+                    let marker = (channel_name.clone(), alert.fingerprint.clone(), alert.is_resolved());
+                    if self.muted_logged.insert(marker) {
+                        write.events.push((
+                            alert.labels.get("model").cloned(),
+                            alert.labels.get("alertname").cloned(),
+                            "silenced",
+                            json!({"channel": channel_name, "silence": silence, "fingerprint": alert.fingerprint, "resolved": alert.is_resolved()}),
+                        ));
+                    }
+                }
+            }
+            let sent = group.look(now, timing(channel), channel.send_resolved, |a| muting(a).is_some());
+            if let Some(alerts) = sent {
+                write.notifications.push((
+                    channel_name.clone(),
+                    Notification { group_key: key.clone(), group_labels: group.labels.clone(), alerts },
+                ));
+            }
+            if group.is_empty() {
+                emptied.push((channel_name.clone(), key.clone()));
+            } else {
+                write.groups.push(((channel_name.clone(), key.clone()), Some(group.clone())));
+            }
+        }
+        for key in emptied {
+            self.groups.remove(&key);
+            write.groups.push((key, None));
+        }
+    }
+
+    async fn commit(&mut self, write: RoundWrite, now: i64) -> Result<(), StoreError> {
+        // Only the last state of each group is written.
+        let mut groups: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+        for (key, group) in write.groups {
+            groups.insert(key, group.map(|g| serde_json::to_string(&g).unwrap_or_default()));
+        }
+        let notifications: Vec<(String, String)> = write
+            .notifications
+            .iter()
+            .map(|(channel, n)| (channel.clone(), serde_json::to_string(n).unwrap_or_default()))
+            .collect();
+        let saved: HashMap<String, String> = self.rules.iter().map(|(k, v)| (k.clone(), v.saved.clone())).collect();
+        let events = write.events;
+        let rules = write.rules;
+        let (rules, queued) = self
+            .app
+            .store
+            .write(move |tx| {
+                let mut out = Vec::new();
+                for mut outcome in rules {
+                    let mut current_id = outcome.state.raised.map_or(0, |r| r.id);
+                    for (change, snapshot, detail) in &outcome.changes {
+                        let rule_name = outcome.name.as_str();
+                        match change {
+                            Change::Fired { starts_at_ms, .. } => {
+                                current_id = table::insert_alert(tx, &AlertRow {
+                                    id: 0,
+                                    rule: rule_name.to_string(),
+                                    model: outcome.model.clone(),
+                                    fingerprint: snapshot.fingerprint.clone(),
+                                    state: "firing".into(),
+                                    starts_at_ms: *starts_at_ms,
+                                    ends_at_ms: None,
+                                    detail: detail.to_string(),
+                                    updated_ms: now,
+                                })?;
+                                table::log_event(tx, now, Some(&outcome.model), Some(rule_name), "firing", &json!({"alert": current_id, "starts_at": format_timestamp(*starts_at_ms), "detail": detail}).to_string())?;
+                            }
+                            Change::Resolved { raised, ends_at_ms, .. } => {
+                                let id = if raised.id != 0 { raised.id } else { current_id };
+                                table::resolve_alert(tx, id, *ends_at_ms, now)?;
+                                table::log_event(tx, now, Some(&outcome.model), Some(rule_name), "resolved", &json!({"alert": id, "starts_at": format_timestamp(raised.starts_at_ms), "ends_at": format_timestamp(*ends_at_ms), "detail": detail}).to_string())?;
+                            }
+                        }
+                    }
+                    if let Some(raised) = outcome.state.raised.as_mut()
+                        && raised.id == 0
+                    {
+                        raised.id = current_id;
+                    }
+                    if outcome.retired {
+                        continue;
+                    }
+                    let text = serde_json::to_string(&outcome.state).unwrap_or_default();
+                    if saved.get(&outcome.name) != Some(&text) {
+                        table::save_rule_state(tx, &outcome.name, &text)?;
+                    }
+                    out.push((outcome.name, outcome.state, text));
+                }
+                for ((channel, key), state) in &groups {
+                    table::save_group(tx, channel, key, state.as_deref())?;
+                }
+                let mut queued = Vec::new();
+                for (channel, payload) in notifications {
+                    let id = table::enqueue(tx, &channel, &payload, now)?;
+                    queued.push(OutboxRow { id, channel, created_ms: now, next_attempt_ms: now, attempts: 0, payload });
+                }
+                for (model, rule, kind, detail) in events {
+                    table::log_event(tx, now, model.as_deref(), rule.as_deref(), kind, &detail.to_string())?;
+                }
+                Ok((out, queued))
+            })
+            .await?;
+        for (name, state, text) in rules {
+            if let Some(entry) = self.rules.get_mut(&name) {
+                entry.state = state;
+                entry.saved = text;
+            }
+        }
+        for row in queued {
+            self.outbox.insert(row.id, row);
+        }
+        Ok(())
+    }
+
+    /// Starts a delivery for every queued notification that is due.
+    fn deliver_due(&mut self) {
+        let now = now_ms();
+        let channels = self.app.alerting.channels();
+        for row in self.outbox.values() {
+            if row.next_attempt_ms > now || self.in_flight.contains(&row.id) {
+                continue;
+            }
+            let id = row.id;
+            self.in_flight.insert(id);
+            let sender = self.deliveries.0.clone();
+            let channel = channels.get(&row.channel).cloned();
+            let notification = serde_json::from_str::<Notification>(&row.payload);
+            let client = self.client.clone();
+            let wake = self.app.clone();
+            tokio::spawn(async move {
+                let result = match (channel, notification) {
+                    (Some(channel), Ok(notification)) => send(&client, &channel, &notification, now_ms()).await,
+                    (None, _) => Err("the channel no longer exists".into()),
+                    (_, Err(e)) => Err(format!("unreadable queued notification: {e}")),
+                };
+                let _ = sender.send(Delivery { id, result });
+                wake.alerting.wake.notify_one();
+            });
+        }
+    }
+
+    /// Records finished deliveries: delivered ones leave the outbox, failed ones are
+    /// retried with backoff or, after [`MAX_ATTEMPTS`], abandoned; each is logged.
+    async fn record_deliveries(&mut self, finished: Vec<Delivery>) -> Result<(), StoreError> {
+        if finished.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let channels = self.app.alerting.channels();
+        let mut updates = Vec::new();
+        for Delivery { id, result } in finished {
+            self.in_flight.remove(&id);
+            let Some(row) = self.outbox.get(&id).cloned() else { continue };
+            let notification = serde_json::from_str::<Notification>(&row.payload).ok();
+            let (model, rule) = notification
+                .as_ref()
+                .and_then(|n| n.alerts.first())
+                .map(|a| (a.labels.get("model").cloned(), a.labels.get("alertname").cloned()))
+                .unwrap_or_default();
+            let summary = json!({
+                "channel": row.channel,
+                "notification": id,
+                "title": notification.as_ref().map(Notification::title),
+                "alerts": notification.as_ref().map(|n| n.alerts.iter().map(|a| json!({"fingerprint": a.fingerprint, "status": if a.is_resolved() {"resolved"} else {"firing"}})).collect::<Vec<_>>()),
+                "attempt": row.attempts + 1,
+            });
+            let attempts = row.attempts + 1;
+            match result {
+                Ok(()) => {
+                    self.outbox.remove(&id);
+                    updates.push((id, None, model, rule, "notified", summary));
+                }
+                Err(error) if attempts >= MAX_ATTEMPTS || !channels.contains_key(&row.channel) => {
+                    self.outbox.remove(&id);
+                    let mut detail = summary;
+                    detail["error"] = json!(error);
+                    detail["payload"] = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
+                    tracing::error!(channel = %row.channel, %error, "notification abandoned");
+                    updates.push((id, None, model, rule, "delivery_abandoned", detail));
+                }
+                Err(error) => {
+                    let next = now + backoff_ms(row.attempts);
+                    if let Some(row) = self.outbox.get_mut(&id) {
+                        row.attempts = attempts;
+                        row.next_attempt_ms = next;
+                    }
+                    let mut detail = summary;
+                    detail["error"] = json!(error);
+                    detail["next_attempt"] = json!(format_timestamp(next));
+                    tracing::warn!(channel = %row.channel, %error, attempts, "notification delivery failed; will retry");
+                    updates.push((id, Some((attempts, next)), model, rule, "delivery_failed", detail));
+                }
+            }
+        }
+        self.app
+            .store
+            .write(move |tx| {
+                for (id, retry, model, rule, kind, detail) in updates {
+                    match retry {
+                        Some((attempts, next)) => table::reschedule(tx, id, attempts, next)?,
+                        None => table::dequeue(tx, id)?,
+                    }
+                    table::log_event(tx, now, model.as_deref(), rule.as_deref(), kind, &detail.to_string())?;
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
+fn timing(channel: &modelwatch_core::alert::Channel) -> Timing {
+    Timing {
+        group_wait_ms: channel.group_wait_ms,
+        group_interval_ms: channel.group_interval_ms,
+        repeat_interval_ms: channel.repeat_interval_ms,
+    }
+}
+
+/// The alert a change is about, as notifications show it, and its stored detail.
+fn snapshot(rule: &Rule, change: &Change) -> (AlertSnapshot, Value) {
+    let labels = rule.alert_labels();
+    let (starts_at_ms, ends_at_ms, span) = match change {
+        Change::Fired { starts_at_ms, span } => (*starts_at_ms, None, span.as_ref()),
+        Change::Resolved { raised, ends_at_ms, span } => (raised.starts_at_ms, Some(*ends_at_ms), span.as_ref()),
+    };
+    let (annotations, detail) = describe(rule, span);
+    (
+        AlertSnapshot {
+            fingerprint: fingerprint(&labels),
+            labels,
+            annotations,
+            starts_at_ms,
+            ends_at_ms,
+        },
+        detail,
+    )
+}

@@ -1,0 +1,301 @@
+//! Judging one rule: which spans are complete or changed, their values from merged
+//! window profiles (the same code as the metrics, drift and quality answers), and the
+//! alert changes that the replay of the rule's open spans implies.
+
+use std::sync::Arc;
+
+use modelwatch_core::alert::baseline::ReferenceChunks;
+use modelwatch_core::alert::state::{band, condition_holds};
+use modelwatch_core::alert::{
+    Baseline, Clock, Condition, MetricRef, Phase, Raised, Rule, RuleState, SpanRecord, Transition,
+};
+use modelwatch_core::drift::report::{drift_answer, quality_answer};
+use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
+use modelwatch_core::time::align_down;
+use modelwatch_core::{Granularity, WindowProfile};
+use modelwatch_store::{ModelEntry, Store, StoreError};
+use serde_json::Value;
+
+/// Most spans one rule judges in one round; the rest wait for the next round.
+pub const MAX_SPANS_PER_ROUND: usize = 5_000;
+
+/// What the evaluator needs to know of a model.
+#[derive(Clone)]
+pub struct ModelView {
+    /// The model.
+    pub entry: Arc<ModelEntry>,
+    /// Its reference, if any.
+    pub reference: Option<Arc<ReferenceProfile>>,
+    /// Its reference chunks, if any (for `baseline: reference`).
+    pub chunks: Option<Arc<ReferenceChunks>>,
+    /// The newest event time seen.
+    pub newest_ms: Option<i64>,
+}
+
+/// A change to tell people about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The alert fired; `span` is the span in which the condition last held.
+    Fired {
+        /// End of the span in which it fired.
+        starts_at_ms: i64,
+        /// The span that shows why.
+        span: Option<SpanRecord>,
+    },
+    /// The alert resolved.
+    Resolved {
+        /// The alert that resolved.
+        raised: Raised,
+        /// End of the first span in which the condition no longer held.
+        ends_at_ms: i64,
+        /// The newest judged span.
+        span: Option<SpanRecord>,
+    },
+}
+
+/// The value of a rule's metric over one span, and the drift verdict when it has one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpanValue {
+    /// Events in the span.
+    pub count: u64,
+    /// The metric; `None` when undefined.
+    pub value: Option<f64>,
+    /// The feature's drift verdict (for `drift.*` and `prediction_drift`).
+    pub drifted: Option<bool>,
+}
+
+fn number(value: Option<&Value>) -> Option<f64> {
+    value.and_then(Value::as_f64).filter(|v| v.is_finite())
+}
+
+fn named<'a>(answer: &'a Value, name: &str) -> Option<&'a Value> {
+    answer
+        .get("features")?
+        .as_array()?
+        .iter()
+        .find(|f| f.get("name").and_then(Value::as_str) == Some(name))
+}
+
+/// The value of `rule`'s metric over `[end − window, end)`, from merged profiles.
+pub fn span_value(
+    store: &Store,
+    rule: &Rule,
+    view: &ModelView,
+    end_ms: i64,
+) -> Result<SpanValue, StoreError> {
+    let start = end_ms - rule.window_ms;
+    let granularity = Granularity::for_query(None, Some(start), Some(end_ms));
+    let model = &view.entry.model;
+    let mut performance = WindowProfile::default();
+    for (_, profile) in store.load_profiles(view.entry.id, granularity, Some(start), Some(end_ms), None)? {
+        performance.merge(&profile);
+    }
+    let count = performance.count;
+    let mut span = SpanValue {
+        count,
+        value: None,
+        drifted: None,
+    };
+    if let MetricRef::Performance(name) = &rule.metric {
+        span.value = number(performance.metrics(model).get(name));
+        return Ok(span);
+    }
+    let mut features = WindowFeatures::default();
+    for (_, profile) in store.load_features(view.entry.id, granularity, Some(start), Some(end_ms), None)? {
+        features.merge(&profile);
+    }
+    let drift = || view.reference.as_deref().map(|r| drift_answer(model, r, &features));
+    match &rule.metric {
+        MetricRef::Performance(_) => {}
+        MetricRef::DriftShare => span.value = drift().and_then(|a| number(a.get("drift_share"))),
+        MetricRef::Drift(feature) => {
+            if let Some(answer) = drift()
+                && let Some(entry) = named(&answer, feature)
+            {
+                span.value = number(entry.get("statistic"));
+                span.drifted = entry.get("drifted").and_then(Value::as_bool);
+            }
+        }
+        MetricRef::PredictionDrift => {
+            if let Some(answer) = drift()
+                && let Some(entry) = answer.get("prediction")
+            {
+                span.value = number(entry.get("statistic"));
+                span.drifted = entry.get("drifted").and_then(Value::as_bool);
+            }
+        }
+        MetricRef::MissingShare(feature) => {
+            let answer = quality_answer(model, view.reference.as_deref(), &features);
+            span.value = named(&answer, feature).and_then(|e| number(e.get("missing_share")));
+        }
+        MetricRef::NewCategories(feature) => {
+            let answer = quality_answer(model, view.reference.as_deref(), &features);
+            span.value = named(&answer, feature)
+                .and_then(|e| e.get("new_categories"))
+                .and_then(Value::as_array)
+                .map(|a| a.len() as f64);
+        }
+    }
+    Ok(span)
+}
+
+/// Turns a span's value into a record with its verdict (bounds learned from the
+/// reference when the rule asks for them; `history` is judged on replay).
+pub fn record(rule: &Rule, view: &ModelView, end_ms: i64, value: SpanValue) -> SpanRecord {
+    let bounds = match (&rule.condition, &rule.metric) {
+        (Condition::Auto { auto }, MetricRef::Performance(name)) if auto.baseline == Baseline::Reference => view
+            .chunks
+            .as_ref()
+            .and_then(|chunks| chunks.metric_values(&view.entry.model, name, value.count))
+            .and_then(|values| band(values, auto.k)),
+        _ => None,
+    };
+    SpanRecord {
+        end_ms,
+        count: value.count,
+        value: value.value,
+        holds: condition_holds(&rule.condition, value.value, bounds, value.drifted),
+        bounds,
+    }
+}
+
+/// How far a rule's clock has gone: spans ending at or before it are complete.
+pub fn horizon(rule: &Rule, view: &ModelView, now_ms: i64) -> Option<i64> {
+    let lateness = view.entry.model.allowed_lateness_ms;
+    match rule.clock {
+        Clock::Event => view.newest_ms.map(|newest| newest - lateness),
+        Clock::Wall => Some(now_ms - lateness),
+    }
+}
+
+/// The spans of `rule` to judge now: those completed since the last judged one, and
+/// open ones that overlap `changed` (late data or labels). The second value tells
+/// whether more remain for a later round.
+pub fn spans_to_judge(
+    rule: &Rule,
+    state: &RuleState,
+    horizon_ms: i64,
+    changed: Option<(i64, i64)>,
+) -> (Vec<i64>, bool) {
+    let every = rule.every_ms;
+    let last_complete = align_down(horizon_ms, every);
+    let first_new = match (state.judged_through_ms(), rule.clock) {
+        (Some(judged), Clock::Event) => judged + every,
+        // On the wall clock, spans missed while the server was down are not judged
+        // after the fact: only the newest complete one.
+        (Some(judged), Clock::Wall) => (judged + every).max(last_complete),
+        (None, Clock::Event) => match changed {
+            Some((oldest, _)) => align_down(oldest, every) + every,
+            None => last_complete,
+        },
+        (None, Clock::Wall) => last_complete,
+    };
+    let mut ends = Vec::new();
+    if let Some((oldest, newest)) = changed {
+        // Complete spans already judged (or skipped as empty) that hold changed data.
+        let settled = state.settled_through_ms.unwrap_or(i64::MIN);
+        let mut end = align_down(oldest, every) + every;
+        while end < first_new && end - rule.window_ms <= newest && ends.len() < MAX_SPANS_PER_ROUND {
+            if end > settled {
+                ends.push(end);
+            }
+            end += every;
+        }
+    }
+    let mut end = first_new;
+    while end <= last_complete {
+        if ends.len() >= MAX_SPANS_PER_ROUND {
+            return (ends, true);
+        }
+        ends.push(end);
+        end += every;
+    }
+    (ends, false)
+}
+
+/// Judges `rule`'s due spans into `state` and returns the alert changes, in order.
+pub fn evaluate(
+    store: &Store,
+    rule: &Rule,
+    view: &ModelView,
+    state: &mut RuleState,
+    changed: Option<(i64, i64)>,
+    now_ms: i64,
+) -> Result<(Vec<Change>, bool), StoreError> {
+    let Some(horizon_ms) = horizon(rule, view, now_ms) else {
+        return Ok((Vec::new(), false));
+    };
+    let (ends, more) = spans_to_judge(rule, state, horizon_ms, changed);
+    if ends.is_empty() && state.open.is_empty() {
+        return Ok((Vec::new(), more));
+    }
+    for end in ends {
+        let value = span_value(store, rule, view, end)?;
+        state.record(record(rule, view, end, value));
+    }
+    let changes = reconcile(rule, state);
+    let settle_before = horizon_ms - view.entry.model.label_lateness_ms;
+    state.settle(rule, settle_before);
+    Ok((changes, more))
+}
+
+/// Replays the open spans and turns what happened since the last round into changes,
+/// keeping `state.raised` in step with the replayed phase.
+pub fn reconcile(rule: &Rule, state: &mut RuleState) -> Vec<Change> {
+    let replay = state.replay(rule);
+    let mut changes = Vec::new();
+    let emitted_through = state.emitted_through_ms.unwrap_or(i64::MIN);
+    for (at, transition) in &replay.transitions {
+        if *at <= emitted_through {
+            continue;
+        }
+        match (*transition, state.raised) {
+            (Transition::Fired { starts_at_ms }, None) => {
+                changes.push(Change::Fired {
+                    starts_at_ms,
+                    span: replay.spans.get(at).copied(),
+                });
+                state.raised = Some(Raised {
+                    id: 0,
+                    starts_at_ms,
+                });
+            }
+            (Transition::Resolved { ends_at_ms, .. }, Some(raised)) => {
+                changes.push(Change::Resolved {
+                    raised,
+                    ends_at_ms,
+                    span: replay.spans.get(at).copied(),
+                });
+                state.raised = None;
+            }
+            _ => {}
+        }
+    }
+    // A span judged again (late labels) can change the past: follow the replayed phase.
+    match (replay.phase, state.raised) {
+        (Phase::Firing { starts_at_ms, .. }, None) => {
+            changes.push(Change::Fired {
+                starts_at_ms,
+                span: replay.last_held,
+            });
+            state.raised = Some(Raised {
+                id: 0,
+                starts_at_ms,
+            });
+        }
+        (Phase::Inactive | Phase::Pending { .. }, Some(raised)) => {
+            let ends_at_ms = replay.latest.map_or(raised.starts_at_ms, |s| s.end_ms);
+            changes.push(Change::Resolved {
+                raised,
+                ends_at_ms,
+                span: replay.latest,
+            });
+            state.raised = None;
+        }
+        _ => {}
+    }
+    if let Some(latest) = replay.latest {
+        state.emitted_through_ms = Some(latest.end_ms);
+    }
+    changes
+}

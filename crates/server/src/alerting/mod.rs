@@ -1,0 +1,327 @@
+//! Alerting in the server: the registry of rules, channels and silences (stored
+//! durably, changed over HTTP or from the config file), the engine that judges rules
+//! as data arrives and the wall clock moves ([`engine`], [`evaluate`]), and the
+//! delivery of notifications ([`deliver`]). The HTTP handlers are in [`http`].
+//!
+//! Ingest tells the registry which model changed and over which event-time range
+//! ([`Alerting::data_changed`]); the engine wakes up, judges the spans that completed
+//! or changed, and queues notifications in the outbox in the same transaction as the
+//! alert transitions, so a crash loses neither.
+
+pub mod deliver;
+pub mod engine;
+pub mod evaluate;
+pub mod http;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::http::StatusCode;
+use modelwatch_core::FieldError;
+use modelwatch_core::alert::{Channel, Rule, Silence};
+use modelwatch_store::alerting::{self as table, Resource};
+use modelwatch_store::{ModelEntry, Store, StoreError};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::error::ApiError;
+
+/// Event-time ranges that changed since the engine last looked, by model name.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Model → (oldest, newest) event time that changed.
+    pub ranges: HashMap<String, (i64, i64)>,
+}
+
+/// The alerting registry, shared by the HTTP handlers and the engine.
+pub struct Alerting {
+    /// Rules by name.
+    pub rules: RwLock<BTreeMap<String, Arc<Rule>>>,
+    /// Channels by name.
+    pub channels: RwLock<BTreeMap<String, Arc<Channel>>>,
+    /// Silences by id.
+    pub silences: RwLock<BTreeMap<String, Arc<Silence>>>,
+    changes: Mutex<Changes>,
+    /// Wakes the engine.
+    pub wake: Notify,
+}
+
+/// Whether a `PUT` created or replaced.
+pub enum Put {
+    /// It was new.
+    Created,
+    /// It replaced an existing one.
+    Replaced,
+}
+
+impl Put {
+    /// The status of the answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Put::Created => StatusCode::CREATED,
+            Put::Replaced => StatusCode::OK,
+        }
+    }
+}
+
+fn read<T: Clone>(lock: &RwLock<BTreeMap<String, T>>) -> BTreeMap<String, T> {
+    lock.read().map(|m| m.clone()).unwrap_or_default()
+}
+
+impl Alerting {
+    /// Loads the stored definitions. A stored rule whose model is gone, or that no
+    /// longer validates, is skipped with a warning (it stays stored, to be fixed).
+    pub fn load(
+        store: &Store,
+        models: &HashMap<String, Arc<ModelEntry>>,
+    ) -> Result<Self, StoreError> {
+        let now = modelwatch_core::time::now_ms();
+        let load = |resource| store.read(|conn| table::load_definitions(conn, resource));
+        let parse = |_name: &str, text: &str| serde_json::from_str::<Value>(text).ok();
+        let mut channels = BTreeMap::new();
+        for (name, text) in load(Resource::Channels)? {
+            match parse(&name, &text).map(|d| Channel::new(&name, &d)) {
+                Some(Ok(channel)) => {
+                    channels.insert(name, Arc::new(channel));
+                }
+                _ => tracing::warn!(channel = %name, "stored channel does not validate; skipped"),
+            }
+        }
+        let mut rules = BTreeMap::new();
+        for (name, text) in load(Resource::Rules)? {
+            let rule = parse(&name, &text).and_then(|d| {
+                let model = models.get(d.get("model")?.as_str()?)?;
+                Rule::new(&name, &d, &model.model).ok()
+            });
+            match rule {
+                Some(rule) => {
+                    rules.insert(name, Arc::new(rule));
+                }
+                None => tracing::warn!(rule = %name, "stored rule does not validate against its model; skipped"),
+            }
+        }
+        let mut silences = BTreeMap::new();
+        for (name, text) in load(Resource::Silences)? {
+            match parse(&name, &text).map(|d| Silence::new(&name, &d, now)) {
+                Some(Ok(silence)) => {
+                    silences.insert(name, Arc::new(silence));
+                }
+                _ => tracing::warn!(silence = %name, "stored silence does not validate; skipped"),
+            }
+        }
+        Ok(Self {
+            rules: RwLock::new(rules),
+            channels: RwLock::new(channels),
+            silences: RwLock::new(silences),
+            changes: Mutex::new(Changes::default()),
+            wake: Notify::new(),
+        })
+    }
+
+    /// Notes that `model`'s data changed over `[oldest, newest]` event time, and wakes
+    /// the engine.
+    pub fn data_changed(&self, model: &str, range: Option<(i64, i64)>) {
+        let Some((oldest, newest)) = range else {
+            return;
+        };
+        if let Ok(mut changes) = self.changes.lock() {
+            changes
+                .ranges
+                .entry(model.to_string())
+                .and_modify(|(low, high)| {
+                    *low = (*low).min(oldest);
+                    *high = (*high).max(newest);
+                })
+                .or_insert((oldest, newest));
+        }
+        self.wake.notify_one();
+    }
+
+    /// Takes the changes noted so far.
+    pub fn take_changes(&self) -> Changes {
+        self.changes
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+
+    /// A snapshot of the rules.
+    pub fn rules(&self) -> BTreeMap<String, Arc<Rule>> {
+        read(&self.rules)
+    }
+
+    /// A snapshot of the channels.
+    pub fn channels(&self) -> BTreeMap<String, Arc<Channel>> {
+        read(&self.channels)
+    }
+
+    /// A snapshot of the silences.
+    pub fn silences(&self) -> BTreeMap<String, Arc<Silence>> {
+        read(&self.silences)
+    }
+
+    /// Validates and stores a rule for `model` (looked up by the caller).
+    pub async fn put_rule(
+        &self,
+        store: &Store,
+        name: &str,
+        definition: &Value,
+        model: Option<Arc<ModelEntry>>,
+    ) -> Result<(Put, Arc<Rule>), ApiError> {
+        let model_name = definition
+            .get("model")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::invalid(FieldError::new("model", "is required (a model name)")))?;
+        let model = model.ok_or_else(|| {
+            ApiError::invalid(FieldError::new(
+                "model",
+                format!("no model named `{}`", modelwatch_core::time::truncate(model_name, 64)),
+            ))
+        })?;
+        let rule = Rule::new(name, definition, &model.model).map_err(ApiError::invalid)?;
+        let channels = self.channels();
+        if let Some((i, missing)) = rule
+            .channels
+            .iter()
+            .enumerate()
+            .find(|(_, c)| !channels.contains_key(*c))
+        {
+            return Err(ApiError::invalid(FieldError::new(
+                format!("channels[{i}]"),
+                format!(
+                    "no channel named `{}`; create it with PUT /api/v1/channels/{{channel}}",
+                    modelwatch_core::time::truncate(missing, 64)
+                ),
+            )));
+        }
+        let text = rule.definition.to_string();
+        let (rule_name, model_name) = (name.to_string(), rule.model.clone());
+        let now = modelwatch_core::time::now_ms();
+        store
+            .write(move |tx| {
+                table::put_definition(tx, Resource::Rules, &rule_name, Some(&model_name), &text, now)
+            })
+            .await?;
+        let rule = Arc::new(rule);
+        let previous = self
+            .rules
+            .write()
+            .ok()
+            .and_then(|mut rules| rules.insert(name.to_string(), rule.clone()));
+        self.wake.notify_one();
+        Ok((if previous.is_some() { Put::Replaced } else { Put::Created }, rule))
+    }
+
+    /// Validates and stores a channel.
+    pub async fn put_channel(
+        &self,
+        store: &Store,
+        name: &str,
+        definition: &Value,
+    ) -> Result<(Put, Arc<Channel>), ApiError> {
+        let channel = Channel::new(name, definition).map_err(ApiError::invalid)?;
+        if let modelwatch_core::alert::ChannelKind::Webhook { url }
+        | modelwatch_core::alert::ChannelKind::Alertmanager { url }
+        | modelwatch_core::alert::ChannelKind::Slack { url } = &channel.kind
+        {
+            reqwest::Url::parse(url)
+                .map_err(|e| ApiError::invalid(FieldError::new("url", format!("not a valid URL: {e}"))))?;
+        }
+        // The password must be kept to be used; the definition shown hides it.
+        let text = definition.to_string();
+        let channel_name = name.to_string();
+        let now = modelwatch_core::time::now_ms();
+        store
+            .write(move |tx| {
+                table::put_definition(tx, Resource::Channels, &channel_name, None, &text, now)
+            })
+            .await?;
+        let channel = Arc::new(channel);
+        let previous = self
+            .channels
+            .write()
+            .ok()
+            .and_then(|mut channels| channels.insert(name.to_string(), channel.clone()));
+        Ok((if previous.is_some() { Put::Replaced } else { Put::Created }, channel))
+    }
+
+    /// Validates and stores a silence.
+    pub async fn put_silence(
+        &self,
+        store: &Store,
+        id: &str,
+        definition: &Value,
+    ) -> Result<(Put, Arc<Silence>), ApiError> {
+        let now = modelwatch_core::time::now_ms();
+        let silence = Silence::new(id, definition, now).map_err(ApiError::invalid)?;
+        // Stored with its start filled in, so a restart does not move it.
+        let mut stored = definition.clone();
+        stored["starts_at"] = Value::from(silence.starts_at_ms);
+        let text = stored.to_string();
+        let silence_id = id.to_string();
+        store
+            .write(move |tx| {
+                table::put_definition(tx, Resource::Silences, &silence_id, None, &text, now)
+            })
+            .await?;
+        let silence = Arc::new(silence);
+        let previous = self
+            .silences
+            .write()
+            .ok()
+            .and_then(|mut silences| silences.insert(id.to_string(), silence.clone()));
+        self.wake.notify_one();
+        Ok((if previous.is_some() { Put::Replaced } else { Put::Created }, silence))
+    }
+
+    /// Deletes a definition; `false` if there was none. A channel still used by a rule
+    /// is refused (`409`).
+    pub async fn delete(
+        &self,
+        store: &Store,
+        resource: Resource,
+        name: &str,
+    ) -> Result<bool, ApiError> {
+        if resource == Resource::Channels {
+            let users: Vec<String> = self
+                .rules()
+                .values()
+                .filter(|r| r.channels.iter().any(|c| c == name))
+                .map(|r| r.name.clone())
+                .collect();
+            if !users.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "channel_in_use",
+                    format!("channel `{name}` is used by rules {}; change them first", users.join(", ")),
+                )
+                .field("channel"));
+            }
+        }
+        let owned = name.to_string();
+        let existed = store
+            .write(move |tx| table::delete_definition(tx, resource, &owned))
+            .await?;
+        let removed = match resource {
+            Resource::Rules => self.rules.write().ok().and_then(|mut m| m.remove(name)).is_some(),
+            Resource::Channels => self.channels.write().ok().and_then(|mut m| m.remove(name)).is_some(),
+            Resource::Silences => self.silences.write().ok().and_then(|mut m| m.remove(name)).is_some(),
+        };
+        self.wake.notify_one();
+        Ok(existed || removed)
+    }
+
+    /// Deletes every rule of a deleted model.
+    pub async fn delete_rules_of(&self, store: &Store, model: &str) -> Result<(), ApiError> {
+        let names: Vec<String> = self
+            .rules()
+            .values()
+            .filter(|r| r.model == model)
+            .map(|r| r.name.clone())
+            .collect();
+        for name in names {
+            self.delete(store, Resource::Rules, &name).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,406 @@
+//! The alerting tables: rule, channel and silence definitions, the evaluator's state
+//! per rule, alerts, the event log, notification groups and the outbox.
+//!
+//! Writes go through [`crate::Store::write`], so they share the writer's group commit
+//! (and its durability) with ingest; the functions here take the transaction it
+//! hands out. Reads take a read connection from [`crate::Store::read`].
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::StoreError;
+
+/// A write applied by the writer thread.
+pub type Apply =
+    Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<Applied, StoreError> + Send + 'static>;
+/// What a write returned, handed back after the commit.
+pub type Applied = Box<dyn std::any::Any + Send>;
+
+/// Events kept in the log; older ones are deleted by the retention pass.
+pub const EVENTS_KEPT: i64 = 100_000;
+
+/// A kind of named definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Alert rules.
+    Rules,
+    /// Notification channels.
+    Channels,
+    /// Silences.
+    Silences,
+}
+
+impl Resource {
+    fn table(self) -> &'static str {
+        match self {
+            Resource::Rules => "rules",
+            Resource::Channels => "channels",
+            Resource::Silences => "silences",
+        }
+    }
+}
+
+/// Creates or replaces a definition; `model` only for rules.
+pub fn put_definition(
+    conn: &Connection,
+    resource: Resource,
+    name: &str,
+    model: Option<&str>,
+    definition: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    if resource == Resource::Rules {
+        conn.execute(
+            "INSERT INTO rules (name, model, definition, updated_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET model = excluded.model, definition = excluded.definition,
+               updated_ms = excluded.updated_ms",
+            params![name, model.unwrap_or_default(), definition, now_ms],
+        )?;
+    } else {
+        conn.execute(
+            &format!(
+                "INSERT INTO {} (name, definition, updated_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_ms = excluded.updated_ms",
+                resource.table()
+            ),
+            params![name, definition, now_ms],
+        )?;
+    }
+    Ok(())
+}
+
+/// Deletes a definition; `false` if there was none.
+pub fn delete_definition(
+    conn: &Connection,
+    resource: Resource,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let deleted = conn.execute(
+        &format!("DELETE FROM {} WHERE name = ?1", resource.table()),
+        [name],
+    )?;
+    if resource == Resource::Rules {
+        conn.execute("DELETE FROM rule_states WHERE rule = ?1", [name])?;
+    }
+    Ok(deleted > 0)
+}
+
+/// Every definition of a kind: `(name, definition JSON)`, by name.
+pub fn load_definitions(
+    conn: &Connection,
+    resource: Resource,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT name, definition FROM {} ORDER BY name",
+        resource.table()
+    ))?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Saves the evaluator's state of a rule (JSON).
+pub fn save_rule_state(conn: &Connection, rule: &str, state: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO rule_states (rule, state) VALUES (?1, ?2)
+         ON CONFLICT (rule) DO UPDATE SET state = excluded.state",
+        params![rule, state],
+    )?;
+    Ok(())
+}
+
+/// Every saved rule state: `(rule, state JSON)`.
+pub fn load_rule_states(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+    let mut statement = conn.prepare("SELECT rule, state FROM rule_states")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An alert as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    /// Row id.
+    pub id: i64,
+    /// The rule that raised it.
+    pub rule: String,
+    /// The model it is about.
+    pub model: String,
+    /// Hash of its labels.
+    pub fingerprint: String,
+    /// `firing` or `resolved`.
+    pub state: String,
+    /// Event time it started.
+    pub starts_at_ms: i64,
+    /// Event time it ended.
+    pub ends_at_ms: Option<i64>,
+    /// Labels, annotations, value and threshold (JSON).
+    pub detail: String,
+    /// Wall-clock time of the last change.
+    pub updated_ms: i64,
+}
+
+/// Inserts a new alert; returns its id.
+pub fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO alerts (rule, model, fingerprint, state, starts_at_ms, ends_at_ms, detail, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            alert.rule,
+            alert.model,
+            alert.fingerprint,
+            alert.state,
+            alert.starts_at_ms,
+            alert.ends_at_ms,
+            alert.detail,
+            alert.updated_ms
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Updates an alert's state, end and detail.
+pub fn update_alert(conn: &Connection, alert: &AlertRow) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE alerts SET state = ?2, starts_at_ms = ?3, ends_at_ms = ?4, detail = ?5, updated_ms = ?6 WHERE id = ?1",
+        params![
+            alert.id,
+            alert.state,
+            alert.starts_at_ms,
+            alert.ends_at_ms,
+            alert.detail,
+            alert.updated_ms
+        ],
+    )?;
+    Ok(())
+}
+
+/// Marks an alert resolved at `ends_at_ms` (event time).
+pub fn resolve_alert(
+    conn: &Connection,
+    id: i64,
+    ends_at_ms: i64,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE alerts SET state = 'resolved', ends_at_ms = ?2, updated_ms = ?3 WHERE id = ?1",
+        params![id, ends_at_ms, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Alerts, newest first: only those in `state` and of `model` when given.
+pub fn list_alerts(
+    conn: &Connection,
+    state: Option<&str>,
+    model: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AlertRow>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, rule, model, fingerprint, state, starts_at_ms, ends_at_ms, detail, updated_ms FROM alerts
+         WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR model = ?2)
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![state, model, limit], |row| {
+        Ok(AlertRow {
+            id: row.get(0)?,
+            rule: row.get(1)?,
+            model: row.get(2)?,
+            fingerprint: row.get(3)?,
+            state: row.get(4)?,
+            starts_at_ms: row.get(5)?,
+            ends_at_ms: row.get(6)?,
+            detail: row.get(7)?,
+            updated_ms: row.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An entry of the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// Increasing id.
+    pub id: i64,
+    /// Wall-clock time.
+    pub at_ms: i64,
+    /// The model concerned, if any.
+    pub model: Option<String>,
+    /// The rule concerned, if any.
+    pub rule: Option<String>,
+    /// What happened: `firing`, `resolved`, `notified`, `delivery_failed`, …
+    pub kind: String,
+    /// Details (JSON).
+    pub detail: String,
+}
+
+/// Appends to the event log.
+pub fn log_event(
+    conn: &Connection,
+    at_ms: i64,
+    model: Option<&str>,
+    rule: Option<&str>,
+    kind: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO alert_events (at_ms, model, rule, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![at_ms, model, rule, kind, detail],
+    )?;
+    Ok(())
+}
+
+/// Log entries, newest first, of `model` when given, with ids below `before` when given.
+pub fn list_events(
+    conn: &Connection,
+    model: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, at_ms, model, rule, kind, detail FROM alert_events
+         WHERE (?1 IS NULL OR model = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![model, before.unwrap_or(i64::MAX), limit], |row| {
+        Ok(EventRow {
+            id: row.get(0)?,
+            at_ms: row.get(1)?,
+            model: row.get(2)?,
+            rule: row.get(3)?,
+            kind: row.get(4)?,
+            detail: row.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes log entries beyond the newest [`EVENTS_KEPT`].
+pub(crate) fn trim_log(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM alert_events WHERE id <= (SELECT MAX(id) FROM alert_events) - ?1",
+        [EVENTS_KEPT],
+    )?;
+    Ok(())
+}
+
+/// Saves a notification group's state (JSON), or deletes it when `state` is `None`.
+pub fn save_group(
+    conn: &Connection,
+    channel: &str,
+    key: &str,
+    state: Option<&str>,
+) -> Result<(), StoreError> {
+    match state {
+        Some(state) => conn.execute(
+            "INSERT INTO notify_groups (channel, group_key, state) VALUES (?1, ?2, ?3)
+             ON CONFLICT (channel, group_key) DO UPDATE SET state = excluded.state",
+            params![channel, key, state],
+        )?,
+        None => conn.execute(
+            "DELETE FROM notify_groups WHERE channel = ?1 AND group_key = ?2",
+            params![channel, key],
+        )?,
+    };
+    Ok(())
+}
+
+/// Every notification group: `(channel, key, state JSON)`.
+pub fn load_groups(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut statement = conn.prepare("SELECT channel, group_key, state FROM notify_groups")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A notification waiting to be delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// The channel it goes to.
+    pub channel: String,
+    /// When it was queued (wall clock).
+    pub created_ms: i64,
+    /// When the next try is due.
+    pub next_attempt_ms: i64,
+    /// Tries so far.
+    pub attempts: i64,
+    /// The notification (JSON: the alerts and the group).
+    pub payload: String,
+}
+
+/// Queues a notification for delivery; returns its id.
+pub fn enqueue(
+    conn: &Connection,
+    channel: &str,
+    payload: &str,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO outbox (channel, created_ms, next_attempt_ms, attempts, payload) VALUES (?1, ?2, ?2, 0, ?3)",
+        params![channel, now_ms, payload],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Every queued notification, oldest first.
+pub fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT id, channel, created_ms, next_attempt_ms, attempts, payload FROM outbox ORDER BY id",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok(OutboxRow {
+            id: row.get(0)?,
+            channel: row.get(1)?,
+            created_ms: row.get(2)?,
+            next_attempt_ms: row.get(3)?,
+            attempts: row.get(4)?,
+            payload: row.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Removes a delivered (or abandoned) notification.
+pub fn dequeue(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Records a failed try and when to try again.
+pub fn reschedule(
+    conn: &Connection,
+    id: i64,
+    attempts: i64,
+    next_attempt_ms: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE outbox SET attempts = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+        params![id, attempts, next_attempt_ms],
+    )?;
+    Ok(())
+}
+
+/// Saves the reference chunk profiles of a model (for `baseline: reference`).
+pub fn save_reference_chunks(
+    conn: &Connection,
+    model_id: i64,
+    data: &[u8],
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO reference_chunks (model_id, data) VALUES (?1, ?2)
+         ON CONFLICT (model_id) DO UPDATE SET data = excluded.data",
+        params![model_id, data],
+    )?;
+    Ok(())
+}
+
+/// The reference chunk profiles of a model, if saved.
+pub fn load_reference_chunks(
+    conn: &Connection,
+    model_id: i64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT data FROM reference_chunks WHERE model_id = ?1",
+            [model_id],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
