@@ -91,7 +91,7 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
     let dir = tempfile::tempdir().unwrap();
-    let client = reqwest::Client::new();
+    let client = new_client();
     let mut server = start(dir.path());
     wait_healthy(&client, &server.base).await;
     let created = client
@@ -332,7 +332,7 @@ async fn consistent_counts(client: &reqwest::Client, base: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_wal_recovers_to_a_consistent_earlier_state() {
     let dir = tempfile::tempdir().unwrap();
-    let client = reqwest::Client::new();
+    let client = new_client();
     let mut server = start(dir.path());
     wait_healthy(&client, &server.base).await;
     client
@@ -375,7 +375,7 @@ fn a_damaged_database_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let client = reqwest::Client::new();
+        let client = new_client();
         let mut server = start(dir.path());
         wait_healthy(&client, &server.base).await;
         client
@@ -412,4 +412,9 @@ fn a_damaged_database_is_refused_clearly() {
             && (stderr.contains("integrity") || stderr.contains("malformed")),
         "{stderr}"
     );
+}
+
+fn new_client() -> reqwest::Client {
+    modelwatch_server::install_crypto_provider();
+    reqwest::Client::new()
 }

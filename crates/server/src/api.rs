@@ -58,7 +58,9 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/api/v1/rules", get(http::list_rules))
         .route(
             "/api/v1/rules/{rule}",
-            get(http::get_rule).put(http::put_rule).delete(http::delete_rule),
+            get(http::get_rule)
+                .put(http::put_rule)
+                .delete(http::delete_rule),
         )
         .route("/api/v1/channels", get(http::list_channels))
         .route(
@@ -111,7 +113,10 @@ async fn prometheus(State(state): Shared) -> Response {
         .into_response()
 }
 
-pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) fn body_bytes(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -392,9 +397,7 @@ async fn ingest_predictions(
                 state.telemetry.requests_shed.inc();
             }
         })?;
-    state
-        .alerting
-        .data_changed(&name, outcome.event_time_range);
+    state.alerting.data_changed(&name, outcome.event_time_range);
     for old in outcome.too_old {
         rejected.push((
             indexes[old],
@@ -448,9 +451,7 @@ async fn ingest_labels(
     })
     .await?;
     let outcome = state.store.ingest_labels(entry, labels, now_ms()).await?;
-    state
-        .alerting
-        .data_changed(&name, outcome.event_time_range);
+    state.alerting.data_changed(&name, outcome.event_time_range);
     for (index, error) in outcome.rejected {
         rejected.push((indexes[index], error));
     }
@@ -635,9 +636,7 @@ async fn put_reference(
     let (model_id, chunks) = (entry.id, profiled.chunks.encode());
     state
         .store
-        .write(move |tx| {
-            modelwatch_store::alerting::save_reference_chunks(tx, model_id, &chunks)
-        })
+        .write(move |tx| modelwatch_store::alerting::save_reference_chunks(tx, model_id, &chunks))
         .await?;
     let reference = state
         .store

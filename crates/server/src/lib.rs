@@ -25,6 +25,13 @@ use std::sync::Arc;
 
 pub use state::{AppState, Limits, ServerConfig, StartError};
 
+/// Installs rustls' process-wide crypto provider (ring), which the HTTP client of the
+/// notifiers needs, and so does any `reqwest` client built in the same process.
+/// Calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the requests
 /// in flight.
 pub async fn serve(
@@ -32,8 +39,7 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // rustls needs one process-wide crypto provider; a second install is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let stop = tokio_util::sync::CancellationToken::new();
     let engine = tokio::spawn(alerting::engine::Engine::run(state.clone(), stop.clone()));
     let served = axum::serve(listener, api::router(state))

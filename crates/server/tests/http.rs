@@ -509,6 +509,7 @@ async fn pii_values_never_reach_the_disk() {
     let server = tokio::spawn(modelwatch_server::serve(listener, state, async move {
         let _ = stopped.await;
     }));
+    modelwatch_server::install_crypto_provider();
     let client = reqwest::Client::new();
     client
         .put(format!("{base}/api/v1/models/m"))

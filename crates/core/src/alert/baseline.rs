@@ -77,12 +77,7 @@ impl ReferenceChunks {
     /// The values of `metric` on consecutive reference chunks of about `span_count`
     /// rows (a whole number of kept chunks, at least one), or `None` when there are
     /// fewer than [`MIN_BASELINE_CHUNKS`] of them.
-    pub fn metric_values(
-        &self,
-        model: &Model,
-        metric: &str,
-        span_count: u64,
-    ) -> Option<Vec<f64>> {
+    pub fn metric_values(&self, model: &Model, metric: &str, span_count: u64) -> Option<Vec<f64>> {
         let per_group = ((span_count as f64 / self.chunk_rows as f64).round() as usize).max(1);
         let groups = self.chunks.len() / per_group;
         if groups < MIN_BASELINE_CHUNKS {
@@ -153,8 +148,14 @@ mod tests {
             chunks.observe(&model, &event(i < 200 || i % 2 == 0));
         }
         assert_eq!(chunks.chunks.len(), 4);
-        assert_eq!(chunks.metric_values(&model, "accuracy", 100).unwrap(), [1.0, 1.0, 0.5, 0.5]);
-        assert_eq!(chunks.metric_values(&model, "accuracy", 180).unwrap(), [1.0, 0.5]);
+        assert_eq!(
+            chunks.metric_values(&model, "accuracy", 100).unwrap(),
+            [1.0, 1.0, 0.5, 0.5]
+        );
+        assert_eq!(
+            chunks.metric_values(&model, "accuracy", 180).unwrap(),
+            [1.0, 0.5]
+        );
         // A span as large as the whole reference leaves one chunk: no baseline.
         assert_eq!(chunks.metric_values(&model, "accuracy", 400), None);
         let decoded = ReferenceChunks::decode(&chunks.encode()).unwrap();

@@ -199,6 +199,9 @@ pub struct RuleState {
     pub raised: Option<Raised>,
     /// End of the newest span whose transitions have been turned into alerts.
     pub emitted_through_ms: Option<i64>,
+    /// Before any span is judged: the end of the first span to judge (the span of the
+    /// oldest data that arrived after the rule was created).
+    pub first_span_end_ms: Option<i64>,
 }
 
 /// The outcome of replaying a rule's open spans.

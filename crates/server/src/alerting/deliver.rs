@@ -52,7 +52,12 @@ impl Notification {
     /// A one-line title: `[FIRING:2] low-accuracy credit`.
     pub fn title(&self) -> String {
         let firing = self.alerts.iter().filter(|a| !a.is_resolved()).count();
-        let values: Vec<&str> = self.group_labels.values().map(String::as_str).filter(|v| !v.is_empty()).collect();
+        let values: Vec<&str> = self
+            .group_labels
+            .values()
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .collect();
         if firing > 0 {
             format!("[FIRING:{firing}] {}", values.join(" "))
         } else {
@@ -65,14 +70,25 @@ impl Notification {
         let mut text = self.title();
         text.push('\n');
         for alert in &self.alerts {
-            let status = if alert.is_resolved() { "resolved" } else { "firing" };
+            let status = if alert.is_resolved() {
+                "resolved"
+            } else {
+                "firing"
+            };
             let summary = alert.annotations.get("summary").map_or("", String::as_str);
             text.push_str(&format!("\n[{status}] {summary}\n"));
-            text.push_str(&format!("  starts_at: {}\n", format_timestamp(alert.starts_at_ms)));
+            text.push_str(&format!(
+                "  starts_at: {}\n",
+                format_timestamp(alert.starts_at_ms)
+            ));
             if let Some(ends) = alert.ends_at_ms {
                 text.push_str(&format!("  ends_at: {}\n", format_timestamp(ends)));
             }
-            let labels: Vec<String> = alert.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let labels: Vec<String> = alert
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             text.push_str(&format!("  labels: {}\n", labels.join(", ")));
         }
         text
@@ -245,7 +261,10 @@ mod tests {
         Notification {
             group_key: "{\"model\":\"credit\"}".into(),
             group_labels: BTreeMap::from([("model".to_string(), "credit".to_string())]),
-            alerts: vec![alert("low-accuracy", None), alert("drift", Some(1_710_288_000_000))],
+            alerts: vec![
+                alert("low-accuracy", None),
+                alert("drift", Some(1_710_288_000_000)),
+            ],
         }
     }
 
@@ -280,6 +299,9 @@ mod tests {
         assert_eq!(backoff_ms(3), 8000);
         assert_eq!(backoff_ms(30), 300_000);
         let total: i64 = (0..MAX_ATTEMPTS).map(backoff_ms).sum();
-        assert!(total > 4 * 3_600_000 - 600_000 && total < 5 * 3_600_000, "{total}");
+        assert!(
+            total > 4 * 3_600_000 - 600_000 && total < 5 * 3_600_000,
+            "{total}"
+        );
     }
 }

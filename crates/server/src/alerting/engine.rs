@@ -73,13 +73,18 @@ pub struct Engine {
     in_flight: HashSet<i64>,
     chunks: HashMap<i64, (i64, Option<Arc<ReferenceChunks>>)>,
     muted_logged: HashSet<(String, String, bool)>,
-    deliveries: (mpsc::UnboundedSender<Delivery>, mpsc::UnboundedReceiver<Delivery>),
+    deliveries: (
+        mpsc::UnboundedSender<Delivery>,
+        mpsc::UnboundedReceiver<Delivery>,
+    ),
     client: reqwest::Client,
     again: bool,
 }
 
 fn number(value: Option<f64>) -> Value {
-    value.filter(|v| v.is_finite()).map_or(Value::Null, Value::from)
+    value
+        .filter(|v| v.is_finite())
+        .map_or(Value::Null, Value::from)
 }
 
 fn short(value: f64) -> String {
@@ -93,7 +98,10 @@ fn describe(rule: &Rule, span: Option<&SpanRecord>) -> (BTreeMap<String, String>
     let bounds = span.and_then(|s| s.bounds);
     let condition = match &rule.condition {
         Condition::Threshold { op, threshold } => {
-            let op = serde_json::to_value(op).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let op = serde_json::to_value(op)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             format!("{op} {}", short(*threshold))
         }
         Condition::Auto { auto } => match bounds {
@@ -134,7 +142,10 @@ fn describe(rule: &Rule, span: Option<&SpanRecord>) -> (BTreeMap<String, String>
         annotations.insert("description".into(), description.to_string());
     }
     let (op, threshold) = match &rule.condition {
-        Condition::Threshold { op, threshold } => (serde_json::to_value(op).unwrap_or(Value::Null), Value::from(*threshold)),
+        Condition::Threshold { op, threshold } => (
+            serde_json::to_value(op).unwrap_or(Value::Null),
+            Value::from(*threshold),
+        ),
         _ => (Value::Null, Value::Null),
     };
     let detail = json!({
@@ -163,7 +174,15 @@ impl Engine {
         for (name, rule) in app.alerting.rules() {
             let text = saved.get(&name).cloned().unwrap_or_default();
             let state = serde_json::from_str(&text).unwrap_or_default();
-            rules.insert(name, RuleEntry { rule, state, saved: text, fresh: true });
+            rules.insert(
+                name,
+                RuleEntry {
+                    rule,
+                    state,
+                    saved: text,
+                    fresh: true,
+                },
+            );
         }
         let mut groups = BTreeMap::new();
         for (channel, key, text) in store.read(table::load_groups)? {
@@ -289,14 +308,24 @@ impl Engine {
         let stale: Vec<String> = self
             .rules
             .iter()
-            .filter(|(name, entry)| rules.get(*name).is_none_or(|r| r.definition != entry.rule.definition || r.model != entry.rule.model))
+            .filter(|(name, entry)| {
+                rules.get(*name).is_none_or(|r| {
+                    r.definition != entry.rule.definition || r.model != entry.rule.model
+                })
+            })
             .map(|(name, _)| name.clone())
             .collect();
         for name in stale {
-            let Some(entry) = self.rules.remove(&name) else { continue };
+            let Some(entry) = self.rules.remove(&name) else {
+                continue;
+            };
             if let Some(raised) = entry.state.raised {
                 let latest = entry.state.open.values().next_back().copied();
-                let change = Change::Resolved { raised, ends_at_ms: latest.map_or(raised.starts_at_ms, |s| s.end_ms), span: latest };
+                let change = Change::Resolved {
+                    raised,
+                    ends_at_ms: latest.map_or(raised.starts_at_ms, |s| s.end_ms),
+                    span: latest,
+                };
                 let (snapshot, detail) = snapshot(&entry.rule, &change);
                 self.add_to_groups(&entry.rule, &snapshot, now, &mut write);
                 write.rules.push(RuleOutcome {
@@ -328,21 +357,33 @@ impl Engine {
         let mut needs_flush = false;
         let names: Vec<String> = self.rules.keys().cloned().collect();
         for name in names {
-            let Some(entry) = self.rules.get(&name) else { continue };
+            let Some(entry) = self.rules.get(&name) else {
+                continue;
+            };
             let rule = entry.rule.clone();
             let changed = changes.ranges.get(&rule.model).copied();
             let is_due = entry.fresh
                 || changed.is_some()
                 || (rule.clock == Clock::Wall && {
-                    let lateness = self.app.model(&rule.model).map_or(0, |m| m.model.allowed_lateness_ms);
-                    entry.state.judged_through_ms().is_none_or(|t| now - lateness >= t + rule.every_ms)
+                    let lateness = self
+                        .app
+                        .model(&rule.model)
+                        .map_or(0, |m| m.model.allowed_lateness_ms);
+                    entry
+                        .state
+                        .judged_through_ms()
+                        .is_none_or(|t| now - lateness >= t + rule.every_ms)
                 });
             if !is_due {
                 continue;
             }
-            let Some(view) = self.model_view(&rule.model, &newest) else { continue };
+            let Some(view) = self.model_view(&rule.model, &newest) else {
+                continue;
+            };
             needs_flush |= rule.metric.needs_features();
-            let Some(entry) = self.rules.get_mut(&name) else { continue };
+            let Some(entry) = self.rules.get_mut(&name) else {
+                continue;
+            };
             entry.fresh = false;
             due.push((name, rule, view, std::mem::take(&mut entry.state), changed));
         }
@@ -387,20 +428,38 @@ impl Engine {
                 for (_, snapshot, _) in &changes {
                     self.add_to_groups(&rule, snapshot, now, &mut write);
                 }
-                write.rules.push(RuleOutcome { name, retired: false, model: rule.model.clone(), state, changes });
+                write.rules.push(RuleOutcome {
+                    name,
+                    retired: false,
+                    model: rule.model.clone(),
+                    state,
+                    changes,
+                });
             }
         }
         self.look_at_groups(now, &mut write);
-        if write.rules.is_empty() && write.groups.is_empty() && write.notifications.is_empty() && write.events.is_empty() {
+        if write.rules.is_empty()
+            && write.groups.is_empty()
+            && write.notifications.is_empty()
+            && write.events.is_empty()
+        {
             return Ok(());
         }
         self.commit(write, now).await
     }
 
-    fn add_to_groups(&mut self, rule: &Rule, snapshot: &AlertSnapshot, now: i64, write: &mut RoundWrite) {
+    fn add_to_groups(
+        &mut self,
+        rule: &Rule,
+        snapshot: &AlertSnapshot,
+        now: i64,
+        write: &mut RoundWrite,
+    ) {
         let channels = self.app.alerting.channels();
         for name in &rule.channels {
-            let Some(channel) = channels.get(name) else { continue };
+            let Some(channel) = channels.get(name) else {
+                continue;
+            };
             let timing = timing(channel);
             let (key, group_labels) = group_of(&channel.group_by, &snapshot.labels);
             let group = self
@@ -408,7 +467,9 @@ impl Engine {
                 .entry((name.clone(), key.clone()))
                 .or_insert_with(|| Group::new(group_labels, now, timing));
             group.upsert(snapshot.clone());
-            write.groups.push(((name.clone(), key), Some(group.clone())));
+            write
+                .groups
+                .push(((name.clone(), key), Some(group.clone())));
         }
     }
 
@@ -426,10 +487,19 @@ impl Engine {
             if now < group.next_look_ms {
                 continue;
             }
-            let muting = |alert: &AlertSnapshot| silences.values().find(|s| s.mutes(&alert.labels, now)).map(|s| s.id.clone());
+            let muting = |alert: &AlertSnapshot| {
+                silences
+                    .values()
+                    .find(|s| s.mutes(&alert.labels, now))
+                    .map(|s| s.id.clone())
+            };
             for alert in group.alerts.values() {
                 if let Some(silence) = muting(alert) {
-                    let marker = (channel_name.clone(), alert.fingerprint.clone(), alert.is_resolved());
+                    let marker = (
+                        channel_name.clone(),
+                        alert.fingerprint.clone(),
+                        alert.is_resolved(),
+                    );
                     if self.muted_logged.insert(marker) {
                         write.events.push((
                             alert.labels.get("model").cloned(),
@@ -440,17 +510,25 @@ impl Engine {
                     }
                 }
             }
-            let sent = group.look(now, timing(channel), channel.send_resolved, |a| muting(a).is_some());
+            let sent = group.look(now, timing(channel), channel.send_resolved, |a| {
+                muting(a).is_some()
+            });
             if let Some(alerts) = sent {
                 write.notifications.push((
                     channel_name.clone(),
-                    Notification { group_key: key.clone(), group_labels: group.labels.clone(), alerts },
+                    Notification {
+                        group_key: key.clone(),
+                        group_labels: group.labels.clone(),
+                        alerts,
+                    },
                 ));
             }
             if group.is_empty() {
                 emptied.push((channel_name.clone(), key.clone()));
             } else {
-                write.groups.push(((channel_name.clone(), key.clone()), Some(group.clone())));
+                write
+                    .groups
+                    .push(((channel_name.clone(), key.clone()), Some(group.clone())));
             }
         }
         for key in emptied {
@@ -463,14 +541,26 @@ impl Engine {
         // Only the last state of each group is written.
         let mut groups: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
         for (key, group) in write.groups {
-            groups.insert(key, group.map(|g| serde_json::to_string(&g).unwrap_or_default()));
+            groups.insert(
+                key,
+                group.map(|g| serde_json::to_string(&g).unwrap_or_default()),
+            );
         }
         let notifications: Vec<(String, String)> = write
             .notifications
             .iter()
-            .map(|(channel, n)| (channel.clone(), serde_json::to_string(n).unwrap_or_default()))
+            .map(|(channel, n)| {
+                (
+                    channel.clone(),
+                    serde_json::to_string(n).unwrap_or_default(),
+                )
+            })
             .collect();
-        let saved: HashMap<String, String> = self.rules.iter().map(|(k, v)| (k.clone(), v.saved.clone())).collect();
+        let saved: HashMap<String, String> = self
+            .rules
+            .iter()
+            .map(|(k, v)| (k.clone(), v.saved.clone()))
+            .collect();
         let events = write.events;
         let rules = write.rules;
         let (rules, queued) = self
@@ -561,7 +651,9 @@ impl Engine {
             let wake = self.app.clone();
             tokio::spawn(async move {
                 let result = match (channel, notification) {
-                    (Some(channel), Ok(notification)) => send(&client, &channel, &notification, now_ms()).await,
+                    (Some(channel), Ok(notification)) => {
+                        send(&client, &channel, &notification, now_ms()).await
+                    }
                     (None, _) => Err("the channel no longer exists".into()),
                     (_, Err(e)) => Err(format!("unreadable queued notification: {e}")),
                 };
@@ -582,12 +674,19 @@ impl Engine {
         let mut updates = Vec::new();
         for Delivery { id, result } in finished {
             self.in_flight.remove(&id);
-            let Some(row) = self.outbox.get(&id).cloned() else { continue };
+            let Some(row) = self.outbox.get(&id).cloned() else {
+                continue;
+            };
             let notification = serde_json::from_str::<Notification>(&row.payload).ok();
             let (model, rule) = notification
                 .as_ref()
                 .and_then(|n| n.alerts.first())
-                .map(|a| (a.labels.get("model").cloned(), a.labels.get("alertname").cloned()))
+                .map(|a| {
+                    (
+                        a.labels.get("model").cloned(),
+                        a.labels.get("alertname").cloned(),
+                    )
+                })
                 .unwrap_or_default();
             let summary = json!({
                 "channel": row.channel,
@@ -620,7 +719,14 @@ impl Engine {
                     detail["error"] = json!(error);
                     detail["next_attempt"] = json!(format_timestamp(next));
                     tracing::warn!(channel = %row.channel, %error, attempts, "notification delivery failed; will retry");
-                    updates.push((id, Some((attempts, next)), model, rule, "delivery_failed", detail));
+                    updates.push((
+                        id,
+                        Some((attempts, next)),
+                        model,
+                        rule,
+                        "delivery_failed",
+                        detail,
+                    ));
                 }
             }
         }
@@ -632,7 +738,14 @@ impl Engine {
                         Some((attempts, next)) => table::reschedule(tx, id, attempts, next)?,
                         None => table::dequeue(tx, id)?,
                     }
-                    table::log_event(tx, now, model.as_deref(), rule.as_deref(), kind, &detail.to_string())?;
+                    table::log_event(
+                        tx,
+                        now,
+                        model.as_deref(),
+                        rule.as_deref(),
+                        kind,
+                        &detail.to_string(),
+                    )?;
                 }
                 Ok(())
             })
@@ -653,7 +766,11 @@ fn snapshot(rule: &Rule, change: &Change) -> (AlertSnapshot, Value) {
     let labels = rule.alert_labels();
     let (starts_at_ms, ends_at_ms, span) = match change {
         Change::Fired { starts_at_ms, span } => (*starts_at_ms, None, span.as_ref()),
-        Change::Resolved { raised, ends_at_ms, span } => (raised.starts_at_ms, Some(*ends_at_ms), span.as_ref()),
+        Change::Resolved {
+            raised,
+            ends_at_ms,
+            span,
+        } => (raised.starts_at_ms, Some(*ends_at_ms), span.as_ref()),
     };
     let (annotations, detail) = describe(rule, span);
     (

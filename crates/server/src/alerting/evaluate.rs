@@ -87,7 +87,9 @@ pub fn span_value(
     let granularity = Granularity::for_query(None, Some(start), Some(end_ms));
     let model = &view.entry.model;
     let mut performance = WindowProfile::default();
-    for (_, profile) in store.load_profiles(view.entry.id, granularity, Some(start), Some(end_ms), None)? {
+    for (_, profile) in
+        store.load_profiles(view.entry.id, granularity, Some(start), Some(end_ms), None)?
+    {
         performance.merge(&profile);
     }
     let count = performance.count;
@@ -101,10 +103,16 @@ pub fn span_value(
         return Ok(span);
     }
     let mut features = WindowFeatures::default();
-    for (_, profile) in store.load_features(view.entry.id, granularity, Some(start), Some(end_ms), None)? {
+    for (_, profile) in
+        store.load_features(view.entry.id, granularity, Some(start), Some(end_ms), None)?
+    {
         features.merge(&profile);
     }
-    let drift = || view.reference.as_deref().map(|r| drift_answer(model, r, &features));
+    let drift = || {
+        view.reference
+            .as_deref()
+            .map(|r| drift_answer(model, r, &features))
+    };
     match &rule.metric {
         MetricRef::Performance(_) => {}
         MetricRef::DriftShare => span.value = drift().and_then(|a| number(a.get("drift_share"))),
@@ -143,11 +151,14 @@ pub fn span_value(
 /// reference when the rule asks for them; `history` is judged on replay).
 pub fn record(rule: &Rule, view: &ModelView, end_ms: i64, value: SpanValue) -> SpanRecord {
     let bounds = match (&rule.condition, &rule.metric) {
-        (Condition::Auto { auto }, MetricRef::Performance(name)) if auto.baseline == Baseline::Reference => view
-            .chunks
-            .as_ref()
-            .and_then(|chunks| chunks.metric_values(&view.entry.model, name, value.count))
-            .and_then(|values| band(values, auto.k)),
+        (Condition::Auto { auto }, MetricRef::Performance(name))
+            if auto.baseline == Baseline::Reference =>
+        {
+            view.chunks
+                .as_ref()
+                .and_then(|chunks| chunks.metric_values(&view.entry.model, name, value.count))
+                .and_then(|values| band(values, auto.k))
+        }
         _ => None,
     };
     SpanRecord {
@@ -184,10 +195,13 @@ pub fn spans_to_judge(
         // On the wall clock, spans missed while the server was down are not judged
         // after the fact: only the newest complete one.
         (Some(judged), Clock::Wall) => (judged + every).max(last_complete),
-        (None, Clock::Event) => match changed {
-            Some((oldest, _)) => align_down(oldest, every) + every,
-            None => last_complete,
-        },
+        (None, Clock::Event) => {
+            let changed_first = changed.map(|(oldest, _)| align_down(oldest, every) + every);
+            match (state.first_span_end_ms, changed_first) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(last_complete + every),
+            }
+        }
         (None, Clock::Wall) => last_complete,
     };
     let mut ends = Vec::new();
@@ -195,7 +209,8 @@ pub fn spans_to_judge(
         // Complete spans already judged (or skipped as empty) that hold changed data.
         let settled = state.settled_through_ms.unwrap_or(i64::MIN);
         let mut end = align_down(oldest, every) + every;
-        while end < first_new && end - rule.window_ms <= newest && ends.len() < MAX_SPANS_PER_ROUND {
+        while end < first_new && end - rule.window_ms <= newest && ends.len() < MAX_SPANS_PER_ROUND
+        {
             if end > settled {
                 ends.push(end);
             }
@@ -226,6 +241,14 @@ pub fn evaluate(
         return Ok((Vec::new(), false));
     };
     let (ends, more) = spans_to_judge(rule, state, horizon_ms, changed);
+    if state.judged_through_ms().is_none() && rule.clock == Clock::Event {
+        // Nothing complete yet: remember where judging starts.
+        let first = changed.map(|(oldest, _)| align_down(oldest, rule.every_ms) + rule.every_ms);
+        state.first_span_end_ms = match (state.first_span_end_ms, first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
     if ends.is_empty() && state.open.is_empty() {
         return Ok((Vec::new(), more));
     }

@@ -23,11 +23,20 @@ type Shared = State<Arc<AppState>>;
 /// Most alerts or events one answer lists.
 const MAX_LIST: i64 = 1_000;
 
-fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Value, ApiError> {
+fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Value, ApiError> {
     require_json(headers)?;
     let body = body_bytes(body, limit.min(1024 * 1024))?;
     serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}")).field("body")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+        .field("body")
     })
 }
 
@@ -35,7 +44,10 @@ fn not_found(kind: &str, name: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
-        format!("no {kind} named `{}`", modelwatch_core::time::truncate(name, 64)),
+        format!(
+            "no {kind} named `{}`",
+            modelwatch_core::time::truncate(name, 64)
+        ),
     )
     .field(kind)
 }
@@ -55,24 +67,48 @@ pub async fn put_rule(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let definition = json_body(&headers, body, state.limits.max_body_bytes)?;
-    let model = definition.get("model").and_then(Value::as_str).and_then(|m| state.model(m));
-    let (put, rule) = state.alerting.put_rule(&state.store, &name, &definition, model).await?;
+    let model = definition
+        .get("model")
+        .and_then(Value::as_str)
+        .and_then(|m| state.model(m));
+    let (put, rule) = state
+        .alerting
+        .put_rule(&state.store, &name, &definition, model)
+        .await?;
     Ok((put.status(), Json(rule_json(&rule))).into_response())
 }
 
 /// `GET /api/v1/rules`
 pub async fn list_rules(State(state): Shared) -> Json<Value> {
-    let rules: Vec<Value> = state.alerting.rules().values().map(|r| rule_json(r)).collect();
+    let rules: Vec<Value> = state
+        .alerting
+        .rules()
+        .values()
+        .map(|r| rule_json(r))
+        .collect();
     Json(json!({"rules": rules}))
 }
 
 /// `GET /api/v1/rules/{rule}`
-pub async fn get_rule(State(state): Shared, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    let rule = state.alerting.rules().get(&name).cloned().ok_or_else(|| not_found("rule", &name))?;
+pub async fn get_rule(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rule = state
+        .alerting
+        .rules()
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| not_found("rule", &name))?;
     Ok(Json(rule_json(&rule)))
 }
 
-async fn delete_resource(state: &AppState, resource: Resource, kind: &str, name: &str) -> Result<StatusCode, ApiError> {
+async fn delete_resource(
+    state: &AppState,
+    resource: Resource,
+    kind: &str,
+    name: &str,
+) -> Result<StatusCode, ApiError> {
     if state.alerting.delete(&state.store, resource, name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -81,7 +117,10 @@ async fn delete_resource(state: &AppState, resource: Resource, kind: &str, name:
 }
 
 /// `DELETE /api/v1/rules/{rule}`
-pub async fn delete_rule(State(state): Shared, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_rule(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     delete_resource(&state, Resource::Rules, "rule", &name).await
 }
 
@@ -93,7 +132,10 @@ pub async fn put_channel(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let definition = json_body(&headers, body, state.limits.max_body_bytes)?;
-    let (put, channel) = state.alerting.put_channel(&state.store, &name, &definition).await?;
+    let (put, channel) = state
+        .alerting
+        .put_channel(&state.store, &name, &definition)
+        .await?;
     Ok((put.status(), Json(channel_json(&channel))).into_response())
 }
 
@@ -105,18 +147,34 @@ fn channel_json(channel: &modelwatch_core::alert::Channel) -> Value {
 
 /// `GET /api/v1/channels`
 pub async fn list_channels(State(state): Shared) -> Json<Value> {
-    let channels: Vec<Value> = state.alerting.channels().values().map(|c| channel_json(c)).collect();
+    let channels: Vec<Value> = state
+        .alerting
+        .channels()
+        .values()
+        .map(|c| channel_json(c))
+        .collect();
     Json(json!({"channels": channels}))
 }
 
 /// `GET /api/v1/channels/{channel}`
-pub async fn get_channel(State(state): Shared, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    let channel = state.alerting.channels().get(&name).cloned().ok_or_else(|| not_found("channel", &name))?;
+pub async fn get_channel(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let channel = state
+        .alerting
+        .channels()
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| not_found("channel", &name))?;
     Ok(Json(channel_json(&channel)))
 }
 
 /// `DELETE /api/v1/channels/{channel}`
-pub async fn delete_channel(State(state): Shared, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_channel(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     delete_resource(&state, Resource::Channels, "channel", &name).await
 }
 
@@ -128,25 +186,44 @@ pub async fn put_silence(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let definition = json_body(&headers, body, state.limits.max_body_bytes)?;
-    let (put, silence) = state.alerting.put_silence(&state.store, &id, &definition).await?;
+    let (put, silence) = state
+        .alerting
+        .put_silence(&state.store, &id, &definition)
+        .await?;
     Ok((put.status(), Json(silence.to_json(now_ms()))).into_response())
 }
 
 /// `GET /api/v1/silences`
 pub async fn list_silences(State(state): Shared) -> Json<Value> {
     let now = now_ms();
-    let silences: Vec<Value> = state.alerting.silences().values().map(|s| s.to_json(now)).collect();
+    let silences: Vec<Value> = state
+        .alerting
+        .silences()
+        .values()
+        .map(|s| s.to_json(now))
+        .collect();
     Json(json!({"silences": silences}))
 }
 
 /// `GET /api/v1/silences/{id}`
-pub async fn get_silence(State(state): Shared, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let silence = state.alerting.silences().get(&id).cloned().ok_or_else(|| not_found("silence", &id))?;
+pub async fn get_silence(
+    State(state): Shared,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let silence = state
+        .alerting
+        .silences()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| not_found("silence", &id))?;
     Ok(Json(silence.to_json(now_ms())))
 }
 
 /// `DELETE /api/v1/silences/{id}`
-pub async fn delete_silence(State(state): Shared, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_silence(
+    State(state): Shared,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     delete_resource(&state, Resource::Silences, "silence", &id).await
 }
 
@@ -169,7 +246,10 @@ fn limit(value: Option<i64>) -> Result<i64, ApiError> {
     match value {
         None => Ok(100),
         Some(n) if (1..=MAX_LIST).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::invalid(FieldError::new("limit", format!("must be 1 to {MAX_LIST}")))),
+        Some(_) => Err(ApiError::invalid(FieldError::new(
+            "limit",
+            format!("must be 1 to {MAX_LIST}"),
+        ))),
     }
 }
 
@@ -183,13 +263,20 @@ pub async fn list_alerts(
         None | Some("all") => None,
         Some(s @ ("firing" | "resolved")) => Some(s.to_string()),
         Some(_) => {
-            return Err(ApiError::invalid(FieldError::new("state", "expected firing, resolved or all")));
+            return Err(ApiError::invalid(FieldError::new(
+                "state",
+                "expected firing, resolved or all",
+            )));
         }
     };
     let limit = limit(query.limit)?;
     let store = state.store.clone();
     let model = query.model.clone();
-    let rows = blocking(move || Ok(store.read(|conn| table::list_alerts(conn, filter.as_deref(), model.as_deref(), limit))?)).await?;
+    let rows = blocking(move || {
+        Ok(store
+            .read(|conn| table::list_alerts(conn, filter.as_deref(), model.as_deref(), limit))?)
+    })
+    .await?;
     let now = now_ms();
     let silences = state.alerting.silences();
     let alerts: Vec<Value> = rows
@@ -247,7 +334,10 @@ pub async fn list_events(
     let limit = limit(query.limit)?;
     let store = state.store.clone();
     let (model, before) = (query.model.clone(), query.before);
-    let rows = blocking(move || Ok(store.read(|conn| table::list_events(conn, model.as_deref(), before, limit))?)).await?;
+    let rows = blocking(move || {
+        Ok(store.read(|conn| table::list_events(conn, model.as_deref(), before, limit))?)
+    })
+    .await?;
     let events: Vec<Value> = rows
         .into_iter()
         .map(|row| {

@@ -97,7 +97,9 @@ impl Alerting {
                 Some(rule) => {
                     rules.insert(name, Arc::new(rule));
                 }
-                None => tracing::warn!(rule = %name, "stored rule does not validate against its model; skipped"),
+                None => {
+                    tracing::warn!(rule = %name, "stored rule does not validate against its model; skipped")
+                }
             }
         }
         let mut silences = BTreeMap::new();
@@ -171,11 +173,16 @@ impl Alerting {
         let model_name = definition
             .get("model")
             .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::invalid(FieldError::new("model", "is required (a model name)")))?;
+            .ok_or_else(|| {
+                ApiError::invalid(FieldError::new("model", "is required (a model name)"))
+            })?;
         let model = model.ok_or_else(|| {
             ApiError::invalid(FieldError::new(
                 "model",
-                format!("no model named `{}`", modelwatch_core::time::truncate(model_name, 64)),
+                format!(
+                    "no model named `{}`",
+                    modelwatch_core::time::truncate(model_name, 64)
+                ),
             ))
         })?;
         let rule = Rule::new(name, definition, &model.model).map_err(ApiError::invalid)?;
@@ -199,7 +206,14 @@ impl Alerting {
         let now = modelwatch_core::time::now_ms();
         store
             .write(move |tx| {
-                table::put_definition(tx, Resource::Rules, &rule_name, Some(&model_name), &text, now)
+                table::put_definition(
+                    tx,
+                    Resource::Rules,
+                    &rule_name,
+                    Some(&model_name),
+                    &text,
+                    now,
+                )
             })
             .await?;
         let rule = Arc::new(rule);
@@ -209,7 +223,14 @@ impl Alerting {
             .ok()
             .and_then(|mut rules| rules.insert(name.to_string(), rule.clone()));
         self.wake.notify_one();
-        Ok((if previous.is_some() { Put::Replaced } else { Put::Created }, rule))
+        Ok((
+            if previous.is_some() {
+                Put::Replaced
+            } else {
+                Put::Created
+            },
+            rule,
+        ))
     }
 
     /// Validates and stores a channel.
@@ -224,8 +245,9 @@ impl Alerting {
         | modelwatch_core::alert::ChannelKind::Alertmanager { url }
         | modelwatch_core::alert::ChannelKind::Slack { url } = &channel.kind
         {
-            reqwest::Url::parse(url)
-                .map_err(|e| ApiError::invalid(FieldError::new("url", format!("not a valid URL: {e}"))))?;
+            reqwest::Url::parse(url).map_err(|e| {
+                ApiError::invalid(FieldError::new("url", format!("not a valid URL: {e}")))
+            })?;
         }
         // The password must be kept to be used; the definition shown hides it.
         let text = definition.to_string();
@@ -242,7 +264,14 @@ impl Alerting {
             .write()
             .ok()
             .and_then(|mut channels| channels.insert(name.to_string(), channel.clone()));
-        Ok((if previous.is_some() { Put::Replaced } else { Put::Created }, channel))
+        Ok((
+            if previous.is_some() {
+                Put::Replaced
+            } else {
+                Put::Created
+            },
+            channel,
+        ))
     }
 
     /// Validates and stores a silence.
@@ -271,7 +300,14 @@ impl Alerting {
             .ok()
             .and_then(|mut silences| silences.insert(id.to_string(), silence.clone()));
         self.wake.notify_one();
-        Ok((if previous.is_some() { Put::Replaced } else { Put::Created }, silence))
+        Ok((
+            if previous.is_some() {
+                Put::Replaced
+            } else {
+                Put::Created
+            },
+            silence,
+        ))
     }
 
     /// Deletes a definition; `false` if there was none. A channel still used by a rule
@@ -293,7 +329,10 @@ impl Alerting {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "channel_in_use",
-                    format!("channel `{name}` is used by rules {}; change them first", users.join(", ")),
+                    format!(
+                        "channel `{name}` is used by rules {}; change them first",
+                        users.join(", ")
+                    ),
                 )
                 .field("channel"));
             }
@@ -303,9 +342,24 @@ impl Alerting {
             .write(move |tx| table::delete_definition(tx, resource, &owned))
             .await?;
         let removed = match resource {
-            Resource::Rules => self.rules.write().ok().and_then(|mut m| m.remove(name)).is_some(),
-            Resource::Channels => self.channels.write().ok().and_then(|mut m| m.remove(name)).is_some(),
-            Resource::Silences => self.silences.write().ok().and_then(|mut m| m.remove(name)).is_some(),
+            Resource::Rules => self
+                .rules
+                .write()
+                .ok()
+                .and_then(|mut m| m.remove(name))
+                .is_some(),
+            Resource::Channels => self
+                .channels
+                .write()
+                .ok()
+                .and_then(|mut m| m.remove(name))
+                .is_some(),
+            Resource::Silences => self
+                .silences
+                .write()
+                .ok()
+                .and_then(|mut m| m.remove(name))
+                .is_some(),
         };
         self.wake.notify_one();
         Ok(existed || removed)

@@ -1,0 +1,454 @@
+//! Alerting end to end over a real server and a real HTTP receiver: rules judged in
+//! event time (replay and live), late labels, retries through a failing receiver and a
+//! restart, silences, absence on the wall clock, and validation.
+
+mod common;
+
+use common::{Receiver, TestServer, error_field, eventually};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// 2024-03-11T00:00:00Z
+const DAY0: i64 = 1_710_115_200_000;
+const DAY: i64 = 86_400_000;
+
+async fn credit(server: &TestServer, extra: Value) {
+    let mut definition = json!({"task": "binary_classification", "features": [{"name": "income", "type": "numeric"}]});
+    for (k, v) in extra.as_object().unwrap() {
+        definition[k] = v.clone();
+    }
+    let (status, body) = server.put_model("credit", definition).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// `n` events spread over day `day`, of which a share `accuracy` is predicted right;
+/// labels are left out when `labelled` is false.
+fn day_events(day: i64, n: i64, accuracy: f64, labelled: bool) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let correct = (i % 100) < (accuracy * 100.0) as i64;
+            let mut event = json!({
+                "id": format!("d{day}-{i}"),
+                "timestamp": DAY0 + day * DAY + i * (DAY / n),
+                "features": {"income": 1000 + i},
+                "prediction": "1",
+            });
+            if labelled {
+                event["label"] = json!(if correct { "1" } else { "0" });
+            }
+            event
+        })
+        .collect()
+}
+
+async fn ingest(server: &TestServer, events: Vec<Value>) {
+    let (status, body) = server
+        .post("/api/v1/models/credit/predictions", Value::Array(events))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rejected"], json!([]), "{body}");
+}
+
+async fn hook(server: &TestServer, receiver: &Receiver) {
+    let (status, body) = server
+        .put_json(
+            "/api/v1/channels/hook",
+            json!({"type": "webhook", "url": receiver.url, "group_wait": "0s", "group_interval": "0s"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+async fn accuracy_rule(server: &TestServer) {
+    let (status, body) = server
+        .put_json(
+            "/api/v1/rules/low-accuracy",
+            json!({"model": "credit", "metric": "accuracy", "window": "1d", "every": "1d",
+                   "condition": {"op": "<", "threshold": 0.7}, "min_count": 100,
+                   "severity": "critical", "labels": {"team": "risk"}, "channels": ["hook"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+async fn alerts(server: &TestServer, query: &str) -> Vec<Value> {
+    let (status, body) = server.get(&format!("/api/v1/alerts{query}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["alerts"].as_array().unwrap().clone()
+}
+
+async fn event_kinds(server: &TestServer) -> Vec<String> {
+    let (_, body) = server.get("/api/v1/events?limit=1000").await;
+    let mut kinds: Vec<String> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    kinds.reverse();
+    kinds
+}
+
+#[tokio::test]
+async fn a_replay_raises_exactly_one_alert_from_the_end_of_the_bad_day() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start(0).await;
+    credit(&server, json!({})).await;
+    hook(&server, &receiver).await;
+    accuracy_rule(&server).await;
+    // Six days of history in one request; day 2 (2024-03-13) is bad.
+    let mut events = Vec::new();
+    for day in 0..6 {
+        events.extend(day_events(day, 200, if day == 2 { 0.5 } else { 0.9 }, true));
+    }
+    ingest(&server, events).await;
+    let resolved = eventually(20, "the alert to resolve", || async {
+        let list = alerts(&server, "?state=resolved").await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    let all = alerts(&server, "").await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    let alert = &resolved[0];
+    assert_eq!(alert["rule"], "low-accuracy");
+    assert_eq!(alert["model"], "credit");
+    assert_eq!(alert["starts_at"], "2024-03-14T00:00:00Z");
+    // Two good days are needed to resolve (keep_firing_for defaults to 2 × every);
+    // ends_at is the end of the first good one.
+    assert_eq!(alert["ends_at"], "2024-03-15T00:00:00Z");
+    assert_eq!(alert["value"], 0.5);
+    assert_eq!(alert["threshold"], 0.7);
+    assert_eq!(alert["labels"]["team"], "risk");
+    assert_eq!(alert["labels"]["severity"], "critical");
+    // The receiver hears about it (one notification: the alert fired and resolved in
+    // the same round).
+    let received = eventually(10, "a notification", || async {
+        let got = receiver.received();
+        (!got.is_empty()).then_some(got)
+    })
+    .await;
+    assert_eq!(
+        received[0]["alerts"][0]["labels"]["alertname"],
+        "low-accuracy"
+    );
+    assert_eq!(received[0]["alerts"][0]["startsAt"], "2024-03-14T00:00:00Z");
+    let kinds = event_kinds(&server).await;
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "firing").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "resolved").count(),
+        1,
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn live_alerts_survive_a_failing_receiver_and_a_restart() {
+    let mut server = TestServer::start().await;
+    // The receiver refuses the first two tries.
+    let receiver = Receiver::start(2).await;
+    credit(&server, json!({})).await;
+    hook(&server, &receiver).await;
+    accuracy_rule(&server).await;
+    ingest(&server, day_events(0, 200, 0.9, true)).await;
+    ingest(&server, day_events(1, 200, 0.4, true)).await;
+    // Day 2's first events complete day 1: it fires.
+    ingest(&server, day_events(2, 200, 0.9, true)).await;
+    let firing = eventually(10, "the alert to fire", || async {
+        let list = alerts(&server, "?state=firing").await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    // Day 1 is 2024-03-12: the span ends, and the alert starts, at midnight after it.
+    assert_eq!(firing[0]["starts_at"], "2024-03-13T00:00:00Z");
+    // Restart while the notification is being retried.
+    eventually(10, "a first failed delivery", || async {
+        (receiver.attempts.load(std::sync::atomic::Ordering::SeqCst) >= 1).then_some(())
+    })
+    .await;
+    server.restart().await;
+    let received = eventually(20, "the notification after retries", || async {
+        let got = receiver.received();
+        (!got.is_empty()).then_some(got)
+    })
+    .await;
+    assert_eq!(received[0]["status"], "firing");
+    assert_eq!(received[0]["version"], "4");
+    let alert = &received[0]["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "low-accuracy");
+    assert_eq!(alert["labels"]["model"], "credit");
+    assert_eq!(alert["labels"]["team"], "risk");
+    assert_eq!(alert["startsAt"], "2024-03-13T00:00:00Z");
+    assert!(
+        alert["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("accuracy")
+    );
+    assert!(receiver.attempts.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    let kinds = event_kinds(&server).await;
+    assert!(
+        kinds.iter().filter(|k| *k == "delivery_failed").count() >= 2,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"notified".to_string()), "{kinds:?}");
+    // Two good days later it resolves, and the receiver is told.
+    ingest(&server, day_events(3, 200, 0.9, true)).await;
+    ingest(&server, day_events(4, 200, 0.9, true)).await;
+    let resolved = eventually(20, "the resolved notification", || async {
+        let got = receiver.received();
+        got.iter().find(|b| b["status"] == "resolved").cloned()
+    })
+    .await;
+    assert_eq!(resolved["alerts"][0]["endsAt"], "2024-03-14T00:00:00Z");
+    assert_eq!(alerts(&server, "").await.len(), 1);
+    assert_eq!(alerts(&server, "?state=firing").await.len(), 0);
+}
+
+#[tokio::test]
+async fn a_late_label_turns_a_judged_span_into_an_alert() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start(0).await;
+    credit(&server, json!({"label_lateness": "3d"})).await;
+    hook(&server, &receiver).await;
+    accuracy_rule(&server).await;
+    ingest(&server, day_events(0, 200, 0.9, true)).await;
+    // Day 1 arrives without labels: no accuracy, nothing to judge.
+    ingest(&server, day_events(1, 200, 0.0, false)).await;
+    ingest(&server, day_events(2, 200, 0.9, true)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(alerts(&server, "").await.is_empty());
+    // Its labels come later: 60% wrong.
+    let labels: Vec<Value> = (0..200)
+        .map(|i| json!({"id": format!("d1-{i}"), "label": if i % 100 < 40 { "1" } else { "0" }}))
+        .collect();
+    let (status, body) = server
+        .post("/api/v1/models/credit/labels", Value::Array(labels))
+        .await;
+    assert_eq!(
+        (status, body["matched"].clone()),
+        (StatusCode::OK, json!(200))
+    );
+    let firing = eventually(10, "the re-judged span to fire", || async {
+        let list = alerts(&server, "?state=firing").await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(firing[0]["starts_at"], "2024-03-13T00:00:00Z");
+    assert_eq!(firing[0]["value"], 0.4);
+}
+
+#[tokio::test]
+async fn silences_mute_notifications_but_not_alerts() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start(0).await;
+    credit(&server, json!({})).await;
+    hook(&server, &receiver).await;
+    accuracy_rule(&server).await;
+    let (status, body) = server
+        .put_json(
+            "/api/v1/silences/maintenance",
+            json!({"matchers": {"model": "credit"}, "ends_at": "2099-01-01T00:00:00Z", "comment": "retraining"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["active"], true);
+    ingest(&server, day_events(0, 200, 0.4, true)).await;
+    ingest(&server, day_events(1, 200, 0.4, true)).await;
+    let firing = eventually(10, "the alert to fire", || async {
+        let list = alerts(&server, "?state=firing").await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(firing[0]["silenced_by"], json!(["maintenance"]));
+    eventually(10, "the silenced event", || async {
+        event_kinds(&server)
+            .await
+            .contains(&"silenced".to_string())
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(receiver.received().is_empty());
+    // Lifting the silence sends the firing alert.
+    assert_eq!(
+        server.delete("/api/v1/silences/maintenance").await,
+        StatusCode::NO_CONTENT
+    );
+    let received = eventually(10, "the notification once unsilenced", || async {
+        let got = receiver.received();
+        (!got.is_empty()).then_some(got)
+    })
+    .await;
+    assert_eq!(received[0]["status"], "firing");
+}
+
+#[tokio::test]
+async fn a_model_that_goes_quiet_raises_an_absence_alert_on_the_wall_clock() {
+    let server = TestServer::start().await;
+    credit(&server, json!({"allowed_lateness": "0s"})).await;
+    let now = modelwatch_core::time::now_ms();
+    // One event a minute ago; then nothing.
+    ingest(
+        &server,
+        vec![json!({"id": "last", "timestamp": now - 60_000, "prediction": "1"})],
+    )
+    .await;
+    let (status, body) = server
+        .put_json(
+            "/api/v1/rules/quiet",
+            json!({"model": "credit", "metric": "count", "window": "1m", "every": "1m",
+                   "condition": {"op": "<", "threshold": 1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["clock"], "wall");
+    let firing = eventually(75, "the absence alert", || async {
+        let list = alerts(&server, "?state=firing").await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(firing[0]["rule"], "quiet");
+    assert_eq!(firing[0]["value"], 0.0);
+}
+
+#[tokio::test]
+async fn definitions_are_validated_field_by_field() {
+    let server = TestServer::start().await;
+    credit(&server, json!({})).await;
+    let rule = |extra: Value| {
+        let mut body = json!({"model": "credit", "metric": "accuracy", "condition": {"op": "<", "threshold": 0.7}});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    for (body, field) in [
+        (rule(json!({"metric": "acuracy"})), "metric"),
+        (rule(json!({"metric": "drift.nope"})), "metric"),
+        (rule(json!({"model": "nope"})), "model"),
+        (rule(json!({"window": "soon"})), "window"),
+        (rule(json!({"window": "30s"})), "window"),
+        (rule(json!({"for": -1})), "for"),
+        (rule(json!({"channels": ["nowhere"]})), "channels[0]"),
+        (
+            rule(json!({"condition": {"op": "!=", "threshold": 1}})),
+            "condition.op",
+        ),
+        (
+            rule(json!({"condition": {"auto": {"baseline": "yesterday"}}})),
+            "condition.auto",
+        ),
+        (
+            rule(
+                json!({"metric": "missing_share.income", "condition": {"auto": {"baseline": "reference"}}}),
+            ),
+            "condition.auto.baseline",
+        ),
+        (rule(json!({"labels": {"model": "x"}})), "labels.model"),
+        (rule(json!({"colour": "red"})), "colour"),
+    ] {
+        let (status, answer) = server.put_json("/api/v1/rules/r", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {answer}");
+        assert_eq!(error_field(&answer), field, "{body} → {answer}");
+    }
+    let (status, answer) = server
+        .put_body(
+            "/api/v1/rules/r",
+            "application/json",
+            b"{\"model\":".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&answer)),
+        (StatusCode::BAD_REQUEST, "body")
+    );
+    let (status, answer) = server
+        .put_json("/api/v1/rules/Bad%20Name", rule(json!({})))
+        .await;
+    assert_eq!(
+        (status, error_field(&answer)),
+        (StatusCode::BAD_REQUEST, "rule")
+    );
+    let (status, answer) = server
+        .put_json(
+            "/api/v1/channels/c",
+            json!({"type": "webhook", "url": "gopher://x"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&answer)),
+        (StatusCode::BAD_REQUEST, "url")
+    );
+    let (status, answer) = server
+        .put_json(
+            "/api/v1/silences/s",
+            json!({"matchers": {"model": "credit"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&answer)),
+        (StatusCode::BAD_REQUEST, "ends_at")
+    );
+    let (status, answer) = server.get("/api/v1/alerts?state=burning").await;
+    assert_eq!(
+        (status, error_field(&answer)),
+        (StatusCode::BAD_REQUEST, "state")
+    );
+    // Nothing was half-created.
+    assert_eq!(server.get("/api/v1/rules").await.1["rules"], json!([]));
+    assert_eq!(
+        server.get("/api/v1/channels").await.1["channels"],
+        json!([])
+    );
+    // A channel in use cannot be deleted; a rule and its model can.
+    let (status, _) = server
+        .put_json(
+            "/api/v1/channels/ops",
+            json!({"type": "slack", "url": "https://hooks.example/x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = server
+        .put_json("/api/v1/rules/r", rule(json!({"channels": ["ops"]})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, answer) = server
+        .put_json(
+            "/api/v1/rules/r",
+            rule(json!({"channels": ["ops"], "min_count": 5})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["min_count"].clone()),
+        (StatusCode::OK, json!(5))
+    );
+    let (status, answer) = server.get("/api/v1/rules/r").await;
+    assert_eq!(
+        (status, answer["window"].clone()),
+        (StatusCode::OK, json!("1h"))
+    );
+    let response = server
+        .client
+        .delete(server.url("/api/v1/channels/ops"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        server.delete("/api/v1/models/credit").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(server.get("/api/v1/rules").await.1["rules"], json!([]));
+    assert_eq!(
+        server.delete("/api/v1/channels/ops").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        server.delete("/api/v1/rules/r").await,
+        StatusCode::NOT_FOUND
+    );
+}
