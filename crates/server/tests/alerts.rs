@@ -452,3 +452,119 @@ async fn definitions_are_validated_field_by_field() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A reference of 2,000 rows: income spread evenly over 500..1500, and predictions
+/// right unless `i·7 mod 11 = 0` (so chunk accuracies vary a little).
+fn reference_csv() -> Vec<u8> {
+    let mut csv = String::from("income,prediction,label\n");
+    for i in 0..2000 {
+        let right = (i * 7) % 11 != 0;
+        csv.push_str(&format!("{},1,{}\n", 500 + (i * 37) % 1000, if right { 1 } else { 0 }));
+    }
+    csv.into_bytes()
+}
+
+async fn upload_reference(server: &TestServer) {
+    let (status, body) = server
+        .put_body("/api/v1/models/credit/reference", "text/csv", reference_csv())
+        .await;
+    assert_eq!((status, body["rows"].clone()), (StatusCode::OK, json!(2000)), "{body}");
+}
+
+#[tokio::test]
+async fn a_drift_rule_fires_with_the_drift_endpoints_statistic() {
+    let server = TestServer::start().await;
+    credit(&server, json!({})).await;
+    upload_reference(&server).await;
+    let (status, body) = server
+        .put_json(
+            "/api/v1/rules/income-drift",
+            json!({"model": "credit", "metric": "drift.income", "window": "1d"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let shifted = |day: i64, shift: i64| -> Vec<Value> {
+        day_events(day, 200, 0.9, true)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                e["features"]["income"] = json!(500 + (i as i64 * 37) % 1000 + shift);
+                e
+            })
+            .collect()
+    };
+    ingest(&server, shifted(0, 0)).await;
+    ingest(&server, shifted(1, 400)).await;
+    ingest(&server, shifted(2, 0)).await;
+    let firing = eventually(10, "the drift alert", || async {
+        let list = alerts(&server, "?state=firing").await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    assert_eq!(firing[0]["starts_at"], "2024-03-13T00:00:00Z");
+    let (_, drift) = server
+        .get("/api/v1/models/credit/drift?from=2024-03-12T00:00:00Z&to=2024-03-13T00:00:00Z")
+        .await;
+    let income = drift["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "income")
+        .unwrap();
+    assert_eq!(income["drifted"], true);
+    let statistic = income["statistic"].as_f64().unwrap();
+    let value = firing[0]["value"].as_f64().unwrap();
+    assert!((value - statistic).abs() < 1e-12, "{value} vs {statistic}");
+}
+
+#[tokio::test]
+async fn a_reference_learned_threshold_shows_its_band() {
+    let server = TestServer::start().await;
+    credit(&server, json!({})).await;
+    upload_reference(&server).await;
+    let (status, body) = server
+        .put_json(
+            "/api/v1/rules/accuracy-band",
+            json!({"model": "credit", "metric": "accuracy", "window": "1d",
+                   "condition": {"auto": {"baseline": "reference", "k": 3}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Normal days are right as often as the reference; day 1 is not.
+    let like_reference = |day: i64| -> Vec<Value> {
+        day_events(day, 200, 0.0, true)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                e["label"] = json!(if (i * 7) % 11 != 0 { "1" } else { "0" });
+                e
+            })
+            .collect()
+    };
+    ingest(&server, like_reference(0)).await;
+    ingest(&server, day_events(1, 200, 0.5, true)).await;
+    ingest(&server, like_reference(2)).await;
+    let firing = eventually(10, "the learned-threshold alert", || async {
+        let list = alerts(&server, "?state=firing").await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    assert_eq!(firing[0]["starts_at"], "2024-03-13T00:00:00Z");
+    // Expected band, worked out directly: the reference in consecutive chunks of 200
+    // rows (the span's size), accuracy of each, mean ± 3 × population σ.
+    let accuracies: Vec<f64> = (0..10)
+        .map(|chunk| {
+            let right = (chunk * 200..(chunk + 1) * 200).filter(|i| (i * 7) % 11 != 0).count();
+            right as f64 / 200.0
+        })
+        .collect();
+    let mean = accuracies.iter().sum::<f64>() / 10.0;
+    let sigma = (accuracies.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / 10.0).sqrt();
+    let (lower, upper) = (firing[0]["lower"].as_f64().unwrap(), firing[0]["upper"].as_f64().unwrap());
+    assert!((lower - (mean - 3.0 * sigma)).abs() < 1e-9, "{lower} vs {}", mean - 3.0 * sigma);
+    assert!((upper - (mean + 3.0 * sigma)).abs() < 1e-9, "{upper} vs {}", mean + 3.0 * sigma);
+    assert!(firing[0]["annotations"]["condition"].as_str().unwrap().starts_with("outside ["));
+    assert_eq!(firing[0]["value"], 0.5);
+}
