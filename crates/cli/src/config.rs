@@ -4,6 +4,7 @@
 //! defaults. `modelwatch.example.toml` at the repository root lists every key and is
 //! loaded by a test, so it cannot drift from this code.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,14 @@ pub struct ConfigFile {
     pub limits: Limits,
     /// How long data is kept.
     pub retention: RetentionConfig,
+    /// `[models.NAME]`: model definitions, applied at start.
+    pub models: BTreeMap<String, serde_json::Value>,
+    /// `[channels.NAME]`: notification channels, applied at start.
+    pub channels: BTreeMap<String, serde_json::Value>,
+    /// `[rules.NAME]`: alert rules, applied at start.
+    pub rules: BTreeMap<String, serde_json::Value>,
+    /// `[silences.ID]`: silences, applied at start.
+    pub silences: BTreeMap<String, serde_json::Value>,
 }
 
 /// `[retention]`: durations in event time behind each model's newest event.
@@ -62,11 +71,29 @@ impl RetentionConfig {
 }
 
 impl ConfigFile {
-    /// Reads and parses `path`; any problem is a usage error naming the file.
+    /// Reads and parses `path` (JSON when it ends in `.json`, else TOML); any problem
+    /// is a usage error naming the file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
-        Self::parse(&text).map_err(|e| usage(format!("config file {}: {e}", path.display())))
+        let parsed = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str::<Self>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|config| config.retention.resolve().map(|_| config))
+        } else {
+            Self::parse(&text)
+        };
+        parsed.map_err(|e| usage(format!("config file {}: {e}", path.display())))
+    }
+
+    /// The definitions to apply at start.
+    pub fn declarations(&self) -> modelwatch_server::alerting::Declarations {
+        modelwatch_server::alerting::Declarations {
+            models: self.models.clone(),
+            channels: self.channels.clone(),
+            rules: self.rules.clone(),
+            silences: self.silences.clone(),
+        }
     }
 
     /// Parses TOML text.

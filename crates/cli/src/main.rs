@@ -141,6 +141,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server_config.limits = file.limits.clone();
     server_config.store.retention = file.retention.resolve().map_err(usage)?;
     let state = modelwatch_server::AppState::open(&server_config)?;
+    if let Some(path) = &args.config {
+        modelwatch_server::alerting::declare(&state, &file.declarations())
+            .await
+            .map_err(|e| usage(format!("config file {}: {e}", path.display())))?;
+    }
     let listener = bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, data_dir = %data_dir.display(), "modelwatch serving");
     let closed = state.store.closed();

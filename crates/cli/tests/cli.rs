@@ -298,3 +298,82 @@ fn json_logs_for_machines() {
     );
     assert_eq!(log["level"], "INFO");
 }
+
+/// `GET path` over a plain TCP connection; the body of the answer.
+fn http_get(address: &str, path: &str) -> Value {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
+}
+
+#[test]
+fn the_config_file_declares_models_channels_and_rules() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../modelwatch.example.toml");
+    let mut child = modelwatch()
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+        ])
+        .arg(&example)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let log: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let address = log["fields"]["address"].as_str().unwrap().to_string();
+    let rules = http_get(&address, "/api/v1/rules");
+    let channels = http_get(&address, "/api/v1/channels");
+    let model = http_get(&address, "/api/v1/models/credit");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let names: Vec<&str> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["income-drift", "low-accuracy"], "{rules}");
+    assert_eq!(rules["rules"][1]["condition"]["threshold"], 0.7);
+    assert_eq!(channels["channels"][0]["name"], "ops");
+    assert_eq!(model["task"], "binary_classification");
+}
+
+#[test]
+fn a_faulty_rule_in_the_config_file_stops_the_start_naming_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[models.m]\ntask = \"regression\"\n\n[rules.slow]\nmodel = \"m\"\nmetric = \"acuracy\"\ncondition = { op = \">\", threshold = 1 }\n",
+    )
+    .unwrap();
+    let output = modelwatch()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("rules.slow.metric: unknown metric `acuracy`"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}

@@ -268,6 +268,16 @@ async fn put_model(
             .field(field)
         })?;
     let model = Model::new(&name, definition).map_err(ApiError::invalid)?;
+    let (status, entry) = store_model(&state, model).await?;
+    Ok((status, Json(model_json(&entry))).into_response())
+}
+
+/// Stores a validated model definition (creating or updating it) and caches it.
+pub(crate) async fn store_model(
+    state: &AppState,
+    model: Model,
+) -> Result<(StatusCode, Arc<ModelEntry>), ApiError> {
+    let name = model.name.clone();
     let is_new = state.model(&name).is_none();
     let count = state.models.read().map(|m| m.len()).unwrap_or(0);
     if is_new && count >= state.limits.max_models {
@@ -291,7 +301,7 @@ async fn put_model(
     if let Ok(mut models) = state.models.write() {
         models.insert(name, entry.clone());
     }
-    Ok((status, Json(model_json(&entry))).into_response())
+    Ok((status, entry))
 }
 
 async fn delete_model(

@@ -459,16 +459,28 @@ fn reference_csv() -> Vec<u8> {
     let mut csv = String::from("income,prediction,label\n");
     for i in 0..2000 {
         let right = (i * 7) % 11 != 0;
-        csv.push_str(&format!("{},1,{}\n", 500 + (i * 37) % 1000, if right { 1 } else { 0 }));
+        csv.push_str(&format!(
+            "{},1,{}\n",
+            500 + (i * 37) % 1000,
+            if right { 1 } else { 0 }
+        ));
     }
     csv.into_bytes()
 }
 
 async fn upload_reference(server: &TestServer) {
     let (status, body) = server
-        .put_body("/api/v1/models/credit/reference", "text/csv", reference_csv())
+        .put_body(
+            "/api/v1/models/credit/reference",
+            "text/csv",
+            reference_csv(),
+        )
         .await;
-    assert_eq!((status, body["rows"].clone()), (StatusCode::OK, json!(2000)), "{body}");
+    assert_eq!(
+        (status, body["rows"].clone()),
+        (StatusCode::OK, json!(2000)),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -556,15 +568,33 @@ async fn a_reference_learned_threshold_shows_its_band() {
     // rows (the span's size), accuracy of each, mean ± 3 × population σ.
     let accuracies: Vec<f64> = (0..10)
         .map(|chunk| {
-            let right = (chunk * 200..(chunk + 1) * 200).filter(|i| (i * 7) % 11 != 0).count();
+            let right = (chunk * 200..(chunk + 1) * 200)
+                .filter(|i| (i * 7) % 11 != 0)
+                .count();
             right as f64 / 200.0
         })
         .collect();
     let mean = accuracies.iter().sum::<f64>() / 10.0;
     let sigma = (accuracies.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / 10.0).sqrt();
-    let (lower, upper) = (firing[0]["lower"].as_f64().unwrap(), firing[0]["upper"].as_f64().unwrap());
-    assert!((lower - (mean - 3.0 * sigma)).abs() < 1e-9, "{lower} vs {}", mean - 3.0 * sigma);
-    assert!((upper - (mean + 3.0 * sigma)).abs() < 1e-9, "{upper} vs {}", mean + 3.0 * sigma);
-    assert!(firing[0]["annotations"]["condition"].as_str().unwrap().starts_with("outside ["));
+    let (lower, upper) = (
+        firing[0]["lower"].as_f64().unwrap(),
+        firing[0]["upper"].as_f64().unwrap(),
+    );
+    assert!(
+        (lower - (mean - 3.0 * sigma)).abs() < 1e-9,
+        "{lower} vs {}",
+        mean - 3.0 * sigma
+    );
+    assert!(
+        (upper - (mean + 3.0 * sigma)).abs() < 1e-9,
+        "{upper} vs {}",
+        mean + 3.0 * sigma
+    );
+    assert!(
+        firing[0]["annotations"]["condition"]
+            .as_str()
+            .unwrap()
+            .starts_with("outside [")
+    );
     assert_eq!(firing[0]["value"], 0.5);
 }
