@@ -1,6 +1,7 @@
 //! `modelwatch demo`: a server on the embedded store, fed by a simulated credit-risk
 //! classifier whose inputs drift on day 2 and whose accuracy drops on day 3, over a
-//! few simulated days compressed into about a minute.
+//! few simulated days compressed into about a minute. Alert rules watch it and notify
+//! a webhook receiver the demo runs itself, which prints what it receives.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -329,6 +330,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "uploading the reference failed: {}",
         uploaded.text().await?
     );
+    let notifications = start_receiver().await?;
+    for (path, body) in alerting_setup(&notifications) {
+        crate::bench::put_json(&client, &format!("{base}{path}"), &body, "defining alerts").await?;
+    }
     let days = args.days.max(1) as i64;
     let sim_start = align_down(now_ms(), DAY_MS) - days * DAY_MS;
     let ticks = days * DAY_MS / TICK_MS;
@@ -339,7 +344,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.per_day, args.seconds
     );
     println!(
-        "  day 2: inputs drift (income falls, a new region `intl` appears); day 3: accuracy drops; day 4: latency rises\n"
+        "  day 1: a two-hour outage; day 2: inputs drift (income falls, a new region `intl` appears); day 3: accuracy drops; day 4: latency rises"
+    );
+    println!(
+        "  alert rules notify the demo's webhook at {notifications}; what it receives is printed as it arrives\n"
     );
     let mut pending_labels: BinaryHeap<Reverse<(i64, u64, bool)>> = BinaryHeap::new();
     let mut next_id: u64 = 0;
@@ -357,7 +365,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             let ts = tick_start + world.rng.random_range(0..TICK_MS);
             let day = (ts - sim_start) as f64 / DAY_MS as f64;
             let (features, label, score) = world.applicant(day, next_id);
-            let failed = world.rng.random::<f64>() < 0.005;
+            // A two-hour outage on day 1 (06:00–08:00): a third of the requests fail.
+            let failure_rate = if (1.25..1.333).contains(&day) {
+                0.3
+            } else {
+                0.005
+            };
+            let failed = world.rng.random::<f64>() < failure_rate;
             let event = if failed {
                 json!({"id": format!("p{next_id}"), "timestamp": ts, "features": features,
                        "error": "model timeout", "latency_ms": 1000.0})
@@ -413,6 +427,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             day_summary(&client, &base, sim_start + day * DAY_MS).await?
         );
     }
+    // Let the last notifications arrive before the summary.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let from = format_timestamp(sim_start);
     println!("\nlook here:");
     println!("  models:         {base}/api/v1/models");
@@ -424,6 +440,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("  data quality:   {base}/api/v1/models/{MODEL}/quality");
     println!("  hourly series:  {base}/api/v1/models/{MODEL}/metrics?from={from}&step=1h");
+    println!("  alerts:         {base}/api/v1/alerts");
+    println!("  alert events:   {base}/api/v1/events");
     println!("  prometheus:     {base}/metrics");
     if args.exit_when_done {
         let _ = stop.send(());
@@ -435,4 +453,61 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let _ = stop.send(());
     server.await??;
     Ok(())
+}
+
+/// Starts the demo's webhook receiver on a free port; returns its URL. Every
+/// notification it receives is printed on one line per alert.
+async fn start_receiver() -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+            for alert in body["alerts"].as_array().into_iter().flatten() {
+                let status = alert["status"].as_str().unwrap_or("?");
+                let mark = if status == "firing" {
+                    "FIRING  "
+                } else {
+                    "RESOLVED"
+                };
+                println!(
+                    "  webhook ← [{mark}] {}",
+                    alert["annotations"]["summary"].as_str().unwrap_or_default()
+                );
+            }
+            axum::http::StatusCode::OK
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("starting the demo's webhook receiver")?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{address}/hook"))
+}
+
+/// The demo's channel and rules: `(path, body)` to `PUT`.
+fn alerting_setup(webhook: &str) -> Vec<(String, Value)> {
+    vec![
+        (
+            "/api/v1/channels/demo-webhook".into(),
+            json!({"type": "webhook", "url": webhook, "group_wait": "0s", "group_interval": "0s"}),
+        ),
+        (
+            "/api/v1/rules/error-spike".into(),
+            json!({"model": MODEL, "metric": "error_rate", "window": "1h", "every": "1h",
+                   "condition": {"op": ">", "threshold": 0.05}, "min_count": 100,
+                   "severity": "warning", "labels": {"team": "serving"}, "channels": ["demo-webhook"],
+                   "description": "More than 5% of requests failed"}),
+        ),
+        (
+            "/api/v1/rules/income-drift".into(),
+            json!({"model": MODEL, "metric": "drift.income", "window": "6h", "every": "6h",
+                   "severity": "warning", "labels": {"team": "risk"}, "channels": ["demo-webhook"]}),
+        ),
+        (
+            "/api/v1/rules/low-accuracy".into(),
+            json!({"model": MODEL, "metric": "accuracy", "window": "6h", "every": "6h",
+                   "condition": {"op": "<", "threshold": 0.7}, "min_count": 500,
+                   "severity": "critical", "labels": {"team": "risk"}, "channels": ["demo-webhook"]}),
+        ),
+    ]
 }

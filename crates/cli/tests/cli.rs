@@ -261,6 +261,16 @@ fn demo_shows_drift_and_degradation() {
     assert_eq!(drifted[0], 0, "{stdout}");
     assert!(drifted[3] >= 3, "{stdout}");
     assert!(stdout.contains("/api/v1/models/credit/metrics"));
+    // The alert rules notified the demo's webhook: the outage fired and resolved,
+    // drift and the accuracy drop fired.
+    for expected in [
+        "webhook ← [FIRING  ] error_rate of model credit",
+        "webhook ← [RESOLVED] error_rate of model credit is back to",
+        "webhook ← [FIRING  ] drift.income of model credit",
+        "webhook ← [FIRING  ] accuracy of model credit",
+    ] {
+        assert!(stdout.contains(expected), "missing `{expected}`:\n{stdout}");
+    }
 }
 
 #[test]

@@ -93,7 +93,11 @@ fn short(value: f64) -> String {
 }
 
 /// The annotations and the stored detail of an alert of `rule` judged on `span`.
-fn describe(rule: &Rule, span: Option<&SpanRecord>) -> (BTreeMap<String, String>, Value) {
+fn describe(
+    rule: &Rule,
+    span: Option<&SpanRecord>,
+    resolved: bool,
+) -> (BTreeMap<String, String>, Value) {
     let value = span.and_then(|s| s.value);
     let bounds = span.and_then(|s| s.bounds);
     let condition = match &rule.condition {
@@ -120,15 +124,28 @@ fn describe(rule: &Rule, span: Option<&SpanRecord>) -> (BTreeMap<String, String>
         Condition::DriftVerdict => "drifted under the feature's method".into(),
     };
     let span_end = span.map(|s| format_timestamp(s.end_ms)).unwrap_or_default();
-    let summary = format!(
-        "{} of model {} = {} ({}) over {} ending {}",
-        rule.metric_name,
-        rule.model,
-        value.map_or("n/a".to_string(), short),
-        condition,
-        format_duration(rule.window_ms),
-        span_end
-    );
+    let value_text = value.map_or("n/a".to_string(), short);
+    let summary = if resolved {
+        format!(
+            "{} of model {} is back to {} (alert condition: {}) over {} ending {}",
+            rule.metric_name,
+            rule.model,
+            value_text,
+            condition,
+            format_duration(rule.window_ms),
+            span_end
+        )
+    } else {
+        format!(
+            "{} of model {} = {} ({}) over {} ending {}",
+            rule.metric_name,
+            rule.model,
+            value_text,
+            condition,
+            format_duration(rule.window_ms),
+            span_end
+        )
+    };
     let mut annotations = BTreeMap::from([
         ("summary".to_string(), summary),
         ("metric".to_string(), rule.metric_name.clone()),
@@ -772,7 +789,7 @@ fn snapshot(rule: &Rule, change: &Change) -> (AlertSnapshot, Value) {
             span,
         } => (raised.starts_at_ms, Some(*ends_at_ms), span.as_ref()),
     };
-    let (annotations, detail) = describe(rule, span);
+    let (annotations, detail) = describe(rule, span, ends_at_ms.is_some());
     (
         AlertSnapshot {
             fingerprint: fingerprint(&labels),
