@@ -8,6 +8,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// Predictions stored, per model.
@@ -20,6 +21,37 @@ pub const LABELS_INGESTED: &str = "modelwatch_labels_ingested";
 pub const WRITE_QUEUE_DEPTH: &str = "modelwatch_write_queue_depth";
 /// Requests turned away with 503 because the write queue was full.
 pub const REQUESTS_SHED: &str = "modelwatch_requests_shed";
+
+/// Rounds of the alerting engine that judged at least one rule.
+pub const ALERT_ROUNDS: &str = "modelwatch_alert_rounds";
+/// Rule judgements (one rule in one round, any number of spans).
+pub const ALERT_RULES_JUDGED: &str = "modelwatch_alert_rules_judged";
+/// Time a round of the alerting engine took, judging and committing.
+pub const ALERT_ROUND_SECONDS: &str = "modelwatch_alert_round_seconds";
+/// Whether a rule's alert fires (1) or not (0), per rule and model.
+pub const ALERT_FIRING: &str = "modelwatch_alert_firing";
+/// Notification delivery tries, per channel and outcome (`delivered`, `failed`, `abandoned`).
+pub const NOTIFICATIONS: &str = "modelwatch_notifications";
+/// Notifications waiting in the outbox.
+pub const NOTIFICATIONS_QUEUED: &str = "modelwatch_notifications_queued";
+
+/// The label set of a rule's series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabel {
+    /// The rule's name.
+    pub rule: String,
+    /// Its model.
+    pub model: String,
+}
+
+/// The label set of notification outcomes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabel {
+    /// The channel's name.
+    pub channel: String,
+    /// `delivered`, `failed` or `abandoned`.
+    pub outcome: String,
+}
 
 /// The label set of per-model series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -41,6 +73,18 @@ pub struct Telemetry {
     pub write_queue_depth: Gauge,
     /// See [`REQUESTS_SHED`].
     pub requests_shed: Counter,
+    /// See [`ALERT_ROUNDS`].
+    pub alert_rounds: Counter,
+    /// See [`ALERT_RULES_JUDGED`].
+    pub alert_rules_judged: Counter,
+    /// See [`ALERT_ROUND_SECONDS`].
+    pub alert_round_seconds: Histogram,
+    /// See [`ALERT_FIRING`].
+    pub alert_firing: Family<RuleLabel, Gauge>,
+    /// See [`NOTIFICATIONS`].
+    pub notifications: Family<DeliveryLabel, Counter>,
+    /// See [`NOTIFICATIONS_QUEUED`].
+    pub notifications_queued: Gauge,
 }
 
 impl Default for Telemetry {
@@ -76,8 +120,51 @@ impl Default for Telemetry {
             "Requests answered 503 because the write queue was full",
             requests_shed.clone(),
         );
+        let alert_rounds = Counter::default();
+        let alert_rules_judged = Counter::default();
+        // 1 ms to about 16 s.
+        let alert_round_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        let alert_firing = Family::<RuleLabel, Gauge>::default();
+        let notifications = Family::<DeliveryLabel, Counter>::default();
+        let notifications_queued = Gauge::default();
+        registry.register(
+            ALERT_ROUNDS,
+            "Rounds of the alerting engine that judged rules",
+            alert_rounds.clone(),
+        );
+        registry.register(
+            ALERT_RULES_JUDGED,
+            "Rule judgements by the alerting engine",
+            alert_rules_judged.clone(),
+        );
+        registry.register(
+            ALERT_ROUND_SECONDS,
+            "Duration of alerting rounds (judging and committing)",
+            alert_round_seconds.clone(),
+        );
+        registry.register(
+            ALERT_FIRING,
+            "Whether the rule's alert is firing",
+            alert_firing.clone(),
+        );
+        registry.register(
+            NOTIFICATIONS,
+            "Notification delivery tries by outcome",
+            notifications.clone(),
+        );
+        registry.register(
+            NOTIFICATIONS_QUEUED,
+            "Notifications waiting in the outbox",
+            notifications_queued.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            alert_rounds,
+            alert_rules_judged,
+            alert_round_seconds,
+            alert_firing,
+            notifications,
+            notifications_queued,
             predictions_ingested,
             predictions_rejected,
             labels_ingested,

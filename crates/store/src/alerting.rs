@@ -97,8 +97,8 @@ pub fn load_definitions(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Saves the evaluator's state of a rule (JSON).
-pub fn save_rule_state(conn: &Connection, rule: &str, state: &str) -> Result<(), StoreError> {
+/// Saves the evaluator's state of a rule (encoded by the caller).
+pub fn save_rule_state(conn: &Connection, rule: &str, state: &[u8]) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO rule_states (rule, state) VALUES (?1, ?2)
          ON CONFLICT (rule) DO UPDATE SET state = excluded.state",
@@ -107,8 +107,8 @@ pub fn save_rule_state(conn: &Connection, rule: &str, state: &str) -> Result<(),
     Ok(())
 }
 
-/// Every saved rule state: `(rule, state JSON)`.
-pub fn load_rule_states(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+/// Every saved rule state: `(rule, encoded state)`.
+pub fn load_rule_states(conn: &Connection) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
     let mut statement = conn.prepare("SELECT rule, state FROM rule_states")?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -149,8 +149,9 @@ impl Phase {
 pub const HISTORY_SPANS: usize = 30;
 /// Fewer past values than this and a `history` threshold cannot judge yet.
 pub const HISTORY_MIN_SPANS: usize = 5;
-/// Most judged spans kept open for re-judging per rule; older ones are settled early.
-pub const MAX_OPEN_SPANS: usize = 500;
+/// Most judged spans kept open for re-judging per rule; older ones are settled early
+/// (bounding the state written per rule and round; 64 spans of `every`).
+pub const MAX_OPEN_SPANS: usize = 64;
 
 /// One judged span, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -252,6 +253,16 @@ pub fn condition_holds(
 }
 
 impl RuleState {
+    /// Compact binary encoding (stored per rule).
+    pub fn encode(&self) -> Vec<u8> {
+        crate::profile::encode_tagged(1, self)
+    }
+
+    /// Decodes [`RuleState::encode`]'s output.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
+        crate::profile::decode_tagged(1, bytes)
+    }
+
     /// Records a judged span (replacing an earlier judgement of the same span).
     pub fn record(&mut self, span: SpanRecord) {
         if self.settled_through_ms.is_none_or(|s| span.end_ms > s) {

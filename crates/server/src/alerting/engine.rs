@@ -34,7 +34,7 @@ const TICK: Duration = Duration::from_millis(250);
 struct RuleEntry {
     rule: Arc<Rule>,
     state: RuleState,
-    saved: String,
+    saved: Vec<u8>,
     /// Not judged since the engine started (catch up once).
     fresh: bool,
 }
@@ -185,12 +185,12 @@ impl Engine {
     /// Loads the engine's state from the store.
     fn load(app: Arc<AppState>) -> Result<Self, StoreError> {
         let store = &app.store;
-        let saved: HashMap<String, String> =
+        let saved: HashMap<String, Vec<u8>> =
             store.read(table::load_rule_states)?.into_iter().collect();
         let mut rules = HashMap::new();
         for (name, rule) in app.alerting.rules() {
             let text = saved.get(&name).cloned().unwrap_or_default();
-            let state = serde_json::from_str(&text).unwrap_or_default();
+            let state = RuleState::decode(&text).unwrap_or_default();
             rules.insert(
                 name,
                 RuleEntry {
@@ -358,7 +358,7 @@ impl Engine {
             self.rules.entry(name.clone()).or_insert_with(|| RuleEntry {
                 rule: rule.clone(),
                 state: RuleState::default(),
-                saved: String::new(),
+                saved: Vec::new(),
                 fresh: true,
             });
         }
@@ -407,6 +407,8 @@ impl Engine {
         if needs_flush {
             self.app.store.flush().await?;
         }
+        let started = std::time::Instant::now();
+        let judged_rules = due.len();
         if !due.is_empty() {
             let store = self.app.store.clone();
             let judged = tokio::task::spawn_blocking(move || {
@@ -462,7 +464,17 @@ impl Engine {
         {
             return Ok(());
         }
-        self.commit(write, now).await
+        self.commit(write, now).await?;
+        let telemetry = &self.app.telemetry;
+        if judged_rules > 0 {
+            telemetry.alert_rounds.inc();
+            telemetry.alert_rules_judged.inc_by(judged_rules as u64);
+            telemetry
+                .alert_round_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        telemetry.notifications_queued.set(self.outbox.len() as i64);
+        Ok(())
     }
 
     fn add_to_groups(
@@ -573,13 +585,19 @@ impl Engine {
                 )
             })
             .collect();
-        let saved: HashMap<String, String> = self
+        // What is stored now, for the rules this round touched (to skip unchanged ones).
+        let saved: HashMap<String, Vec<u8>> = write
             .rules
             .iter()
-            .map(|(k, v)| (k.clone(), v.saved.clone()))
+            .filter_map(|o| Some((o.name.clone(), self.rules.get(&o.name)?.saved.clone())))
             .collect();
         let events = write.events;
         let rules = write.rules;
+        let retired: Vec<(String, String)> = rules
+            .iter()
+            .filter(|o| o.retired)
+            .map(|o| (o.name.clone(), o.model.clone()))
+            .collect();
         let (rules, queued) = self
             .app
             .store
@@ -619,7 +637,7 @@ impl Engine {
                     if outcome.retired {
                         continue;
                     }
-                    let text = serde_json::to_string(&outcome.state).unwrap_or_default();
+                    let text = outcome.state.encode();
                     if saved.get(&outcome.name) != Some(&text) {
                         table::save_rule_state(tx, &outcome.name, &text)?;
                     }
@@ -641,9 +659,25 @@ impl Engine {
             .await?;
         for (name, state, text) in rules {
             if let Some(entry) = self.rules.get_mut(&name) {
+                let label = crate::telemetry::RuleLabel {
+                    rule: name.clone(),
+                    model: entry.rule.model.clone(),
+                };
+                self.app
+                    .telemetry
+                    .alert_firing
+                    .get_or_create(&label)
+                    .set(i64::from(state.raised.is_some()));
                 entry.state = state;
                 entry.saved = text;
             }
+        }
+        for name in retired {
+            let label = crate::telemetry::RuleLabel {
+                rule: name.0,
+                model: name.1,
+            };
+            self.app.telemetry.alert_firing.remove(&label);
         }
         for row in queued {
             self.outbox.insert(row.id, row);
@@ -678,6 +712,14 @@ impl Engine {
                 wake.alerting.wake.notify_one();
             });
         }
+    }
+
+    fn count_delivery(&self, channel: &str, outcome: &str) {
+        let label = crate::telemetry::DeliveryLabel {
+            channel: channel.to_string(),
+            outcome: outcome.to_string(),
+        };
+        self.app.telemetry.notifications.get_or_create(&label).inc();
     }
 
     /// Records finished deliveries: delivered ones leave the outbox, failed ones are
@@ -715,10 +757,12 @@ impl Engine {
             let attempts = row.attempts + 1;
             match result {
                 Ok(()) => {
+                    self.count_delivery(&row.channel, "delivered");
                     self.outbox.remove(&id);
                     updates.push((id, None, model, rule, "notified", summary));
                 }
                 Err(error) if attempts >= MAX_ATTEMPTS || !channels.contains_key(&row.channel) => {
+                    self.count_delivery(&row.channel, "abandoned");
                     self.outbox.remove(&id);
                     let mut detail = summary;
                     detail["error"] = json!(error);
@@ -727,6 +771,7 @@ impl Engine {
                     updates.push((id, None, model, rule, "delivery_abandoned", detail));
                 }
                 Err(error) => {
+                    self.count_delivery(&row.channel, "failed");
                     let next = now + backoff_ms(row.attempts);
                     if let Some(row) = self.outbox.get_mut(&id) {
                         row.attempts = attempts;
