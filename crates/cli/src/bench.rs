@@ -37,6 +37,19 @@ pub struct BenchArgs {
     /// Times the metrics query is repeated.
     #[arg(long, default_value_t = 20)]
     query_repeats: u32,
+    /// What to measure: `ingest` (throughput, memory, query latency) or `alerts` (rule
+    /// evaluation and the delay from ingest to webhook delivery).
+    #[arg(long, default_value = "ingest", value_parser = ["ingest", "alerts"])]
+    scenario: String,
+    /// `alerts`: models.
+    #[arg(long, default_value_t = 100)]
+    models: u32,
+    /// `alerts`: rules per model.
+    #[arg(long, default_value_t = 10)]
+    rules_per_model: u32,
+    /// `alerts`: watermark steps (minutes of event time, one per real second).
+    #[arg(long, default_value_t = 30)]
+    steps: u32,
 }
 
 /// PUTs a JSON body and fails with the server's answer unless it is a success.
@@ -147,8 +160,8 @@ impl Plan {
 }
 
 /// A `modelwatch serve` child on a temporary store, stopped on drop.
-struct ChildServer {
-    child: std::process::Child,
+pub(crate) struct ChildServer {
+    pub(crate) child: std::process::Child,
     _data_dir: tempfile::TempDir,
 }
 
@@ -160,7 +173,7 @@ impl Drop for ChildServer {
 }
 
 /// CPU seconds (user + system) a process has used, from /proc.
-fn cpu_seconds(pid: u32) -> Option<f64> {
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -179,7 +192,7 @@ fn rss_kib(pid: u32, field: &str) -> Option<u64> {
         .ok()
 }
 
-async fn start_child() -> anyhow::Result<(ChildServer, String)> {
+pub(crate) async fn start_child() -> anyhow::Result<(ChildServer, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -214,6 +227,15 @@ async fn start_child() -> anyhow::Result<(ChildServer, String)> {
 
 /// Runs the benchmark and prints its figures.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.scenario == "alerts" {
+        return crate::bench_alerts::run(
+            args.url.clone(),
+            args.models,
+            args.rules_per_model,
+            args.steps,
+        )
+        .await;
+    }
     anyhow::ensure!(
         args.batch > 0 && args.concurrency > 0 && args.events > 0,
         "--events, --batch and --concurrency must be positive"

@@ -5,6 +5,7 @@
 //! stderr), 1 on any other failure.
 
 mod bench;
+mod bench_alerts;
 mod config;
 mod demo;
 mod report;
