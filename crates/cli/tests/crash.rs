@@ -418,3 +418,150 @@ fn new_client() -> reqwest::Client {
     modelwatch_server::install_crypto_provider();
     reqwest::Client::new()
 }
+
+/// A webhook receiver that answers 500 until `accepting` is set, recording what it
+/// accepted and counting every try.
+struct FlakyReceiver {
+    url: String,
+    accepting: Arc<std::sync::atomic::AtomicBool>,
+    tries: Arc<std::sync::atomic::AtomicUsize>,
+    received: Arc<Mutex<Vec<Value>>>,
+}
+
+async fn flaky_receiver() -> FlakyReceiver {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let accepting = Arc::new(AtomicBool::new(false));
+    let tries = Arc::new(AtomicUsize::new(0));
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let (a, t, r) = (accepting.clone(), tries.clone(), received.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let (a, t, r) = (a.clone(), t.clone(), r.clone());
+            async move {
+                t.fetch_add(1, Ordering::SeqCst);
+                if !a.load(Ordering::SeqCst) {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                r.lock().unwrap().push(body);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    FlakyReceiver {
+        url,
+        accepting,
+        tries,
+        received,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_notification_survives_kill_dash_nine() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let client = new_client();
+    let receiver = flaky_receiver().await;
+    let mut server = start(dir.path());
+    wait_healthy(&client, &server.base).await;
+    let put = |path: &str, body: Value| {
+        let request = client.put(format!("{}{path}", server.base)).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{}",
+                response.text().await.unwrap()
+            );
+        }
+    };
+    put("/api/v1/models/m", json!({"task": "binary_classification"})).await;
+    put(
+        "/api/v1/channels/hook",
+        json!({"type": "webhook", "url": receiver.url, "group_wait": "0s", "group_interval": "0s"}),
+    )
+    .await;
+    put(
+        "/api/v1/rules/low-accuracy",
+        json!({"model": "m", "metric": "accuracy", "window": "1d",
+               "condition": {"op": "<", "threshold": 0.7}, "channels": ["hook"]}),
+    )
+    .await;
+    // Day 0 is bad; day 1's first events (past the 5m lateness) complete it.
+    let events: Vec<Value> = (0..110)
+        .map(|i| {
+            json!({"id": format!("p{i}"), "timestamp": 1_710_115_200_000_i64 + i * 864_000,
+                   "prediction": "1", "label": if i % 2 == 0 { "1" } else { "0" }})
+        })
+        .collect();
+    let response = client
+        .post(format!("{}/api/v1/models/m/predictions", server.base))
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    // The notification is being retried: kill the server without warning.
+    for _ in 0..200 {
+        if receiver.tries.load(Ordering::SeqCst) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        receiver.tries.load(Ordering::SeqCst) >= 2,
+        "no delivery was tried"
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    receiver.accepting.store(true, Ordering::SeqCst);
+    server = start(dir.path());
+    wait_healthy(&client, &server.base).await;
+    let mut delivered = Vec::new();
+    for _ in 0..300 {
+        delivered = receiver.received.lock().unwrap().clone();
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!delivered.is_empty(), "the queued notification was lost");
+    assert_eq!(
+        delivered[0]["alerts"][0]["labels"]["alertname"],
+        "low-accuracy"
+    );
+    assert_eq!(
+        delivered[0]["alerts"][0]["startsAt"],
+        "2024-03-12T00:00:00Z"
+    );
+    let alerts: Value = client
+        .get(format!("{}/api/v1/alerts", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts["alerts"].as_array().unwrap().len(), 1, "{alerts}");
+    let events: Value = client
+        .get(format!("{}/api/v1/events", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"notified") && kinds.contains(&"firing"),
+        "{kinds:?}"
+    );
+}
