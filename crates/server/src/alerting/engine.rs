@@ -364,7 +364,10 @@ impl Engine {
         }
 
         // Which rules are due, and what they need.
-        let newest: HashMap<String, i64> = {
+        // Without rules there is nothing to judge (and no need to read the store).
+        let newest: HashMap<String, i64> = if self.rules.is_empty() {
+            HashMap::new()
+        } else {
             let store = self.app.store.clone();
             tokio::task::spawn_blocking(move || store.newest_event_times())
                 .await
