@@ -598,3 +598,39 @@ async fn a_reference_learned_threshold_shows_its_band() {
     );
     assert_eq!(firing[0]["value"], 0.5);
 }
+
+#[tokio::test]
+async fn slack_channels_get_an_incoming_webhook_message() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start(0).await;
+    credit(&server, json!({})).await;
+    let (status, body) = server
+        .put_json(
+            "/api/v1/channels/hook",
+            json!({"type": "slack", "url": receiver.url, "group_wait": "0s"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    accuracy_rule(&server).await;
+    ingest(&server, day_events(0, 200, 0.4, true)).await;
+    ingest(&server, day_events(1, 200, 0.9, true)).await;
+    let message = eventually(10, "the Slack message", || async {
+        receiver.received().first().cloned()
+    })
+    .await;
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("[FIRING:1] low-accuracy credit\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("accuracy of model credit = 0.4 (< 0.7) over 1d ending 2024-03-12T00:00:00Z"),
+        "{text}"
+    );
+    assert!(text.contains("severity=critical"), "{text}");
+    assert_eq!(
+        message.as_object().unwrap().len(),
+        1,
+        "only `text`: {message}"
+    );
+}

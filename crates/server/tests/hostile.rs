@@ -153,6 +153,25 @@ fn cases() -> Vec<Case> {
         case("reference with an unknown option", "PUT", "/api/v1/models/m/reference?skip=1", "income\n1\n").content_type(Some("text/csv")).expect(BAD, Some("skip")),
         case("reference as text/plain", "PUT", "/api/v1/models/m/reference", "income\n1\n").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
         case("reference with a BOM and a quoted newline", "PUT", "/api/v1/models/m/reference", csv_with_bom).content_type(Some("text/csv")).expect(OK, None),
+        // Alerting.
+        case("rule body not JSON", "PUT", "/api/v1/rules/r", "{\"model\": ").expect(BAD, Some("body")),
+        case("rule 10,000 levels deep", "PUT", "/api/v1/rules/r", format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))).expect(BAD, Some("body")),
+        case("rule for an unknown model", "PUT", "/api/v1/rules/r", "{\"model\": \"zz\", \"metric\": \"count\", \"condition\": {\"op\": \"<\", \"threshold\": 1}}").expect(BAD, Some("model")),
+        case("rule on an unknown metric", "PUT", "/api/v1/rules/r", "{\"model\": \"m\", \"metric\": \"acc\", \"condition\": {\"op\": \"<\", \"threshold\": 1}}").expect(BAD, Some("metric")),
+        case("rule on an unknown feature", "PUT", "/api/v1/rules/r", "{\"model\": \"m\", \"metric\": \"drift.age\"}").expect(BAD, Some("metric")),
+        case("rule with a NaN-like threshold", "PUT", "/api/v1/rules/r", "{\"model\": \"m\", \"metric\": \"count\", \"condition\": {\"op\": \"<\", \"threshold\": 1e400}}").expect(BAD, Some("body")),
+        case("rule with a bad duration", "PUT", "/api/v1/rules/r", "{\"model\": \"m\", \"metric\": \"count\", \"window\": \"5 parsecs\", \"condition\": {\"op\": \"<\", \"threshold\": 1}}").expect(BAD, Some("window")),
+        case("rule naming a missing channel", "PUT", "/api/v1/rules/r", "{\"model\": \"m\", \"metric\": \"count\", \"condition\": {\"op\": \"<\", \"threshold\": 1}, \"channels\": [\"nope\"]}").expect(BAD, Some("channels[0]")),
+        case("path trick in a rule name", "PUT", "/api/v1/rules/..%2Fx", "{}").expect(BAD, Some("rule")),
+        case("rule as text/plain", "PUT", "/api/v1/rules/r", "{}").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("channel of an unknown type", "PUT", "/api/v1/channels/c", "{\"type\": \"pager\"}").expect(BAD, Some("type")),
+        case("webhook to a file URL", "PUT", "/api/v1/channels/c", "{\"type\": \"webhook\", \"url\": \"file:///etc/passwd\"}").expect(BAD, Some("url")),
+        case("email without recipients", "PUT", "/api/v1/channels/c", "{\"type\": \"email\", \"smtp\": \"smtp://h\", \"from\": \"a@b\"}").expect(BAD, Some("to")),
+        case("silence ending before it starts", "PUT", "/api/v1/silences/s", "{\"matchers\": {\"model\": \"m\"}, \"starts_at\": 20, \"ends_at\": 10}").expect(BAD, Some("ends_at")),
+        case("silence without matchers", "PUT", "/api/v1/silences/s", "{\"ends_at\": \"2099-01-01T00:00:00Z\"}").expect(BAD, Some("matchers")),
+        case("alerts in an unknown state", "GET", "/api/v1/alerts?state=angry", "").expect(BAD, Some("state")),
+        case("events with a huge limit", "GET", "/api/v1/events?limit=1000000", "").expect(BAD, Some("limit")),
+        case("deleting an unknown rule", "DELETE", "/api/v1/rules/nope", "").expect(StatusCode::NOT_FOUND, Some("rule")),
         // Routing.
         case("unknown route", "GET", "/api/v1/nothing", "").expect(StatusCode::NOT_FOUND, None),
         case("wrong method", "PATCH", "/api/v1/models/m", "").expect(StatusCode::METHOD_NOT_ALLOWED, None),
@@ -224,5 +243,16 @@ async fn hostile_inputs_get_precise_errors_and_change_nothing_else() {
         1,
         "no model was half-created"
     );
+    for (path, key) in [
+        ("/api/v1/rules", "rules"),
+        ("/api/v1/channels", "channels"),
+        ("/api/v1/silences", "silences"),
+    ] {
+        assert_eq!(
+            server.get(path).await.1[key],
+            json!([]),
+            "nothing half-created at {path}"
+        );
+    }
     eprintln!("hostile inputs: {} cases", cases.len());
 }

@@ -170,6 +170,12 @@ impl Alerting {
         definition: &Value,
         model: Option<Arc<ModelEntry>>,
     ) -> Result<(Put, Arc<Rule>), ApiError> {
+        modelwatch_core::schema::validate_model_name(name).map_err(|e| {
+            ApiError::invalid(FieldError::new(
+                "rule",
+                e.message.replace("model name", "rule name"),
+            ))
+        })?;
         let model_name = definition
             .get("model")
             .and_then(Value::as_str)
