@@ -24,6 +24,12 @@ pub struct ConfigFile {
     pub limits: Limits,
     /// How long data is kept.
     pub retention: RetentionConfig,
+    /// `auto`, `required` or `off` (see `modelwatch serve --help`).
+    pub auth: Option<String>,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key: Option<PathBuf>,
     /// `[models.NAME]`: model definitions, applied at start.
     pub models: BTreeMap<String, serde_json::Value>,
     /// `[channels.NAME]`: notification channels, applied at start.

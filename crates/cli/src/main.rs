@@ -9,6 +9,7 @@ mod bench_alerts;
 mod config;
 mod demo;
 mod report;
+mod token;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Load-test a server: ingest throughput, memory and query latency.
     Bench(bench::BenchArgs),
+    /// Create, list and revoke API tokens.
+    Token(token::TokenArgs),
 }
 
 /// Arguments of `modelwatch serve`.
@@ -65,6 +68,17 @@ pub struct ServeArgs {
     /// TOML configuration file (see modelwatch.example.toml).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Whether requests need a token: `auto` (the default) requires one unless the
+    /// server listens on loopback only; `required`; `off` (the explicit way to serve a
+    /// network without authentication).
+    #[arg(long, value_parser = ["auto", "required", "off"])]
+    auth: Option<String>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// An error that is the user's: exit status 2.
@@ -141,16 +155,71 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut server_config = modelwatch_server::ServerConfig::new(&data_dir);
     server_config.limits = file.limits.clone();
     server_config.store.retention = file.retention.resolve().map_err(usage)?;
+    let auth = args
+        .auth
+        .clone()
+        .or(file.auth.clone())
+        .unwrap_or_else(|| "auto".into());
+    server_config.auth = match auth.as_str() {
+        "off" => modelwatch_server::auth::AuthMode::Off,
+        "required" => modelwatch_server::auth::AuthMode::Required,
+        "auto" if listen.ip().is_loopback() => modelwatch_server::auth::AuthMode::Off,
+        "auto" => modelwatch_server::auth::AuthMode::Required,
+        other => {
+            return Err(usage(format!(
+                "auth: expected auto, required or off, not `{other}`"
+            )));
+        }
+    };
+    let tls = match (
+        args.tls_cert.clone().or(file.tls_cert.clone()),
+        args.tls_key.clone().or(file.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(modelwatch_server::tls::TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => {
+            return Err(usage(
+                "TLS needs both a certificate and a key (--tls-cert and --tls-key)",
+            ));
+        }
+    };
+    let tls_config = tls
+        .as_ref()
+        .map(|files| {
+            modelwatch_server::tls::server_config(files).map_err(|e| usage(format!("TLS: {e}")))
+        })
+        .transpose()?;
     let state = modelwatch_server::AppState::open(&server_config)?;
+    if server_config.auth == modelwatch_server::auth::AuthMode::Required {
+        let active = state.store.read(modelwatch_store::tokens::count_active)?;
+        if active == 0 {
+            return Err(usage(format!(
+                "authentication is required on {listen}, but no token exists: create one with `modelwatch token create --data-dir {} --scope admin`, or pass --auth off to serve without authentication",
+                data_dir.display()
+            )));
+        }
+    }
     if let Some(path) = &args.config {
         modelwatch_server::alerting::declare(&state, &file.declarations())
             .await
             .map_err(|e| usage(format!("config file {}: {e}", path.display())))?;
     }
     let listener = bind(listen).await?;
-    tracing::info!(address = %listener.local_addr()?, data_dir = %data_dir.display(), "modelwatch serving");
     let closed = state.store.closed();
-    modelwatch_server::serve(listener, state, shutdown_signal()).await?;
+    let address = listener.local_addr()?;
+    let scheme = if tls_config.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(address = %address, scheme, auth = ?server_config.auth, data_dir = %data_dir.display(), "modelwatch serving");
+    match tls_config {
+        Some(config) => {
+            let listener = modelwatch_server::tls::TlsListener::new(listener, config)?;
+            modelwatch_server::serve(listener, state, shutdown_signal()).await?;
+        }
+        None => modelwatch_server::serve(listener, state, shutdown_signal()).await?,
+    }
     // Let the writer write what is pending and close the database before exiting.
     if !tokio::task::spawn_blocking(move || closed.wait(std::time::Duration::from_secs(30))).await?
     {
@@ -187,6 +256,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Report(args) => report::run(args),
             Command::Bench(args) => bench::run(args).await,
+            Command::Token(args) => token::run(args).await,
         }
     });
     match result {

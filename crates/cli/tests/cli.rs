@@ -387,3 +387,275 @@ fn a_faulty_rule_in_the_config_file_stops_the_start_naming_its_field() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+fn token_create(data_dir: &std::path::Path, scope: &str) -> String {
+    let output = modelwatch()
+        .args([
+            "token",
+            "create",
+            "--scope",
+            scope,
+            "--name",
+            "ops",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn tokens_are_stored_only_as_hashes_and_can_be_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = token_create(dir.path(), "read,ingest");
+    assert!(secret.starts_with("mw_") && secret.len() == 43, "{secret}");
+    let list = modelwatch()
+        .args(["token", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("ingest,read") && listed.contains("ops"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret));
+    // The secret is nowhere on disk.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    }
+    let revoke = |id: &str| {
+        modelwatch()
+            .args(["token", "revoke", id, "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(revoke("1").status.success());
+    let again = revoke("1");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no active token with id 1"));
+    let bad_scope = modelwatch()
+        .args(["token", "create", "--scope", "root", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad_scope.status.code(), Some(2));
+}
+
+#[test]
+fn serving_a_network_needs_a_token_or_an_explicit_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = modelwatch()
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("authentication is required") && stderr.contains("modelwatch token create"),
+        "{stderr}"
+    );
+    // Told explicitly, it serves without authentication.
+    let mut child = modelwatch()
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--auth",
+            "off",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.contains("modelwatch serving") && line.contains("Off"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn tls_serves_https_with_the_given_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    // A CA, and a server certificate for localhost signed by it.
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ext = path("ext.cnf");
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    for args in [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test CA",
+            "-keyout",
+            &path("ca.key"),
+            "-out",
+            &path("ca.pem"),
+        ],
+        vec![
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            &path("key.pem"),
+            "-out",
+            &path("server.csr"),
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &path("server.csr"),
+            "-CA",
+            &path("ca.pem"),
+            "-CAkey",
+            &path("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+            "-out",
+            &path("cert.pem"),
+        ],
+    ] {
+        let openssl = Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl is needed (.ci/run installs it)");
+        assert!(
+            openssl.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&openssl.stderr)
+        );
+    }
+    let data = dir.path().join("data");
+    let secret = token_create(&data, "read");
+    let child = modelwatch()
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--auth",
+            "required",
+            "--tls-cert",
+        ])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.0.stderr.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let log: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(log["fields"]["scheme"], "https", "{log}");
+    let port = log["fields"]["address"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    modelwatch_server::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(dir.path().join("ca.pem")).unwrap())
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let health = client
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let models = client
+        .get(format!("https://localhost:{port}/api/v1/models"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(models.status(), 200);
+    let denied = client
+        .get(format!("https://localhost:{port}/api/v1/models"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    // Plain HTTP on the TLS port gets no answer, and an untrusted client is refused.
+    let untrusting = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    assert!(
+        untrusting
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        untrusting
+            .get(format!("https://localhost:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    let _ = (&cert, &key);
+}
+
+/// Kills a child server when dropped, so a failed assertion leaves nothing running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -80,6 +80,10 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/api/v1/events", get(http::list_events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authorize,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -201,11 +205,20 @@ fn model_json(entry: &ModelEntry) -> Value {
     object
 }
 
-async fn list_models(State(state): Shared) -> Json<Value> {
+/// The grant of an authenticated request (absent when auth is off).
+pub(crate) type MaybeGrant = Option<axum::Extension<Arc<crate::auth::Grant>>>;
+
+async fn list_models(State(state): Shared, grant: MaybeGrant) -> Json<Value> {
+    let visible = crate::auth::visible_models(grant.as_deref().map(|g| g.as_ref()));
     let mut entries: Vec<Arc<ModelEntry>> = state
         .models
         .read()
-        .map(|m| m.values().cloned().collect())
+        .map(|m| {
+            m.values()
+                .filter(|e| visible.as_ref().is_none_or(|v| v.contains(&e.model.name)))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
     entries.sort_by(|a, b| a.model.name.cmp(&b.model.name));
     Json(json!({"models": entries.iter().map(|e| model_json(e)).collect::<Vec<_>>()}))

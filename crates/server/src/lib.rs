@@ -8,17 +8,21 @@
 //! - [`mod@reference`]: streaming reference uploads into a reference profile.
 //! - [`telemetry`]: the server's own `/metrics`.
 //! - [`alerting`]: rules, channels, silences, the alerting engine and notifications.
+//! - [`auth`]: API tokens, scopes and model restrictions.
+//! - [`tls`]: the optional TLS listener.
 //!
 //! [`serve`] runs the API on a listener until a shutdown future resolves; tests bind
 //! `127.0.0.1:0` and call it.
 
 pub mod alerting;
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod pii;
 pub mod reference;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,11 +38,15 @@ pub fn install_crypto_provider() {
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the requests
 /// in flight.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve<L>(
+    listener: L,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     install_crypto_provider();
     let stop = tokio_util::sync::CancellationToken::new();
     let engine = tokio::spawn(alerting::engine::Engine::run(state.clone(), stop.clone()));

@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Store tuning.
     pub store: StoreOptions,
+    /// Whether requests need a token.
+    pub auth: crate::auth::AuthMode,
 }
 
 impl ServerConfig {
@@ -52,6 +54,7 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             limits: Limits::default(),
             store: StoreOptions::default(),
+            auth: crate::auth::AuthMode::Off,
         }
     }
 }
@@ -75,6 +78,10 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Rules, channels and silences.
     pub alerting: crate::alerting::Alerting,
+    /// Whether requests need a token.
+    pub auth: crate::auth::AuthMode,
+    /// Recent token lookups.
+    pub tokens: crate::auth::TokenCache,
 }
 
 /// Why the server could not start.
@@ -114,6 +121,8 @@ impl AppState {
             telemetry: crate::telemetry::Telemetry::default(),
             data_dir: config.data_dir.clone(),
             alerting,
+            auth: config.auth,
+            tokens: crate::auth::TokenCache::default(),
         }))
     }
 

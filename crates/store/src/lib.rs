@@ -15,6 +15,7 @@ mod cache;
 pub mod error;
 mod prepare;
 mod schema;
+pub mod tokens;
 mod writer;
 
 use std::path::{Path, PathBuf};

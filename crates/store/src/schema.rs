@@ -114,6 +114,16 @@ const MIGRATIONS: &[&str] = &[
         payload TEXT NOT NULL
     );
     CREATE TABLE reference_chunks (model_id INTEGER PRIMARY KEY, data BLOB NOT NULL);",
+    // 5: API tokens, as hashes.
+    "CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        models TEXT,
+        created_ms INTEGER NOT NULL,
+        revoked_ms INTEGER
+    );",
 ];
 
 /// Opens pragmas for durability and concurrency on a connection.

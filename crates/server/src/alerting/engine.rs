@@ -542,9 +542,15 @@ impl Engine {
                     }
                 }
             }
+            let before = group.clone();
             let sent = group.look(now, timing(channel), channel.send_resolved, |a| {
                 muting(a).is_some()
             });
+            // Only the time of the next look moved: nothing worth a write.
+            let unchanged = Group {
+                next_look_ms: group.next_look_ms,
+                ..before
+            } == *group;
             if let Some(alerts) = sent {
                 write.notifications.push((
                     channel_name.clone(),
@@ -557,7 +563,7 @@ impl Engine {
             }
             if group.is_empty() {
                 emptied.push((channel_name.clone(), key.clone()));
-            } else {
+            } else if !unchanged {
                 write
                     .groups
                     .push(((channel_name.clone(), key.clone()), Some(group.clone())));

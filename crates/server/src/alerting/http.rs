@@ -15,7 +15,7 @@ use modelwatch_store::alerting::{self as table, Resource};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::api::{blocking, body_bytes, require_json};
+use crate::api::{MaybeGrant, blocking, body_bytes, require_json};
 use crate::error::ApiError;
 
 type Shared = State<Arc<AppState>>;
@@ -38,6 +38,20 @@ fn json_body(
         )
         .field("body")
     })
+}
+
+fn other_models() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "this token is restricted to other models",
+    )
+    .field("model")
+}
+
+/// Whether the request's token (if any) may touch `model`.
+fn covers(grant: &MaybeGrant, model: &str) -> bool {
+    grant.as_ref().is_none_or(|g| g.covers(model))
 }
 
 fn not_found(kind: &str, name: &str) -> ApiError {
@@ -63,14 +77,23 @@ fn rule_json(rule: &modelwatch_core::alert::Rule) -> Value {
 pub async fn put_rule(
     State(state): Shared,
     Path(name): Path<String>,
+    grant: MaybeGrant,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let definition = json_body(&headers, body, state.limits.max_body_bytes)?;
-    let model = definition
-        .get("model")
-        .and_then(Value::as_str)
-        .and_then(|m| state.model(m));
+    let model_name = definition.get("model").and_then(Value::as_str);
+    if let Some(model) = model_name
+        && !covers(&grant, model)
+    {
+        return Err(other_models());
+    }
+    if let Some(existing) = state.alerting.rules().get(&name)
+        && !covers(&grant, &existing.model)
+    {
+        return Err(other_models());
+    }
+    let model = model_name.and_then(|m| state.model(m));
     let (put, rule) = state
         .alerting
         .put_rule(&state.store, &name, &definition, model)
@@ -79,11 +102,12 @@ pub async fn put_rule(
 }
 
 /// `GET /api/v1/rules`
-pub async fn list_rules(State(state): Shared) -> Json<Value> {
+pub async fn list_rules(State(state): Shared, grant: MaybeGrant) -> Json<Value> {
     let rules: Vec<Value> = state
         .alerting
         .rules()
         .values()
+        .filter(|r| covers(&grant, &r.model))
         .map(|r| rule_json(r))
         .collect();
     Json(json!({"rules": rules}))
@@ -93,12 +117,14 @@ pub async fn list_rules(State(state): Shared) -> Json<Value> {
 pub async fn get_rule(
     State(state): Shared,
     Path(name): Path<String>,
+    grant: MaybeGrant,
 ) -> Result<Json<Value>, ApiError> {
     let rule = state
         .alerting
         .rules()
         .get(&name)
         .cloned()
+        .filter(|r| covers(&grant, &r.model))
         .ok_or_else(|| not_found("rule", &name))?;
     Ok(Json(rule_json(&rule)))
 }
@@ -120,7 +146,13 @@ async fn delete_resource(
 pub async fn delete_rule(
     State(state): Shared,
     Path(name): Path<String>,
+    grant: MaybeGrant,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(rule) = state.alerting.rules().get(&name)
+        && !covers(&grant, &rule.model)
+    {
+        return Err(other_models());
+    }
     delete_resource(&state, Resource::Rules, "rule", &name).await
 }
 
@@ -256,9 +288,15 @@ fn limit(value: Option<i64>) -> Result<i64, ApiError> {
 /// `GET /api/v1/alerts?state=firing|resolved|all&model=&limit=`
 pub async fn list_alerts(
     State(state): Shared,
+    grant: MaybeGrant,
     query: Result<Query<AlertQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(query_error)?;
+    if let Some(model) = &query.model
+        && !covers(&grant, model)
+    {
+        return Err(other_models());
+    }
     let filter = match query.state.as_deref() {
         None | Some("all") => None,
         Some(s @ ("firing" | "resolved")) => Some(s.to_string()),
@@ -281,6 +319,7 @@ pub async fn list_alerts(
     let silences = state.alerting.silences();
     let alerts: Vec<Value> = rows
         .into_iter()
+        .filter(|row| covers(&grant, &row.model))
         .map(|row| {
             let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
             let labels: std::collections::BTreeMap<String, String> =
@@ -328,9 +367,15 @@ pub struct EventQuery {
 /// `GET /api/v1/events?model=&limit=&before=`: newest first; `before` pages back by id.
 pub async fn list_events(
     State(state): Shared,
+    grant: MaybeGrant,
     query: Result<Query<EventQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(query_error)?;
+    if let Some(model) = &query.model
+        && !covers(&grant, model)
+    {
+        return Err(other_models());
+    }
     let limit = limit(query.limit)?;
     let store = state.store.clone();
     let (model, before) = (query.model.clone(), query.before);
@@ -340,6 +385,8 @@ pub async fn list_events(
     .await?;
     let events: Vec<Value> = rows
         .into_iter()
+        // A restricted token sees only its models' entries (not server-wide ones).
+        .filter(|row| grant.is_none() || row.model.as_deref().is_some_and(|m| covers(&grant, m)))
         .map(|row| {
             json!({
                 "id": row.id,

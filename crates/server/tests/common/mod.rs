@@ -16,6 +16,7 @@ pub struct TestServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     closed: Option<std::sync::Arc<modelwatch_store::Closed>>,
+    store: Option<modelwatch_store::Store>,
 }
 
 impl TestServer {
@@ -36,6 +37,7 @@ impl TestServer {
             stop: None,
             task: None,
             closed: None,
+            store: None,
         };
         server.launch().await;
         server
@@ -44,6 +46,7 @@ impl TestServer {
     async fn launch(&mut self) {
         let state = AppState::open(&self.config).unwrap();
         self.closed = Some(state.store.closed());
+        self.store = Some(state.store.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -61,6 +64,7 @@ impl TestServer {
     /// Stops the server cleanly and starts it again on the same data directory (on a
     /// new port).
     pub async fn restart(&mut self) {
+        self.store = None;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -76,6 +80,11 @@ impl TestServer {
             assert!(closed_in_time, "the store did not close");
         }
         self.launch().await;
+    }
+
+    /// The server's store (to set up what has no HTTP endpoint, such as tokens).
+    pub fn store(&self) -> &modelwatch_store::Store {
+        self.store.as_ref().unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

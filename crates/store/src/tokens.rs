@@ -1,0 +1,90 @@
+//! API tokens, stored only as SHA-256 hashes of their secret.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::StoreError;
+
+/// A token as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    /// Its id (what `modelwatch token revoke` takes).
+    pub id: i64,
+    /// A name for people.
+    pub name: String,
+    /// Hex SHA-256 of the secret.
+    pub hash: String,
+    /// Comma-separated scopes: `ingest`, `read`, `admin`.
+    pub scopes: String,
+    /// Models it is restricted to (comma-separated), or `None` for every model.
+    pub models: Option<String>,
+    /// When it was created.
+    pub created_ms: i64,
+    /// When it was revoked, if it was.
+    pub revoked_ms: Option<i64>,
+}
+
+fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        hash: row.get(2)?,
+        scopes: row.get(3)?,
+        models: row.get(4)?,
+        created_ms: row.get(5)?,
+        revoked_ms: row.get(6)?,
+    })
+}
+
+const COLUMNS: &str = "id, name, hash, scopes, models, created_ms, revoked_ms";
+
+/// Stores a new token; returns its id.
+pub fn insert(
+    conn: &Connection,
+    name: &str,
+    hash: &str,
+    scopes: &str,
+    models: Option<&str>,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO tokens (name, hash, scopes, models, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![name, hash, scopes, models, now_ms],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The token with this hash, revoked or not.
+pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM tokens WHERE hash = ?1"),
+            [hash],
+            row,
+        )
+        .optional()?)
+}
+
+/// Every token, oldest first.
+pub fn list(conn: &Connection) -> Result<Vec<TokenRow>, StoreError> {
+    let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM tokens ORDER BY id"))?;
+    let rows = statement.query_map([], row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Revokes a token; `false` if there is no such token or it was already revoked.
+pub fn revoke(conn: &Connection, id: i64, now_ms: i64) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
+        params![id, now_ms],
+    )? > 0)
+}
+
+/// Tokens not revoked.
+pub fn count_active(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM tokens WHERE revoked_ms IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
