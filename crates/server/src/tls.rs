@@ -51,7 +51,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, Stri
 const MAX_HANDSHAKES: usize = 256;
 
 /// A TCP listener whose connections speak TLS. Handshakes run concurrently (a slow
-/// client does not hold up the others), each within [`HANDSHAKE_TIMEOUT`].
+/// client does not hold up the others), each within 10 seconds.
 pub struct TlsListener {
     address: SocketAddr,
     ready: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
