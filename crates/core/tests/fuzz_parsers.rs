@@ -117,4 +117,33 @@ proptest! {
     fn rules_never_panic(value in json_value()) {
         let _ = Rule::new("r", &value, &model());
     }
+
+    #[test]
+    fn rules_channels_and_silences_with_their_own_keys_never_panic(
+        metric in prop_oneof![Just("accuracy".to_string()), Just("count".to_string()), Just("drift.x".to_string()), Just("new_categories.c".to_string()), Just("missing_share.x".to_string()), "[a-z_.]{0,12}"],
+        duration in prop_oneof![Just("1m".to_string()), Just("0s".to_string()), "[0-9]{0,20}[smhdw]?"],
+        op in prop_oneof![Just("<".to_string()), Just(">=".to_string()), "[<>=!]{0,3}"],
+        threshold in json_value(),
+        kind in prop_oneof![Just("webhook".to_string()), Just("email".to_string()), Just("slack".to_string()), Just("alertmanager".to_string()), "[a-z]{0,8}"],
+        url in prop_oneof![Just("http://127.0.0.1:9/x".to_string()), Just("smtp://h:70000".to_string()), "\\PC{0,30}"],
+        time in json_value(),
+    ) {
+        let rule = json!({"model": "m", "metric": metric, "window": duration, "every": duration, "for": duration,
+                          "condition": {"op": op, "threshold": threshold}, "min_count": threshold});
+        let _ = Rule::new("r", &rule, &model());
+        let auto = json!({"model": "m", "metric": metric, "condition": {"auto": {"baseline": "history", "k": threshold}}});
+        let _ = Rule::new("r", &auto, &model());
+        let channel = json!({"type": kind, "url": url, "smtp": url, "from": url, "to": [url], "group_wait": duration});
+        let _ = modelwatch_core::alert::Channel::new("c", &channel);
+        let silence = json!({"matchers": {"model": url}, "starts_at": time, "ends_at": threshold});
+        let _ = modelwatch_core::alert::Silence::new("s", &silence, 0);
+    }
+
+    #[test]
+    fn alert_state_decoding_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let mut tagged = vec![1u8];
+        tagged.extend(&bytes);
+        let _ = modelwatch_core::alert::RuleState::decode(&tagged);
+        let _ = modelwatch_core::alert::baseline::ReferenceChunks::decode(&tagged);
+    }
 }
