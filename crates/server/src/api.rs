@@ -38,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(prometheus))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/models", get(list_models))
         .route(
             "/api/v1/models/{model}",
@@ -87,6 +88,16 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The OpenAPI 3 description of this API (`src/openapi.json`, checked against the
+/// router by the tests).
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
 }
 
 async fn not_found() -> ApiError {

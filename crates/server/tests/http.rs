@@ -545,3 +545,45 @@ async fn pii_values_never_reach_the_disk() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn every_operation_of_the_openapi_description_is_routed() {
+    let server = TestServer::start().await;
+    let (status, spec) = server.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(spec["openapi"], "3.0.3");
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 19, "{}", paths.len());
+    let mut operations = 0;
+    for (path, methods) in paths {
+        let concrete = path
+            .replace("{model}", "nomodel")
+            .replace("{rule}", "norule")
+            .replace("{channel}", "nochannel")
+            .replace("{silence}", "nosilence");
+        for method in methods.as_object().unwrap().keys() {
+            let response = server
+                .client
+                .request(
+                    reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    server.url(&concrete),
+                )
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            // A route that exists answers anything but "no such endpoint" or "method not allowed".
+            assert_ne!(
+                body["error"]["code"], "not_found",
+                "{method} {path} is not routed"
+            );
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert!(!status.is_server_error(), "{method} {path}: {status}");
+            operations += 1;
+        }
+    }
+    assert!(operations >= 27, "{operations}");
+}

@@ -55,9 +55,15 @@ fn covers(grant: &MaybeGrant, model: &str) -> bool {
 }
 
 fn not_found(kind: &str, name: &str) -> ApiError {
+    // Distinct from `not_found` (no such endpoint), like `model_not_found`.
+    let code = match kind {
+        "rule" => "rule_not_found",
+        "channel" => "channel_not_found",
+        _ => "silence_not_found",
+    };
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "not_found",
+        code,
         format!(
             "no {kind} named `{}`",
             modelwatch_core::time::truncate(name, 64)
