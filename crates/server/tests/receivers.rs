@@ -43,6 +43,32 @@ fn spawn(program: &str, args: &[&str]) -> Running {
     Running(child)
 }
 
+/// An aiosmtpd server on `port` that files every mail it receives in the Maildir `mailbox`.
+async fn smtp_server(port: u16, mailbox: &std::path::Path) -> Running {
+    let listen = format!("127.0.0.1:{port}");
+    let mailbox = mailbox.display().to_string();
+    let running = spawn(
+        "python3",
+        &[
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &listen,
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            &mailbox,
+        ],
+    );
+    eventually(20, "the SMTP server to listen", || async {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(drop)
+    })
+    .await;
+    running
+}
+
 /// A model whose day 1 is bad, and a rule on it sending to `channel`.
 async fn bad_day(server: &TestServer, channel: Value) {
     let (status, body) = server
@@ -153,27 +179,8 @@ async fn alerts_reach_a_real_alertmanager_with_their_labels() {
 
 #[tokio::test]
 async fn alerts_reach_a_real_smtp_server_as_mail() {
-    let maildir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _smtp = spawn(
-        "python3",
-        &[
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-            &maildir.path().join("box").display().to_string(),
-        ],
-    );
-    eventually(20, "the SMTP server to listen", || async {
-        std::net::TcpStream::connect(("127.0.0.1", port))
-            .ok()
-            .map(drop)
-    })
-    .await;
+    let (maildir, port) = (tempfile::tempdir().unwrap(), free_port());
+    let _smtp = smtp_server(port, &maildir.path().join("box")).await;
     let server = TestServer::start().await;
     bad_day(
         &server,
@@ -209,28 +216,9 @@ async fn alerts_reach_a_real_smtp_server_as_mail() {
 
 #[tokio::test]
 async fn required_starttls_is_enforced_and_the_failure_logged() {
-    let maildir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let (maildir, port) = (tempfile::tempdir().unwrap(), free_port());
     // This server offers no STARTTLS.
-    let _smtp = spawn(
-        "python3",
-        &[
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-            &maildir.path().join("box").display().to_string(),
-        ],
-    );
-    eventually(20, "the SMTP server to listen", || async {
-        std::net::TcpStream::connect(("127.0.0.1", port))
-            .ok()
-            .map(drop)
-    })
-    .await;
+    let _smtp = smtp_server(port, &maildir.path().join("box")).await;
     let server = TestServer::start().await;
     bad_day(
         &server,

@@ -64,6 +64,34 @@ impl Put {
     }
 }
 
+/// Stores a validated definition (JSON `text`), then publishes `value` in `registry`
+/// (only after the commit, so the registry never holds what the store lost).
+async fn store_and_publish<T>(
+    store: &Store,
+    resource: Resource,
+    name: &str,
+    model: Option<String>,
+    text: String,
+    registry: &RwLock<BTreeMap<String, Arc<T>>>,
+    value: T,
+) -> Result<(Put, Arc<T>), ApiError> {
+    let (owned, now) = (name.to_string(), modelwatch_core::time::now_ms());
+    store
+        .write(move |tx| table::put_definition(tx, resource, &owned, model.as_deref(), &text, now))
+        .await?;
+    let value = Arc::new(value);
+    let previous = registry
+        .write()
+        .ok()
+        .and_then(|mut map| map.insert(name.to_string(), value.clone()));
+    let put = if previous.is_some() {
+        Put::Replaced
+    } else {
+        Put::Created
+    };
+    Ok((put, value))
+}
+
 fn read<T: Clone>(lock: &RwLock<BTreeMap<String, T>>) -> BTreeMap<String, T> {
     lock.read().map(|m| m.clone()).unwrap_or_default()
 }
@@ -207,36 +235,11 @@ impl Alerting {
                 ),
             )));
         }
-        let text = rule.definition.to_string();
-        let (rule_name, model_name) = (name.to_string(), rule.model.clone());
-        let now = modelwatch_core::time::now_ms();
-        store
-            .write(move |tx| {
-                table::put_definition(
-                    tx,
-                    Resource::Rules,
-                    &rule_name,
-                    Some(&model_name),
-                    &text,
-                    now,
-                )
-            })
-            .await?;
-        let rule = Arc::new(rule);
-        let previous = self
-            .rules
-            .write()
-            .ok()
-            .and_then(|mut rules| rules.insert(name.to_string(), rule.clone()));
+        let (text, model) = (rule.definition.to_string(), Some(rule.model.clone()));
+        let stored =
+            store_and_publish(store, Resource::Rules, name, model, text, &self.rules, rule).await?;
         self.wake.notify_one();
-        Ok((
-            if previous.is_some() {
-                Put::Replaced
-            } else {
-                Put::Created
-            },
-            rule,
-        ))
+        Ok(stored)
     }
 
     /// Validates and stores a channel.
@@ -257,27 +260,16 @@ impl Alerting {
         }
         // The password must be kept to be used; the definition shown hides it.
         let text = definition.to_string();
-        let channel_name = name.to_string();
-        let now = modelwatch_core::time::now_ms();
-        store
-            .write(move |tx| {
-                table::put_definition(tx, Resource::Channels, &channel_name, None, &text, now)
-            })
-            .await?;
-        let channel = Arc::new(channel);
-        let previous = self
-            .channels
-            .write()
-            .ok()
-            .and_then(|mut channels| channels.insert(name.to_string(), channel.clone()));
-        Ok((
-            if previous.is_some() {
-                Put::Replaced
-            } else {
-                Put::Created
-            },
+        store_and_publish(
+            store,
+            Resource::Channels,
+            name,
+            None,
+            text,
+            &self.channels,
             channel,
-        ))
+        )
+        .await
     }
 
     /// Validates and stores a silence.
@@ -293,27 +285,18 @@ impl Alerting {
         let mut stored = definition.clone();
         stored["starts_at"] = Value::from(silence.starts_at_ms);
         let text = stored.to_string();
-        let silence_id = id.to_string();
-        store
-            .write(move |tx| {
-                table::put_definition(tx, Resource::Silences, &silence_id, None, &text, now)
-            })
-            .await?;
-        let silence = Arc::new(silence);
-        let previous = self
-            .silences
-            .write()
-            .ok()
-            .and_then(|mut silences| silences.insert(id.to_string(), silence.clone()));
-        self.wake.notify_one();
-        Ok((
-            if previous.is_some() {
-                Put::Replaced
-            } else {
-                Put::Created
-            },
+        let stored = store_and_publish(
+            store,
+            Resource::Silences,
+            id,
+            None,
+            text,
+            &self.silences,
             silence,
-        ))
+        )
+        .await?;
+        self.wake.notify_one();
+        Ok(stored)
     }
 
     /// Deletes a definition; `false` if there was none. A channel still used by a rule
