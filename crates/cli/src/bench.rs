@@ -39,7 +39,7 @@ pub struct BenchArgs {
     query_repeats: u32,
     /// What to measure: `ingest` (throughput, memory, query latency) or `alerts` (rule
     /// evaluation and the delay from ingest to webhook delivery).
-    #[arg(long, default_value = "ingest", value_parser = ["ingest", "alerts"])]
+    #[arg(long, default_value = "ingest", value_parser = ["ingest", "alerts", "overload"])]
     scenario: String,
     /// `alerts`: models.
     #[arg(long, default_value_t = 100)]
@@ -50,6 +50,13 @@ pub struct BenchArgs {
     /// `alerts`: watermark steps (minutes of event time, one per real second).
     #[arg(long, default_value_t = 30)]
     steps: u32,
+    /// `overload`: events per second offered, whatever the answers (default: twice the
+    /// ≈ 90,000 events/s measured as sustainable in docs/PERFORMANCE.md).
+    #[arg(long, default_value_t = 180_000)]
+    rate: u64,
+    /// `overload`: seconds of offered load.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
 }
 
 /// PUTs a JSON body and fails with the server's answer unless it is a success.
@@ -92,7 +99,7 @@ pub fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 const NUMERIC: usize = 20;
 const CATEGORICAL: usize = 5;
 
-fn definition() -> Value {
+pub(crate) fn definition() -> Value {
     let mut features: Vec<Value> = (0..NUMERIC)
         .map(|i| json!({"name": format!("n{i}"), "type": "numeric"}))
         .collect();
@@ -102,7 +109,7 @@ fn definition() -> Value {
 }
 
 /// A pool of feature objects, so that building a batch is string concatenation.
-fn feature_pool(rng: &mut StdRng) -> Vec<String> {
+pub(crate) fn feature_pool(rng: &mut StdRng) -> Vec<String> {
     (0..997)
         .map(|_| {
             let mut object = serde_json::Map::new();
@@ -123,17 +130,17 @@ fn feature_pool(rng: &mut StdRng) -> Vec<String> {
         .collect()
 }
 
-struct Plan {
-    pool: Vec<String>,
-    run: u64,
-    start_ms: i64,
-    span_ms: i64,
-    events: u64,
-    batch: u64,
+pub(crate) struct Plan {
+    pub(crate) pool: Vec<String>,
+    pub(crate) run: u64,
+    pub(crate) start_ms: i64,
+    pub(crate) span_ms: i64,
+    pub(crate) events: u64,
+    pub(crate) batch: u64,
 }
 
 impl Plan {
-    fn body(&self, batch_index: u64) -> String {
+    pub(crate) fn body(&self, batch_index: u64) -> String {
         let mut body = String::with_capacity(self.batch as usize * 700);
         let first = batch_index * self.batch;
         for n in first..(first + self.batch).min(self.events) {
@@ -181,7 +188,7 @@ pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-fn rss_kib(pid: u32, field: &str) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -227,6 +234,10 @@ pub(crate) async fn start_child() -> anyhow::Result<(ChildServer, String)> {
 
 /// Runs the benchmark and prints its figures.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.scenario == "overload" {
+        return crate::bench_overload::run(args.url.clone(), args.rate, args.seconds, args.batch)
+            .await;
+    }
     if args.scenario == "alerts" {
         return crate::bench_alerts::run(
             args.url.clone(),

@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_alerts;
+mod bench_overload;
 mod config;
 mod demo;
 mod report;

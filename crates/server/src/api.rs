@@ -46,9 +46,18 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         )
         .route(
             "/api/v1/models/{model}/predictions",
-            post(ingest_predictions),
+            post(ingest_predictions).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                admit_ingest,
+            )),
         )
-        .route("/api/v1/models/{model}/labels", post(ingest_labels))
+        .route(
+            "/api/v1/models/{model}/labels",
+            post(ingest_labels).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                admit_ingest,
+            )),
+        )
         .route("/api/v1/models/{model}/metrics", get(metrics))
         .route(
             "/api/v1/models/{model}/reference",
@@ -98,6 +107,39 @@ async fn openapi() -> Response {
         include_str!("openapi.json"),
     )
         .into_response()
+}
+
+/// Admission control of ingest: before the body is read, a request is turned away with
+/// `503` and `Retry-After` when the write queue is full or `max_concurrent_ingest`
+/// requests are already being read and parsed. Without it, an overload would hold a
+/// parsed body per waiting request in memory.
+async fn admit_ingest(
+    State(state): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let queue_full = state.store.queue_depth() >= state.store.queue_capacity();
+    let permit = if queue_full {
+        None
+    } else {
+        state.ingest_permits.clone().try_acquire_owned().ok()
+    };
+    let Some(_permit) = permit else {
+        state.telemetry.requests_shed.inc();
+        // Read the body to its end, discarding it chunk by chunk (up to the body limit),
+        // so the connection stays usable: answering before the client has finished
+        // sending would make the server close it.
+        let mut chunks = request.into_body().into_data_stream();
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut chunks).await {
+            seen += chunk.len();
+            if seen > state.limits.max_body_bytes {
+                break;
+            }
+        }
+        return ApiError::from(modelwatch_store::StoreError::Overloaded).into_response();
+    };
+    next.run(request).await
 }
 
 async fn not_found() -> ApiError {

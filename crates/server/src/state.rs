@@ -21,6 +21,10 @@ pub struct Limits {
     pub max_models: usize,
     /// Largest reference upload, in bytes (it is streamed, not held).
     pub max_reference_bytes: usize,
+    /// Ingest requests (predictions and labels) read and parsed at once; one more is
+    /// answered `503` with `Retry-After` before its body is read, so memory under
+    /// overload stays bounded.
+    pub max_concurrent_ingest: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +34,7 @@ impl Default for Limits {
             max_records_per_request: 50_000,
             max_models: 1_000,
             max_reference_bytes: 2 * 1024 * 1024 * 1024,
+            max_concurrent_ingest: 16,
         }
     }
 }
@@ -82,6 +87,8 @@ pub struct AppState {
     pub auth: crate::auth::AuthMode,
     /// Recent token lookups.
     pub tokens: crate::auth::TokenCache,
+    /// Admission of ingest requests (see [`Limits::max_concurrent_ingest`]).
+    pub ingest_permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why the server could not start.
@@ -123,6 +130,9 @@ impl AppState {
             alerting,
             auth: config.auth,
             tokens: crate::auth::TokenCache::default(),
+            ingest_permits: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.max_concurrent_ingest.max(1),
+            )),
         }))
     }
 

@@ -433,6 +433,11 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// How many commands the write queue holds.
+    pub fn queue_capacity(&self) -> usize {
+        self.queue.max_capacity()
+    }
+
     /// Commands waiting in the write queue.
     pub fn queue_depth(&self) -> usize {
         self.queue.max_capacity() - self.queue.capacity()
