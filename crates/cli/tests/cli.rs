@@ -275,27 +275,13 @@ fn demo_shows_drift_and_degradation() {
 
 #[test]
 fn json_logs_for_machines() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = modelwatch()
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let (_server, line) = serve_json(&[
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+    ]);
     let log: Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     assert_eq!(log["fields"]["message"], "modelwatch serving", "{log}");
@@ -322,35 +308,22 @@ fn http_get(address: &str, path: &str) -> Value {
 
 #[test]
 fn the_config_file_declares_models_channels_and_rules() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../modelwatch.example.toml");
-    let mut child = modelwatch()
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-        ])
-        .arg(&example)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (server, line) = serve_json(&[
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--config".as_ref(),
+        example.as_os_str(),
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+    ]);
     let log: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     let address = log["fields"]["address"].as_str().unwrap().to_string();
     let rules = http_get(&address, "/api/v1/rules");
     let channels = http_get(&address, "/api/v1/channels");
     let model = http_get(&address, "/api/v1/models/credit");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
     let names: Vec<&str> = rules["rules"]
         .as_array()
         .unwrap()
@@ -465,29 +438,14 @@ fn serving_a_network_needs_a_token_or_an_explicit_off() {
         "{stderr}"
     );
     // Told explicitly, it serves without authentication.
-    let mut child = modelwatch()
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "0.0.0.0:0",
-            "--auth",
-            "off",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let (_server, line) = serve_json(&[
+        "--listen".as_ref(),
+        "0.0.0.0:0".as_ref(),
+        "--auth".as_ref(),
+        "off".as_ref(),
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+    ]);
     assert!(
         line.contains("modelwatch serving") && line.contains("Off"),
         "{line}"
@@ -564,33 +522,18 @@ async fn tls_serves_https_with_the_given_certificate() {
     }
     let data = dir.path().join("data");
     let secret = token_create(&data, "read");
-    let child = modelwatch()
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--auth",
-            "required",
-            "--tls-cert",
-        ])
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = KillOnDrop(child);
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.0.stderr.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let (_server, line) = serve_json(&[
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--auth".as_ref(),
+        "required".as_ref(),
+        "--tls-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-key".as_ref(),
+        key.as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+    ]);
     let log: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(log["fields"]["scheme"], "https", "{log}");
     let port = log["fields"]["address"]
@@ -647,7 +590,26 @@ async fn tls_serves_https_with_the_given_certificate() {
             .await
             .is_err()
     );
-    let _ = (&cert, &key);
+}
+
+/// Starts `modelwatch --log-format json serve ARGS` and returns the running server and
+/// its first log line (`modelwatch serving`, with the address it bound).
+fn serve_json(args: &[&std::ffi::OsStr]) -> (KillOnDrop, String) {
+    let child = modelwatch()
+        .args(["--log-format", "json", "serve"])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.0.stderr.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    (child, line)
 }
 
 /// Kills a child server when dropped, so a failed assertion leaves nothing running.

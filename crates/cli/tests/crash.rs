@@ -207,22 +207,8 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
         }
         checked += acked.len();
         // Exactly once, and profiles equal the raw rows.
-        let model: Value = client
-            .get(format!("{}/api/v1/models/m", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let metrics: Value = client
-            .get(format!("{}/api/v1/models/m/metrics", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let model = get_json(&client, &format!("{}/api/v1/models/m", server.base)).await;
+        let metrics = get_json(&client, &format!("{}/api/v1/models/m/metrics", server.base)).await;
         let stored = model["stats"]["predictions"].as_u64().unwrap();
         let (sent, labels_acked) = {
             let book = ledger.lock().unwrap();
@@ -248,14 +234,7 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
         );
         // Feature profiles are written lazily; after a crash they are rebuilt from the raw
         // events, so they too count every stored prediction exactly once.
-        let quality: Value = client
-            .get(format!("{}/api/v1/models/m/quality", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let quality = get_json(&client, &format!("{}/api/v1/models/m/quality", server.base)).await;
         assert_eq!(
             quality["rows"].as_u64(),
             Some(stored),
@@ -303,17 +282,7 @@ async fn ingest_batches(
 async fn consistent_counts(client: &reqwest::Client, base: &str) -> u64 {
     let get = |path: &str| {
         let url = format!("{base}{path}");
-        let client = client.clone();
-        async move {
-            client
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        async move { get_json(client, &url).await }
     };
     let stored = get("/api/v1/models/m").await["stats"]["predictions"]
         .as_u64()
@@ -537,23 +506,9 @@ async fn a_queued_notification_survives_kill_dash_nine() {
         delivered[0]["alerts"][0]["startsAt"],
         "2024-03-12T00:00:00Z"
     );
-    let alerts: Value = client
-        .get(format!("{}/api/v1/alerts", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alerts = get_json(&client, &format!("{}/api/v1/alerts", server.base)).await;
     assert_eq!(alerts["alerts"].as_array().unwrap().len(), 1, "{alerts}");
-    let events: Value = client
-        .get(format!("{}/api/v1/events", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = get_json(&client, &format!("{}/api/v1/events", server.base)).await;
     let kinds: Vec<&str> = events["events"]
         .as_array()
         .unwrap()
@@ -564,4 +519,8 @@ async fn a_queued_notification_survives_kill_dash_nine() {
         kinds.contains(&"notified") && kinds.contains(&"firing"),
         "{kinds:?}"
     );
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }

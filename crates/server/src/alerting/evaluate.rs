@@ -206,14 +206,15 @@ pub fn spans_to_judge(
     };
     let mut ends = Vec::new();
     if let Some((oldest, newest)) = changed {
-        // Complete spans already judged (or skipped as empty) that hold changed data.
-        let settled = state.settled_through_ms.unwrap_or(i64::MIN);
+        // Complete, still open spans that hold changed data (settled ones no longer
+        // change, so a label for old data does not walk through them).
         let mut end = align_down(oldest, every) + every;
+        if let Some(settled) = state.settled_through_ms {
+            end = end.max(settled + every);
+        }
         while end < first_new && end - rule.window_ms <= newest && ends.len() < MAX_SPANS_PER_ROUND
         {
-            if end > settled {
-                ends.push(end);
-            }
+            ends.push(end);
             end += every;
         }
     }
