@@ -156,8 +156,10 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `200` while serving; says whether requests need a token (the dashboard asks for one
+/// before its first call instead of collecting a `401`).
+async fn healthz(State(state): Shared) -> Json<Value> {
+    Json(json!({"status": "ok", "auth_required": state.auth != crate::auth::AuthMode::Off}))
 }
 
 async fn prometheus(State(state): Shared) -> Response {

@@ -544,9 +544,20 @@ async function modelAlertsTab(model) {
 
 // ---- routing --------------------------------------------------------------------------
 
+let authRequired = null;
+
 async function route() {
   document.body.dataset.ready = "";
   document.getElementById("sign-out").hidden = !token();
+  if (authRequired === null) {
+    // Ask first, so that a server needing a token gets no request without one.
+    authRequired = (await (await fetch("/healthz")).json()).auth_required === true;
+  }
+  if (authRequired && !token()) {
+    page(el("p", { class: "muted" }, "Waiting for a token…"));
+    askForToken("");
+    return;
+  }
   const hash = location.hash || "#/";
   const path = hash.slice(1).split("?")[0];
   const params = queryOf(hash);
