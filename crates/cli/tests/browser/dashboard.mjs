@@ -1,13 +1,14 @@
 // Drives Debian's Chromium (headless) over the dashboard of a running modelwatch server
 // with demo data. Usage: node dashboard.mjs BASE_URL ARTIFACT_DIR [--token-from-env]
 // With --token-from-env the server needs a token: the page must ask for it, and the
-// token (MODELWATCH_TOKEN) must never appear in a URL.
+// token (MODELWATCH_TOKEN) must never appear in a URL. With REPORT_FILE, the HTML report
+// is also opened from disk with the network off.
 // Prints one JSON object (what was seen) on stdout; exits 1 with the reason on a failure.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-const [base, artifacts, mode] = process.argv.slice(2);
+const [base, artifacts, mode, reportFile] = process.argv.slice(2);
 const withToken = mode === "--token-from-env";
 mkdirSync(artifacts, { recursive: true });
 
@@ -118,6 +119,24 @@ try {
     await page.waitForFunction(() => document.body.dataset.ready === "model-alerts" && !!document.querySelector("table.alerts td:nth-child(8)")?.textContent.match(/ui-/), null, { timeout: 30000 });
     seen.silencedBy = await page.$$eval("table.alerts tr[data-alert] td:nth-child(8)", (tds) => tds.map((td) => td.textContent));
     await shot("alerts-silenced");
+  }
+  if (reportFile) {
+    // The HTML report opens with the network cut off: nothing but the file is requested.
+    const offline = await browser.newContext({ offline: true });
+    const reportPage = await offline.newPage();
+    const requested = [];
+    reportPage.on("request", (r) => requested.push(r.url()));
+    reportPage.on("console", (m) => { if (m.type() === "error") consoleErrors.push(`report: ${m.text()}`); });
+    await reportPage.goto("file://" + reportFile);
+    seen.report = {
+      requests: requested,
+      lines: await reportPage.$$eval("svg path.line", (ps) => ps.filter((p) => (p.getAttribute("d") || "").includes("L")).length),
+      distributions: await reportPage.$$eval("table.drift svg", (s) => s.length),
+    };
+    await reportPage.screenshot({ path: join(artifacts, "report.png"), fullPage: true });
+    seen.screenshots.push(join(artifacts, "report.png"));
+    check(requested.length === 1, `the report requested more than itself: ${requested.join(", ")}`);
+    await offline.close();
   }
   check(urls.every((u) => !process.env.MODELWATCH_TOKEN || !u.includes(process.env.MODELWATCH_TOKEN)), "the token appeared in a request URL");
   check(urls.every((u) => u.startsWith(base) || u.startsWith("data:")), `a request left the server: ${urls.find((u) => !u.startsWith(base))}`);

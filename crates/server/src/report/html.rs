@@ -206,12 +206,12 @@ fn line_chart(metric: &str, series: &[Value]) -> Option<LineChart> {
         y_bottom: cell(&serde_json::json!(low)),
         x_first: points.first().map(|p| p.0.clone()).unwrap_or_default(),
         x_last: points.last().map(|p| p.0.clone()).unwrap_or_default(),
-        rows: points
+        rows: series
             .iter()
-            .map(|(start, v)| {
+            .map(|p| {
                 (
-                    start.clone(),
-                    v.map_or("—".into(), |v| cell(&serde_json::json!(v))),
+                    p["start"].as_str().unwrap_or("").to_string(),
+                    text(&p["metrics"][metric]),
                 )
             })
             .collect(),
