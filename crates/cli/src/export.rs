@@ -390,58 +390,19 @@ async fn tensorboard(args: TensorboardArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| usage(format!("--out: cannot create {}: {e}", run_dir.display())))?;
 
-    // The distributions: one drift query per window that has predictions.
-    let mut distributions = true;
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut pending = windows
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| w.metrics.get("count").and_then(Value::as_u64) != Some(0))
-        .map(|(i, w)| {
-            let from = range_from.map_or(w.start_ms, |f| f.max(w.start_ms));
-            let to = range_to.map_or(w.start_ms + step_ms, |t| t.min(w.start_ms + step_ms));
-            (i, from, to)
-        })
-        .collect::<Vec<_>>()
-        .into_iter();
-    loop {
-        while tasks.len() < CONCURRENT_QUERIES {
-            let Some((i, from, to)) = pending.next() else {
-                break;
-            };
-            let mut query = vec![
-                ("from", format_timestamp(from)),
-                ("to", format_timestamp(to)),
-            ];
-            if let Some(version) = &args.version {
-                query.push(("version", version.clone()));
-            }
-            let api = api.clone();
-            tasks.spawn(async move { (i, api.request("drift", &query).await) });
-        }
-        let Some(joined) = tasks.join_next().await else {
-            break;
-        };
-        let (i, result) = joined?;
-        let drift = match result? {
-            Ok(drift) => drift,
-            Err(refusal) if refusal.code == "no_reference" => {
-                eprintln!(
-                    "modelwatch: model `{}` has no reference, so no feature distributions are exported (upload one with PUT .../reference)",
-                    args.model
-                );
-                distributions = false;
-                tasks.abort_all();
-                break;
-            }
-            Err(refusal) => return Err(api.refused("drift", refusal)),
-        };
-        windows[i].columns = columns(&drift);
-    }
+    let distributions = fetch_distributions(
+        &api,
+        &mut windows,
+        (range_from, range_to),
+        step_ms,
+        args.version.as_deref(),
+    )
+    .await?;
     if !distributions {
-        for window in &mut windows {
-            window.columns.clear();
-        }
+        eprintln!(
+            "modelwatch: model `{}` has no reference, so no feature distributions are exported (upload one with PUT .../reference)",
+            args.model
+        );
     }
     // The reference on the bins of the first window with data (the numeric bins span
     // both sides' range, so they differ from window to window).
@@ -451,23 +412,6 @@ async fn tensorboard(args: TensorboardArgs) -> anyhow::Result<()> {
         .map(|w| w.columns.clone())
         .unwrap_or_default();
 
-    // Replace an earlier export of the same run, so TensorBoard does not show it twice.
-    let entries = std::fs::read_dir(&run_dir)
-        .map_err(|e| usage(format!("--out: cannot read {}: {e}", run_dir.display())))?;
-    for entry in entries.flatten() {
-        if entry
-            .file_name()
-            .to_str()
-            .is_some_and(crate::tensorboard::is_own_file)
-        {
-            std::fs::remove_file(entry.path()).map_err(|e| {
-                usage(format!(
-                    "--out: cannot replace {}: {e}",
-                    entry.path().display()
-                ))
-            })?;
-        }
-    }
     let now = modelwatch_core::time::now_ms() as f64 / 1000.0;
     let mut writer = EventWriter::create(&run_dir, now)
         .map_err(|e| usage(format!("--out: cannot write in {}: {e}", run_dir.display())))?;
@@ -477,6 +421,7 @@ async fn tensorboard(args: TensorboardArgs) -> anyhow::Result<()> {
     writer
         .finish()
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    remove_earlier_exports(&run_dir, &path)?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     eprintln!(
         "modelwatch: wrote {} windows ({} scalars, {} histograms, {size} bytes) of model `{}` to {} in {:.2} s",
@@ -488,6 +433,81 @@ async fn tensorboard(args: TensorboardArgs) -> anyhow::Result<()> {
         began.elapsed().as_secs_f64()
     );
     println!("{}", path.display());
+    Ok(())
+}
+
+/// Drift answers for every window with predictions (windows clipped to `range`), at most
+/// [`CONCURRENT_QUERIES`] at a time, into each window's `columns`. `false` when the
+/// model has no reference (then no window has columns).
+async fn fetch_distributions(
+    api: &std::sync::Arc<Api>,
+    windows: &mut [Window],
+    range: (Option<i64>, Option<i64>),
+    step_ms: i64,
+    version: Option<&str>,
+) -> anyhow::Result<bool> {
+    let mut pending = windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.metrics.get("count").and_then(Value::as_u64) != Some(0))
+        .map(|(i, w)| {
+            let end = w.start_ms + step_ms;
+            let from = range.0.map_or(w.start_ms, |f| f.max(w.start_ms));
+            let to = range.1.map_or(end, |t| t.min(end));
+            (i, from, to)
+        })
+        .collect::<Vec<_>>()
+        .into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        while tasks.len() < CONCURRENT_QUERIES {
+            let Some((i, from, to)) = pending.next() else {
+                break;
+            };
+            let mut query = vec![
+                ("from", format_timestamp(from)),
+                ("to", format_timestamp(to)),
+            ];
+            if let Some(version) = version {
+                query.push(("version", version.to_string()));
+            }
+            let api = api.clone();
+            tasks.spawn(async move { (i, api.request("drift", &query).await) });
+        }
+        let Some(joined) = tasks.join_next().await else {
+            return Ok(true);
+        };
+        let (i, result) = joined?;
+        match result? {
+            Ok(drift) => windows[i].columns = columns(&drift),
+            Err(refusal) if refusal.code == "no_reference" => {
+                for window in windows.iter_mut() {
+                    window.columns.clear();
+                }
+                return Ok(false);
+            }
+            Err(refusal) => return Err(api.refused("drift", refusal)),
+        }
+    }
+}
+
+/// Removes the event files of earlier exports from `run_dir` (all but `keep`), so that
+/// TensorBoard does not show their points twice. Other files are left alone.
+fn remove_earlier_exports(run_dir: &std::path::Path, keep: &std::path::Path) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(run_dir)
+        .map_err(|e| usage(format!("--out: cannot read {}: {e}", run_dir.display())))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path != keep
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(crate::tensorboard::is_own_file)
+        {
+            std::fs::remove_file(&path)
+                .map_err(|e| usage(format!("--out: cannot replace {}: {e}", path.display())))?;
+        }
+    }
     Ok(())
 }
 

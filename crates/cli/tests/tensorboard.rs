@@ -430,6 +430,35 @@ async fn the_export_is_what_the_api_answers_as_tensorboard_reads_it() {
             ("application/json", Value::from(labels()).to_string()),
         )
         .await;
+    // Without a reference there are no drift bins: the scalars only, and a note.
+    let bare = dir.path().join("bare");
+    let output = export(
+        Some(&reader),
+        &[
+            "--model",
+            "credit",
+            "--out",
+            bare.to_str().unwrap(),
+            "--url",
+            &base,
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no reference"),
+        "{}",
+        stderr(&output)
+    );
+    let read = tensorboard_read(&bare.join("credit"));
+    assert_eq!(read["histograms"], json!({}));
+    assert_eq!(
+        read["scalars"]["operational/count"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
     client
         .send(
             reqwest::Method::PUT,
