@@ -105,16 +105,19 @@ pub struct HistogramProto {
 
 impl HistogramProto {
     /// A histogram of `counts` in the bins `[edges[i], edges[i+1])` (so `edges` has one
-    /// more element than `counts`). TensorBoard keeps counts per bucket, not values, so
-    /// `sum` and `sum_squares` are approximated by putting every value of a bin at the
-    /// bin's midpoint; `min` and `max` are the outer edges of the non-empty bins.
-    /// `None` when the lengths disagree, an edge is not finite, or every count is zero.
+    /// more element than `counts`). TensorBoard draws bucket `i` from `bucket_limit[i-1]`
+    /// (`min` for the first) to `bucket_limit[i]` (`max` for the last), so `min` and
+    /// `max` are the outer edges, and its buckets are exactly these bins. The format keeps
+    /// counts, not values, so `sum` and `sum_squares` are approximated by putting every
+    /// value of a bin at the bin's midpoint. `None` when the lengths disagree, an edge is
+    /// not finite, or every count is zero.
     pub fn from_bins(edges: &[f64], counts: &[f64]) -> Option<HistogramProto> {
         if edges.len() != counts.len() + 1 || edges.iter().any(|e| !e.is_finite()) {
             return None;
         }
-        let first = counts.iter().position(|&c| c > 0.0)?;
-        let last = counts.iter().rposition(|&c| c > 0.0)?;
+        if !counts.iter().any(|&c| c > 0.0) {
+            return None;
+        }
         let (mut num, mut sum, mut sum_squares) = (0.0, 0.0, 0.0);
         for (i, &count) in counts.iter().enumerate() {
             let mid = (edges[i] + edges[i + 1]) / 2.0;
@@ -123,8 +126,8 @@ impl HistogramProto {
             sum_squares += count * mid * mid;
         }
         Some(HistogramProto {
-            min: edges[first],
-            max: edges[last + 1],
+            min: edges[0],
+            max: edges[counts.len()],
             num,
             sum,
             sum_squares,
@@ -327,9 +330,9 @@ mod tests {
     }
 
     #[test]
-    fn histograms_from_bins_use_midpoints_and_the_non_empty_range() {
+    fn histograms_from_bins_use_midpoints_and_the_outer_edges() {
         let histo = HistogramProto::from_bins(&[0.0, 1.0, 2.0, 4.0], &[0.0, 2.0, 1.0]).unwrap();
-        assert_eq!(histo.min, 1.0);
+        assert_eq!(histo.min, 0.0);
         assert_eq!(histo.max, 4.0);
         assert_eq!(histo.num, 3.0);
         assert_eq!(histo.sum, 2.0 * 1.5 + 3.0);

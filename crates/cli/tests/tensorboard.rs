@@ -350,6 +350,13 @@ async fn check_export(client: &Client, run_dir: &Path, query: &str, step_ms: i64
                     assert_eq!(limit.as_f64().unwrap(), *edge, "{tag}");
                 }
                 assert_eq!(event["num"].as_f64().unwrap(), current.iter().sum::<f64>());
+                // TensorBoard draws the first bucket from `min`, the last to `max`.
+                assert_eq!(event["min"].as_f64().unwrap(), edges[0], "{tag}");
+                assert_eq!(
+                    event["max"].as_f64().unwrap(),
+                    edges[edges.len() - 1],
+                    "{tag}"
+                );
                 if windows_with_histograms == 1 {
                     // The reference, once at step 0, on the first non-empty window's bins.
                     let reference: Vec<f64> = distribution["reference"]
