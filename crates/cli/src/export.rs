@@ -45,7 +45,7 @@ pub struct TensorboardArgs {
     /// The model to export.
     #[arg(long)]
     model: String,
-    /// TensorBoard log directory; the run goes to DIR/<model> (DIR/<model>/<version>
+    /// TensorBoard log directory; the run goes to DIR/MODEL (DIR/MODEL/VERSION
     /// with --version).
     #[arg(long)]
     out: PathBuf,
