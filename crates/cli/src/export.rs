@@ -41,13 +41,16 @@ enum ExportTarget {
 /// Arguments of `modelwatch export tensorboard`. The token, if the server needs one, is
 /// read from the environment variable `MODELWATCH_TOKEN`.
 #[derive(clap::Args)]
+#[command(
+    after_help = "The token, when the server requires one, is read from the environment variable MODELWATCH_TOKEN and sent as `Authorization: Bearer`; a token with the read scope is enough. Tags, steps and approximations: docs/TENSORBOARD.md."
+)]
 pub struct TensorboardArgs {
     /// The model to export.
     #[arg(long)]
     model: String,
     /// TensorBoard log directory; the run goes to DIR/MODEL (DIR/MODEL/VERSION
     /// with --version).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Base URL of the modelwatch server.
     #[arg(long, default_value = "http://127.0.0.1:8480")]
