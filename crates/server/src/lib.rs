@@ -6,8 +6,10 @@
 //! - [`error`]: the single mapping of failures to HTTP statuses.
 //! - [`pii`]: keyed hashing of personal data before it is stored.
 //! - [`mod@reference`]: streaming reference uploads into a reference profile.
+//! - [`report`]: the report of a range as JSON, Markdown or a self-contained HTML page.
 //! - [`telemetry`]: the server's own `/metrics`.
 //! - [`alerting`]: rules, channels, silences, the alerting engine and notifications.
+//! - [`dashboard`]: the embedded web dashboard at `/`.
 //! - [`auth`]: API tokens, scopes and model restrictions.
 //! - [`tls`]: the optional TLS listener.
 //!
@@ -17,9 +19,11 @@
 pub mod alerting;
 pub mod api;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod pii;
 pub mod reference;
+pub mod report;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
