@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use modelwatch_core::body::{BodyFormat, RecordResult, split_records};
-use modelwatch_core::event::{validate_label, validate_prediction};
+use modelwatch_core::event::{validate_label, validate_prediction_within};
 use modelwatch_core::query::merge_windows;
 use modelwatch_core::time::{
     MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration, parse_timestamp_str,
@@ -348,6 +348,32 @@ pub(crate) async fn store_model(
     model: Model,
 ) -> Result<(StatusCode, Arc<ModelEntry>), ApiError> {
     let name = model.name.clone();
+    let limits = &state.limits;
+    if model.features().len() > limits.max_features_per_model {
+        return Err(ApiError::invalid(FieldError::new(
+            "features",
+            format!(
+                "{} features; at most {} are allowed (limits.max_features_per_model)",
+                model.features().len(),
+                limits.max_features_per_model
+            ),
+        )));
+    }
+    if let Some(class) = model
+        .classes
+        .iter()
+        .find(|c| c.len() > limits.max_label_bytes)
+    {
+        return Err(ApiError::invalid(FieldError::new(
+            "classes",
+            format!(
+                "class `{}…` is {} bytes; at most {} are allowed (limits.max_label_bytes)",
+                class.chars().take(20).collect::<String>(),
+                class.len(),
+                limits.max_label_bytes
+            ),
+        )));
+    }
     let is_new = state.model(&name).is_none();
     let count = state.models.read().map(|m| m.len()).unwrap_or(0);
     if is_new && count >= state.limits.max_models {
@@ -455,9 +481,10 @@ async fn ingest_predictions(
     let (model, pii) = (entry.model.clone(), state.pii.clone());
     let reference = state.reference(entry.id);
     let max_records = state.limits.max_records_per_request;
+    let input_limits = state.limits.input();
     let (batch, indexes, mut rejected) = blocking(move || {
         let (events, indexes, rejected) = parse_records(&body, format, max_records, |record| {
-            let mut event = validate_prediction(&model, &record, arrival)?;
+            let mut event = validate_prediction_within(&model, &record, arrival, &input_limits)?;
             pii.protect(&model, &mut event.features);
             Ok(event)
         })?;
@@ -827,8 +854,11 @@ async fn put_reference(
     let reader = body_reader(body, state.limits.max_reference_bytes);
     let (model, pii) = (entry.model.clone(), state.pii.clone());
     let spill_dir = state.data_dir.clone();
-    let profiled =
-        blocking(move || profile_reference(reader, format, &model, &pii, &spill_dir)).await?;
+    let input_limits = state.limits.input();
+    let profiled = blocking(move || {
+        profile_reference(reader, format, &model, &pii, &spill_dir, &input_limits)
+    })
+    .await?;
     let rejected: Vec<Value> = profiled
         .rejected
         .iter()
