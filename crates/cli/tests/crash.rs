@@ -1,6 +1,8 @@
 //! Crash safety of the real binary: `kill -9` during concurrent ingest of predictions
-//! and labels, restart on the same data directory, and check that every acknowledged
-//! record is there exactly once and the profiles agree with the raw rows.
+//! and labels and changes of an alert rule, restart on the same data directory, and
+//! check that every acknowledged record is there exactly once, the profiles agree with
+//! the raw rows, the rule is its last acknowledged definition and its alert state equals
+//! the verdict recomputed from the stored records.
 //!
 //! `MODELWATCH_CRASH_CYCLES` sets the number of kill cycles (default 8).
 
@@ -74,6 +76,28 @@ fn event(id: &str, n: u64) -> Value {
     })
 }
 
+/// A rule judged in event time whose verdict the test can recompute: the day's
+/// prediction count above `threshold`, no damping.
+fn volume_rule(threshold: f64) -> Value {
+    json!({
+        "model": "m", "metric": "count", "window": "1d", "every": "1d",
+        "condition": {"op": ">", "threshold": threshold},
+        "keep_firing_for": "0s", "min_count": 1,
+    })
+}
+
+/// What the rule writer knows of its definitions.
+#[derive(Default)]
+struct RuleLedger {
+    /// The threshold of the last `PUT` answered 2xx.
+    acked: Option<f64>,
+    /// The threshold of a `PUT` sent but not answered (the kill may have cut it off
+    /// before or after its commit).
+    in_flight: Option<f64>,
+    /// Definitions acknowledged.
+    changes: u64,
+}
+
 #[derive(Default)]
 struct Ledger {
     /// Predictions whose request was answered 200 with the id accepted.
@@ -102,6 +126,8 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
         .unwrap();
     assert!(created.status().is_success());
     let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let rules = Arc::new(Mutex::new(RuleLedger::default()));
+    let (mut judged_cycles, mut firing_verdicts) = (0, 0);
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xC0FFEE);
     let mut checked = 0;
     for cycle in 0..cycles {
@@ -177,12 +203,45 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
                 }
             }));
         }
+        // Rule changes while the writers run: the threshold flips between "always fires"
+        // and "never fires" every few milliseconds.
+        let rule_writer = {
+            let (client, base, rules) = (client.clone(), base.clone(), rules.clone());
+            tokio::spawn(async move {
+                for k in 0u64.. {
+                    let threshold = if (u64::from(cycle) + k).is_multiple_of(2) {
+                        0.0
+                    } else {
+                        1e12
+                    };
+                    rules.lock().unwrap().in_flight = Some(threshold);
+                    let Ok(response) = client
+                        .put(format!("{base}/api/v1/rules/volume"))
+                        .json(&volume_rule(threshold))
+                        .send()
+                        .await
+                    else {
+                        return;
+                    };
+                    {
+                        let mut book = rules.lock().unwrap();
+                        book.in_flight = None;
+                        if response.status().is_success() {
+                            book.acked = Some(threshold);
+                            book.changes += 1;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(rng_free_pause(k))).await;
+                }
+            })
+        };
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..600))).await;
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
         for writer in writers {
             writer.await.unwrap();
         }
+        rule_writer.await.unwrap();
         server = start(dir.path());
         wait_healthy(&client, &server.base).await;
 
@@ -246,11 +305,95 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
             labelled >= inline + labels_acked,
             "cycle {cycle}: an acknowledged label was lost"
         );
+
+        // The rule is the last acknowledged definition (or the one cut off by the kill),
+        // and its alert converges to the verdict recomputed from the stored records.
+        let (acked_threshold, in_flight) = {
+            let book = rules.lock().unwrap();
+            (book.acked, book.in_flight)
+        };
+        let rule = client
+            .get(format!("{}/api/v1/rules/volume", server.base))
+            .send()
+            .await
+            .unwrap();
+        if acked_threshold.is_none() && !rule.status().is_success() {
+            continue; // no definition was acknowledged and none committed
+        }
+        let rule: Value = rule.json().await.unwrap();
+        let threshold = rule["condition"]["threshold"].as_f64().unwrap();
+        assert!(
+            Some(threshold) == acked_threshold || Some(threshold) == in_flight,
+            "cycle {cycle}: rule threshold {threshold}, acknowledged {acked_threshold:?}, in flight {in_flight:?}"
+        );
+        if let Some(fires) = check_volume_alert(&client, &server.base, threshold).await {
+            judged_cycles += 1;
+            firing_verdicts += u32::from(fires);
+        }
     }
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    eprintln!("crash test: {cycles} kill -9 cycles, {checked} acknowledged predictions re-checked");
+    let rule_changes = rules.lock().unwrap().changes;
+    eprintln!(
+        "crash test: {cycles} kill -9 cycles, {checked} acknowledged predictions re-checked, \
+         {rule_changes} rule changes acknowledged, alert state recomputed in {judged_cycles} cycles \
+         ({firing_verdicts} firing)"
+    );
     assert!(checked > 0);
+    assert!(rule_changes > 0);
+    assert_eq!(judged_cycles, cycles, "every cycle checks the alert state");
+}
+
+/// A pause between rule changes, 5–40 ms, without a shared random generator.
+fn rng_free_pause(k: u64) -> u64 {
+    5 + (k * 7919) % 36
+}
+
+/// Waits until the `volume` rule's alert agrees with the recomputed verdict: the latest
+/// day the rule has judged is the one before the newest event's day (the span of the
+/// newest day is still open), and it fires when that day's count, as the metrics
+/// endpoint gives it from the stored records, is above `threshold`. Returns the verdict
+/// checked (`None` only while no day can have been judged yet).
+async fn check_volume_alert(client: &reqwest::Client, base: &str, threshold: f64) -> Option<bool> {
+    let model = get_json(client, &format!("{base}/api/v1/models/m")).await;
+    let newest = model["stats"]["newest_event"].as_str()?;
+    let newest_day = &newest[..10];
+    let days = get_json(
+        client,
+        &format!("{base}/api/v1/models/m/metrics?from=2024-03-11T00:00:00Z&to=2024-03-14T00:00:00Z&step=1d"),
+    )
+    .await;
+    let judged: Vec<&Value> = days["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["start"].as_str().unwrap() < newest_day)
+        .collect();
+    let last = judged.last()?;
+    let count = last["metrics"]["count"].as_f64().unwrap();
+    let expected = count > threshold;
+    let mut seen = None;
+    for _ in 0..300 {
+        let firing = get_json(
+            client,
+            &format!("{base}/api/v1/alerts?state=firing&model=m"),
+        )
+        .await;
+        let fires = firing["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["rule"] == "volume");
+        if fires == expected {
+            return Some(expected);
+        }
+        seen = Some(fires);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the volume alert fires: {seen:?}, but day {} holds {count} predictions against threshold {threshold}",
+        last["start"]
+    );
 }
 
 async fn ingest_batches(

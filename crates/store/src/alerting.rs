@@ -78,9 +78,8 @@ pub fn delete_definition(
         &format!("DELETE FROM {} WHERE name = ?1", resource.table()),
         [name],
     )?;
-    if resource == Resource::Rules {
-        conn.execute("DELETE FROM rule_states WHERE rule = ?1", [name])?;
-    }
+    // A deleted rule's state stays until the alerting engine has resolved its alert
+    // (it deletes the state then), so a crash in between cannot orphan a firing alert.
     Ok(deleted > 0)
 }
 
@@ -97,21 +96,75 @@ pub fn load_definitions(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Saves the evaluator's state of a rule (encoded by the caller).
-pub fn save_rule_state(conn: &Connection, rule: &str, state: &[u8]) -> Result<(), StoreError> {
+/// Saves the evaluator's state of a rule (encoded by the caller), with the definition
+/// (JSON) and model it was judged under.
+pub fn save_rule_state(
+    conn: &Connection,
+    rule: &str,
+    state: &[u8],
+    definition: &str,
+    model: &str,
+) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO rule_states (rule, state) VALUES (?1, ?2)
-         ON CONFLICT (rule) DO UPDATE SET state = excluded.state",
-        params![rule, state],
+        "INSERT INTO rule_states (rule, state, definition, model) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (rule) DO UPDATE SET state = excluded.state,
+             definition = excluded.definition, model = excluded.model",
+        params![rule, state, definition, model],
     )?;
     Ok(())
 }
 
-/// Every saved rule state: `(rule, encoded state)`.
-pub fn load_rule_states(conn: &Connection) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-    let mut statement = conn.prepare("SELECT rule, state FROM rule_states")?;
-    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+/// Forgets a rule's state (its rule was deleted or redefined and its alert resolved).
+pub fn delete_rule_state(conn: &Connection, rule: &str) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM rule_states WHERE rule = ?1", [rule])?;
+    Ok(())
+}
+
+/// A rule's saved state and what it was judged under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedRuleState {
+    /// The rule's name.
+    pub rule: String,
+    /// The encoded state.
+    pub state: Vec<u8>,
+    /// The definition (JSON) it was judged under; empty for states saved before
+    /// schema version 6.
+    pub definition: String,
+    /// The model it was judged on (empty before version 6).
+    pub model: String,
+}
+
+/// Every saved rule state.
+pub fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreError> {
+    let mut statement = conn.prepare("SELECT rule, state, definition, model FROM rule_states")?;
+    let rows = statement.query_map([], |row| {
+        Ok(SavedRuleState {
+            rule: row.get(0)?,
+            state: row.get(1)?,
+            definition: row.get(2)?,
+            model: row.get(3)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Marks every firing alert of `rule` resolved at `ends_at_ms`; the ids resolved.
+pub fn resolve_rule_alerts(
+    conn: &Connection,
+    rule: &str,
+    ends_at_ms: i64,
+    now_ms: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let ids: Vec<i64> = {
+        let mut statement =
+            conn.prepare("SELECT id FROM alerts WHERE rule = ?1 AND state = 'firing'")?;
+        let rows = statement.query_map([rule], |row| row.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for id in &ids {
+        resolve_alert(conn, *id, ends_at_ms, now_ms)?;
+    }
+    Ok(ids)
 }
 
 /// An alert as stored.

@@ -124,6 +124,11 @@ const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL,
         revoked_ms INTEGER
     );",
+    // 6: the definition (and model) a rule's state was judged under, so that after a
+    // crash a state never outlives its definition: a redefined or deleted rule's open
+    // alert is resolved instead of kept firing.
+    "ALTER TABLE rule_states ADD COLUMN definition TEXT NOT NULL DEFAULT '';
+    ALTER TABLE rule_states ADD COLUMN model TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Opens pragmas for durability and concurrency on a connection.

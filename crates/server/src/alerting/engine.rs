@@ -45,6 +45,8 @@ struct RuleOutcome {
     /// The rule was deleted or redefined: its alert resolves and no state is kept.
     retired: bool,
     model: String,
+    /// The definition (JSON) the state was judged under, saved with it.
+    definition: String,
     state: RuleState,
     changes: Vec<(Change, AlertSnapshot, Value)>,
 }
@@ -68,6 +70,9 @@ struct Delivery {
 pub struct Engine {
     app: Arc<AppState>,
     rules: HashMap<String, RuleEntry>,
+    /// Saved states of rules that no longer exist and whose definition cannot be rebuilt
+    /// (their model is gone): the first round resolves their alerts and forgets them.
+    orphans: Vec<String>,
     groups: BTreeMap<(String, String), Group>,
     outbox: BTreeMap<i64, OutboxRow>,
     in_flight: HashSet<i64>,
@@ -185,21 +190,61 @@ impl Engine {
     /// Loads the engine's state from the store.
     fn load(app: Arc<AppState>) -> Result<Self, StoreError> {
         let store = &app.store;
-        let saved: HashMap<String, Vec<u8>> =
-            store.read(table::load_rule_states)?.into_iter().collect();
+        let registry = app.alerting.rules();
         let mut rules = HashMap::new();
-        for (name, rule) in app.alerting.rules() {
-            let text = saved.get(&name).cloned().unwrap_or_default();
-            let state = RuleState::decode(&text).unwrap_or_default();
-            rules.insert(
-                name,
-                RuleEntry {
-                    rule,
-                    state,
-                    saved: text,
-                    fresh: true,
-                },
-            );
+        let mut orphans = Vec::new();
+        for row in store.read(table::load_rule_states)? {
+            let state = RuleState::decode(&row.state).unwrap_or_default();
+            let saved_definition: Option<Value> = serde_json::from_str(&row.definition).ok();
+            match registry.get(&row.rule) {
+                // Judged under the current definition (or saved before definitions were).
+                Some(rule)
+                    if saved_definition.is_none()
+                        || (saved_definition.as_ref() == Some(&rule.definition)
+                            && row.model == rule.model) =>
+                {
+                    rules.insert(
+                        row.rule.clone(),
+                        RuleEntry {
+                            rule: rule.clone(),
+                            state,
+                            saved: row.state,
+                            fresh: true,
+                        },
+                    );
+                }
+                // Judged under a definition since replaced or deleted (the server stopped
+                // before retiring it): rebuild that definition so the first round retires
+                // it, resolving and notifying its open alert as it would have.
+                _ => {
+                    let old = saved_definition.and_then(|definition| {
+                        let model = app.model(&row.model)?;
+                        Rule::new(&row.rule, &definition, &model.model).ok()
+                    });
+                    match old {
+                        Some(old) => {
+                            rules.insert(
+                                row.rule.clone(),
+                                RuleEntry {
+                                    rule: Arc::new(old),
+                                    state,
+                                    saved: row.state,
+                                    fresh: false,
+                                },
+                            );
+                        }
+                        None => orphans.push(row.rule.clone()),
+                    }
+                }
+            }
+        }
+        for (name, rule) in registry {
+            rules.entry(name).or_insert_with(|| RuleEntry {
+                rule,
+                state: RuleState::default(),
+                saved: Vec::new(),
+                fresh: true,
+            });
         }
         let mut groups = BTreeMap::new();
         for (channel, key, text) in store.read(table::load_groups)? {
@@ -215,6 +260,7 @@ impl Engine {
         Ok(Self {
             app,
             rules,
+            orphans,
             groups,
             outbox,
             in_flight: HashSet::new(),
@@ -336,6 +382,7 @@ impl Engine {
             let Some(entry) = self.rules.remove(&name) else {
                 continue;
             };
+            let mut changes = Vec::new();
             if let Some(raised) = entry.state.raised {
                 let latest = entry.state.open.values().next_back().copied();
                 let change = Change::Resolved {
@@ -345,14 +392,41 @@ impl Engine {
                 };
                 let (snapshot, detail) = snapshot(&entry.rule, &change);
                 self.add_to_groups(&entry.rule, &snapshot, now, &mut write);
-                write.rules.push(RuleOutcome {
-                    name,
-                    retired: true,
-                    model: entry.rule.model.clone(),
-                    state: RuleState::default(),
-                    changes: vec![(change, snapshot, detail)],
-                });
+                changes.push((change, snapshot, detail));
             }
+            // Retired even without an alert, so that its saved state is deleted.
+            write.rules.push(RuleOutcome {
+                name,
+                retired: true,
+                model: entry.rule.model.clone(),
+                definition: String::new(),
+                state: RuleState::default(),
+                changes,
+            });
+        }
+        if !self.orphans.is_empty() {
+            let orphans = std::mem::take(&mut self.orphans);
+            self.app
+                .store
+                .write(move |tx| {
+                    for rule in &orphans {
+                        let ids = table::resolve_rule_alerts(tx, rule, now, now)?;
+                        table::delete_rule_state(tx, rule)?;
+                        for id in ids {
+                            table::log_event(
+                                tx,
+                                now,
+                                None,
+                                Some(rule),
+                                "resolved",
+                                &json!({"alert": id, "reason": "its rule and model were deleted"})
+                                    .to_string(),
+                            )?;
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
         }
         for (name, rule) in &rules {
             self.rules.entry(name.clone()).or_insert_with(|| RuleEntry {
@@ -454,6 +528,7 @@ impl Engine {
                     name,
                     retired: false,
                     model: rule.model.clone(),
+                    definition: rule.definition.to_string(),
                     state,
                     changes,
                 });
@@ -644,11 +719,12 @@ impl Engine {
                         raised.id = current_id;
                     }
                     if outcome.retired {
+                        table::delete_rule_state(tx, &outcome.name)?;
                         continue;
                     }
                     let text = outcome.state.encode();
                     if saved.get(&outcome.name) != Some(&text) {
-                        table::save_rule_state(tx, &outcome.name, &text)?;
+                        table::save_rule_state(tx, &outcome.name, &text, &outcome.definition, &outcome.model)?;
                     }
                     out.push((outcome.name, outcome.state, text));
                 }

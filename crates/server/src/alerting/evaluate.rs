@@ -199,7 +199,9 @@ pub fn spans_to_judge(
             let changed_first = changed.map(|(oldest, _)| align_down(oldest, every) + every);
             match (state.first_span_end_ms, changed_first) {
                 (Some(a), Some(b)) => a.min(b),
-                (a, b) => a.or(b).unwrap_or(last_complete + every),
+                // A rule defined over data already stored judges the newest complete
+                // span at once, as Prometheus evaluates a new rule on current data.
+                (a, b) => a.or(b).unwrap_or(last_complete),
             }
         }
         (None, Clock::Wall) => last_complete,
@@ -322,4 +324,43 @@ pub fn reconcile(rule: &Rule, state: &mut RuleState) -> Vec<Change> {
         state.emitted_through_ms = Some(latest.end_ms);
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use modelwatch_core::{Model, ModelDefinition};
+    use serde_json::json;
+
+    const DAY: i64 = 86_400_000;
+
+    fn daily_rule() -> Rule {
+        let definition: ModelDefinition =
+            serde_json::from_value(json!({"task": "regression"})).unwrap();
+        let model = Model::new("m", definition).unwrap();
+        let body = json!({"model": "m", "metric": "count", "window": "1d", "every": "1d",
+            "condition": {"op": ">", "threshold": 10}});
+        Rule::new("r", &body, &model).unwrap()
+    }
+
+    #[test]
+    fn a_rule_defined_over_stored_data_judges_the_newest_complete_span_at_once() {
+        let rule = daily_rule();
+        // Data up to the middle of day 5: days 1 to 4 are complete; only day 4 is judged.
+        let (ends, more) = spans_to_judge(&rule, &RuleState::default(), 4 * DAY + DAY / 2, None);
+        assert_eq!((ends, more), (vec![4 * DAY], false));
+    }
+
+    #[test]
+    fn a_rule_defined_before_a_replay_judges_every_replayed_span() {
+        let rule = daily_rule();
+        // Six days arrive in one request after the rule: the changed range starts on day 0.
+        let (ends, _) = spans_to_judge(
+            &rule,
+            &RuleState::default(),
+            6 * DAY + 1,
+            Some((0, 6 * DAY + 1)),
+        );
+        assert_eq!(ends, (1..=6).map(|d| d * DAY).collect::<Vec<_>>());
+    }
 }
