@@ -634,3 +634,93 @@ async fn slack_channels_get_an_incoming_webhook_message() {
         "only `text`: {message}"
     );
 }
+
+async fn alert_states(server: &TestServer, rule: &str) -> Vec<String> {
+    alerts(server, "")
+        .await
+        .iter()
+        .filter(|a| a["rule"] == rule)
+        .map(|a| a["state"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A rule defined over stored data fires at once; and when its definition changes or
+/// it is deleted in the store but the server stops before the engine has seen it (a
+/// crash right after the `PUT` or `DELETE` committed), the restarted server still
+/// resolves the old alert and notifies it, instead of keeping it firing.
+#[tokio::test]
+async fn a_rule_changed_or_deleted_just_before_a_stop_never_leaves_its_alert_firing() {
+    let mut server = TestServer::start().await;
+    let receiver = Receiver::start(0).await;
+    credit(&server, json!({})).await;
+    hook(&server, &receiver).await;
+    for day in 0..3 {
+        ingest(&server, day_events(day, 200, 0.9, true)).await;
+    }
+    let rule = |threshold: f64| {
+        json!({"model": "credit", "metric": "count", "window": "1d", "every": "1d",
+               "condition": {"op": ">", "threshold": threshold}, "keep_firing_for": "0s",
+               "channels": ["hook"]})
+    };
+    for name in ["redefined", "deleted"] {
+        let (status, body) = server
+            .put_json(&format!("/api/v1/rules/{name}"), rule(0.0))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    for name in ["redefined", "deleted"] {
+        eventually(20, "the rule defined over stored data to fire", || async {
+            (alert_states(&server, name).await == ["firing"]).then_some(())
+        })
+        .await;
+    }
+    // Behind the running server's back, as if it had crashed right after the commit.
+    let store = server.store().clone();
+    store
+        .write(move |tx| {
+            modelwatch_store::alerting::put_definition(
+                tx,
+                modelwatch_store::alerting::Resource::Rules,
+                "redefined",
+                Some("credit"),
+                &rule(1e12).to_string(),
+                0,
+            )?;
+            modelwatch_store::alerting::delete_definition(
+                tx,
+                modelwatch_store::alerting::Resource::Rules,
+                "deleted",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    drop(store);
+    server.restart().await;
+    for name in ["redefined", "deleted"] {
+        eventually(20, "the stale alert to resolve", || async {
+            (alert_states(&server, name).await == ["resolved"]).then_some(())
+        })
+        .await;
+    }
+    let (_, rules) = server.get("/api/v1/rules").await;
+    let names: Vec<&str> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["redefined"]);
+    eventually(20, "resolved notifications", || async {
+        let resolved: Vec<String> = receiver
+            .received()
+            .iter()
+            .flat_map(|n| n["alerts"].as_array().unwrap().clone())
+            .filter(|a| a["status"] == "resolved")
+            .map(|a| a["labels"]["alertname"].as_str().unwrap().to_string())
+            .collect();
+        (resolved.contains(&"redefined".to_string()) && resolved.contains(&"deleted".to_string()))
+            .then_some(())
+    })
+    .await;
+}
