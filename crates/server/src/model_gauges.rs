@@ -137,7 +137,8 @@ pub const WINDOW_METRICS: &[(&str, &str, &str)] = &[
         "Mean of prediction minus label over the trailing window",
     ),
 ];
-/// Latency percentiles of the trailing window, seconds, by `quantile`.
+/// Latency percentiles of the trailing window, seconds, by `percentile` (`quantile`
+/// is reserved for summaries, and promtool says so).
 pub const WINDOW_LATENCY: &str = "modelwatch_window_latency_seconds";
 /// Start of the trailing window (event time), seconds since the epoch.
 pub const WINDOW_START: &str = "modelwatch_window_start_timestamp_seconds";
@@ -160,13 +161,13 @@ pub const COMPUTE_SECONDS: &str = "modelwatch_model_gauges_compute_seconds";
 
 /// The label set of the latency percentiles.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct QuantileLabel {
+pub struct PercentileLabel {
     /// The model's name.
     pub model: String,
     /// The version or `_all`.
     pub version: String,
-    /// `0.5`, `0.95` or `0.99`.
-    pub quantile: String,
+    /// `50`, `95` or `99`.
+    pub percentile: String,
 }
 
 /// The label set of a drift statistic.
@@ -193,7 +194,7 @@ pub struct FeatureLabel {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     window: Vec<(usize, VersionLabel, f64)>,
-    latency: Vec<(QuantileLabel, f64)>,
+    latency: Vec<(PercentileLabel, f64)>,
     bounds: Vec<(ModelLabel, f64, f64)>,
     drift_statistic: Vec<(DriftLabel, f64)>,
     drift_threshold: Vec<(DriftLabel, f64)>,
@@ -206,7 +207,7 @@ pub struct Snapshot {
 /// The gauge families.
 pub struct ModelGauges {
     window: Vec<Family<VersionLabel, FloatGauge>>,
-    latency: Family<QuantileLabel, FloatGauge>,
+    latency: Family<PercentileLabel, FloatGauge>,
     window_start: Family<ModelLabel, FloatGauge>,
     window_end: Family<ModelLabel, FloatGauge>,
     drift_statistic: Family<DriftLabel, FloatGauge>,
@@ -455,17 +456,17 @@ fn window_values(metrics: &Map<String, Value>, label: &VersionLabel, snapshot: &
             snapshot.window.push((index, label.clone(), value));
         }
     }
-    for (key, quantile) in [
-        ("latency_p50", "0.5"),
-        ("latency_p95", "0.95"),
-        ("latency_p99", "0.99"),
+    for (key, percentile) in [
+        ("latency_p50", "50"),
+        ("latency_p95", "95"),
+        ("latency_p99", "99"),
     ] {
         if let Some(ms) = metrics.get(key).and_then(Value::as_f64) {
             snapshot.latency.push((
-                QuantileLabel {
+                PercentileLabel {
                     model: label.model.clone(),
                     version: label.version.clone(),
-                    quantile: quantile.into(),
+                    percentile: percentile.into(),
                 },
                 ms / 1000.0,
             ));
