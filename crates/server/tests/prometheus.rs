@@ -585,18 +585,13 @@ fn series_names(expr: &str) -> Vec<String> {
     names
 }
 
+/// Every `expr` of the panels (nested rows included).
 fn collect_exprs(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, value) in map {
                 match (key.as_str(), value) {
                     ("expr", Value::String(expr)) => out.push(expr.clone()),
-                    ("query", Value::String(query)) => out.push(query.clone()),
-                    ("query", Value::Object(q)) => {
-                        if let Some(Value::String(query)) = q.get("query") {
-                            out.push(query.clone());
-                        }
-                    }
                     _ => collect_exprs(value, out),
                 }
             }
@@ -615,7 +610,49 @@ async fn the_grafana_dashboard_only_names_exposed_series() {
     let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let server = TestServer::start().await;
     populate(&server).await;
-    let (_, text) = scrape(&server, None).await;
+    // A multiclass and a regression model, whose metrics have series of their own.
+    for (name, task, events) in [
+        (
+            "kind",
+            json!({"task": "multiclass_classification", "classes": ["x", "y", "z"]}),
+            json!([{"id": "k1", "timestamp": T, "prediction": "x", "label": "y"},
+                   {"id": "k2", "timestamp": T, "prediction": "z", "label": "z"}]),
+        ),
+        (
+            "price",
+            json!({"task": "regression"}),
+            json!([{"id": "p1", "timestamp": T, "prediction": 1.5, "label": 2.0},
+                   {"id": "p2", "timestamp": T, "prediction": 3.0, "label": 2.5}]),
+        ),
+    ] {
+        let (status, body) = server.put_model(name, task).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = server
+            .post(&format!("/api/v1/models/{name}/predictions"), events)
+            .await;
+        assert_eq!(
+            (status, body["accepted"].as_u64()),
+            (StatusCode::OK, Some(2)),
+            "{body}"
+        );
+    }
+    // A rule, so that the alert series exist (the span ending at T is complete).
+    let (status, body) = server
+        .put_json(
+            "/api/v1/rules/busy",
+            json!({"model": "credit", "metric": "count", "window": "3h", "every": "1h",
+                   "condition": {"op": ">", "threshold": 0}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let text = eventually(30, "the rule to be judged", || async {
+        let (_, text) = scrape(&server, None).await;
+        text.contains("modelwatch_alert_firing{").then_some(text)
+    })
+    .await;
+    // With every kind of model and an alert, promtool still accepts the exposition.
+    let (ok, said) = promtool(&text);
+    assert!(ok, "promtool check metrics failed:\n{said}\n{text}");
     // Every family our /metrics declares, and the sample names of its histograms.
     let mut exposed = BTreeSet::new();
     for line in text.lines() {
@@ -630,8 +667,15 @@ async fn the_grafana_dashboard_only_names_exposed_series() {
         }
     }
     let mut exprs = Vec::new();
-    collect_exprs(&dashboard, &mut exprs);
+    collect_exprs(&dashboard["panels"], &mut exprs);
     assert!(exprs.len() >= 10, "too few queries: {exprs:?}");
+    // The query variables (`label_values(...)`) too.
+    let variables = dashboard["templating"]["list"].as_array().unwrap();
+    for variable in variables.iter().filter(|v| v["type"] == "query") {
+        let query = &variable["query"];
+        let text = query["query"].as_str().or(query.as_str()).unwrap();
+        exprs.push(text.to_string());
+    }
     let mut named = BTreeSet::new();
     for expr in &exprs {
         let names = series_names(expr);
@@ -658,9 +702,7 @@ async fn the_grafana_dashboard_only_names_exposed_series() {
     ] {
         assert!(named.contains(needed), "no panel uses {needed}");
     }
-    let variables: Vec<&str> = dashboard["templating"]["list"]
-        .as_array()
-        .unwrap()
+    let variables: Vec<&str> = variables
         .iter()
         .map(|v| v["name"].as_str().unwrap())
         .collect();
