@@ -340,6 +340,9 @@ impl ModelGauges {
     }
 }
 
+/// How long a scrape waits for the writer to flush the lazily written feature profiles.
+const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Computes the model gauges again if they are older than the cache TTL (or a model
 /// was deleted since). Failures are logged and leave the previous values.
 pub async fn refresh(state: &Arc<AppState>) {
@@ -349,9 +352,15 @@ pub async fn refresh(state: &Arc<AppState>) {
         return;
     }
     let started = Instant::now();
-    // Feature profiles are written lazily: include what the writer holds.
-    if let Err(error) = state.store.flush().await {
-        tracing::warn!(%error, "cannot flush the store before computing the model gauges");
+    // Feature profiles are written lazily: include what the writer holds, unless the
+    // write queue is so busy that waiting would stall the scrape (then the drift gauges
+    // miss at most the last second of events).
+    match tokio::time::timeout(FLUSH_WAIT, state.store.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot flush the store before computing the model gauges")
+        }
+        Err(_) => tracing::warn!("the store did not flush in time for the model gauges"),
     }
     let shared = state.clone();
     match tokio::task::spawn_blocking(move || compute(&shared)).await {
