@@ -3,9 +3,9 @@
 //! the end of the minute that holds the model's newest event).
 //!
 //! The numbers come from the same code as the HTTP answers: the headline metrics from
-//! [`crate::api::merged_range`] and `WindowProfile::metrics` (as
+//! `api::merged_range` and `WindowProfile::metrics` (as
 //! `GET /api/v1/models/{model}/metrics?from=&to=`), the drift from
-//! [`crate::api::merged_features`] and `drift_answer` (as `GET .../drift?from=&to=`).
+//! `api::merged_features` and `drift_answer` (as `GET .../drift?from=&to=`).
 //! They are computed at most once per [`crate::MetricsConfig::cache_ttl`], one
 //! computation at a time, off the async runtime; scrapes in between serve the last
 //! result. Headline gauges exist for all versions together (`version="_all"`) and for
