@@ -794,3 +794,34 @@ async fn a_scrape_of_a_hundred_models_stays_cheap() {
     assert!(compute_seconds < 20.0, "{compute_seconds}");
     assert!(serving < std::time::Duration::from_secs(2), "{serving:?}");
 }
+
+#[tokio::test]
+async fn model_gauges_are_served_from_the_cache_until_its_ttl_passes() {
+    let server = TestServer::start_with(|config| {
+        config.metrics.cache_ttl = std::time::Duration::from_secs(2)
+    })
+    .await;
+    populate(&server).await;
+    let all = [("model", "credit"), ("version", "_all")];
+    let v2 = [("model", "credit"), ("version", "v2")];
+    let s = parsed(&server).await;
+    assert_eq!(s.value("modelwatch_window_predictions", &all), 7.0);
+    let (status, body) = server
+        .post(
+            "/api/v1/models/credit/predictions",
+            json!([event("h", 10, "v2", 1, 0.5)]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
+    // The counter moves at once; the window gauge waits for the cache to expire.
+    let s = parsed(&server).await;
+    assert_eq!(s.value("modelwatch_version_predictions_total", &v2), 4.0);
+    assert_eq!(s.value("modelwatch_window_predictions", &all), 7.0);
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let s = parsed(&server).await;
+    assert_eq!(s.value("modelwatch_window_predictions", &all), 8.0);
+}
