@@ -431,6 +431,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let from = format_timestamp(sim_start);
     println!("\nlook here:");
+    println!("  dashboard:      {base}/");
+    println!("  HTML report:    {base}/api/v1/models/{MODEL}/report?format=html");
     println!("  models:         {base}/api/v1/models");
     println!("  daily metrics:  {base}/api/v1/models/{MODEL}/metrics?step=1d");
     println!(

@@ -9,7 +9,9 @@ mod bench_alerts;
 mod bench_overload;
 mod config;
 mod demo;
+mod export;
 mod report;
+mod tensorboard;
 mod token;
 
 use std::net::SocketAddr;
@@ -55,6 +57,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Create, list and revoke API tokens.
     Token(token::TokenArgs),
+    /// Export a model's series from a running server to other tools (TensorBoard).
+    Export(export::ExportArgs),
 }
 
 /// Arguments of `modelwatch serve`.
@@ -259,6 +263,7 @@ fn main() -> ExitCode {
             Command::Report(args) => report::run(args),
             Command::Bench(args) => bench::run(args).await,
             Command::Token(args) => token::run(args).await,
+            Command::Export(args) => export::run(args).await,
         }
     });
     match result {

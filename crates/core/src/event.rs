@@ -28,8 +28,24 @@ pub const RESERVED_COLUMNS: &[&str] = &[
 pub const MAX_ID_LEN: usize = 256;
 /// Longest accepted version, in bytes.
 pub const MAX_VERSION_LEN: usize = 64;
-/// Longest accepted class label or categorical value, in bytes.
+/// Longest accepted class label or categorical value, in bytes, by default (the server's
+/// `limits.max_string_bytes` changes it for categorical values).
 pub const MAX_STRING_LEN: usize = 1024;
+
+/// Bounds on the values of an event that the operator may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// Longest categorical feature value, in bytes.
+    pub max_string_bytes: usize,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self {
+            max_string_bytes: MAX_STRING_LEN,
+        }
+    }
+}
 /// The version of events that name none.
 pub const DEFAULT_VERSION: &str = "default";
 
@@ -230,7 +246,11 @@ fn score_from_json(model: &Model, value: &Value) -> Result<Score, String> {
     }
 }
 
-fn feature_value(kind: FeatureType, value: &Value) -> Result<FeatureValue, String> {
+fn feature_value(
+    kind: FeatureType,
+    value: &Value,
+    max_string_bytes: usize,
+) -> Result<FeatureValue, String> {
     Ok(match (kind, value) {
         (_, Value::Null) => FeatureValue::Missing,
         (FeatureType::Numeric, Value::Number(_)) => match finite_number(value) {
@@ -239,9 +259,9 @@ fn feature_value(kind: FeatureType, value: &Value) -> Result<FeatureValue, Strin
         },
         (FeatureType::Numeric, _) => FeatureValue::TypeError,
         (FeatureType::Categorical, Value::String(s)) => {
-            if s.len() > MAX_STRING_LEN {
+            if s.len() > max_string_bytes {
                 return Err(format!(
-                    "a categorical value is at most {MAX_STRING_LEN} bytes"
+                    "a categorical value is at most {max_string_bytes} bytes (limits.max_string_bytes)"
                 ));
             }
             FeatureValue::Category(s.clone())
@@ -266,11 +286,21 @@ fn bounded_string(value: &Value, max: usize, what: &str) -> Result<String, Strin
 }
 
 /// Validates one prediction record (a JSON object) for `model`; `arrival_ms` is the
-/// event time of a record that gives none.
+/// event time of a record that gives none. The default [`InputLimits`] apply.
 pub fn validate_prediction(
     model: &Model,
     record: &Map<String, Value>,
     arrival_ms: i64,
+) -> Result<PredictionEvent, FieldError> {
+    validate_prediction_within(model, record, arrival_ms, &InputLimits::default())
+}
+
+/// [`validate_prediction`] with the operator's [`InputLimits`].
+pub fn validate_prediction_within(
+    model: &Model,
+    record: &Map<String, Value>,
+    arrival_ms: i64,
+    limits: &InputLimits,
 ) -> Result<PredictionEvent, FieldError> {
     let mut event = PredictionEvent {
         id: String::new(),
@@ -311,10 +341,12 @@ pub fn validate_prediction(
                     for (name, value) in features {
                         match model.feature_index(name) {
                             Some(index) => {
-                                event.features[index] =
-                                    feature_value(model.features()[index].kind, value).map_err(
-                                        |e| FieldError::new(format!("features.{name}"), e),
-                                    )?;
+                                event.features[index] = feature_value(
+                                    model.features()[index].kind,
+                                    value,
+                                    limits.max_string_bytes,
+                                )
+                                .map_err(|e| FieldError::new(format!("features.{name}"), e))?;
                             }
                             None => event.unknown_features += 1,
                         }
@@ -397,6 +429,7 @@ pub fn validate_prediction(
 pub fn validate_reference_row(
     model: &Model,
     mut record: Map<String, Value>,
+    limits: &InputLimits,
 ) -> Result<PredictionEvent, FieldError> {
     if !record.contains_key("id") {
         record.insert("id".into(), Value::String("reference".into()));
@@ -404,11 +437,11 @@ pub fn validate_reference_row(
     if !record.contains_key("prediction") || record["prediction"].is_null() {
         // No output: validate as a failed request would be, then clear the flag.
         record.insert("error".into(), Value::Bool(true));
-        let mut event = validate_prediction(model, &record, 0)?;
+        let mut event = validate_prediction_within(model, &record, 0, limits)?;
         event.error = false;
         return Ok(event);
     }
-    validate_prediction(model, &record, 0)
+    validate_prediction_within(model, &record, 0, limits)
 }
 
 /// Validates one label record: `{"id": ..., "label": ...}`.

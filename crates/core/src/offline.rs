@@ -119,7 +119,9 @@ pub fn reference_from_csv<R: Read>(
     let mut rejected = Vec::new();
     let mut accepted = 0;
     for (line, record) in CsvRecords::new(input, model)? {
-        match record.and_then(|r| crate::event::validate_reference_row(model, r)) {
+        match record
+            .and_then(|r| crate::event::validate_reference_row(model, r, &Default::default()))
+        {
             Ok(event) => {
                 builder.observe(model, &event);
                 accepted += 1;

@@ -120,6 +120,30 @@ proptest! {
         let got_w = stats["wasserstein"].as_f64().unwrap();
         prop_assert!((got_ks - ks).abs() <= 1e-9, "KS {} vs raw {}", got_ks, ks);
         prop_assert!((got_w - wasserstein).abs() <= 1e-9 * wasserstein.max(1.0), "W {} vs raw {}", got_w, wasserstein);
+        // The plotted histogram: numpy.histogram's bins over both sides' range, counted
+        // from the raw values.
+        let distribution = &feature(&from_merged, "x")["distribution"];
+        prop_assert_eq!(distribution, &feature(&from_whole, "x")["distribution"]);
+        if distribution["kind"] == "histogram" {
+            let (lo, hi) = reference.iter().chain(&current).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
+            let edges: Vec<f64> = distribution["edges"].as_array().unwrap().iter().map(|e| e.as_f64().unwrap()).collect();
+            prop_assert_eq!(edges.len(), 21);
+            prop_assert_eq!(edges[0], lo);
+            prop_assert_eq!(edges[20], hi);
+            let raw_counts = |sample: &[f64]| -> Vec<u64> {
+                (0..20).map(|i| sample.iter().filter(|x| **x >= edges[i] && (**x < edges[i + 1] || (i == 19 && **x <= edges[20]))).count() as u64).collect()
+            };
+            let got = |side: &str| -> Vec<u64> { distribution[side].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).collect() };
+            prop_assert_eq!(got("reference"), raw_counts(&reference));
+            prop_assert_eq!(got("current"), raw_counts(&current));
+        }
+        let bars = &feature(&from_merged, "c")["distribution"];
+        let categories: Vec<&str> = bars["categories"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        for (i, name) in categories.iter().enumerate() {
+            let raw = |n: usize, names: [&str; 3]| (0..n).filter(|k| names[k % 3] == *name).count() as u64;
+            prop_assert_eq!(bars["reference"][i].as_u64().unwrap(), raw(reference.len(), ["a", "b", "c"]));
+            prop_assert_eq!(bars["current"][i].as_u64().unwrap(), raw(current.len(), ["a", "b", "d"]));
+        }
     }
 }
 

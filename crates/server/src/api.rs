@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use modelwatch_core::body::{BodyFormat, RecordResult, split_records};
-use modelwatch_core::event::{validate_label, validate_prediction};
+use modelwatch_core::event::{validate_label, validate_prediction_within};
 use modelwatch_core::query::merge_windows;
 use modelwatch_core::time::{
     MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration, parse_timestamp_str,
@@ -65,6 +65,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         )
         .route("/api/v1/models/{model}/drift", get(drift))
         .route("/api/v1/models/{model}/quality", get(quality))
+        .route("/api/v1/models/{model}/report", get(report))
         .route("/api/v1/rules", get(http::list_rules))
         .route(
             "/api/v1/rules/{rule}",
@@ -88,6 +89,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         )
         .route("/api/v1/alerts", get(http::list_alerts))
         .route("/api/v1/events", get(http::list_events))
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -154,8 +156,10 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `200` while serving; says whether requests need a token (the dashboard asks for one
+/// before its first call instead of collecting a `401`).
+async fn healthz(State(state): Shared) -> Json<Value> {
+    Json(json!({"status": "ok", "auth_required": state.auth != crate::auth::AuthMode::Off}))
 }
 
 async fn prometheus(State(state): Shared, headers: HeaderMap) -> Response {
@@ -342,6 +346,32 @@ pub(crate) async fn store_model(
     model: Model,
 ) -> Result<(StatusCode, Arc<ModelEntry>), ApiError> {
     let name = model.name.clone();
+    let limits = &state.limits;
+    if model.features().len() > limits.max_features_per_model {
+        return Err(ApiError::invalid(FieldError::new(
+            "features",
+            format!(
+                "{} features; at most {} are allowed (limits.max_features_per_model)",
+                model.features().len(),
+                limits.max_features_per_model
+            ),
+        )));
+    }
+    if let Some(class) = model
+        .classes
+        .iter()
+        .find(|c| c.len() > limits.max_label_bytes)
+    {
+        return Err(ApiError::invalid(FieldError::new(
+            "classes",
+            format!(
+                "class `{}…` is {} bytes; at most {} are allowed (limits.max_label_bytes)",
+                class.chars().take(20).collect::<String>(),
+                class.len(),
+                limits.max_label_bytes
+            ),
+        )));
+    }
     let is_new = state.model(&name).is_none();
     let count = state.models.read().map(|m| m.len()).unwrap_or(0);
     if is_new && count >= state.limits.max_models {
@@ -449,9 +479,10 @@ async fn ingest_predictions(
     let (model, pii) = (entry.model.clone(), state.pii.clone());
     let reference = state.reference(entry.id);
     let max_records = state.limits.max_records_per_request;
+    let input_limits = state.limits.input();
     let (batch, observed, indexes, mut rejected) = blocking(move || {
         let (events, indexes, rejected) = parse_records(&body, format, max_records, |record| {
-            let mut event = validate_prediction(&model, &record, arrival)?;
+            let mut event = validate_prediction_within(&model, &record, arrival, &input_limits)?;
             pii.protect(&model, &mut event.features);
             Ok(event)
         })?;
@@ -574,6 +605,7 @@ pub struct RangeParams {
 }
 
 /// A validated range query.
+#[derive(Clone)]
 struct Range {
     from: Option<i64>,
     to: Option<i64>,
@@ -590,6 +622,10 @@ fn query_error(rejection: QueryRejection) -> ApiError {
 
 fn parse_range(params: Result<Query<RangeParams>, QueryRejection>) -> Result<Range, ApiError> {
     let Query(params) = params.map_err(query_error)?;
+    validate_range(params)
+}
+
+fn validate_range(params: RangeParams) -> Result<Range, ApiError> {
     let timestamp = |value: Option<String>, field: &str| {
         value
             .map(|v| parse_timestamp_str(&v))
@@ -633,6 +669,15 @@ async fn metrics(
 ) -> Result<Json<Value>, ApiError> {
     let entry = model_entry(&state, &name)?;
     let range = parse_range(params)?;
+    Ok(Json(metrics_answer(&state, entry, range).await?))
+}
+
+/// The metrics answer of a range: the summary, and the series when a step is given.
+async fn metrics_answer(
+    state: &AppState,
+    entry: Arc<ModelEntry>,
+    range: Range,
+) -> Result<Value, ApiError> {
     let store = state.store.clone();
     blocking(move || {
         let (merged, first, last_end) = merged_range(&store, entry.id, range.step, range.from, range.to, range.version.as_deref())?;
@@ -653,9 +698,139 @@ async fn metrics(
                 .map(|(start, profile)| json!({"start": format_timestamp(*start), "metrics": profile.metrics(model)}))
                 .collect();
         }
-        Ok(Json(body))
+        Ok(body)
     })
     .await
+}
+
+/// Query parameters of `GET .../report`: a range and the format.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    from: Option<String>,
+    to: Option<String>,
+    step: Option<String>,
+    version: Option<String>,
+    format: Option<String>,
+}
+
+/// The step of a report's series when none is asked for: hours up to two days, days up
+/// to 90 days, weeks beyond.
+fn default_report_step(span_ms: i64) -> i64 {
+    const HOUR: i64 = 60 * MINUTE_MS;
+    const DAY: i64 = 24 * HOUR;
+    match span_ms {
+        s if s <= 2 * DAY => HOUR,
+        s if s <= 90 * DAY => DAY,
+        _ => 7 * DAY,
+    }
+}
+
+/// `GET /api/v1/models/{model}/report?from&to&step&version&format=json|html|md`: the
+/// summary, the metric series, drift (with a reference), data quality and the alerts
+/// whose span meets the range, as JSON, as one self-contained HTML page or as Markdown.
+async fn report(
+    State(state): Shared,
+    Path(name): Path<String>,
+    params: Result<Query<ReportParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(query_error)?;
+    let format = match params.format.as_deref() {
+        None | Some("json") => "json",
+        Some("html") => "html",
+        Some("md") => "md",
+        Some(_) => {
+            return Err(ApiError::invalid(FieldError::new(
+                "format",
+                "expected json, html or md",
+            )));
+        }
+    };
+    let entry = model_entry(&state, &name)?;
+    let mut range = validate_range(RangeParams {
+        from: params.from,
+        to: params.to,
+        step: params.step,
+        version: params.version,
+    })?;
+    state.store.flush().await?;
+    if range.step.is_none() {
+        let whole = metrics_answer(&state, entry.clone(), range.clone()).await?;
+        let bound = |key: &str| {
+            whole[key]
+                .as_str()
+                .and_then(|t| parse_timestamp_str(t).ok())
+        };
+        let span = match (bound("from"), bound("to")) {
+            (Some(from), Some(to)) => to - from,
+            _ => 0,
+        };
+        range.step = Some(default_report_step(span));
+    }
+    let metrics = metrics_answer(&state, entry.clone(), range.clone()).await?;
+    let (from, to) = (
+        metrics["from"]
+            .as_str()
+            .and_then(|t| parse_timestamp_str(t).ok()),
+        metrics["to"]
+            .as_str()
+            .and_then(|t| parse_timestamp_str(t).ok()),
+    );
+    let features_range = Range {
+        step: None,
+        ..range.clone()
+    };
+    let (current, _) = range_features(&state, &entry, &features_range).await?;
+    let reference = state.reference_with_time(entry.id);
+    let model = &entry.model;
+    let alerts: Vec<Value> = http::alerts_json(&state, None, Some(name.clone()), http::MAX_LIST)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            let at = |key: &str| a[key].as_str().and_then(|t| parse_timestamp_str(t).ok());
+            let starts_before_end = match (at("starts_at"), to) {
+                (Some(start), Some(to)) => start < to,
+                _ => true,
+            };
+            let ends_after_start = match (at("ends_at"), from) {
+                (Some(end), Some(from)) => end >= from,
+                _ => true,
+            };
+            starts_before_end && ends_after_start
+        })
+        .collect();
+    let body = json!({
+        "model": model.name,
+        "task": model.task().as_str(),
+        "from": metrics["from"],
+        "to": metrics["to"],
+        "version": range.version,
+        "generated_at": format_timestamp(now_ms()),
+        "reference": reference.as_ref().map(|(r, uploaded)| reference_json(r, *uploaded)),
+        "metrics": {
+            "step": metrics["step"],
+            "summary": metrics["summary"],
+            "series": metrics["series"],
+        },
+        "drift": reference
+            .as_ref()
+            .map_or(Value::Null, |(r, _)| drift_answer(model, r, &current)),
+        "quality": quality_answer(model, reference.as_ref().map(|(r, _)| r.as_ref()), &current),
+        "alerts": alerts,
+    });
+    Ok(match format {
+        "html" => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            crate::report::html(&body),
+        )
+            .into_response(),
+        "md" => (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            crate::report::markdown(&body),
+        )
+            .into_response(),
+        _ => Json(body).into_response(),
+    })
 }
 
 /// The performance profiles of `[from, to)` merged per `step`, with the start of the
@@ -713,8 +888,11 @@ async fn put_reference(
     let reader = body_reader(body, state.limits.max_reference_bytes);
     let (model, pii) = (entry.model.clone(), state.pii.clone());
     let spill_dir = state.data_dir.clone();
-    let profiled =
-        blocking(move || profile_reference(reader, format, &model, &pii, &spill_dir)).await?;
+    let input_limits = state.limits.input();
+    let profiled = blocking(move || {
+        profile_reference(reader, format, &model, &pii, &spill_dir, &input_limits)
+    })
+    .await?;
     let rejected: Vec<Value> = profiled
         .rejected
         .iter()

@@ -204,7 +204,9 @@ pub async fn authorize(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if state.auth == AuthMode::Off || request.uri().path() == "/healthz" {
+    let public = request.uri().path() == "/healthz"
+        || crate::dashboard::is_dashboard_path(request.uri().path());
+    if state.auth == AuthMode::Off || public {
         return next.run(request).await;
     }
     let secret = request

@@ -6,10 +6,12 @@
 //! - [`error`]: the single mapping of failures to HTTP statuses.
 //! - [`pii`]: keyed hashing of personal data before it is stored.
 //! - [`mod@reference`]: streaming reference uploads into a reference profile.
+//! - [`report`]: the report of a range as JSON, Markdown or a self-contained HTML page.
 //! - [`telemetry`]: the series of `/metrics`, its registry and its formats.
 //! - [`model_gauges`]: model metrics and drift as gauges, computed at scrape time.
 //! - [`process`]: the process's own series and the store's size on disk.
 //! - [`alerting`]: rules, channels, silences, the alerting engine and notifications.
+//! - [`dashboard`]: the embedded web dashboard at `/`.
 //! - [`auth`]: API tokens, scopes and model restrictions.
 //! - [`tls`]: the optional TLS listener.
 //!
@@ -19,11 +21,13 @@
 pub mod alerting;
 pub mod api;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod model_gauges;
 pub mod pii;
 pub mod process;
 pub mod reference;
+pub mod report;
 pub mod state;
 pub mod telemetry;
 pub mod tls;

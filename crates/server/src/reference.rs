@@ -152,13 +152,14 @@ pub fn profile_reference(
     model: &Model,
     pii: &PiiKey,
     spill_dir: &Path,
+    limits: &modelwatch_core::event::InputLimits,
 ) -> Result<ProfiledReference, ApiError> {
     let mut builder = ReferenceBuilder::new(model).with_spill(Box::new(FileSpill::new(spill_dir)?));
     let mut chunks = modelwatch_core::alert::baseline::ReferenceChunks::default();
     let mut accepted = 0;
     let mut rejected = Vec::new();
     let mut take = |position: u64, record: Result<Map<String, Value>, FieldError>| match record
-        .and_then(|r| validate_reference_row(model, r))
+        .and_then(|r| validate_reference_row(model, r, limits))
     {
         Ok(mut event) => {
             pii.protect(model, &mut event.features);

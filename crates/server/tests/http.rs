@@ -500,6 +500,62 @@ async fn limits_answer_413() {
 }
 
 #[tokio::test]
+async fn configured_model_and_value_limits_answer_precise_errors() {
+    let server = TestServer::start_with(|config| {
+        config.limits.max_features_per_model = 2;
+        config.limits.max_label_bytes = 5;
+        config.limits.max_string_bytes = 8;
+    })
+    .await;
+    let three = json!({"task": "regression", "features": [
+        {"name": "a", "type": "numeric"}, {"name": "b", "type": "numeric"}, {"name": "c", "type": "numeric"}]});
+    let (status, body) = server.put_model("wide", three).await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::BAD_REQUEST, "features"),
+        "{body}"
+    );
+    let long_class = json!({"task": "binary_classification", "classes": ["no", "yes-please"], "positive_class": "yes-please"});
+    let (status, body) = server.put_model("classy", long_class).await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::BAD_REQUEST, "classes"),
+        "{body}"
+    );
+    let (_, models) = server.get("/api/v1/models").await;
+    assert_eq!(models["models"], json!([]), "a refused model was stored");
+
+    let model =
+        json!({"task": "regression", "features": [{"name": "region", "type": "categorical"}]});
+    assert_eq!(server.put_model("m", model).await.0, StatusCode::CREATED);
+    let (status, body) = server
+        .post(
+            "/api/v1/models/m/predictions",
+            json!([
+                {"id": "ok", "prediction": 1.0, "features": {"region": "12345678"}},
+                {"id": "long", "prediction": 1.0, "features": {"region": "123456789"}}
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["accepted"], 1, "{body}");
+    assert_eq!(body["rejected"][0]["index"], 1);
+    assert_eq!(body["rejected"][0]["field"], "features.region");
+    // A reference row over the limit is refused the same way, and nothing changes.
+    let (status, body) = server
+        .put_body(
+            "/api/v1/models/m/reference",
+            "text/csv",
+            b"region,prediction\n123456789,1.0\n".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("features.region"), "{body}");
+    let (status, _) = server.get("/api/v1/models/m/reference").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn pii_values_never_reach_the_disk() {
     let dir = tempfile::tempdir().unwrap();
     let state = AppState::open(&ServerConfig::new(dir.path())).unwrap();

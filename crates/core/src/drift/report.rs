@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::drift::distribution::distribution;
 use crate::drift::features::{FeatureProfile, WindowFeatures};
 use crate::drift::reference::{PREDICTION, ReferenceFeature, ReferenceProfile, SCORE};
 use crate::drift::stats::{
@@ -230,6 +231,10 @@ fn feature_drift(
     if stale > 0 {
         entry.insert("stale_values".into(), json!(stale));
     }
+    entry.insert(
+        "distribution".into(),
+        distribution(reference.features.get(name), current, reference.generation),
+    );
     (Value::Object(entry), drifted)
 }
 

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 type Shared = State<Arc<AppState>>;
 
 /// Most alerts or events one answer lists.
-const MAX_LIST: i64 = 1_000;
+pub(crate) const MAX_LIST: i64 = 1_000;
 
 fn json_body(
     headers: &HeaderMap,
@@ -314,8 +314,23 @@ pub async fn list_alerts(
         }
     };
     let limit = limit(query.limit)?;
+    let alerts: Vec<Value> = alerts_json(&state, filter, query.model.clone(), limit)
+        .await?
+        .into_iter()
+        .filter(|a| a["model"].as_str().is_some_and(|m| covers(&grant, m)))
+        .collect();
+    Ok(Json(json!({"alerts": alerts})))
+}
+
+/// Alerts as `GET /api/v1/alerts` lists them, newest first: all of them or those in
+/// `state` (`firing`, `resolved`), of one model or all.
+pub(crate) async fn alerts_json(
+    state: &AppState,
+    filter: Option<String>,
+    model: Option<String>,
+    limit: i64,
+) -> Result<Vec<Value>, ApiError> {
     let store = state.store.clone();
-    let model = query.model.clone();
     let rows = blocking(move || {
         Ok(store
             .read(|conn| table::list_alerts(conn, filter.as_deref(), model.as_deref(), limit))?)
@@ -323,9 +338,8 @@ pub async fn list_alerts(
     .await?;
     let now = now_ms();
     let silences = state.alerting.silences();
-    let alerts: Vec<Value> = rows
+    Ok(rows
         .into_iter()
-        .filter(|row| covers(&grant, &row.model))
         .map(|row| {
             let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
             let labels: std::collections::BTreeMap<String, String> =
@@ -357,8 +371,7 @@ pub async fn list_alerts(
                 "updated_at": format_timestamp(row.updated_ms),
             })
         })
-        .collect();
-    Ok(Json(json!({"alerts": alerts})))
+        .collect())
 }
 
 /// Query of `GET /api/v1/events`.

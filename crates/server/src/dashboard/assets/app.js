@@ -1,0 +1,576 @@
+// modelwatch dashboard: a single page over the public HTTP API (API.md). No build step,
+// no dependency but uPlot. Routes live in the URL fragment (#/model/NAME/drift?...), so
+// every view can be bookmarked; the API token never goes into a URL.
+"use strict";
+
+const TOKEN_KEY = "modelwatch.token";
+const HOUR = 3600e3;
+const DAY = 24 * HOUR;
+const HEADLINE = {
+  binary_classification: ["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
+  multiclass_classification: ["accuracy", "f1_macro", "precision_macro", "recall_macro", "log_loss"],
+  regression: ["mae", "rmse", "r2", "mape"],
+};
+const COLORS = ["#2563eb", "#e8590c", "#12b886", "#7048e8", "#c2255c", "#495057"];
+
+// Charts drawn on the current page, by id: the browser tests read the point counts.
+window.modelwatchCharts = {};
+
+// ---- API access -----------------------------------------------------------------------
+
+class AuthNeeded extends Error {}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || localStorage.getItem(TOKEN_KEY);
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
+  const t = token();
+  if (t) headers.Authorization = "Bearer " + t;
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (response.status === 401) {
+    askForToken(t ? "The token was refused: it is unknown or revoked." : "");
+    throw new AuthNeeded("token needed");
+  }
+  const text = await response.text();
+  const body = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const e = body && body.error;
+    throw new Error(e ? `${e.message}${e.field ? ` (${e.field})` : ""}` : `HTTP ${response.status}`);
+  }
+  return body;
+}
+
+// Runs `tasks` (functions returning promises) with at most `limit` at a time.
+async function pool(tasks, limit = 6) {
+  const results = new Array(tasks.length);
+  let next = 0;
+  async function worker() {
+    while (next < tasks.length) {
+      const i = next++;
+      try {
+        results[i] = await tasks[i]();
+      } catch (e) {
+        results[i] = e;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
+}
+
+function askForToken(message) {
+  const dialog = document.getElementById("login");
+  document.getElementById("login-error").textContent = message;
+  if (!dialog.open) dialog.showModal();
+}
+
+document.getElementById("login-form").addEventListener("submit", () => {
+  const value = document.getElementById("login-token").value.trim();
+  if (!value) return;
+  const remember = document.getElementById("login-remember").checked;
+  sessionStorage.setItem(TOKEN_KEY, value);
+  if (remember) localStorage.setItem(TOKEN_KEY, value);
+  document.getElementById("login-token").value = "";
+  route();
+});
+
+document.getElementById("sign-out").addEventListener("click", () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(TOKEN_KEY);
+  route();
+});
+
+// ---- small helpers --------------------------------------------------------------------
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attributes)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "class") node.className = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function fmt(v, digits = 4) {
+  if (v === null || v === undefined) return "—";
+  if (typeof v !== "number") return String(v);
+  if (Number.isInteger(v)) return v.toLocaleString("en");
+  return v.toFixed(digits);
+}
+
+function iso(ms) {
+  return new Date(ms).toISOString().replace(".000Z", "Z");
+}
+
+function parseTime(text) {
+  return text ? Date.parse(text) : NaN;
+}
+
+function page(...children) {
+  const app = document.getElementById("app");
+  for (const id of Object.keys(window.modelwatchCharts)) delete window.modelwatchCharts[id];
+  app.replaceChildren(...children);
+  return app;
+}
+
+function failure(e) {
+  if (e instanceof AuthNeeded) return el("p", { class: "muted" }, "Waiting for a token…");
+  return el("p", { class: "error" }, e.message || String(e));
+}
+
+function queryOf(hash) {
+  const i = hash.indexOf("?");
+  return new URLSearchParams(i >= 0 ? hash.slice(i + 1) : "");
+}
+
+function sparkline(values) {
+  const points = values.map((v, i) => [i, v]).filter(([, v]) => v !== null && v !== undefined);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("viewBox", "0 0 140 28");
+  if (points.length === 0) return svg;
+  const ys = points.map(([, v]) => v);
+  const lo = Math.min(...ys), hi = Math.max(...ys);
+  const n = Math.max(values.length - 1, 1);
+  const d = points
+    .map(([i, v], k) => `${k ? "L" : "M"}${((i / n) * 138 + 1).toFixed(1)} ${(hi === lo ? 14 : 26 - ((v - lo) / (hi - lo)) * 24).toFixed(1)}`)
+    .join(" ");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", d);
+  svg.append(path);
+  return svg;
+}
+
+// ---- charts ---------------------------------------------------------------------------
+
+// A horizontal line per threshold, drawn after the series.
+function thresholdPlugin(thresholds) {
+  return {
+    hooks: {
+      draw: (u) => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.strokeStyle = "#b42318";
+        ctx.setLineDash([6, 4]);
+        ctx.lineWidth = 1.5 * devicePixelRatio;
+        for (const t of thresholds) {
+          const y = u.valToPos(t.value, "y", true);
+          ctx.beginPath();
+          ctx.moveTo(u.bbox.left, y);
+          ctx.lineTo(u.bbox.left + u.bbox.width, y);
+          ctx.stroke();
+          ctx.fillStyle = "#b42318";
+          ctx.font = `${11 * devicePixelRatio}px system-ui`;
+          ctx.textAlign = "right";
+          ctx.fillText(t.label, u.bbox.left + u.bbox.width - 4, y - 4);
+        }
+        ctx.restore();
+      },
+    },
+  };
+}
+
+// A time-series chart: `series` is [{label, values}], times in ms.
+function lineChart(id, title, times, series, thresholds = []) {
+  const card = el("div", { class: "card", "data-chart": id }, el("h3", {}, title));
+  const holder = el("div");
+  card.append(holder);
+  const points = series.reduce((n, s) => n + s.values.filter((v) => v !== null).length, 0);
+  window.modelwatchCharts[id] = { points, series: series.length };
+  const all = series.flatMap((s) => s.values).filter((v) => v !== null).concat(thresholds.map((t) => t.value));
+  const options = {
+    width: 430,
+    height: 190,
+    plugins: [thresholdPlugin(thresholds)],
+    scales: {
+      x: { time: true },
+      y: {
+        range: () => {
+          if (all.length === 0) return [0, 1];
+          let lo = Math.min(...all), hi = Math.max(...all);
+          if (lo === hi) { lo -= 1; hi += 1; }
+          const pad = (hi - lo) * 0.08;
+          return [lo - pad, hi + pad];
+        },
+      },
+    },
+    series: [{}].concat(series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.6, spanGaps: false, points: { size: 4 } }))),
+    axes: [{}, { size: 56 }],
+  };
+  const data = [times.map((t) => t / 1000)].concat(series.map((s) => s.values));
+  requestAnimationFrame(() => new uPlot(options, data, holder));
+  return card;
+}
+
+// Reference and current shares on the same bins, as bars side by side.
+function distributionChart(id, distribution) {
+  const card = el("div", { class: "card", "data-chart": id });
+  const total = (c) => c.reduce((a, b) => a + b, 0) || 1;
+  const share = (c) => c.map((n) => n / total(c));
+  const reference = share(distribution.reference);
+  const current = share(distribution.current);
+  const names = distribution.kind === "histogram"
+    ? distribution.reference.map((_, i) => `${fmt(distribution.edges[i], 3)} – ${fmt(distribution.edges[i + 1], 3)}`)
+    : distribution.categories;
+  window.modelwatchCharts[id] = { points: reference.length + current.length, series: 2 };
+  const xs = names.map((_, i) => i);
+  const bars = uPlot.paths.bars({ size: [0.42, 60], align: 0 });
+  const options = {
+    width: 520,
+    height: 220,
+    scales: { x: { time: false, range: [-0.6, names.length - 0.4] }, y: { range: [0, Math.max(...reference, ...current, 0.01) * 1.1] } },
+    axes: [
+      {
+        splits: () => xs.filter((i) => i % Math.ceil(xs.length / 6) === 0),
+        values: (u, splits) => splits.map((i) => (distribution.kind === "histogram" ? fmt(distribution.edges[i], 2) : String(names[i]).slice(0, 14))),
+        size: 36,
+      },
+      { values: (u, splits) => splits.map((v) => `${(v * 100).toFixed(0)}%`), size: 48 },
+    ],
+    series: [
+      { label: "bin", value: (u, i) => (i === null ? "" : names[i]) },
+      { label: "reference", fill: "rgba(120,132,148,0.6)", stroke: "#64748b", paths: uPlot.paths.bars({ size: [0.4, 60], align: -1 }), points: { show: false }, value: (u, v) => (v === null ? "" : `${(v * 100).toFixed(1)}%`) },
+      { label: "current", fill: "rgba(232,89,12,0.6)", stroke: "#e8590c", paths: bars, points: { show: false }, value: (u, v) => (v === null ? "" : `${(v * 100).toFixed(1)}%`) },
+    ],
+  };
+  requestAnimationFrame(() => new uPlot(options, [xs, reference, current], card));
+  return card;
+}
+
+// ---- range controls -------------------------------------------------------------------
+
+// The range of a model page: explicit from/to in the fragment, else a preset measured
+// back from the model's newest event (so replayed or simulated data shows too).
+function resolveRange(params, newest) {
+  const end = Number.isFinite(newest) ? Math.ceil((newest + 1) / HOUR) * HOUR : Math.ceil(Date.now() / HOUR) * HOUR;
+  const preset = params.get("range") || "7d";
+  let from = parseTime(params.get("from"));
+  let to = parseTime(params.get("to"));
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) {
+    to = end;
+    const spans = { "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "90d": 90 * DAY };
+    from = to - (spans[preset] || 7 * DAY);
+  }
+  let step = params.get("step") || "auto";
+  if (step === "auto") {
+    const span = to - from;
+    step = span <= 2 * DAY ? "1h" : span <= 14 * DAY ? "6h" : "1d";
+  }
+  return { from, to, step, preset: params.has("from") ? "custom" : preset, version: params.get("version") || "" };
+}
+
+function stepMs(step) {
+  const m = /^(\d+)([mhd])$/.exec(step);
+  return m ? Number(m[1]) * { m: 60e3, h: HOUR, d: DAY }[m[2]] : DAY;
+}
+
+function rangeQuery(range, withStep = true) {
+  const q = new URLSearchParams({ from: iso(range.from), to: iso(range.to) });
+  if (withStep) q.set("step", range.step);
+  if (range.version) q.set("version", range.version);
+  return q.toString();
+}
+
+function controls(model, tab, range, versions) {
+  const go = (changes) => {
+    const q = new URLSearchParams({ range: range.preset, step: range.step });
+    if (range.version) q.set("version", range.version);
+    if (range.preset === "custom") { q.set("from", iso(range.from)); q.set("to", iso(range.to)); }
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null) q.delete(k); else q.set(k, v);
+    }
+    location.hash = `#/model/${encodeURIComponent(model)}/${tab}?${q}`;
+  };
+  const localValue = (ms) => iso(ms).slice(0, 16);
+  const presetSelect = el("select", { id: "range", onchange: (e) => go({ range: e.target.value, from: null, to: null, step: "auto" }) },
+    ["24h", "7d", "30d", "90d", "custom"].map((p) => el("option", { value: p, selected: p === range.preset }, p === "custom" ? "custom" : `last ${p}`)));
+  const fromInput = el("input", { type: "datetime-local", id: "from", value: localValue(range.from) });
+  const toInput = el("input", { type: "datetime-local", id: "to", value: localValue(range.to) });
+  const apply = el("button", { type: "button", id: "apply-range", onclick: () => {
+    const from = Date.parse(fromInput.value + ":00Z"), to = Date.parse(toInput.value + ":00Z");
+    if (Number.isFinite(from) && Number.isFinite(to) && from < to) go({ range: "custom", from: iso(from), to: iso(to) });
+  } }, "Apply");
+  const stepSelect = el("select", { id: "step", onchange: (e) => go({ step: e.target.value }) },
+    ["auto", "5m", "1h", "6h", "1d"].map((s) => el("option", { value: s, selected: s === range.step }, s)));
+  const versionSelect = el("select", { id: "version", onchange: (e) => go({ version: e.target.value || null }) },
+    el("option", { value: "" }, "all versions"),
+    versions.map((v) => el("option", { value: v, selected: v === range.version }, v)));
+  return el("div", { class: "controls" },
+    el("label", {}, "range", presetSelect),
+    el("label", {}, "from (UTC)", fromInput),
+    el("label", {}, "to (UTC)", toInput),
+    el("label", {}, "\u00a0", apply),
+    el("label", {}, "step", stepSelect),
+    el("label", {}, "version", versionSelect),
+    el("span", { class: "muted", id: "range-shown" }, `${iso(range.from)} → ${iso(range.to)}, step ${range.step}`));
+}
+
+// ---- pages ----------------------------------------------------------------------------
+
+async function overview() {
+  const table = el("table", { id: "models" },
+    el("tr", {}, el("th", { class: "l" }, "model"), el("th", { class: "l" }, "task"), el("th", {}, "firing alerts"),
+      el("th", { class: "l" }, "last event"), el("th", {}, "events/h (last 24h)"), el("th", {}, "headline metric"), el("th", { class: "l" }, "last 24h")));
+  page(el("h1", {}, "Models"), table);
+  const [{ models }, { alerts }] = await Promise.all([api("/api/v1/models"), api("/api/v1/alerts?state=firing&limit=1000")]);
+  const firing = {};
+  for (const a of alerts) firing[a.model] = (firing[a.model] || 0) + 1;
+  if (models.length === 0) table.after(el("p", { class: "muted" }, "No model yet. Create one with PUT /api/v1/models/{name}."));
+  const rows = models.map((m) => {
+    const headline = HEADLINE[m.task][0];
+    const cells = {
+      last: el("td", { class: "l" }, "…"), rate: el("td", {}, "…"), metric: el("td", {}, "…"), spark: el("td", { class: "l" }),
+    };
+    const alertCell = el("td", {}, firing[m.name] ? el("span", { class: "badge firing" }, `${firing[m.name]} firing`) : el("span", { class: "badge ok" }, "none"));
+    table.append(el("tr", { class: "clickable", "data-model": m.name, onclick: () => { location.hash = `#/model/${encodeURIComponent(m.name)}/performance`; } },
+      el("td", { class: "l" }, el("a", { href: `#/model/${encodeURIComponent(m.name)}/performance` }, m.name)),
+      el("td", { class: "l" }, m.task), alertCell, cells.last, cells.rate, cells.metric, cells.spark));
+    return { m, headline, cells };
+  });
+  await pool(rows.map(({ m, headline, cells }) => async () => {
+    const detail = await api(`/api/v1/models/${encodeURIComponent(m.name)}`);
+    const newest = parseTime(detail.stats.newest_event);
+    cells.last.textContent = detail.stats.newest_event || "no events";
+    if (!Number.isFinite(newest)) { cells.rate.textContent = "—"; cells.metric.textContent = "—"; return; }
+    const to = Math.ceil((newest + 1) / HOUR) * HOUR;
+    const series = await api(`/api/v1/models/${encodeURIComponent(m.name)}/metrics?from=${iso(to - DAY)}&to=${iso(to)}&step=1h`);
+    cells.rate.textContent = fmt(Math.round(series.summary.count / 24));
+    cells.metric.textContent = `${headline} ${fmt(series.summary[headline])}`;
+    cells.spark.append(sparkline(series.series.map((p) => p.metrics[headline])));
+  }));
+  document.body.dataset.ready = "overview";
+}
+
+async function alertsPage() {
+  page(el("h1", {}, "Alerts"), el("div", { id: "alerts-body" }, el("p", { class: "muted" }, "Loading…")));
+  const body = document.getElementById("alerts-body");
+  body.replaceChildren(...(await alertSections(null)));
+  document.body.dataset.ready = "alerts";
+}
+
+async function alertSections(model) {
+  const q = model ? `&model=${encodeURIComponent(model)}` : "";
+  const [{ alerts }, { events }] = await Promise.all([api(`/api/v1/alerts?limit=200${q}`), api(`/api/v1/events?limit=100${q}`)]);
+  const firing = alerts.filter((a) => a.state === "firing");
+  const table = (list, withSilence) => el("table", { class: "alerts" },
+    el("tr", {}, ["rule", "model", "state", "value", "threshold", "starts at", "ends at", "silenced by", ""].map((h) => el("th", { class: "l" }, h))),
+    list.map((a) => el("tr", { "data-alert": a.id },
+      el("td", { class: "l" }, a.rule), el("td", { class: "l" }, a.model),
+      el("td", { class: "l" }, el("span", { class: `badge ${a.state}` }, a.state)),
+      el("td", {}, fmt(a.value)), el("td", {}, fmt(a.threshold)),
+      el("td", { class: "l" }, a.starts_at), el("td", { class: "l" }, a.ends_at || "—"),
+      el("td", { class: "l" }, (a.silenced_by || []).join(", ") || "—"),
+      el("td", { class: "l" }, withSilence && !(a.silenced_by || []).length ? silenceButton(a) : ""))));
+  return [
+    el("h2", {}, `Firing (${firing.length})`),
+    firing.length ? table(firing, true) : el("p", { class: "muted" }, "Nothing is firing."),
+    el("h2", {}, "Recent alerts"),
+    alerts.length ? table(alerts, false) : el("p", { class: "muted" }, "No alert yet."),
+    el("h2", {}, "Event log"),
+    events.length
+      ? el("table", { class: "events" },
+        el("tr", {}, ["at", "kind", "rule", "model", "detail"].map((h) => el("th", { class: "l" }, h))),
+        events.map((e) => el("tr", {}, el("td", { class: "l" }, e.at), el("td", { class: "l" }, e.kind), el("td", { class: "l" }, e.rule || "—"),
+          el("td", { class: "l" }, e.model || "—"), el("td", { class: "l" }, e.detail ? JSON.stringify(e.detail).slice(0, 160) : ""))))
+      : el("p", { class: "muted" }, "No event yet."),
+  ];
+}
+
+function silenceButton(alert) {
+  const hours = el("select", { "aria-label": "silence for" }, [1, 4, 24].map((h) => el("option", { value: h }, `${h}h`)));
+  const status = el("span", { class: "muted" });
+  const button = el("button", { type: "button", class: "silence", onclick: async () => {
+    const id = `ui-${alert.rule}-${Date.now().toString(36)}`.slice(0, 64).toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
+    const body = {
+      matchers: { alertname: alert.labels.alertname, model: alert.model },
+      ends_at: iso(Date.now() + Number(hours.value) * HOUR),
+      comment: `silenced from the dashboard (${alert.rule})`,
+    };
+    try {
+      await api(`/api/v1/silences/${encodeURIComponent(id)}`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      status.textContent = `silenced as ${id}`;
+      button.disabled = true;
+      route();
+    } catch (e) {
+      status.textContent = e.message;
+      status.className = "error";
+    }
+  } }, "Silence");
+  return el("span", {}, button, " for ", hours, " ", status);
+}
+
+async function modelPage(name, tab, params) {
+  const detail = await api(`/api/v1/models/${encodeURIComponent(name)}`);
+  const newest = parseTime(detail.stats.newest_event);
+  const range = resolveRange(params, newest);
+  const tabs = ["performance", "drift", "quality", "confusion", "alerts"];
+  const keep = location.hash.includes("?") ? location.hash.slice(location.hash.indexOf("?")) : "";
+  const content = el("div", { id: "tab-content" }, el("p", { class: "muted" }, "Loading…"));
+  page(
+    el("h1", {}, name, " ", el("span", { class: "muted" }, `${detail.task} · ${fmt(detail.stats.predictions)} predictions · ${fmt(detail.stats.labelled)} labelled · newest event ${detail.stats.newest_event || "none"}`)),
+    el("nav", { class: "tabs" }, tabs.map((t) => el("a", { href: `#/model/${encodeURIComponent(name)}/${t}${keep}`, class: t === tab ? "active" : "", "data-tab": t }, t))),
+    tab === "alerts" ? "" : controls(name, tab, range, detail.stats.versions || []),
+    content);
+  const render = { performance: performanceTab, drift: driftTab, quality: qualityTab, confusion: confusionTab, alerts: modelAlertsTab }[tab] || performanceTab;
+  content.replaceChildren(...(await render(detail, range, params)));
+  document.body.dataset.ready = `model-${tab}`;
+}
+
+async function performanceTab(model, range) {
+  const [metrics, rules] = await Promise.all([
+    api(`/api/v1/models/${encodeURIComponent(model.name)}/metrics?${rangeQuery(range)}`),
+    api("/api/v1/rules"),
+  ]);
+  const times = metrics.series.map((p) => Date.parse(p.start));
+  const values = (name) => metrics.series.map((p) => (typeof p.metrics[name] === "number" ? p.metrics[name] : null));
+  const thresholds = (name) => rules.rules
+    .filter((r) => r.model === model.name && r.metric === name && r.condition && typeof r.condition.threshold === "number")
+    .map((r) => ({ value: r.condition.threshold, label: `${r.name}: ${r.condition.op} ${r.condition.threshold}` }));
+  const summary = el("table", { id: "summary" }, el("tr", {}, el("th", { class: "l" }, "metric"), el("th", {}, "value over the range")),
+    Object.entries(metrics.summary).filter(([k]) => k !== "confusion_matrix").map(([k, v]) => el("tr", {}, el("td", { class: "l" }, k), el("td", {}, fmt(v)))));
+  const headline = HEADLINE[model.task].filter((m) => m in metrics.summary);
+  return [
+    el("div", { class: "grid" },
+      headline.map((m) => lineChart(`metric-${m}`, m, times, [{ label: m, values: values(m) }], thresholds(m))),
+      lineChart("counts", "predictions and labels per window", times, [{ label: "count", values: values("count") }, { label: "labelled_count", values: values("labelled_count") }],
+        thresholds("count").concat(thresholds("labelled_count"))),
+      lineChart("latency", "latency (ms)", times, ["latency_p50", "latency_p95", "latency_p99"].map((m) => ({ label: m, values: values(m) })),
+        thresholds("latency_p95").concat(thresholds("latency_p99"))),
+      lineChart("error-rate", "error rate", times, [{ label: "error_rate", values: values("error_rate") }], thresholds("error_rate"))),
+    el("h2", {}, "Over the whole range"),
+    summary,
+  ];
+}
+
+// Ranks a drift entry: how far past (or short of) its threshold the statistic is.
+function driftSeverity(f) {
+  if (f.statistic === null) return -Infinity;
+  const pValue = f.method === "ks" || f.method === "chi2";
+  return pValue ? f.threshold / Math.max(f.statistic, 1e-300) : f.statistic / f.threshold;
+}
+
+async function driftTab(model, range, params) {
+  let drift;
+  try {
+    drift = await api(`/api/v1/models/${encodeURIComponent(model.name)}/drift?${rangeQuery(range, false)}`);
+  } catch (e) {
+    if (e instanceof AuthNeeded) throw e;
+    return [el("p", { class: "muted" }, e.message)];
+  }
+  const entries = drift.features.concat([drift.prediction, drift.score].filter(Boolean));
+  entries.sort((a, b) => (b.drifted === true) - (a.drifted === true) || driftSeverity(b) - driftSeverity(a));
+  const selected = params.get("feature") || (entries[0] && entries[0].name);
+  const detail = el("div", { id: "feature-detail" });
+  const table = el("table", { id: "drift-table" },
+    el("tr", {}, ["feature", "type", "method", "statistic", "threshold", "drifted"].map((h, i) => el("th", { class: i < 3 || i === 5 ? "l" : "" }, h))),
+    entries.map((f) => el("tr", { class: `clickable${f.name === selected ? " selected" : ""}`, "data-feature": f.name, "data-drifted": String(f.drifted),
+      onclick: () => showFeature(model, range, f, detail, table) },
+    el("td", { class: "l" }, f.name), el("td", { class: "l" }, f.type), el("td", { class: "l" }, f.method),
+    el("td", {}, fmt(f.statistic)), el("td", {}, fmt(f.threshold)),
+    el("td", { class: `l${f.drifted ? " bad" : ""}` }, f.drifted === null ? "—" : f.drifted ? "drifted" : "no"))));
+  const head = el("p", {}, `Dataset drift: ${drift.dataset_drift ? "yes" : "no"} — ${drift.drifted_features} of ${drift.features_total} features drifted (reference ${fmt(drift.reference_count)} rows, current ${fmt(drift.current_count)} rows).`);
+  const chosen = entries.find((f) => f.name === selected);
+  if (chosen) showFeature(model, range, chosen, detail, table);
+  return [head, el("div", { class: "split" }, table, detail)];
+}
+
+async function showFeature(model, range, feature, detail, table) {
+  for (const row of table.querySelectorAll("tr[data-feature]")) row.classList.toggle("selected", row.dataset.feature === feature.name);
+  detail.replaceChildren(el("h2", {}, `${feature.name}: reference and current`),
+    feature.distribution ? distributionChart(`distribution-${feature.name}`, feature.distribution) : el("p", { class: "muted" }, "No reference values for this feature."));
+  // Drift over time: one drift query per window, at most 60 windows.
+  let step = stepMs(range.step);
+  while ((range.to - range.from) / step > 60) step *= 2;
+  const starts = [];
+  for (let t = Math.floor(range.from / step) * step; t < range.to; t += step) starts.push(t);
+  const answers = await pool(starts.map((t) => () =>
+    api(`/api/v1/models/${encodeURIComponent(model.name)}/drift?from=${iso(t)}&to=${iso(t + step)}${range.version ? `&version=${encodeURIComponent(range.version)}` : ""}`)));
+  const values = answers.map((a) => {
+    if (!a || a instanceof Error) return null;
+    const f = a.features.concat([a.prediction, a.score].filter(Boolean)).find((x) => x.name === feature.name);
+    return f && typeof f.statistic === "number" ? f.statistic : null;
+  });
+  detail.append(lineChart(`drift-${feature.name}`, `${feature.method} of ${feature.name} per window`, starts, [{ label: feature.method, values }],
+    [{ value: feature.threshold, label: `threshold ${feature.threshold}` }]));
+}
+
+async function qualityTab(model, range) {
+  const quality = await api(`/api/v1/models/${encodeURIComponent(model.name)}/quality?${rangeQuery(range, false)}`);
+  const bad = (v) => typeof v === "number" && v > 0;
+  return [
+    el("p", {}, `${fmt(quality.rows)} rows; ${fmt(quality.unknown_features)} unknown feature values.`),
+    el("table", { id: "quality-table" },
+      el("tr", {}, ["feature", "type", "missing", "missing share", "type errors", "min", "mean", "max", "out of range", "distinct", "new categories"].map((h, i) => el("th", { class: i < 2 || i === 10 ? "l" : "" }, h))),
+      quality.features.map((f) => el("tr", { "data-feature": f.name },
+        el("td", { class: "l" }, f.name), el("td", { class: "l" }, f.type),
+        el("td", { class: bad(f.missing) ? "bad" : "" }, fmt(f.missing)), el("td", {}, fmt(f.missing_share)),
+        el("td", { class: bad(f.type_errors) ? "bad" : "" }, fmt(f.type_errors)),
+        el("td", {}, fmt(f.min)), el("td", {}, fmt(f.mean)), el("td", {}, fmt(f.max)),
+        el("td", { class: bad(f.out_of_range) ? "bad" : "" }, fmt(f.out_of_range)),
+        el("td", {}, fmt(f.distinct)),
+        el("td", { class: `l${(f.new_categories || []).length ? " bad" : ""}` }, (f.new_categories || []).join(", ") || "—")))),
+  ];
+}
+
+async function confusionTab(model, range) {
+  const metrics = await api(`/api/v1/models/${encodeURIComponent(model.name)}/metrics?${rangeQuery(range, false)}`);
+  const cm = metrics.summary.confusion_matrix;
+  if (!cm) return [el("p", { class: "muted" }, model.task === "regression" ? "A regression model has no confusion matrix." : "No labelled predictions in the range.")];
+  const largest = Math.max(1, ...cm.matrix.flat());
+  window.modelwatchCharts.confusion = { points: cm.matrix.flat().length, series: 1 };
+  return [
+    el("p", {}, "Rows: true class; columns: predicted class. Darker cells hold more predictions."),
+    el("table", { class: "heat", id: "confusion" },
+      el("tr", {}, el("th", { class: "l" }, "true \\ predicted"), cm.labels.map((l) => el("th", {}, l))),
+      cm.matrix.map((row, i) => el("tr", {}, el("th", { class: "l" }, cm.labels[i]),
+        row.map((n) => {
+          const light = 100 - 55 * (n / largest);
+          return el("td", { style: `background: hsl(217, 80%, ${light.toFixed(0)}%); color: ${light < 62 ? "#fff" : "#1d232b"}` }, fmt(n));
+        })))),
+  ];
+}
+
+async function modelAlertsTab(model) {
+  return alertSections(model.name);
+}
+
+// ---- routing --------------------------------------------------------------------------
+
+let authRequired = null;
+
+async function route() {
+  document.body.dataset.ready = "";
+  document.getElementById("sign-out").hidden = !token();
+  if (authRequired === null) {
+    // Ask first, so that a server needing a token gets no request without one.
+    authRequired = (await (await fetch("/healthz")).json()).auth_required === true;
+  }
+  if (authRequired && !token()) {
+    page(el("p", { class: "muted" }, "Waiting for a token…"));
+    askForToken("");
+    return;
+  }
+  const hash = location.hash || "#/";
+  const path = hash.slice(1).split("?")[0];
+  const params = queryOf(hash);
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  try {
+    if (parts[0] === "model" && parts[1]) await modelPage(parts[1], parts[2] || "performance", params);
+    else if (parts[0] === "alerts") await alertsPage();
+    else await overview();
+  } catch (e) {
+    page(failure(e));
+    if (!(e instanceof AuthNeeded)) console.warn(e);
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();
