@@ -24,6 +24,8 @@ pub struct ConfigFile {
     pub limits: Limits,
     /// How long data is kept.
     pub retention: RetentionConfig,
+    /// `[metrics]`: the model series of `GET /metrics`.
+    pub metrics: MetricsConfig,
     /// `auto`, `required` or `off` (see `modelwatch serve --help`).
     pub auth: Option<String>,
     /// PEM certificate chain for HTTPS.
@@ -76,6 +78,49 @@ impl RetentionConfig {
     }
 }
 
+/// `[metrics]`: what `GET /metrics` computes per model (see docs/METRICS.md).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Trailing window of event time of the model gauges, whole minutes (default 1h).
+    pub window: String,
+    /// How long computed model gauges are served before being computed again (default 10s).
+    pub cache_ttl: String,
+    /// Versions per model with series of their own (default 5).
+    pub max_versions: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            window: "1h".into(),
+            cache_ttl: "10s".into(),
+            max_versions: 5,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The server's metrics configuration, or which key is wrong.
+    pub fn resolve(&self) -> Result<modelwatch_server::MetricsConfig, String> {
+        use modelwatch_core::time::{MINUTE_MS, parse_duration};
+        let window_ms = parse_duration(&self.window).map_err(|e| format!("metrics.window: {e}"))?;
+        if window_ms < MINUTE_MS || window_ms % MINUTE_MS != 0 {
+            return Err("metrics.window: must be a whole number of minutes, at least 1m".into());
+        }
+        let ttl_ms =
+            parse_duration(&self.cache_ttl).map_err(|e| format!("metrics.cache_ttl: {e}"))?;
+        if self.max_versions == 0 {
+            return Err("metrics.max_versions: must be at least 1".into());
+        }
+        Ok(modelwatch_server::MetricsConfig {
+            window_ms,
+            cache_ttl: std::time::Duration::from_millis(ttl_ms.max(0) as u64),
+            max_versions: self.max_versions,
+        })
+    }
+}
+
 impl ConfigFile {
     /// Reads and parses `path` (JSON when it ends in `.json`, else TOML); any problem
     /// is a usage error naming the file.
@@ -86,6 +131,7 @@ impl ConfigFile {
             serde_json::from_str::<Self>(&text)
                 .map_err(|e| e.to_string())
                 .and_then(|config| config.retention.resolve().map(|_| config))
+                .and_then(|config| config.metrics.resolve().map(|_| config))
         } else {
             Self::parse(&text)
         };
@@ -106,6 +152,7 @@ impl ConfigFile {
     pub fn parse(text: &str) -> Result<Self, String> {
         let config: Self = toml::from_str(text).map_err(|e| e.message().to_string())?;
         config.retention.resolve()?;
+        config.metrics.resolve()?;
         Ok(config)
     }
 }
@@ -124,6 +171,10 @@ mod tests {
             config.retention.resolve().unwrap(),
             modelwatch_store::Retention::default()
         );
+        assert_eq!(
+            config.metrics.resolve().unwrap(),
+            modelwatch_server::MetricsConfig::default()
+        );
     }
 
     #[test]
@@ -139,5 +190,11 @@ mod tests {
                 .unwrap_err()
                 .contains("retention.raw_events")
         );
+        assert!(
+            ConfigFile::parse("[metrics]\nwindow = \"90s\"")
+                .unwrap_err()
+                .contains("metrics.window")
+        );
+        assert!(ConfigFile::parse("[metrics]\nmax_versions = 0").is_err());
     }
 }

@@ -160,6 +160,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut server_config = modelwatch_server::ServerConfig::new(&data_dir);
     server_config.limits = file.limits.clone();
     server_config.store.retention = file.retention.resolve().map_err(usage)?;
+    server_config.metrics = file.metrics.resolve().map_err(usage)?;
     let auth = args
         .auth
         .clone()

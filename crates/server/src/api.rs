@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::reference::{ReferenceFormat, body_reader, profile_reference};
 use crate::state::AppState;
-use crate::telemetry::ModelLabel;
+use crate::telemetry::{ModelLabel, Observed};
 use modelwatch_core::drift::reference::ReferenceFeature;
 use modelwatch_core::drift::report::{drift_answer, quality_answer};
 use modelwatch_core::drift::stats::finite;
@@ -162,16 +162,14 @@ async fn healthz(State(state): Shared) -> Json<Value> {
     Json(json!({"status": "ok", "auth_required": state.auth != crate::auth::AuthMode::Off}))
 }
 
-async fn prometheus(State(state): Shared) -> Response {
-    let text = state.telemetry.encode(state.store.queue_depth());
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
+async fn prometheus(State(state): Shared, headers: HeaderMap) -> Response {
+    crate::model_gauges::refresh(&state).await;
+    state.telemetry.process.update(state.store.path());
+    let format = crate::telemetry::Format::negotiate(
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+    );
+    let text = state.telemetry.encode(state.store.queue_depth(), format);
+    ([(header::CONTENT_TYPE, format.content_type())], text).into_response()
 }
 
 pub(crate) fn body_bytes(
@@ -482,17 +480,23 @@ async fn ingest_predictions(
     let reference = state.reference(entry.id);
     let max_records = state.limits.max_records_per_request;
     let input_limits = state.limits.input();
-    let (batch, indexes, mut rejected) = blocking(move || {
+    let (batch, observed, indexes, mut rejected) = blocking(move || {
         let (events, indexes, rejected) = parse_records(&body, format, max_records, |record| {
             let mut event = validate_prediction_within(&model, &record, arrival, &input_limits)?;
             pii.protect(&model, &mut event.features);
             Ok(event)
         })?;
-        Ok((
-            modelwatch_store::prepare(&model, events, reference.as_deref()),
-            indexes,
-            rejected,
-        ))
+        let batch = modelwatch_store::prepare(&model, events, reference.as_deref());
+        let observed: Vec<Observed> = batch
+            .events()
+            .iter()
+            .map(|e| Observed {
+                version: e.version.clone(),
+                latency_ms: e.latency_ms,
+                labelled: e.label.is_some(),
+            })
+            .collect();
+        Ok((batch, observed, indexes, rejected))
     })
     .await?;
     let outcome = state
@@ -505,6 +509,18 @@ async fn ingest_predictions(
             }
         })?;
     state.alerting.data_changed(&name, outcome.event_time_range);
+    let not_stored: Vec<usize> = outcome
+        .too_old
+        .iter()
+        .chain(&outcome.duplicates)
+        .copied()
+        .collect();
+    state.telemetry.observe_ingest(
+        &name,
+        &observed,
+        &not_stored,
+        &outcome.labelled_from_pending,
+    );
     for old in outcome.too_old {
         rejected.push((
             indexes[old],
@@ -559,6 +575,9 @@ async fn ingest_labels(
     .await?;
     let outcome = state.store.ingest_labels(entry, labels, now_ms()).await?;
     state.alerting.data_changed(&name, outcome.event_time_range);
+    state
+        .telemetry
+        .observe_labels(&name, &outcome.matched_by_version);
     for (index, error) in outcome.rejected {
         rejected.push((indexes[index], error));
     }
@@ -661,12 +680,7 @@ async fn metrics_answer(
 ) -> Result<Value, ApiError> {
     let store = state.store.clone();
     blocking(move || {
-        let granularity = Granularity::for_query(range.step, range.from, range.to);
-        let windows = store.load_profiles(entry.id, granularity, range.from, range.to, range.version.as_deref())?;
-        let first = windows.first().map(|(start, _)| *start);
-        let last_end = windows.last().map(|(start, _)| start + granularity.ms());
-        let merged = merge_windows(windows, range.step, range.from, range.to)
-            .map_err(|e| ApiError::invalid(FieldError::new("step", e)))?;
+        let (merged, first, last_end) = merged_range(&store, entry.id, range.step, range.from, range.to, range.version.as_deref())?;
         let model = &entry.model;
         let mut body = json!({
             "model": model.name,
@@ -819,6 +833,26 @@ async fn report(
     })
 }
 
+/// The performance profiles of `[from, to)` merged per `step`, with the start of the
+/// first window and the end of the last one read: what the metrics answer and the
+/// model gauges of `/metrics` are computed from.
+pub(crate) fn merged_range(
+    store: &modelwatch_store::Store,
+    model_id: i64,
+    step: Option<i64>,
+    from: Option<i64>,
+    to: Option<i64>,
+    version: Option<&str>,
+) -> Result<(modelwatch_core::query::Merged, Option<i64>, Option<i64>), ApiError> {
+    let granularity = Granularity::for_query(step, from, to);
+    let windows = store.load_profiles(model_id, granularity, from, to, version)?;
+    let first = windows.first().map(|(start, _)| *start);
+    let last_end = windows.last().map(|(start, _)| start + granularity.ms());
+    let merged = merge_windows(windows, step, from, to)
+        .map_err(|e| ApiError::invalid(FieldError::new("step", e)))?;
+    Ok((merged, first, last_end))
+}
+
 fn reference_json(reference: &ReferenceProfile, uploaded_ms: i64) -> Value {
     json!({
         "rows": reference.rows,
@@ -958,14 +992,7 @@ async fn range_features(
     let store = state.store.clone();
     let (id, from, to, version) = (entry.id, range.from, range.to, range.version.clone());
     blocking(move || {
-        let granularity = Granularity::for_query(None, from, to);
-        let windows = store.load_features(id, granularity, from, to, version.as_deref())?;
-        let first = windows.first().map(|(start, _)| *start);
-        let last_end = windows.last().map(|(start, _)| start + granularity.ms());
-        let mut merged = WindowFeatures::default();
-        for (_, features) in &windows {
-            merged.merge(features);
-        }
+        let (merged, first, last_end) = merged_features(&store, id, from, to, version.as_deref())?;
         let bounds = json!({
             "from": from.or(first).map(format_timestamp),
             "to": to.or(last_end).map(format_timestamp),
@@ -974,6 +1001,27 @@ async fn range_features(
         Ok((merged, bounds))
     })
     .await
+}
+
+/// The feature profiles of `[from, to)` merged, with the start of the first window and
+/// the end of the last one read (call [`modelwatch_store::Store::flush`] first): what
+/// the drift and quality answers and the drift gauges of `/metrics` are computed from.
+pub(crate) fn merged_features(
+    store: &modelwatch_store::Store,
+    model_id: i64,
+    from: Option<i64>,
+    to: Option<i64>,
+    version: Option<&str>,
+) -> Result<(WindowFeatures, Option<i64>, Option<i64>), ApiError> {
+    let granularity = Granularity::for_query(None, from, to);
+    let windows = store.load_features(model_id, granularity, from, to, version)?;
+    let first = windows.first().map(|(start, _)| *start);
+    let last_end = windows.last().map(|(start, _)| start + granularity.ms());
+    let mut merged = WindowFeatures::default();
+    for (_, features) in &windows {
+        merged.merge(features);
+    }
+    Ok((merged, first, last_end))
 }
 
 fn with_bounds(mut answer: Value, model: &str, bounds: Value) -> Value {

@@ -7,7 +7,9 @@
 //! - [`pii`]: keyed hashing of personal data before it is stored.
 //! - [`mod@reference`]: streaming reference uploads into a reference profile.
 //! - [`report`]: the report of a range as JSON, Markdown or a self-contained HTML page.
-//! - [`telemetry`]: the server's own `/metrics`.
+//! - [`telemetry`]: the series of `/metrics`, its registry and its formats.
+//! - [`model_gauges`]: model metrics and drift as gauges, computed at scrape time.
+//! - [`process`]: the process's own series and the store's size on disk.
 //! - [`alerting`]: rules, channels, silences, the alerting engine and notifications.
 //! - [`dashboard`]: the embedded web dashboard at `/`.
 //! - [`auth`]: API tokens, scopes and model restrictions.
@@ -21,7 +23,9 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod error;
+pub mod model_gauges;
 pub mod pii;
+pub mod process;
 pub mod reference;
 pub mod report;
 pub mod state;
@@ -31,7 +35,7 @@ pub mod tls;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use state::{AppState, Limits, ServerConfig, StartError};
+pub use state::{AppState, Limits, MetricsConfig, ServerConfig, StartError};
 
 /// Installs rustls' process-wide crypto provider (ring), which the HTTP client of the
 /// notifiers needs, and so does any `reqwest` client built in the same process.

@@ -58,6 +58,28 @@ impl Default for Limits {
     }
 }
 
+/// What `GET /metrics` computes per model (see `docs/METRICS.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// The trailing window of event time the model gauges cover, ending at the end of
+    /// the minute that holds each model's newest event; a whole number of minutes.
+    pub window_ms: i64,
+    /// How long computed model gauges are served before they are computed again.
+    pub cache_ttl: std::time::Duration,
+    /// Versions per model with series of their own; others share `version="_other"`.
+    pub max_versions: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            window_ms: modelwatch_core::time::HOUR_MS,
+            cache_ttl: std::time::Duration::from_secs(10),
+            max_versions: 5,
+        }
+    }
+}
+
 /// How to run the server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -69,6 +91,8 @@ pub struct ServerConfig {
     pub store: StoreOptions,
     /// Whether requests need a token.
     pub auth: crate::auth::AuthMode,
+    /// The model series of `GET /metrics`.
+    pub metrics: MetricsConfig,
 }
 
 impl ServerConfig {
@@ -79,6 +103,7 @@ impl ServerConfig {
             limits: Limits::default(),
             store: StoreOptions::default(),
             auth: crate::auth::AuthMode::Off,
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -108,6 +133,10 @@ pub struct AppState {
     pub tokens: crate::auth::TokenCache,
     /// Admission of ingest requests (see [`Limits::max_concurrent_ingest`]).
     pub ingest_permits: Arc<tokio::sync::Semaphore>,
+    /// The model series of `GET /metrics`.
+    pub metrics: MetricsConfig,
+    /// When the model gauges were last computed (one computation at a time).
+    pub model_gauges_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// Why the server could not start.
@@ -144,7 +173,7 @@ impl AppState {
             references: RwLock::new(references),
             pii,
             limits: config.limits.clone(),
-            telemetry: crate::telemetry::Telemetry::default(),
+            telemetry: crate::telemetry::Telemetry::new(config.metrics.max_versions),
             data_dir: config.data_dir.clone(),
             alerting,
             auth: config.auth,
@@ -152,6 +181,8 @@ impl AppState {
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(
                 config.limits.max_concurrent_ingest.max(1),
             )),
+            metrics: config.metrics.clone(),
+            model_gauges_refreshed: tokio::sync::Mutex::new(None),
         }))
     }
 

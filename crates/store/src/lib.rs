@@ -67,6 +67,9 @@ pub struct IngestOutcome {
     pub too_old: Vec<usize>,
     /// Stored events that picked up a label that had arrived before them.
     pub joined_pending_labels: usize,
+    /// Indexes (in the submitted list) of stored events without an inline label that
+    /// were labelled by a label that had arrived before them.
+    pub labelled_from_pending: Vec<usize>,
     /// Oldest and newest event time among the stored events.
     pub event_time_range: Option<(i64, i64)>,
 }
@@ -76,6 +79,8 @@ pub struct IngestOutcome {
 pub struct LabelOutcome {
     /// Labels joined to their prediction.
     pub matched: usize,
+    /// `matched`, by the version of the prediction each label joined.
+    pub matched_by_version: std::collections::BTreeMap<String, u64>,
     /// Labels kept until their prediction arrives.
     pub pending: usize,
     /// `(index, reason)` of labels refused (the prediction already has one, or one is already waiting).
@@ -523,6 +528,35 @@ impl Store {
                 "SELECT name, newest_event_ms FROM models WHERE newest_event_ms IS NOT NULL",
             )?;
             let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// The versions with profiles of `model_id` in minute windows starting in
+    /// `[from, to)`, most recent (by newest window) first, at most `limit` of them.
+    pub fn recent_versions(
+        &self,
+        model_id: i64,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT version FROM profiles
+                 WHERE model_id = ?1 AND granularity = ?2 AND start_ms >= ?3 AND start_ms < ?4
+                 GROUP BY version ORDER BY MAX(start_ms) DESC, version LIMIT ?5",
+            )?;
+            let rows = statement.query_map(
+                params![
+                    model_id,
+                    cache::code(Granularity::Minute),
+                    from,
+                    to,
+                    limit as i64
+                ],
+                |row| row.get(0),
+            )?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }

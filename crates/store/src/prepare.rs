@@ -39,6 +39,11 @@ impl PreparedBatch {
         self.events.len()
     }
 
+    /// The events of the batch, in the submitted order.
+    pub fn events(&self) -> &[PredictionEvent] {
+        &self.events
+    }
+
     /// Whether the batch is empty.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()

@@ -803,6 +803,7 @@ fn ingest(
             if event.label.is_some() {
                 continue;
             }
+            outcome.labelled_from_pending.push(index);
             set_label.execute(params![entry.id, event.id, label_json])?;
             if let (Some(prediction), Ok(label)) = (
                 &event.prediction,
@@ -891,6 +892,10 @@ fn join_labels(
             Some((ts, version, prediction, score, None)) => {
                 set_label.execute(params![entry.id, record.id, label_json])?;
                 outcome.matched += 1;
+                *outcome
+                    .matched_by_version
+                    .entry(version.clone())
+                    .or_insert(0) += 1;
                 outcome.event_time_range = Some(match outcome.event_time_range {
                     Some((low, high)) => (low.min(ts), high.max(ts)),
                     None => (ts, ts),

@@ -1,0 +1,540 @@
+//! Model metrics and drift as Prometheus gauges, computed at scrape time over each
+//! model's trailing window of event time ([`crate::MetricsConfig::window_ms`], ending at
+//! the end of the minute that holds the model's newest event).
+//!
+//! The numbers come from the same code as the HTTP answers: the headline metrics from
+//! `api::merged_range` and `WindowProfile::metrics` (as
+//! `GET /api/v1/models/{model}/metrics?from=&to=`), the drift from
+//! `api::merged_features` and `drift_answer` (as `GET .../drift?from=&to=`).
+//! They are computed at most once per [`crate::MetricsConfig::cache_ttl`], one
+//! computation at a time, off the async runtime; scrapes in between serve the last
+//! result. Headline gauges exist for all versions together (`version="_all"`) and for
+//! the model's most recent versions in the window (at most `max_versions`); drift for
+//! all versions together, for models with a reference.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use modelwatch_core::Granularity;
+use modelwatch_core::drift::report::drift_answer;
+use modelwatch_core::time::MINUTE_MS;
+use modelwatch_store::ModelEntry;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::telemetry::{ALL_VERSIONS, ModelLabel, OTHER_VERSION, VersionLabel};
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The headline metrics of the metrics answer with a gauge of their own:
+/// `(name in the answer, series name, help)`. Latency percentiles are in
+/// [`WINDOW_LATENCY`] instead.
+pub const WINDOW_METRICS: &[(&str, &str, &str)] = &[
+    (
+        "count",
+        "modelwatch_window_predictions",
+        "Predictions in the trailing window",
+    ),
+    (
+        "labelled_count",
+        "modelwatch_window_labelled_predictions",
+        "Labelled predictions in the trailing window",
+    ),
+    (
+        "error_rate",
+        "modelwatch_window_error_ratio",
+        "Share of predictions flagged as errors in the trailing window",
+    ),
+    (
+        "accuracy",
+        "modelwatch_window_accuracy",
+        "Accuracy over the trailing window",
+    ),
+    (
+        "precision",
+        "modelwatch_window_precision",
+        "Precision of the positive class over the trailing window",
+    ),
+    (
+        "recall",
+        "modelwatch_window_recall",
+        "Recall of the positive class over the trailing window",
+    ),
+    (
+        "f1",
+        "modelwatch_window_f1",
+        "F1 of the positive class over the trailing window",
+    ),
+    (
+        "roc_auc",
+        "modelwatch_window_roc_auc",
+        "ROC AUC over the trailing window",
+    ),
+    (
+        "log_loss",
+        "modelwatch_window_log_loss",
+        "Log loss (natural log) over the trailing window",
+    ),
+    (
+        "precision_macro",
+        "modelwatch_window_precision_macro",
+        "Macro-averaged precision over the trailing window",
+    ),
+    (
+        "recall_macro",
+        "modelwatch_window_recall_macro",
+        "Macro-averaged recall over the trailing window",
+    ),
+    (
+        "f1_macro",
+        "modelwatch_window_f1_macro",
+        "Macro-averaged F1 over the trailing window",
+    ),
+    (
+        "precision_weighted",
+        "modelwatch_window_precision_weighted",
+        "Support-weighted precision over the trailing window",
+    ),
+    (
+        "recall_weighted",
+        "modelwatch_window_recall_weighted",
+        "Support-weighted recall over the trailing window",
+    ),
+    (
+        "f1_weighted",
+        "modelwatch_window_f1_weighted",
+        "Support-weighted F1 over the trailing window",
+    ),
+    (
+        "mae",
+        "modelwatch_window_mae",
+        "Mean absolute error over the trailing window",
+    ),
+    (
+        "rmse",
+        "modelwatch_window_rmse",
+        "Root mean squared error over the trailing window",
+    ),
+    (
+        "mape",
+        "modelwatch_window_mape",
+        "Mean absolute percentage error (a fraction) over the trailing window",
+    ),
+    (
+        "r2",
+        "modelwatch_window_r2",
+        "Coefficient of determination over the trailing window",
+    ),
+    (
+        "mean_error",
+        "modelwatch_window_mean_error",
+        "Mean of prediction minus label over the trailing window",
+    ),
+];
+/// Latency percentiles of the trailing window, seconds, by `percentile` (`quantile`
+/// is reserved for summaries, and promtool says so).
+pub const WINDOW_LATENCY: &str = "modelwatch_window_latency_seconds";
+/// Start of the trailing window (event time), seconds since the epoch.
+pub const WINDOW_START: &str = "modelwatch_window_start_timestamp_seconds";
+/// End of the trailing window (event time, exclusive), seconds since the epoch.
+pub const WINDOW_END: &str = "modelwatch_window_end_timestamp_seconds";
+/// A feature's drift statistic under its method.
+pub const DRIFT_STATISTIC: &str = "modelwatch_drift_statistic";
+/// The threshold the statistic is judged against.
+pub const DRIFT_THRESHOLD: &str = "modelwatch_drift_threshold";
+/// Whether a feature drifted (1) or not (0).
+pub const DRIFT_DETECTED: &str = "modelwatch_drift_detected";
+/// Share of judged features that drifted.
+pub const DRIFT_SHARE: &str = "modelwatch_drift_share";
+/// Whether the data set drifted (`drift_share` ≥ 0.5).
+pub const DATASET_DRIFT: &str = "modelwatch_dataset_drift";
+/// Models the server holds.
+pub const MODELS: &str = "modelwatch_models";
+/// Time the last computation of the model gauges took.
+pub const COMPUTE_SECONDS: &str = "modelwatch_model_gauges_compute_seconds";
+
+/// The label set of the latency percentiles.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PercentileLabel {
+    /// The model's name.
+    pub model: String,
+    /// The version or `_all`.
+    pub version: String,
+    /// `50`, `95` or `99`.
+    pub percentile: String,
+}
+
+/// The label set of a drift statistic.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabel {
+    /// The model's name.
+    pub model: String,
+    /// The feature, or `prediction` for the model's output.
+    pub feature: String,
+    /// The drift method, as in the drift answer.
+    pub method: String,
+}
+
+/// The label set of a drift verdict.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeatureLabel {
+    /// The model's name.
+    pub model: String,
+    /// The feature, or `prediction`.
+    pub feature: String,
+}
+
+/// The computed values, applied all at once.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    window: Vec<(usize, VersionLabel, f64)>,
+    latency: Vec<(PercentileLabel, f64)>,
+    bounds: Vec<(ModelLabel, f64, f64)>,
+    drift_statistic: Vec<(DriftLabel, f64)>,
+    drift_threshold: Vec<(DriftLabel, f64)>,
+    drift_detected: Vec<(FeatureLabel, i64)>,
+    drift_share: Vec<(ModelLabel, f64)>,
+    dataset_drift: Vec<(ModelLabel, i64)>,
+    models: i64,
+}
+
+/// The gauge families.
+pub struct ModelGauges {
+    window: Vec<Family<VersionLabel, FloatGauge>>,
+    latency: Family<PercentileLabel, FloatGauge>,
+    window_start: Family<ModelLabel, FloatGauge>,
+    window_end: Family<ModelLabel, FloatGauge>,
+    drift_statistic: Family<DriftLabel, FloatGauge>,
+    drift_threshold: Family<DriftLabel, FloatGauge>,
+    drift_detected: Family<FeatureLabel, Gauge>,
+    drift_share: Family<ModelLabel, FloatGauge>,
+    dataset_drift: Family<ModelLabel, Gauge>,
+    models: Gauge,
+    compute_seconds: FloatGauge,
+    stale: AtomicBool,
+}
+
+impl ModelGauges {
+    /// Registers the families.
+    pub fn register(registry: &mut Registry) -> Self {
+        let gauges = Self {
+            window: WINDOW_METRICS.iter().map(|_| Family::default()).collect(),
+            latency: Family::default(),
+            window_start: Family::default(),
+            window_end: Family::default(),
+            drift_statistic: Family::default(),
+            drift_threshold: Family::default(),
+            drift_detected: Family::default(),
+            drift_share: Family::default(),
+            dataset_drift: Family::default(),
+            models: Gauge::default(),
+            compute_seconds: FloatGauge::default(),
+            stale: AtomicBool::new(true),
+        };
+        for ((_, name, help), family) in WINDOW_METRICS.iter().zip(&gauges.window) {
+            registry.register(*name, *help, family.clone());
+        }
+        let r = registry;
+        r.register(
+            WINDOW_LATENCY,
+            "Serving latency percentiles over the trailing window",
+            gauges.latency.clone(),
+        );
+        r.register(
+            WINDOW_START,
+            "Start of the trailing window in event time (inclusive)",
+            gauges.window_start.clone(),
+        );
+        r.register(WINDOW_END, "End of the trailing window in event time (exclusive): the end of the minute of the newest event", gauges.window_end.clone());
+        r.register(
+            DRIFT_STATISTIC,
+            "Drift statistic of the feature over the trailing window, under its method",
+            gauges.drift_statistic.clone(),
+        );
+        r.register(
+            DRIFT_THRESHOLD,
+            "Threshold the drift statistic is judged against",
+            gauges.drift_threshold.clone(),
+        );
+        r.register(
+            DRIFT_DETECTED,
+            "Whether the feature drifted over the trailing window",
+            gauges.drift_detected.clone(),
+        );
+        r.register(
+            DRIFT_SHARE,
+            "Share of judged features that drifted over the trailing window",
+            gauges.drift_share.clone(),
+        );
+        r.register(
+            DATASET_DRIFT,
+            "Whether the data set drifted (drift share at least 0.5)",
+            gauges.dataset_drift.clone(),
+        );
+        r.register(MODELS, "Models the server holds", gauges.models.clone());
+        r.register(
+            COMPUTE_SECONDS,
+            "Time the last computation of the model gauges took",
+            gauges.compute_seconds.clone(),
+        );
+        gauges
+    }
+
+    fn clear(&self) {
+        for family in &self.window {
+            family.clear();
+        }
+        self.latency.clear();
+        self.window_start.clear();
+        self.window_end.clear();
+        self.drift_statistic.clear();
+        self.drift_threshold.clear();
+        self.drift_detected.clear();
+        self.drift_share.clear();
+        self.dataset_drift.clear();
+    }
+
+    /// Replaces every value by those of `snapshot` (call it inside
+    /// [`crate::telemetry::Telemetry::exclusively`]).
+    pub fn apply(&self, snapshot: Snapshot, compute_seconds: f64) {
+        self.clear();
+        for (index, label, value) in snapshot.window {
+            self.window[index].get_or_create(&label).set(value);
+        }
+        for (label, value) in snapshot.latency {
+            self.latency.get_or_create(&label).set(value);
+        }
+        for (label, start, end) in snapshot.bounds {
+            self.window_start.get_or_create(&label).set(start);
+            self.window_end.get_or_create(&label).set(end);
+        }
+        for (label, value) in snapshot.drift_statistic {
+            self.drift_statistic.get_or_create(&label).set(value);
+        }
+        for (label, value) in snapshot.drift_threshold {
+            self.drift_threshold.get_or_create(&label).set(value);
+        }
+        for (label, value) in snapshot.drift_detected {
+            self.drift_detected.get_or_create(&label).set(value);
+        }
+        for (label, value) in snapshot.drift_share {
+            self.drift_share.get_or_create(&label).set(value);
+        }
+        for (label, value) in snapshot.dataset_drift {
+            self.dataset_drift.get_or_create(&label).set(value);
+        }
+        self.models.set(snapshot.models);
+        self.compute_seconds.set(compute_seconds);
+    }
+
+    /// Drops every model gauge (a model was deleted); the next scrape computes them again.
+    pub fn forget_model(&self, _model: &str) {
+        self.clear();
+        self.stale.store(true, Ordering::SeqCst);
+    }
+}
+
+/// How long a scrape waits for the writer to flush the lazily written feature profiles.
+const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Computes the model gauges again if they are older than the cache TTL (or a model
+/// was deleted since). Failures are logged and leave the previous values.
+pub async fn refresh(state: &Arc<AppState>) {
+    let mut refreshed = state.model_gauges_refreshed.lock().await;
+    let stale = state.telemetry.models.stale.swap(false, Ordering::SeqCst);
+    if !stale && refreshed.is_some_and(|at| at.elapsed() < state.metrics.cache_ttl) {
+        return;
+    }
+    let started = Instant::now();
+    // Feature profiles are written lazily: include what the writer holds, unless the
+    // write queue is so busy that waiting would stall the scrape (then the drift gauges
+    // miss at most the last second of events).
+    match tokio::time::timeout(FLUSH_WAIT, state.store.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot flush the store before computing the model gauges")
+        }
+        Err(_) => tracing::warn!("the store did not flush in time for the model gauges"),
+    }
+    let shared = state.clone();
+    match tokio::task::spawn_blocking(move || compute(&shared)).await {
+        Ok(snapshot) => {
+            let seconds = started.elapsed().as_secs_f64();
+            let gauges = &state.telemetry.models;
+            state
+                .telemetry
+                .exclusively(|| gauges.apply(snapshot, seconds));
+        }
+        Err(error) => tracing::warn!(%error, "computing the model gauges failed"),
+    }
+    *refreshed = Some(Instant::now());
+}
+
+/// The trailing window `[from, to)` of a model whose newest event is at `newest_ms`.
+pub fn trailing_window(newest_ms: i64, window_ms: i64) -> (i64, i64) {
+    let to = Granularity::Minute.window_start(newest_ms) + MINUTE_MS;
+    (to - window_ms, to)
+}
+
+fn compute(state: &AppState) -> Snapshot {
+    let mut entries: Vec<Arc<ModelEntry>> = state
+        .models
+        .read()
+        .map(|m| m.values().cloned().collect())
+        .unwrap_or_default();
+    entries.sort_by(|a, b| a.model.name.cmp(&b.model.name));
+    let mut snapshot = Snapshot {
+        models: entries.len() as i64,
+        ..Snapshot::default()
+    };
+    let newest = match state.store.newest_event_times() {
+        Ok(newest) => newest,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the newest event times");
+            return snapshot;
+        }
+    };
+    for entry in entries {
+        let Some(&newest_ms) = newest.get(&entry.model.name) else {
+            continue;
+        };
+        if let Err(error) = compute_model(state, &entry, newest_ms, &mut snapshot) {
+            tracing::warn!(model = %entry.model.name, error = %error.message, "cannot compute the model gauges");
+        }
+    }
+    snapshot
+}
+
+fn compute_model(
+    state: &AppState,
+    entry: &ModelEntry,
+    newest_ms: i64,
+    snapshot: &mut Snapshot,
+) -> Result<(), ApiError> {
+    let store = &state.store;
+    let name = &entry.model.name;
+    let (from, to) = trailing_window(newest_ms, state.metrics.window_ms);
+    snapshot.bounds.push((
+        ModelLabel {
+            model: name.clone(),
+        },
+        from as f64 / 1000.0,
+        to as f64 / 1000.0,
+    ));
+    let max_versions = state.metrics.max_versions;
+    let versions: Vec<String> = store
+        .recent_versions(entry.id, from, to, max_versions + 2)?
+        .into_iter()
+        .filter(|v| v != ALL_VERSIONS && v != OTHER_VERSION)
+        .take(max_versions)
+        .collect();
+    for version in std::iter::once(None).chain(versions.iter().map(Some)) {
+        let (merged, _, _) = crate::api::merged_range(
+            store,
+            entry.id,
+            None,
+            Some(from),
+            Some(to),
+            version.map(String::as_str),
+        )?;
+        let metrics = merged.summary.metrics(&entry.model);
+        let label = VersionLabel {
+            model: name.clone(),
+            version: version.cloned().unwrap_or_else(|| ALL_VERSIONS.to_string()),
+        };
+        window_values(&metrics, &label, snapshot);
+    }
+    if let Some(reference) = state.reference(entry.id) {
+        let (current, _, _) =
+            crate::api::merged_features(store, entry.id, Some(from), Some(to), None)?;
+        let answer = drift_answer(&entry.model, &reference, &current);
+        drift_values(name, &answer, snapshot);
+    }
+    Ok(())
+}
+
+fn window_values(metrics: &Map<String, Value>, label: &VersionLabel, snapshot: &mut Snapshot) {
+    for (index, (key, _, _)) in WINDOW_METRICS.iter().enumerate() {
+        if let Some(value) = metrics.get(*key).and_then(Value::as_f64) {
+            snapshot.window.push((index, label.clone(), value));
+        }
+    }
+    for (key, percentile) in [
+        ("latency_p50", "50"),
+        ("latency_p95", "95"),
+        ("latency_p99", "99"),
+    ] {
+        if let Some(ms) = metrics.get(key).and_then(Value::as_f64) {
+            snapshot.latency.push((
+                PercentileLabel {
+                    model: label.model.clone(),
+                    version: label.version.clone(),
+                    percentile: percentile.into(),
+                },
+                ms / 1000.0,
+            ));
+        }
+    }
+}
+
+fn drift_values(model: &str, answer: &Value, snapshot: &mut Snapshot) {
+    let features = answer["features"].as_array().into_iter().flatten();
+    for feature in features.chain(std::iter::once(&answer["prediction"])) {
+        let (Some(name), Some(method)) = (feature["name"].as_str(), feature["method"].as_str())
+        else {
+            continue;
+        };
+        let label = DriftLabel {
+            model: model.into(),
+            feature: name.into(),
+            method: method.into(),
+        };
+        if let Some(statistic) = feature["statistic"].as_f64() {
+            snapshot.drift_statistic.push((label.clone(), statistic));
+        }
+        if let Some(threshold) = feature["threshold"].as_f64() {
+            snapshot.drift_threshold.push((label, threshold));
+        }
+        if let Some(drifted) = feature["drifted"].as_bool() {
+            snapshot.drift_detected.push((
+                FeatureLabel {
+                    model: model.into(),
+                    feature: name.into(),
+                },
+                drifted as i64,
+            ));
+        }
+    }
+    let label = ModelLabel {
+        model: model.into(),
+    };
+    if let Some(share) = answer["drift_share"].as_f64() {
+        snapshot.drift_share.push((label.clone(), share));
+    }
+    if let Some(drift) = answer["dataset_drift"].as_bool() {
+        snapshot.dataset_drift.push((label, drift as i64));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_ends_with_the_minute_of_the_newest_event() {
+        let newest = 1_710_115_200_000 + 5 * MINUTE_MS + 1_234;
+        assert_eq!(
+            trailing_window(newest, 60 * MINUTE_MS),
+            (
+                1_710_115_200_000 - 54 * MINUTE_MS,
+                1_710_115_200_000 + 6 * MINUTE_MS
+            )
+        );
+    }
+}
