@@ -106,6 +106,8 @@ struct Ledger {
     sent: HashSet<String>,
     /// Late labels acknowledged as matched.
     labels_acked: HashSet<String>,
+    /// Late labels ever sent (acknowledged or not).
+    labels_sent: HashSet<String>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,9 +172,14 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
                             .rev()
                             .take(40)
                             .filter(|(id, n)| n % 4 == 1 && !book.labels_acked.contains(id))
-                            .map(|(id, _)| json!({"id": id, "label": "1"}))
+                            .map(|(id, n)| json!({"id": id, "label": late_label(*n)}))
                             .collect()
                     };
+                    ledger
+                        .lock()
+                        .unwrap()
+                        .labels_sent
+                        .extend(late.iter().map(|l| l["id"].as_str().unwrap().to_string()));
                     if late.is_empty() {
                         continue;
                     }
@@ -306,6 +313,12 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
             "cycle {cycle}: an acknowledged label was lost"
         );
 
+        // Make the stored set known exactly: send again every prediction and label that
+        // went out unacknowledged (stored now, if the kill had not let it be). Then the
+        // metrics and the feature profiles must equal a recomputation from the records.
+        resend_unacknowledged(&client, &server.base, &ledger).await;
+        recomputed_equals_served(&client, &server.base, &ledger, cycle).await;
+
         // The rule is the last acknowledged definition (or the one cut off by the kill),
         // and its alert converges to the verdict recomputed from the stored records.
         let (acked_threshold, in_flight) = {
@@ -342,6 +355,139 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
     assert!(checked > 0);
     assert!(rule_changes > 0);
     assert_eq!(judged_cycles, cycles, "every cycle checks the alert state");
+}
+
+/// The late label of prediction `n` (predicted `"1"`, as every odd `n`): right for one
+/// in two.
+fn late_label(n: u64) -> &'static str {
+    if n % 8 == 1 { "1" } else { "0" }
+}
+
+fn number_of(id: &str) -> u64 {
+    id[1..].parse().unwrap()
+}
+
+async fn resend_unacknowledged(client: &reqwest::Client, base: &str, ledger: &Mutex<Ledger>) {
+    let (predictions, labels): (Vec<String>, Vec<String>) = {
+        let book = ledger.lock().unwrap();
+        let acked: HashSet<&String> = book.acked.iter().map(|(id, _)| id).collect();
+        (
+            book.sent
+                .iter()
+                .filter(|id| !acked.contains(id))
+                .cloned()
+                .collect(),
+            book.labels_sent
+                .difference(&book.labels_acked)
+                .cloned()
+                .collect(),
+        )
+    };
+    for chunk in predictions.chunks(1000) {
+        let body: Vec<Value> = chunk.iter().map(|id| event(id, number_of(id))).collect();
+        let answer: Value = client
+            .post(format!("{base}/api/v1/models/m/predictions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // Each is stored now: accepted, or a duplicate because it already was.
+        let accepted = answer["accepted"].as_u64().unwrap() as usize;
+        assert_eq!(
+            accepted + answer["rejected"].as_array().unwrap().len(),
+            chunk.len()
+        );
+    }
+    for chunk in labels.chunks(1000) {
+        let body: Vec<Value> = chunk
+            .iter()
+            .map(|id| json!({"id": id, "label": late_label(number_of(id))}))
+            .collect();
+        let response = client
+            .post(format!("{base}/api/v1/models/m/labels"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+    let mut book = ledger.lock().unwrap();
+    book.acked
+        .extend(predictions.iter().map(|id| (id.clone(), number_of(id))));
+    book.labels_acked.extend(labels);
+}
+
+/// Count, labelled count and accuracy from `/metrics`, and the categorical counts and
+/// numeric mean of the feature profiles from `/quality`, equal to the same figures
+/// computed here from the records the ledger says are stored.
+async fn recomputed_equals_served(
+    client: &reqwest::Client,
+    base: &str,
+    ledger: &Mutex<Ledger>,
+    cycle: u32,
+) {
+    let (numbers, late): (Vec<u64>, Vec<u64>) = {
+        let book = ledger.lock().unwrap();
+        (
+            book.acked.iter().map(|(_, n)| *n).collect(),
+            book.labels_acked.iter().map(|id| number_of(id)).collect(),
+        )
+    };
+    let inline = numbers.iter().filter(|n| *n % 4 == 0).count();
+    let labelled = inline + late.len();
+    // Inline labels are always right (prediction and label both "0"); late ones when "1".
+    let correct = inline + late.iter().filter(|n| late_label(**n) == "1").count();
+    let metrics = get_json(client, &format!("{base}/api/v1/models/m/metrics")).await;
+    let summary = &metrics["summary"];
+    assert_eq!(
+        summary["count"].as_u64(),
+        Some(numbers.len() as u64),
+        "cycle {cycle}: count"
+    );
+    assert_eq!(
+        summary["labelled_count"].as_u64(),
+        Some(labelled as u64),
+        "cycle {cycle}: labelled"
+    );
+    let accuracy = correct as f64 / labelled as f64;
+    let served = summary["accuracy"].as_f64().unwrap();
+    assert!(
+        (served - accuracy).abs() < 1e-12,
+        "cycle {cycle}: accuracy {served} ≠ {accuracy}"
+    );
+
+    let quality = get_json(client, &format!("{base}/api/v1/models/m/quality")).await;
+    let feature = |name: &str| {
+        quality["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let mut categories = [0u64; 5];
+    for n in &numbers {
+        categories[(*n % 5) as usize] += 1;
+    }
+    for (value, count) in feature("c")["top"].as_array().unwrap().iter().map(|pair| {
+        (
+            pair[0].as_str().unwrap().to_string(),
+            pair[1].as_u64().unwrap(),
+        )
+    }) {
+        let k: usize = value[1..].parse().unwrap();
+        assert_eq!(count, categories[k], "cycle {cycle}: category {value}");
+    }
+    let mean = numbers.iter().map(|n| (*n % 997) as f64 / 7.0).sum::<f64>() / numbers.len() as f64;
+    let served_mean = feature("x")["mean"].as_f64().unwrap();
+    assert!(
+        (served_mean - mean).abs() <= 1e-9 * mean.abs().max(1.0),
+        "cycle {cycle}: mean of x {served_mean} ≠ {mean}"
+    );
 }
 
 /// A pause between rule changes, 5–40 ms, without a shared random generator.
