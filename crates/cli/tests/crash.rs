@@ -255,16 +255,7 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
         // Every acknowledged prediction is stored: sending it again is a duplicate.
         let acked: Vec<(String, u64)> = ledger.lock().unwrap().acked.clone();
         for chunk in acked.chunks(1000) {
-            let body: Vec<Value> = chunk.iter().map(|(id, n)| event(id, *n)).collect();
-            let answer: Value = client
-                .post(format!("{}/api/v1/models/m/predictions", server.base))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let answer = post_predictions(&client, &server.base, chunk).await;
             assert_eq!(
                 answer["accepted"], 0,
                 "cycle {cycle}: an acknowledged prediction was lost"
@@ -357,6 +348,20 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
     assert_eq!(judged_cycles, cycles, "every cycle checks the alert state");
 }
 
+/// Sends the predictions `(id, n)` in one request; the answer.
+async fn post_predictions(client: &reqwest::Client, base: &str, events: &[(String, u64)]) -> Value {
+    let body: Vec<Value> = events.iter().map(|(id, n)| event(id, *n)).collect();
+    client
+        .post(format!("{base}/api/v1/models/m/predictions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The late label of prediction `n` (predicted `"1"`, as every odd `n`): right for one
 /// in two.
 fn late_label(n: u64) -> &'static str {
@@ -383,17 +388,15 @@ async fn resend_unacknowledged(client: &reqwest::Client, base: &str, ledger: &Mu
                 .collect(),
         )
     };
+    let predictions: Vec<(String, u64)> = predictions
+        .into_iter()
+        .map(|id| {
+            let n = number_of(&id);
+            (id, n)
+        })
+        .collect();
     for chunk in predictions.chunks(1000) {
-        let body: Vec<Value> = chunk.iter().map(|id| event(id, number_of(id))).collect();
-        let answer: Value = client
-            .post(format!("{base}/api/v1/models/m/predictions"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = post_predictions(client, base, chunk).await;
         // Each is stored now: accepted, or a duplicate because it already was.
         let accepted = answer["accepted"].as_u64().unwrap() as usize;
         assert_eq!(
@@ -415,8 +418,7 @@ async fn resend_unacknowledged(client: &reqwest::Client, base: &str, ledger: &Mu
         assert!(response.status().is_success());
     }
     let mut book = ledger.lock().unwrap();
-    book.acked
-        .extend(predictions.iter().map(|id| (id.clone(), number_of(id))));
+    book.acked.extend(predictions);
     book.labels_acked.extend(labels);
 }
 

