@@ -130,6 +130,21 @@ async fn a_reference_uploaded_later_reprofiles_stored_events() {
     check_drift_and_quality(&server, "large").await;
 }
 
+/// A reference uploaded right after ingest, while the feature windows of that ingest are
+/// still pending in the writer's cache: the re-profiled windows count every event once
+/// (they used to be written back on top of their rebuilt selves, doubling the counts).
+#[tokio::test]
+async fn a_reference_uploaded_before_pending_windows_are_written_counts_each_event_once() {
+    let server = TestServer::start().await;
+    server.put_model("m", schema("large")).await;
+    let events = current_events("large");
+    ingest(&server, &events).await;
+    upload_csv_reference(&server, "large").await;
+    let (_, quality) = server.get("/api/v1/models/m/quality").await;
+    assert_eq!(quality["rows"], events.len(), "{}", quality["rows"]);
+    check_drift_and_quality(&server, "large").await;
+}
+
 #[tokio::test]
 async fn references_in_json_and_ndjson_equal_csv() {
     let model = Model::new(

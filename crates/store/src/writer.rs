@@ -604,12 +604,14 @@ fn reprofile_features(
     let from = kept_from.map_or(i64::MIN, |ms| {
         Granularity::Day.window_start(ms) + Granularity::Day.ms()
     });
+    // Write every pending window first, then delete what is rebuilt: windows before
+    // `from` keep their rows, and a pending window after it cannot be written back on
+    // top of its rebuilt self (which counted its events twice).
+    state.features.write(tx, true)?;
     tx.execute(
         "DELETE FROM feature_profiles WHERE model_id = ?1 AND start_ms >= ?2",
         params![entry.id, from],
     )?;
-    // Write every pending window first: those before `from` keep their rows.
-    state.features.write(tx, true)?;
     tx.execute("DELETE FROM lazy_dirty WHERE model_id = ?1", [entry.id])?;
     state.features.forget_model(entry.id);
     let reference = state.references.get(&entry.id).cloned();
