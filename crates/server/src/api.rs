@@ -306,6 +306,9 @@ async fn get_model(
         "pending_labels": counts.pending_labels,
         "newest_event": counts.newest_event_ms.map(format_timestamp),
         "versions": versions,
+        "reference": state
+            .reference_with_time(id)
+            .map(|(reference, uploaded)| reference_json(&reference, uploaded)),
     });
     Ok(Json(body))
 }

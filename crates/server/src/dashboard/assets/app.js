@@ -458,6 +458,9 @@ function driftSeverity(f) {
 }
 
 async function driftTab(model, range, params) {
+  if (!model.stats.reference) {
+    return [el("p", { class: "muted" }, `No reference data set yet, so no drift: upload one with PUT /api/v1/models/${model.name}/reference.`)];
+  }
   let drift;
   try {
     drift = await api(`/api/v1/models/${encodeURIComponent(model.name)}/drift?${rangeQuery(range, false)}`);
