@@ -3,7 +3,7 @@
 #[path = "../../server/tests/support/valid_html.rs"]
 mod valid_html;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -18,18 +18,31 @@ fn golden(file: &str) -> PathBuf {
         .join(file)
 }
 
+/// `modelwatch report --format FORMAT` on a schema, a reference and a current CSV.
+fn report(format: &str, schema: &Path, reference: &Path, current: &Path) -> Command {
+    let mut command = modelwatch();
+    command
+        .args(["report", "--format", format, "--schema"])
+        .arg(schema)
+        .arg("--reference")
+        .arg(reference)
+        .arg("--current")
+        .arg(current);
+    command
+}
+
 #[test]
 fn report_gives_scikit_learn_numbers() {
     for task in ["binary", "multiclass", "regression"] {
-        let output = modelwatch()
-            .args(["report", "--format", "json", "--schema"])
-            .arg(golden(&format!("{task}.schema.json")))
-            .arg("--reference")
-            .arg(golden(&format!("{task}.csv")))
-            .arg("--current")
-            .arg(golden(&format!("{task}.csv")))
-            .output()
-            .unwrap();
+        let data = golden(&format!("{task}.csv"));
+        let output = report(
+            "json",
+            &golden(&format!("{task}.schema.json")),
+            &data,
+            &data,
+        )
+        .output()
+        .unwrap();
         assert!(
             output.status.success(),
             "{}",
@@ -61,15 +74,14 @@ fn report_gives_scikit_learn_numbers() {
         }
         assert_eq!(report["metrics"]["series"].as_array().unwrap().len(), 3);
     }
-    let md = modelwatch()
-        .args(["report", "--format", "md", "--schema"])
-        .arg(golden("binary.schema.json"))
-        .arg("--reference")
-        .arg(golden("binary.csv"))
-        .arg("--current")
-        .arg(golden("binary.csv"))
-        .output()
-        .unwrap();
+    let md = report(
+        "md",
+        &golden("binary.schema.json"),
+        &golden("binary.csv"),
+        &golden("binary.csv"),
+    )
+    .output()
+    .unwrap();
     let text = String::from_utf8(md.stdout).unwrap();
     assert!(text.contains("| accuracy | 0.7038 |"), "{text}");
     assert!(text.contains("| **1** | 58 | 156 |"), "{text}");
@@ -83,17 +95,16 @@ fn report_gives_scikit_learn_numbers() {
 fn report_html_is_valid_self_contained_and_carries_the_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
-    let output = modelwatch()
-        .args(["report", "--format", "html", "--schema"])
-        .arg(golden("binary.schema.json"))
-        .arg("--reference")
-        .arg(golden("binary.csv"))
-        .arg("--current")
-        .arg(golden("binary.csv"))
-        .arg("-o")
-        .arg(&page)
-        .output()
-        .unwrap();
+    let output = report(
+        "html",
+        &golden("binary.schema.json"),
+        &golden("binary.csv"),
+        &golden("binary.csv"),
+    )
+    .arg("-o")
+    .arg(&page)
+    .output()
+    .unwrap();
     assert!(
         output.status.success(),
         "{}",
@@ -119,15 +130,17 @@ fn report_html_is_valid_self_contained_and_carries_the_numbers() {
 #[test]
 fn report_drift_equals_the_server_definition_on_golden_data() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/drift");
-    let output = modelwatch()
-        .args(["report", "--format", "json", "--schema"])
-        .arg(dir.join("small.schema.json"))
-        .arg("--reference")
-        .arg(dir.join("small.reference.csv"))
-        .arg("--current")
-        .arg(dir.join("small.current.csv"))
+    let small = |format| {
+        report(
+            format,
+            &dir.join("small.schema.json"),
+            &dir.join("small.reference.csv"),
+            &dir.join("small.current.csv"),
+        )
         .output()
-        .unwrap();
+        .unwrap()
+    };
+    let output = small("json");
     assert!(
         output.status.success(),
         "{}",
@@ -156,15 +169,7 @@ fn report_drift_equals_the_server_definition_on_golden_data() {
             "{name}"
         );
     }
-    let md = modelwatch()
-        .args(["report", "--format", "md", "--schema"])
-        .arg(dir.join("small.schema.json"))
-        .arg("--reference")
-        .arg(dir.join("small.reference.csv"))
-        .arg("--current")
-        .arg(dir.join("small.current.csv"))
-        .output()
-        .unwrap();
+    let md = small("md");
     let text = String::from_utf8(md.stdout).unwrap();
     assert!(text.contains("| num_shift | numeric | ks |"), "{text}");
     assert!(text.contains("| cat_new | categorical | chi2 |"), "{text}");

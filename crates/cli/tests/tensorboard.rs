@@ -133,25 +133,20 @@ impl Client {
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: (&str, String)) -> Value {
-        let response = self
+        let request = self
             .request(method, path)
             .header("content-type", body.0)
-            .body(body.1)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let answer: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {answer}");
-        answer
+            .body(body.1);
+        Self::success(path, request).await
     }
 
     async fn get(&self, path: &str) -> Value {
-        let response = self
-            .request(reqwest::Method::GET, path)
-            .send()
-            .await
-            .unwrap();
+        Self::success(path, self.request(reqwest::Method::GET, path)).await
+    }
+
+    /// The JSON answer of `request`, which must succeed.
+    async fn success(path: &str, request: reqwest::RequestBuilder) -> Value {
+        let response = request.send().await.unwrap();
         let status = response.status();
         let answer: Value = response.json().await.unwrap();
         assert!(status.is_success(), "{path}: {status} {answer}");

@@ -756,7 +756,6 @@ async fn report(
         step: params.step,
         version: params.version,
     })?;
-    state.store.flush().await?;
     if range.step.is_none() {
         let whole = metrics_answer(&state, entry.clone(), range.clone()).await?;
         let bound = |key: &str| {

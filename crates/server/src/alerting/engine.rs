@@ -130,27 +130,17 @@ fn describe(
     };
     let span_end = span.map(|s| format_timestamp(s.end_ms)).unwrap_or_default();
     let value_text = value.map_or("n/a".to_string(), short);
-    let summary = if resolved {
-        format!(
-            "{} of model {} is back to {} (alert condition: {}) over {} ending {}",
-            rule.metric_name,
-            rule.model,
-            value_text,
-            condition,
-            format_duration(rule.window_ms),
-            span_end
-        )
+    let (verb, condition_text) = if resolved {
+        ("is back to", format!("alert condition: {condition}"))
     } else {
-        format!(
-            "{} of model {} = {} ({}) over {} ending {}",
-            rule.metric_name,
-            rule.model,
-            value_text,
-            condition,
-            format_duration(rule.window_ms),
-            span_end
-        )
+        ("=", condition.clone())
     };
+    let summary = format!(
+        "{} of model {} {verb} {value_text} ({condition_text}) over {} ending {span_end}",
+        rule.metric_name,
+        rule.model,
+        format_duration(rule.window_ms),
+    );
     let mut annotations = BTreeMap::from([
         ("summary".to_string(), summary),
         ("metric".to_string(), rule.metric_name.clone()),
