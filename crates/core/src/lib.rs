@@ -11,6 +11,8 @@
 //! - [`offline`]: the CSV-to-profiles path of the offline report.
 //! - [`window`] and [`query`]: event-time windows and the merging of profiles per step.
 //! - [`time`]: timestamps, durations and UTC alignment.
+//! - [`definition`]: user definitions (rules, channels, silences, configuration) read
+//!   into typed structs, with errors naming the field.
 //!
 //! The server, the offline report and the alert evaluator all get their numbers from
 //! here, so no statistic is implemented twice.
@@ -18,6 +20,7 @@
 pub mod alert;
 pub mod body;
 pub mod csv_input;
+pub mod definition;
 pub mod drift;
 pub mod error;
 pub mod event;

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use modelwatch_core::FieldError;
+use modelwatch_core::alert::{Channel, Rule, RuleDefinition, Silence};
 use modelwatch_core::time::{format_timestamp, now_ms};
 use modelwatch_store::alerting::{self as table, Resource};
 use serde_json::{Value, json};
@@ -72,11 +73,14 @@ fn not_found(kind: &str, name: &str) -> ApiError {
     .field(kind)
 }
 
-/// The JSON of a rule, with its evaluation state.
-fn rule_json(rule: &modelwatch_core::alert::Rule) -> Value {
-    let mut body = rule.definition.clone();
-    body["name"] = json!(rule.name);
-    body
+/// Reads a definition from a request's JSON `body`, once the name in its path has
+/// passed `name_check`.
+fn read_definition<T: serde::de::DeserializeOwned>(
+    name_check: Result<(), FieldError>,
+    body: &Value,
+) -> Result<T, ApiError> {
+    name_check.map_err(ApiError::invalid)?;
+    modelwatch_core::definition::from_json(body).map_err(ApiError::invalid)
 }
 
 /// `PUT /api/v1/rules/{rule}`
@@ -87,9 +91,9 @@ pub async fn put_rule(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let definition = json_body(&headers, body, state.limits.max_body_bytes)?;
-    let model_name = definition.get("model").and_then(Value::as_str);
-    if let Some(model) = model_name
+    let body = json_body(&headers, body, state.limits.max_body_bytes)?;
+    // Authorization before validation, as for every other request.
+    if let Some(model) = body.get("model").and_then(Value::as_str)
         && !covers(&grant, model)
     {
         return Err(other_models());
@@ -99,12 +103,13 @@ pub async fn put_rule(
     {
         return Err(other_models());
     }
-    let model = model_name.and_then(|m| state.model(m));
+    let definition: RuleDefinition = read_definition(Rule::check_name(&name), &body)?;
+    let model = state.model(&definition.model);
     let (put, rule) = state
         .alerting
-        .put_rule(&state.store, &name, &definition, model)
+        .put_rule(&state.store, &name, definition, model)
         .await?;
-    Ok((put.status(), Json(rule_json(&rule))).into_response())
+    Ok((put.status(), Json(rule.to_json())).into_response())
 }
 
 /// `GET /api/v1/rules`
@@ -114,7 +119,7 @@ pub async fn list_rules(State(state): Shared, grant: MaybeGrant) -> Json<Value> 
         .rules()
         .values()
         .filter(|r| covers(&grant, &r.model))
-        .map(|r| rule_json(r))
+        .map(|r| r.to_json())
         .collect();
     Json(json!({"rules": rules}))
 }
@@ -132,7 +137,7 @@ pub async fn get_rule(
         .cloned()
         .filter(|r| covers(&grant, &r.model))
         .ok_or_else(|| not_found("rule", &name))?;
-    Ok(Json(rule_json(&rule)))
+    Ok(Json(rule.to_json()))
 }
 
 async fn delete_resource(
@@ -169,18 +174,13 @@ pub async fn put_channel(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let definition = json_body(&headers, body, state.limits.max_body_bytes)?;
+    let body = json_body(&headers, body, state.limits.max_body_bytes)?;
+    let definition = read_definition(Channel::check_name(&name), &body)?;
     let (put, channel) = state
         .alerting
-        .put_channel(&state.store, &name, &definition)
+        .put_channel(&state.store, &name, definition)
         .await?;
-    Ok((put.status(), Json(channel_json(&channel))).into_response())
-}
-
-fn channel_json(channel: &modelwatch_core::alert::Channel) -> Value {
-    let mut body = channel.definition.clone();
-    body["name"] = json!(channel.name);
-    body
+    Ok((put.status(), Json(channel.to_json())).into_response())
 }
 
 /// `GET /api/v1/channels`
@@ -189,7 +189,7 @@ pub async fn list_channels(State(state): Shared) -> Json<Value> {
         .alerting
         .channels()
         .values()
-        .map(|c| channel_json(c))
+        .map(|c| c.to_json())
         .collect();
     Json(json!({"channels": channels}))
 }
@@ -205,7 +205,7 @@ pub async fn get_channel(
         .get(&name)
         .cloned()
         .ok_or_else(|| not_found("channel", &name))?;
-    Ok(Json(channel_json(&channel)))
+    Ok(Json(channel.to_json()))
 }
 
 /// `DELETE /api/v1/channels/{channel}`
@@ -223,10 +223,11 @@ pub async fn put_silence(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let definition = json_body(&headers, body, state.limits.max_body_bytes)?;
+    let body = json_body(&headers, body, state.limits.max_body_bytes)?;
+    let definition = read_definition(Silence::check_id(&id), &body)?;
     let (put, silence) = state
         .alerting
-        .put_silence(&state.store, &id, &definition)
+        .put_silence(&state.store, &id, definition)
         .await?;
     Ok((put.status(), Json(silence.to_json(now_ms()))).into_response())
 }
