@@ -57,8 +57,7 @@ pub enum ChannelKind {
 }
 
 /// The `type` of a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelType {
     /// [`ChannelKind::Webhook`].
     Webhook,
@@ -71,6 +70,13 @@ pub enum ChannelType {
 }
 
 impl ChannelType {
+    const ALL: [ChannelType; 4] = [
+        ChannelType::Webhook,
+        ChannelType::Alertmanager,
+        ChannelType::Slack,
+        ChannelType::Email,
+    ];
+
     /// Its name in a definition.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,6 +85,32 @@ impl ChannelType {
             ChannelType::Slack => "slack",
             ChannelType::Email => "email",
         }
+    }
+}
+
+impl Serialize for ChannelType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const EXPECTED: &str = "expected webhook, alertmanager, slack or email";
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = ChannelType;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ChannelType, E> {
+                ChannelType::ALL
+                    .into_iter()
+                    .find(|kind| kind.as_str() == name)
+                    .ok_or_else(|| E::custom(EXPECTED))
+            }
+        }
+        deserializer.deserialize_str(Name)
     }
 }
 
