@@ -139,8 +139,8 @@ impl ConfigFile {
     }
 
     /// The definitions to apply at start.
-    pub fn declarations(&self) -> modelwatch_server::alerting::Declarations {
-        modelwatch_server::alerting::Declarations {
+    pub fn declarations(&self) -> modelwatch_server::alerting::declare::Declarations {
+        modelwatch_server::alerting::declare::Declarations {
             models: self.models.clone(),
             channels: self.channels.clone(),
             rules: self.rules.clone(),

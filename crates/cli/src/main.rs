@@ -206,7 +206,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(path) = &args.config {
-        modelwatch_server::alerting::declare(&state, &file.declarations())
+        modelwatch_server::alerting::declare::declare(&state, &file.declarations())
             .await
             .map_err(|e| usage(format!("config file {}: {e}", path.display())))?;
     }

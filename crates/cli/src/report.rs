@@ -154,7 +154,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Md => modelwatch_server::report::markdown(&report),
-        Format::Html => modelwatch_server::report::html(&report),
+        Format::Html => modelwatch_server::report::html(&report)?,
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)

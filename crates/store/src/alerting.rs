@@ -239,19 +239,23 @@ pub fn resolve_alert(
     Ok(())
 }
 
-/// Alerts, newest first: only those in `state` and of `model` when given.
+/// Alerts, newest first: only those in `state`, of `model` and of the `visible`
+/// models when given.
 pub fn list_alerts(
     conn: &Connection,
     state: Option<&str>,
     model: Option<&str>,
+    visible: Option<&[String]>,
     limit: i64,
 ) -> Result<Vec<AlertRow>, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT id, rule, model, fingerprint, state, starts_at_ms, ends_at_ms, detail, updated_ms FROM alerts
          WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR model = ?2)
+           AND (?4 IS NULL OR model IN (SELECT value FROM json_each(?4)))
          ORDER BY id DESC LIMIT ?3",
     )?;
-    let rows = statement.query_map(params![state, model, limit], |row| {
+    let visible = visible_json(visible);
+    let rows = statement.query_map(params![state, model, limit, visible], |row| {
         Ok(AlertRow {
             id: row.get(0)?,
             rule: row.get(1)?,
@@ -300,28 +304,42 @@ pub fn log_event(
     Ok(())
 }
 
-/// Log entries, newest first, of `model` when given, with ids below `before` when given.
+/// Log entries, newest first, of `model` and of the `visible` models when given, with
+/// ids below `before` when given.
 pub fn list_events(
     conn: &Connection,
     model: Option<&str>,
+    visible: Option<&[String]>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT id, at_ms, model, rule, kind, detail FROM alert_events
-         WHERE (?1 IS NULL OR model = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
+         WHERE (?1 IS NULL OR model = ?1) AND id < ?2
+           AND (?4 IS NULL OR model IN (SELECT value FROM json_each(?4)))
+         ORDER BY id DESC LIMIT ?3",
     )?;
-    let rows = statement.query_map(params![model, before.unwrap_or(i64::MAX), limit], |row| {
-        Ok(EventRow {
-            id: row.get(0)?,
-            at_ms: row.get(1)?,
-            model: row.get(2)?,
-            rule: row.get(3)?,
-            kind: row.get(4)?,
-            detail: row.get(5)?,
-        })
-    })?;
+    let visible = visible_json(visible);
+    let rows = statement.query_map(
+        params![model, before.unwrap_or(i64::MAX), limit, visible],
+        |row| {
+            Ok(EventRow {
+                id: row.get(0)?,
+                at_ms: row.get(1)?,
+                model: row.get(2)?,
+                rule: row.get(3)?,
+                kind: row.get(4)?,
+                detail: row.get(5)?,
+            })
+        },
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The models a restricted reader may see, as the JSON array `json_each` reads in the
+/// query itself (so that `LIMIT` counts only what it may see); `None`: all.
+fn visible_json(visible: Option<&[String]>) -> Option<String> {
+    visible.map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()))
 }
 
 /// Deletes log entries beyond the newest [`EVENTS_KEPT`].

@@ -53,6 +53,8 @@ pub enum PutModelOutcome {
     Updated(Arc<ModelEntry>),
     /// The change is not allowed for a model that exists.
     Conflict(FieldError),
+    /// A new model, refused: the store already holds this many models, its limit.
+    LimitReached(usize),
 }
 
 /// What an ingest did.
@@ -249,14 +251,18 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Creates or updates a model definition.
+    /// Creates or updates a model definition. A new model is refused when the store
+    /// already holds `max_models`, counted in the same transaction as the insert, so
+    /// concurrent creations cannot pass the limit together.
     pub async fn put_model(
         &self,
         model: Model,
+        max_models: usize,
         now_ms: i64,
     ) -> Result<PutModelOutcome, StoreError> {
         self.submit(|reply| Command::PutModel {
             model: Arc::new(model),
+            max_models,
             now_ms,
             reply,
         })
@@ -304,18 +310,22 @@ impl Store {
         .await
     }
 
-    /// Replaces the reference of a model and re-profiles its stored events against it
-    /// (in the writer, so that concurrent ingest sees either the old or the new one).
+    /// Replaces the reference of a model and its chunk profiles (`chunks`, encoded
+    /// [`modelwatch_core::alert::baseline::ReferenceChunks`]) in one transaction, and
+    /// re-profiles its stored events against it (in the writer, so that concurrent
+    /// ingest sees either the old or the new one).
     pub async fn set_reference(
         &self,
         entry: Arc<ModelEntry>,
         reference: ReferenceProfile,
+        chunks: Vec<u8>,
         now_ms: i64,
     ) -> Result<Arc<ReferenceProfile>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let command = Command::SetReference {
             entry,
             reference: Box::new(reference),
+            chunks,
             now_ms,
             reply,
         };

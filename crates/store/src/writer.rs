@@ -31,6 +31,7 @@ const MAX_EVENTS_PER_COMMIT: usize = 50_000;
 pub(crate) enum Command {
     PutModel {
         model: Arc<Model>,
+        max_models: usize,
         now_ms: i64,
         reply: oneshot::Sender<Result<PutModelOutcome, StoreError>>,
     },
@@ -54,6 +55,7 @@ pub(crate) enum Command {
     SetReference {
         entry: Arc<ModelEntry>,
         reference: Box<ReferenceProfile>,
+        chunks: Vec<u8>,
         now_ms: i64,
         reply: oneshot::Sender<Result<Arc<ReferenceProfile>, StoreError>>,
     },
@@ -356,10 +358,11 @@ fn apply(
         Command::Alerting { apply, reply } => Reply::Alerting(reply, apply(tx)?),
         Command::PutModel {
             model,
+            max_models,
             now_ms,
             reply,
         } => {
-            let outcome = put_model(tx, &model, now_ms)?;
+            let outcome = put_model(tx, &model, max_models, now_ms)?;
             if let PutModelOutcome::Created(entry) | PutModelOutcome::Updated(entry) = &outcome {
                 state.pending_labels.entry(entry.id).or_insert(0);
             }
@@ -421,6 +424,7 @@ fn apply(
         Command::SetReference {
             entry,
             mut reference,
+            chunks,
             now_ms,
             reply,
         } => {
@@ -439,6 +443,7 @@ fn apply(
                    uploaded_ms = excluded.uploaded_ms, data = excluded.data",
                 params![entry.id, reference.generation as i64, reference.rows as i64, now_ms, reference.encode()],
             )?;
+            crate::alerting::save_reference_chunks(tx, entry.id, &chunks)?;
             state.references.insert(entry.id, reference.clone());
             reprofile_features(tx, state, &entry)?;
             Reply::Reference(reply, reference)
@@ -662,6 +667,7 @@ fn reprofile_features(
 fn put_model(
     tx: &Transaction<'_>,
     model: &Model,
+    max_models: usize,
     now_ms: i64,
 ) -> Result<PutModelOutcome, StoreError> {
     let existing: Option<(i64, String, i64)> = tx
@@ -674,6 +680,10 @@ fn put_model(
     let definition = crate::prepare::to_json(&model.definition);
     match existing {
         None => {
+            let count: i64 = tx.query_row("SELECT COUNT(*) FROM models", [], |row| row.get(0))?;
+            if count as usize >= max_models {
+                return Ok(PutModelOutcome::LimitReached(count as usize));
+            }
             tx.execute(
                 "INSERT INTO models (name, definition, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?3)",
                 params![model.name, definition, now_ms],

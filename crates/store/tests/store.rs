@@ -31,7 +31,7 @@ fn event(id: &str, ts: i64, prediction: &str, label: Option<&str>) -> Prediction
 }
 
 async fn created(store: &Store, definition: serde_json::Value) -> Arc<ModelEntry> {
-    match store.put_model(model(definition), 1).await.unwrap() {
+    match store.put_model(model(definition), 100, 1).await.unwrap() {
         PutModelOutcome::Created(entry) => entry,
         other => panic!("{other:?}"),
     }
@@ -153,6 +153,7 @@ async fn schema_changes_and_deletion() {
     let added = store
         .put_model(
             model(json!({"task": "regression", "features": [{"name": "x", "type": "numeric"}, {"name": "y", "type": "categorical"}]})),
+            100,
             2,
         )
         .await
@@ -165,6 +166,7 @@ async fn schema_changes_and_deletion() {
             model(
                 json!({"task": "regression", "features": [{"name": "x", "type": "categorical"}]}),
             ),
+            100,
             3,
         )
         .await

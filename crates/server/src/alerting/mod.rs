@@ -1,30 +1,31 @@
 //! Alerting in the server: the registry of rules, channels and silences (stored
 //! durably, changed over HTTP or from the config file), the engine that judges rules
 //! as data arrives and the wall clock moves ([`engine`], [`evaluate`]), and the
-//! delivery of notifications ([`deliver`]). The HTTP handlers are in [`http`].
+//! delivery of notifications ([`deliver`]); definitions from the config file
+//! ([`declare`]). The HTTP handlers are in `api::alerting`.
 //!
 //! Ingest tells the registry which model changed and over which event-time range
 //! ([`Alerting::data_changed`]); the engine wakes up, judges the spans that completed
 //! or changed, and queues notifications in the outbox in the same transaction as the
 //! alert transitions, so a crash loses neither.
 
+pub mod declare;
 pub mod deliver;
 pub mod engine;
 pub mod evaluate;
-pub mod http;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use axum::http::StatusCode;
 use modelwatch_core::FieldError;
 use modelwatch_core::alert::{Channel, Rule, Silence};
 use modelwatch_store::alerting::{self as table, Resource};
 use modelwatch_store::{ModelEntry, Store, StoreError};
+use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Event-time ranges that changed since the engine last looked, by model name.
 #[derive(Debug, Default)]
@@ -54,16 +55,6 @@ pub enum Put {
     Replaced,
 }
 
-impl Put {
-    /// The status of the answer.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Put::Created => StatusCode::CREATED,
-            Put::Replaced => StatusCode::OK,
-        }
-    }
-}
-
 /// Stores a validated definition (JSON `text`), then publishes `value` in `registry`
 /// (only after the commit, so the registry never holds what the store lost).
 async fn store_and_publish<T>(
@@ -80,10 +71,7 @@ async fn store_and_publish<T>(
         .write(move |tx| table::put_definition(tx, resource, &owned, model.as_deref(), &text, now))
         .await?;
     let value = Arc::new(value);
-    let previous = registry
-        .write()
-        .ok()
-        .and_then(|mut map| map.insert(name.to_string(), value.clone()));
+    let previous = registry.write().insert(name.to_string(), value.clone());
     let put = if previous.is_some() {
         Put::Replaced
     } else {
@@ -93,7 +81,7 @@ async fn store_and_publish<T>(
 }
 
 fn read<T: Clone>(lock: &RwLock<BTreeMap<String, T>>) -> BTreeMap<String, T> {
-    lock.read().map(|m| m.clone()).unwrap_or_default()
+    lock.read().clone()
 }
 
 impl Alerting {
@@ -154,25 +142,21 @@ impl Alerting {
         let Some((oldest, newest)) = range else {
             return;
         };
-        if let Ok(mut changes) = self.changes.lock() {
-            changes
-                .ranges
-                .entry(model.to_string())
-                .and_modify(|(low, high)| {
-                    *low = (*low).min(oldest);
-                    *high = (*high).max(newest);
-                })
-                .or_insert((oldest, newest));
-        }
+        self.changes
+            .lock()
+            .ranges
+            .entry(model.to_string())
+            .and_modify(|(low, high)| {
+                *low = (*low).min(oldest);
+                *high = (*high).max(newest);
+            })
+            .or_insert((oldest, newest));
         self.wake.notify_one();
     }
 
     /// Takes the changes noted so far.
     pub fn take_changes(&self) -> Changes {
-        self.changes
-            .lock()
-            .map(|mut c| std::mem::take(&mut *c))
-            .unwrap_or_default()
+        std::mem::take(&mut *self.changes.lock())
     }
 
     /// A snapshot of the rules.
@@ -316,8 +300,7 @@ impl Alerting {
                 .collect();
             if !users.is_empty() {
                 return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "channel_in_use",
+                    ErrorCode::ChannelInUse,
                     format!(
                         "channel `{name}` is used by rules {}; change them first",
                         users.join(", ")
@@ -331,24 +314,9 @@ impl Alerting {
             .write(move |tx| table::delete_definition(tx, resource, &owned))
             .await?;
         let removed = match resource {
-            Resource::Rules => self
-                .rules
-                .write()
-                .ok()
-                .and_then(|mut m| m.remove(name))
-                .is_some(),
-            Resource::Channels => self
-                .channels
-                .write()
-                .ok()
-                .and_then(|mut m| m.remove(name))
-                .is_some(),
-            Resource::Silences => self
-                .silences
-                .write()
-                .ok()
-                .and_then(|mut m| m.remove(name))
-                .is_some(),
+            Resource::Rules => self.rules.write().remove(name).is_some(),
+            Resource::Channels => self.channels.write().remove(name).is_some(),
+            Resource::Silences => self.silences.write().remove(name).is_some(),
         };
         self.wake.notify_one();
         Ok(existed || removed)
@@ -367,62 +335,4 @@ impl Alerting {
         }
         Ok(())
     }
-}
-
-/// Definitions kept in a configuration file (for those who keep them in git):
-/// applied at start, in this order, through the same validation as the API. Existing
-/// definitions of the same name are replaced; others are left alone.
-#[derive(Debug, Default, Clone)]
-pub struct Declarations {
-    /// Models by name (the body of `PUT /api/v1/models/{model}`).
-    pub models: BTreeMap<String, Value>,
-    /// Channels by name.
-    pub channels: BTreeMap<String, Value>,
-    /// Rules by name.
-    pub rules: BTreeMap<String, Value>,
-    /// Silences by id.
-    pub silences: BTreeMap<String, Value>,
-}
-
-/// Applies `declarations`; the error names the section, entry and field.
-pub async fn declare(state: &crate::AppState, declarations: &Declarations) -> Result<(), String> {
-    let describe = |section: &str, name: &str, error: ApiError| match error.field {
-        Some(field) => format!("{section}.{name}.{field}: {}", error.message),
-        None => format!("{section}.{name}: {}", error.message),
-    };
-    for (name, definition) in &declarations.models {
-        let parsed = serde_json::from_value::<modelwatch_core::ModelDefinition>(definition.clone())
-            .map_err(|e| format!("models.{name}: {e}"))?;
-        let model = modelwatch_core::Model::new(name, parsed)
-            .map_err(|e| describe("models", name, ApiError::invalid(e)))?;
-        crate::api::store_model(state, model)
-            .await
-            .map_err(|e| describe("models", name, e))?;
-    }
-    for (name, definition) in &declarations.channels {
-        state
-            .alerting
-            .put_channel(&state.store, name, definition)
-            .await
-            .map_err(|e| describe("channels", name, e))?;
-    }
-    for (name, definition) in &declarations.rules {
-        let model = definition
-            .get("model")
-            .and_then(Value::as_str)
-            .and_then(|m| state.model(m));
-        state
-            .alerting
-            .put_rule(&state.store, name, definition, model)
-            .await
-            .map_err(|e| describe("rules", name, e))?;
-    }
-    for (name, definition) in &declarations.silences {
-        state
-            .alerting
-            .put_silence(&state.store, name, definition)
-            .await
-            .map_err(|e| describe("silences", name, e))?;
-    }
-    Ok(())
 }

@@ -3,6 +3,8 @@
 //! mailed. The page is a minijinja template (`report.html`, escaped automatically);
 //! this module turns the report JSON into the numbers the template draws.
 
+use std::sync::LazyLock;
+
 use minijinja::Environment;
 use serde::Serialize;
 use serde_json::Value;
@@ -428,7 +430,7 @@ fn facts(report: &Value) -> Vec<(String, String)> {
 }
 
 /// Renders a report (the JSON of [`super`]) as one self-contained HTML page.
-pub fn html(report: &Value) -> String {
+pub fn html(report: &Value) -> Result<String, minijinja::Error> {
     let summary = report["metrics"]["summary"].as_object();
     let series: Vec<Value> = report["metrics"]["series"]
         .as_array()
@@ -471,15 +473,18 @@ pub fn html(report: &Value) -> String {
         alerts: alert_rows(&report["alerts"]),
         data: report,
     };
-    let mut environment = Environment::new();
-    environment
-        .add_template("report.html", include_str!("report.html"))
-        .expect("the report template parses");
-    environment
-        .get_template("report.html")
-        .and_then(|t| t.render(&page))
-        .expect("the report template renders any report")
+    let templates = TEMPLATES
+        .as_ref()
+        .map_err(|e| minijinja::Error::new(e.kind(), e.to_string()))?;
+    templates.get_template("report.html")?.render(&page)
 }
+
+/// The report's template, parsed once.
+static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
+    let mut environment = Environment::new();
+    environment.add_template("report.html", include_str!("report.html"))?;
+    Ok(environment)
+});
 
 #[cfg(test)]
 mod tests {
