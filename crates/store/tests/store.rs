@@ -257,3 +257,55 @@ async fn retention_deletes_old_raw_events_and_fine_profiles_but_keeps_days() {
         modelwatch_store::RetentionOutcome::default()
     );
 }
+
+/// Issue 11 (review): the reference and its chunk profiles used to be committed in two
+/// transactions, so a failure or a crash between them left the chunks of one reference
+/// beside another. Now they are one write: when it fails, neither changes.
+#[tokio::test]
+async fn a_reference_and_its_chunks_are_written_together_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let entry = created(
+        &store,
+        json!({"task": "binary_classification", "features": [{"name": "x", "type": "numeric"}]}),
+    )
+    .await;
+    let reference = |rows: usize| {
+        let mut builder = modelwatch_core::drift::ReferenceBuilder::new(&entry.model);
+        for i in 0..rows {
+            builder.observe(&entry.model, &event(&format!("r{i}"), 0, "1", Some("1")));
+        }
+        builder.finish(0).unwrap()
+    };
+    let chunks = |store: &Store, id: i64| {
+        store
+            .read(|conn| modelwatch_store::alerting::load_reference_chunks(conn, id))
+            .unwrap()
+    };
+    store
+        .set_reference(entry.clone(), reference(10), b"first chunks".to_vec(), 5)
+        .await
+        .unwrap();
+    assert_eq!(chunks(&store, entry.id).as_deref(), Some(&b"first chunks"[..]));
+
+    // A write that fails (its model is gone) leaves both as they were.
+    let gone = Arc::new(ModelEntry {
+        id: entry.id + 1,
+        ..(*entry).clone()
+    });
+    let failed = store
+        .set_reference(gone.clone(), reference(20), b"orphan chunks".to_vec(), 6)
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(chunks(&store, gone.id), None, "chunks of a failed reference");
+    assert_eq!(chunks(&store, entry.id).as_deref(), Some(&b"first chunks"[..]));
+    let (kept, uploaded) = store.load_reference(entry.id).unwrap().unwrap();
+    assert_eq!((kept.rows, uploaded), (10, 5));
+
+    store
+        .set_reference(entry.clone(), reference(30), b"second chunks".to_vec(), 7)
+        .await
+        .unwrap();
+    assert_eq!(chunks(&store, entry.id).as_deref(), Some(&b"second chunks"[..]));
+    assert_eq!(store.load_reference(entry.id).unwrap().unwrap().0.rows, 30);
+}
