@@ -59,7 +59,10 @@ fn answers(set: &str) -> (Value, Value, Value) {
             "{set}: {name}"
         );
     }
-    assert_eq!(feature_drift(&model, &reference, &features, "no such feature"), None);
+    assert_eq!(
+        feature_drift(&model, &reference, &features, "no such feature"),
+        None
+    );
     assert_eq!(
         prediction_drift(&model, &reference, &features),
         drift.prediction.verdict()

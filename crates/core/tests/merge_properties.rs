@@ -1,8 +1,8 @@
 //! Property tests: a profile built from merged parts, grouped and ordered in any
 //! way, equals the profile built from all the events at once.
 
-use modelwatch_core::event::{PredictionEvent, Score, Target};
 use modelwatch_core::answer::Metrics;
+use modelwatch_core::event::{PredictionEvent, Score, Target};
 use modelwatch_core::{FeatureValue, Model, ModelDefinition, WindowProfile};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};

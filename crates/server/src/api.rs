@@ -9,11 +9,13 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use modelwatch_core::answer::{AnswerRange, MetricsAnswer};
 use modelwatch_core::body::{BodyFormat, RecordResult, split_records};
 use modelwatch_core::event::{validate_label, validate_prediction_within};
 use modelwatch_core::query::merge_windows;
+use modelwatch_core::report::{ReportSource, build_report};
 use modelwatch_core::time::{
-    MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration, parse_timestamp_str,
+    MINUTE_MS, format_timestamp, now_ms, parse_duration, parse_timestamp_str,
 };
 use modelwatch_core::{FieldError, Granularity, Model, ModelDefinition};
 use modelwatch_store::{ModelEntry, PutModelOutcome};
@@ -23,8 +25,9 @@ use crate::error::ApiError;
 use crate::reference::{ReferenceFormat, body_reader, profile_reference};
 use crate::state::AppState;
 use crate::telemetry::{ModelLabel, Observed};
+use modelwatch_core::drift::quality::quality_answer;
 use modelwatch_core::drift::reference::ReferenceFeature;
-use modelwatch_core::drift::report::{drift_answer, quality_answer};
+use modelwatch_core::drift::report::drift_answer;
 use modelwatch_core::drift::stats::finite;
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 
@@ -669,7 +672,7 @@ async fn metrics(
     State(state): Shared,
     Path(name): Path<String>,
     params: Result<Query<RangeParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MetricsAnswer>, ApiError> {
     let entry = model_entry(&state, &name)?;
     let range = parse_range(params)?;
     Ok(Json(metrics_answer(&state, entry, range).await?))
@@ -680,28 +683,27 @@ async fn metrics_answer(
     state: &AppState,
     entry: Arc<ModelEntry>,
     range: Range,
-) -> Result<Value, ApiError> {
+) -> Result<MetricsAnswer, ApiError> {
     let store = state.store.clone();
     blocking(move || {
-        let (merged, first, last_end) = merged_range(&store, entry.id, range.step, range.from, range.to, range.version.as_deref())?;
+        let (merged, first, last_end) = merged_range(
+            &store,
+            entry.id,
+            range.step,
+            range.from,
+            range.to,
+            range.version.as_deref(),
+        )?;
         let model = &entry.model;
-        let mut body = json!({
-            "model": model.name,
-            "task": model.task().as_str(),
-            "from": range.from.or(first).map(format_timestamp),
-            "to": range.to.or(last_end).map(format_timestamp),
-            "version": range.version,
-            "summary": merged.summary.metrics(model),
-        });
-        if let Some(step) = range.step {
-            body["step"] = json!(format_duration(step));
-            body["series"] = merged
-                .series
-                .iter()
-                .map(|(start, profile)| json!({"start": format_timestamp(*start), "metrics": profile.metrics(model)}))
-                .collect();
-        }
-        Ok(body)
+        let bounds = AnswerRange::new(
+            &model.name,
+            (range.from, range.to),
+            (first, last_end),
+            range.version.as_deref(),
+        );
+        Ok(modelwatch_core::query::metrics_answer(
+            model, &merged, bounds, range.step,
+        ))
     })
     .await
 }
@@ -758,12 +760,8 @@ async fn report(
     })?;
     if range.step.is_none() {
         let whole = metrics_answer(&state, entry.clone(), range.clone()).await?;
-        let bound = |key: &str| {
-            whole[key]
-                .as_str()
-                .and_then(|t| parse_timestamp_str(t).ok())
-        };
-        let span = match (bound("from"), bound("to")) {
+        let bound = |t: &Option<String>| t.as_deref().and_then(|t| parse_timestamp_str(t).ok());
+        let span = match (bound(&whole.from), bound(&whole.to)) {
             (Some(from), Some(to)) => to - from,
             _ => 0,
         };
@@ -771,11 +769,13 @@ async fn report(
     }
     let metrics = metrics_answer(&state, entry.clone(), range.clone()).await?;
     let (from, to) = (
-        metrics["from"]
-            .as_str()
+        metrics
+            .from
+            .as_deref()
             .and_then(|t| parse_timestamp_str(t).ok()),
-        metrics["to"]
-            .as_str()
+        metrics
+            .to
+            .as_deref()
             .and_then(|t| parse_timestamp_str(t).ok()),
     );
     let features_range = Range {
@@ -801,25 +801,14 @@ async fn report(
             starts_before_end && ends_after_start
         })
         .collect();
-    let body = json!({
-        "model": model.name,
-        "task": model.task().as_str(),
-        "from": metrics["from"],
-        "to": metrics["to"],
-        "version": range.version,
-        "generated_at": format_timestamp(now_ms()),
-        "reference": reference.as_ref().map(|(r, uploaded)| reference_json(r, *uploaded)),
-        "metrics": {
-            "step": metrics["step"],
-            "summary": metrics["summary"],
-            "series": metrics["series"],
-        },
-        "drift": reference
+    let source = ReportSource::Served {
+        reference: reference
             .as_ref()
-            .map_or(Value::Null, |(r, _)| drift_answer(model, r, &current)),
-        "quality": quality_answer(model, reference.as_ref().map(|(r, _)| r.as_ref()), &current),
-        "alerts": alerts,
-    });
+            .map(|(r, uploaded)| (r.as_ref(), *uploaded)),
+        generated_at_ms: now_ms(),
+        alerts,
+    };
+    let body = build_report(model, metrics, &current, source);
     Ok(match format {
         "html" => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -989,17 +978,14 @@ async fn range_features(
     state: &AppState,
     entry: &ModelEntry,
     range: &Range,
-) -> Result<(WindowFeatures, Value), ApiError> {
+) -> Result<(WindowFeatures, AnswerRange), ApiError> {
     state.store.flush().await?;
     let store = state.store.clone();
     let (id, from, to, version) = (entry.id, range.from, range.to, range.version.clone());
+    let name = entry.model.name.clone();
     blocking(move || {
         let (merged, first, last_end) = merged_features(&store, id, from, to, version.as_deref())?;
-        let bounds = json!({
-            "from": from.or(first).map(format_timestamp),
-            "to": to.or(last_end).map(format_timestamp),
-            "version": version,
-        });
+        let bounds = AnswerRange::new(&name, (from, to), (first, last_end), version.as_deref());
         Ok((merged, bounds))
     })
     .await
@@ -1026,22 +1012,20 @@ pub(crate) fn merged_features(
     Ok((merged, first, last_end))
 }
 
-fn with_bounds(mut answer: Value, model: &str, bounds: Value) -> Value {
-    if let (Some(answer), Value::Object(bounds)) = (answer.as_object_mut(), bounds) {
-        answer.insert("model".into(), json!(model));
-        answer.extend(bounds);
-    }
-    answer
-}
-
 async fn drift(
     State(state): Shared,
     Path(name): Path<String>,
     params: Result<Query<RangeParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    feature_answer(&state, &name, params, true, |model, reference, current| {
-        reference.map(|reference| drift_answer(model, reference, current))
-    })
+) -> Result<Json<modelwatch_core::answer::DriftAnswer>, ApiError> {
+    feature_answer(
+        &state,
+        &name,
+        params,
+        true,
+        |model, reference, current, bounds| {
+            reference.map(|reference| drift_answer(model, reference, current).in_range(bounds))
+        },
+    )
     .await
 }
 
@@ -1049,22 +1033,28 @@ async fn quality(
     State(state): Shared,
     Path(name): Path<String>,
     params: Result<Query<RangeParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    feature_answer(&state, &name, params, false, |model, reference, current| {
-        Some(quality_answer(model, reference, current))
-    })
+) -> Result<Json<modelwatch_core::answer::QualityAnswer>, ApiError> {
+    feature_answer(
+        &state,
+        &name,
+        params,
+        false,
+        |model, reference, current, bounds| {
+            Some(quality_answer(model, reference, current).in_range(bounds))
+        },
+    )
     .await
 }
 
 /// An answer computed from the merged feature profiles of a range (drift, quality):
 /// `answer` returns `None` when it needs a reference and there is none.
-async fn feature_answer(
+async fn feature_answer<T>(
     state: &AppState,
     name: &str,
     params: Result<Query<RangeParams>, QueryRejection>,
     needs_reference: bool,
-    answer: impl FnOnce(&Model, Option<&ReferenceProfile>, &WindowFeatures) -> Option<Value>,
-) -> Result<Json<Value>, ApiError> {
+    answer: impl FnOnce(&Model, Option<&ReferenceProfile>, &WindowFeatures, AnswerRange) -> Option<T>,
+) -> Result<Json<T>, ApiError> {
     let entry = model_entry(state, name)?;
     let range = parse_range(params)?;
     if range.step.is_some() {
@@ -1078,7 +1068,7 @@ async fn feature_answer(
         return Err(no_reference(name));
     }
     let (current, bounds) = range_features(state, &entry, &range).await?;
-    let answer =
-        answer(&entry.model, reference.as_deref(), &current).ok_or_else(|| no_reference(name))?;
-    Ok(Json(with_bounds(answer, name, bounds)))
+    let answer = answer(&entry.model, reference.as_deref(), &current, bounds)
+        .ok_or_else(|| no_reference(name))?;
+    Ok(Json(answer))
 }

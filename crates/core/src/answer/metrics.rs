@@ -284,7 +284,12 @@ mod tests {
             ..Metrics::default()
         };
         let wire = serde_json::to_value(&metrics).unwrap();
-        let keys: Vec<&str> = wire.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = wire
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let names: Vec<&str> = metrics.entries().iter().map(|(n, _)| *n).collect();
         assert_eq!(names, keys);
         assert_eq!(
