@@ -143,7 +143,6 @@ struct Page<'a> {
 }
 
 /// An alert's field (alerts are JSON, as `GET /api/v1/alerts` lists them).
-
 fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
