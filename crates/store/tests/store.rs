@@ -286,7 +286,10 @@ async fn a_reference_and_its_chunks_are_written_together_or_not_at_all() {
         .set_reference(entry.clone(), reference(10), b"first chunks".to_vec(), 5)
         .await
         .unwrap();
-    assert_eq!(chunks(&store, entry.id).as_deref(), Some(&b"first chunks"[..]));
+    assert_eq!(
+        chunks(&store, entry.id).as_deref(),
+        Some(&b"first chunks"[..])
+    );
 
     // A write that fails (its model is gone) leaves both as they were.
     let gone = Arc::new(ModelEntry {
@@ -297,8 +300,15 @@ async fn a_reference_and_its_chunks_are_written_together_or_not_at_all() {
         .set_reference(gone.clone(), reference(20), b"orphan chunks".to_vec(), 6)
         .await;
     assert!(failed.is_err());
-    assert_eq!(chunks(&store, gone.id), None, "chunks of a failed reference");
-    assert_eq!(chunks(&store, entry.id).as_deref(), Some(&b"first chunks"[..]));
+    assert_eq!(
+        chunks(&store, gone.id),
+        None,
+        "chunks of a failed reference"
+    );
+    assert_eq!(
+        chunks(&store, entry.id).as_deref(),
+        Some(&b"first chunks"[..])
+    );
     let (kept, uploaded) = store.load_reference(entry.id).unwrap().unwrap();
     assert_eq!((kept.rows, uploaded), (10, 5));
 
@@ -306,6 +316,9 @@ async fn a_reference_and_its_chunks_are_written_together_or_not_at_all() {
         .set_reference(entry.clone(), reference(30), b"second chunks".to_vec(), 7)
         .await
         .unwrap();
-    assert_eq!(chunks(&store, entry.id).as_deref(), Some(&b"second chunks"[..]));
+    assert_eq!(
+        chunks(&store, entry.id).as_deref(),
+        Some(&b"second chunks"[..])
+    );
     assert_eq!(store.load_reference(entry.id).unwrap().unwrap().0.rows, 30);
 }
