@@ -29,24 +29,6 @@ pub fn default_method(reference_rows: u64, numeric_many_values: bool) -> Method 
     }
 }
 
-/// Checks a feature's drift settings against its type.
-pub fn check_method(kind: FeatureType, method: &str) -> Result<(), String> {
-    match Method::parse(method) {
-        None => Err(format!(
-            "unknown drift method `{method}` (use one of {})",
-            Method::ALL
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        Some(m) if m.numeric_only() && kind == FeatureType::Categorical => {
-            Err(format!("`{method}` applies to numeric features only"))
-        }
-        Some(_) => Ok(()),
-    }
-}
-
 /// A column to judge: its name, type and the model's overrides of method and threshold.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Column<'a> {

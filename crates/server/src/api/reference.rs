@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, put};
 use serde_json::Value;
@@ -63,7 +63,7 @@ async fn put_reference(
 
 async fn get_reference(
     State(state): Shared,
-    Path(name): Path<String>,
+    ModelPath(entry): ModelPath,
 ) -> Result<Json<Value>, ApiError> {
-    reference::describe(&state, &name).map(Json)
+    reference::describe(&state, &entry).map(Json)
 }

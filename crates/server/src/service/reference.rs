@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 
 use super::answers::no_reference;
 use super::blocking;
-use super::models::model_entry;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::upload::{ReferenceFormat, profile_reference};
@@ -84,11 +83,10 @@ pub async fn upload(
 }
 
 /// A model's current reference with its per-feature summary.
-pub fn describe(state: &AppState, name: &str) -> Result<Value, ApiError> {
-    let entry = model_entry(state, name)?;
+pub fn describe(state: &AppState, entry: &ModelEntry) -> Result<Value, ApiError> {
     let (reference, uploaded) = state
         .reference_with_time(entry.id)
-        .ok_or_else(|| no_reference(name))?;
+        .ok_or_else(|| no_reference(&entry.model.name))?;
     let mut answer = reference_json(&reference, uploaded);
     answer["features"] = reference
         .features
