@@ -1,5 +1,5 @@
 //! Reports of a model over a range, shared by `GET /api/v1/models/{model}/report` and
-//! `modelwatch report`: core builds the [`Report`] (summary, metric series, drift,
+//! `modelwatch report`: core builds the [`modelwatch_core::answer::Report`] (summary, metric series, drift,
 //! quality, alerts), and this module renders it as Markdown or as one self-contained
 //! HTML page ([`html`]).
 
