@@ -206,7 +206,7 @@ async fn post(client: &reqwest::Client, url: &str, body: String) -> anyhow::Resu
             .send()
             .await
             .with_context(|| format!("POST {url}"))?;
-        if let Some(wait) = crate::bench::retry_after(&response) {
+        if let Some(wait) = modelwatch_bench::client::retry_after(&response) {
             tokio::time::sleep(wait).await;
             continue;
         }
@@ -299,7 +299,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let client = reqwest::Client::new();
-    crate::bench::put_json(
+    modelwatch_bench::client::put_json(
         &client,
         &format!("{base}/api/v1/models/{MODEL}"),
         &definition(),
@@ -332,7 +332,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let notifications = start_receiver().await?;
     for (path, body) in alerting_setup(&notifications) {
-        crate::bench::put_json(&client, &format!("{base}{path}"), &body, "defining alerts").await?;
+        modelwatch_bench::client::put_json(
+            &client,
+            &format!("{base}{path}"),
+            &body,
+            "defining alerts",
+        )
+        .await?;
     }
     let days = args.days.max(1) as i64;
     let sim_start = align_down(now_ms(), DAY_MS) - days * DAY_MS;

@@ -5,8 +5,6 @@
 //! stderr), 1 on any other failure.
 
 mod bench;
-mod bench_alerts;
-mod bench_overload;
 mod config;
 mod demo;
 mod export;
