@@ -13,7 +13,7 @@ use modelwatch_core::drift::report::{drift_answer, quality_answer};
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 use modelwatch_core::time::align_down;
 use modelwatch_core::{Granularity, WindowProfile};
-use modelwatch_store::{ModelEntry, Store, StoreError};
+use modelwatch_store::{ModelEntry, Storage, StoreError};
 use serde_json::Value;
 
 /// Most spans one rule judges in one round; the rest wait for the next round.
@@ -78,7 +78,7 @@ fn named<'a>(answer: &'a Value, name: &str) -> Option<&'a Value> {
 
 /// The value of `rule`'s metric over `[end − window, end)`, from merged profiles.
 pub fn span_value(
-    store: &Store,
+    store: &dyn Storage,
     rule: &Rule,
     view: &ModelView,
     end_ms: i64,
@@ -233,7 +233,7 @@ pub fn spans_to_judge(
 
 /// Judges `rule`'s due spans into `state` and returns the alert changes, in order.
 pub fn evaluate(
-    store: &Store,
+    store: &dyn Storage,
     rule: &Rule,
     view: &ModelView,
     state: &mut RuleState,
