@@ -3,7 +3,7 @@
 //!
 //! The row types are part of the storage boundary ([`crate::AlertStorage`]); the SQL
 //! is the SQLite backend's. Its writes run in the writer's group commit (and share its
-//! durability with ingest) through [`SqliteAlertingTx`], a wrapper of the transaction
+//! durability with ingest) through `SqliteAlertingTx`, a wrapper of the transaction
 //! the writer hands out; its reads take a connection of the read pool.
 
 use rusqlite::{Connection, OptionalExtension, params};
