@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use modelwatch_core::answer::{DriftAnswer, MetricsAnswer};
 use modelwatch_core::time::{DAY_MS, MINUTE_MS, align_down, format_timestamp, now_ms};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -229,8 +230,8 @@ async fn day_summary(
         day_start,
         day_start + DAY_MS
     );
-    let answer: Value = client.get(&url).send().await?.json().await?;
-    let drift: Value = client
+    let answer: MetricsAnswer = client.get(&url).send().await?.json().await?;
+    let drift: DriftAnswer = client
         .get(format!(
             "{base}/api/v1/models/{MODEL}/drift?from={}&to={}",
             day_start,
@@ -240,30 +241,29 @@ async fn day_summary(
         .await?
         .json()
         .await?;
-    let drifted: Vec<&str> = drift["features"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["drifted"] == true)
-        .filter_map(|f| f["name"].as_str())
+    let drifted: Vec<&str> = drift
+        .features
+        .iter()
+        .filter(|f| f.drifted == Some(true))
+        .map(|f| f.name.as_str())
         .collect();
-    let s = &answer["summary"];
+    let s = &answer.summary;
     let show = |name: &str| {
-        s[name]
-            .as_f64()
+        s.value(name)
             .map_or("  —  ".to_string(), |v| format!("{v:.3}"))
     };
+    // The counts print unpadded, as they did when they were JSON values.
     Ok(format!(
-        "{}  predictions {:>6}  labelled {:>6}  accuracy {}  roc_auc {}  latency_p95 {:>6} ms  errors {}  drifted inputs {}/{} {}",
+        "{}  predictions {}  labelled {}  accuracy {}  roc_auc {}  latency_p95 {:>6} ms  errors {}  drifted inputs {}/{} {}",
         &format_timestamp(day_start)[..10],
-        s["count"],
-        s["labelled_count"],
+        s.count,
+        s.labelled_count,
         show("accuracy"),
         show("roc_auc"),
         show("latency_p95"),
         show("error_rate"),
         drifted.len(),
-        drift["features_total"],
+        drift.features_total,
         if drifted.is_empty() {
             String::new()
         } else {

@@ -181,7 +181,7 @@ impl Model {
                 ));
             }
             if let Some(method) = &feature.drift_method {
-                crate::drift::report::check_method(feature.kind, method)
+                crate::drift::verdict::check_method(feature.kind, method)
                     .map_err(|e| FieldError::new(format!("features[{i}].drift_method"), e))?;
             }
             if let Some(threshold) = feature.drift_threshold

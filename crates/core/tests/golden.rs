@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use modelwatch_core::answer::Metrics;
 use modelwatch_core::offline::OfflineProfiles;
 use modelwatch_core::time::{DAY_MS, format_timestamp};
 use modelwatch_core::{Model, ModelDefinition};
@@ -29,7 +30,9 @@ fn load(task: &str) -> (Model, OfflineProfiles, Value) {
 }
 
 /// Compares one metrics object with scikit-learn's, within API.md's tolerances.
-fn assert_metrics(context: &str, actual: &Map<String, Value>, expected: &Map<String, Value>) {
+fn assert_metrics(context: &str, actual: &Metrics, expected: &Map<String, Value>) {
+    let actual = serde_json::to_value(actual).unwrap();
+    let actual = actual.as_object().unwrap();
     for (name, want) in expected {
         let got = actual
             .get(name)

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
-use serde_json::Value;
+use modelwatch_core::answer::{DriftAnswer, MetricsAnswer, QualityAnswer};
 
 use super::access::{Access, Reach, Routes};
 use super::extract::{ModelPath, ValidQuery};
 use crate::error::ApiError;
-use crate::service::answers::{self, FeatureAnswer};
+use crate::service::answers;
 use crate::service::ranges::{Range, RangeParams};
 use crate::state::AppState;
 
@@ -30,7 +30,7 @@ async fn metrics(
     State(state): Shared,
     ModelPath(entry): ModelPath,
     ValidQuery(params): ValidQuery<RangeParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MetricsAnswer>, ApiError> {
     let range = Range::try_from(params)?;
     answers::metrics(&state, entry, range).await.map(Json)
 }
@@ -39,20 +39,16 @@ async fn drift(
     State(state): Shared,
     ModelPath(entry): ModelPath,
     ValidQuery(params): ValidQuery<RangeParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DriftAnswer>, ApiError> {
     let range = Range::try_from(params)?;
-    answers::features(&state, entry, range, FeatureAnswer::Drift)
-        .await
-        .map(Json)
+    answers::drift(&state, entry, range).await.map(Json)
 }
 
 async fn quality(
     State(state): Shared,
     ModelPath(entry): ModelPath,
     ValidQuery(params): ValidQuery<RangeParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QualityAnswer>, ApiError> {
     let range = Range::try_from(params)?;
-    answers::features(&state, entry, range, FeatureAnswer::Quality)
-        .await
-        .map(Json)
+    answers::quality(&state, entry, range).await.map(Json)
 }

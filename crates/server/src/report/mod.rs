@@ -1,17 +1,22 @@
 //! Reports of a model over a range, shared by `GET /api/v1/models/{model}/report` and
-//! `modelwatch report`: the report is a JSON value (summary, metric series, drift,
+//! `modelwatch report`: core builds the [`Report`] (summary, metric series, drift,
 //! quality, alerts), and this module renders it as Markdown or as one self-contained
 //! HTML page ([`html`]).
 
 use std::fmt::Write as _;
 
+use modelwatch_core::answer::drift::DriftAnswer;
+use modelwatch_core::answer::metrics::{MetricValue, Metrics};
+use modelwatch_core::answer::quality::{FeatureQuality, QualityAnswer};
+use modelwatch_core::answer::report::Report;
+use modelwatch_core::schema::FeatureType;
 use serde_json::Value;
 
 mod html;
 
 pub use html::html;
 
-/// A table cell: floats to four decimals, `—` for null.
+/// A table cell of an alert's field: floats to four decimals, `—` for null.
 pub(crate) fn cell(value: &Value) -> String {
     match value {
         Value::Null => "—".into(),
@@ -24,29 +29,72 @@ pub(crate) fn cell(value: &Value) -> String {
     }
 }
 
-fn drift_markdown(out: &mut String, drift: &Value) {
-    if !drift.is_object() {
+/// A number's cell: four decimals, `—` when undefined.
+pub(crate) fn number_cell(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".into(), |f| format!("{f:.4}"))
+}
+
+/// A count's cell: `—` when undefined.
+pub(crate) fn count_cell(value: Option<u64>) -> String {
+    value.map_or_else(|| "—".into(), |n| n.to_string())
+}
+
+/// A metric's cell.
+pub(crate) fn metric_cell(value: MetricValue) -> String {
+    match value {
+        MetricValue::Count(n) => n.to_string(),
+        MetricValue::Number(x) => number_cell(x),
+        MetricValue::ConfusionMatrix(_) => "(see JSON)".into(),
+    }
+}
+
+/// The scalar metrics of a window (all but the confusion matrix), in wire order.
+pub(crate) fn scalar_metrics(metrics: &Metrics) -> Vec<(&'static str, MetricValue<'_>)> {
+    metrics
+        .entries()
+        .into_iter()
+        .filter(|(_, v)| !matches!(v, MetricValue::ConfusionMatrix(_)))
+        .collect()
+}
+
+/// A feature type as the answers write it.
+pub(crate) fn kind_name(kind: FeatureType) -> &'static str {
+    match kind {
+        FeatureType::Numeric => "numeric",
+        FeatureType::Categorical => "categorical",
+    }
+}
+
+/// The rows and rejected rows of the report's `reference` and `current` parts present.
+pub(crate) fn inputs(report: &Report) -> Vec<(&'static str, u64, Option<u64>)> {
+    let reference = report
+        .reference
+        .as_ref()
+        .map(|r| ("reference", r.rows(), r.rejected()));
+    let current = report
+        .current
+        .as_ref()
+        .map(|c| ("current", c.rows, Some(c.rejected)));
+    reference.into_iter().chain(current).collect()
+}
+
+fn drift_markdown(out: &mut String, drift: Option<&DriftAnswer>) {
+    let Some(drift) = drift else {
         out.push_str("\n## Drift\n\nNo reference data set, so no drift.\n");
         return;
-    }
+    };
     let _ = writeln!(
         out,
         "\n## Drift\n\nDataset drift: **{}** ({} of {} features drifted; reference {} rows, current {} rows)\n",
-        drift["dataset_drift"],
-        drift["drifted_features"],
-        drift["features_total"],
-        drift["reference_count"],
-        drift["current_count"]
+        drift.dataset_drift,
+        drift.drifted_features,
+        drift.features_total,
+        drift.reference_count,
+        drift.current_count
     );
     out.push_str("| feature | type | method | statistic | threshold | drifted |\n| --- | --- | --- | --- | --- | --- |\n");
-    let mut entries: Vec<&Value> = drift["features"].as_array().into_iter().flatten().collect();
-    entries.extend(
-        [&drift["prediction"], &drift["score"]]
-            .into_iter()
-            .filter(|v| v.is_object()),
-    );
-    for f in entries {
-        let verdict = match f["drifted"].as_bool() {
+    for f in drift.entries() {
+        let verdict = match f.drifted {
             Some(true) => "**yes**",
             Some(false) => "no",
             None => "—",
@@ -54,139 +102,135 @@ fn drift_markdown(out: &mut String, drift: &Value) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {verdict} |",
-            f["name"].as_str().unwrap_or(""),
-            f["type"].as_str().unwrap_or(""),
-            f["method"].as_str().unwrap_or(""),
-            cell(&f["statistic"]),
-            cell(&f["threshold"]),
+            f.name,
+            kind_name(f.kind),
+            f.method.name(),
+            number_cell(f.statistic),
+            number_cell(Some(f.threshold)),
         );
     }
 }
 
-/// The new categories of a quality answer's feature entry.
-pub(crate) fn new_categories(feature: &Value) -> Vec<&str> {
-    feature["new_categories"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect()
+/// The new categories of a quality answer's feature entry, joined, or `—`.
+pub(crate) fn new_categories(feature: &FeatureQuality) -> Option<String> {
+    feature
+        .new_categories()
+        .filter(|new| !new.is_empty())
+        .map(|new| new.join(", "))
 }
 
-fn quality_markdown(out: &mut String, quality: &Value) {
+/// A quality row's cells: min, mean, max, out of range (numeric) and distinct
+/// (categorical), `—` where the type has none.
+pub(crate) struct QualityCells {
+    pub min: String,
+    pub mean: String,
+    pub max: String,
+    pub out_of_range: Option<u64>,
+    pub distinct: String,
+}
+
+pub(crate) fn quality_cells(feature: &FeatureQuality) -> QualityCells {
+    match feature {
+        FeatureQuality::Numeric(n) => QualityCells {
+            min: number_cell(n.min),
+            mean: number_cell(n.mean),
+            max: number_cell(n.max),
+            out_of_range: n.out_of_range,
+            distinct: "—".into(),
+        },
+        FeatureQuality::Categorical(c) => QualityCells {
+            min: "—".into(),
+            mean: "—".into(),
+            max: "—".into(),
+            out_of_range: None,
+            distinct: c.distinct.to_string(),
+        },
+    }
+}
+
+fn quality_markdown(out: &mut String, quality: &QualityAnswer) {
     out.push_str("\n## Data quality\n\n| feature | missing | type errors | min | mean | max | out of range | distinct | new categories |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    for f in quality["features"].as_array().into_iter().flatten() {
-        let new = new_categories(f);
+    for f in &quality.features {
+        let cells = quality_cells(f);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            f["name"].as_str().unwrap_or(""),
-            f["missing"],
-            f["type_errors"],
-            cell(&f["min"]),
-            cell(&f["mean"]),
-            cell(&f["max"]),
-            cell(&f["out_of_range"]),
-            cell(&f["distinct"]),
-            if new.is_empty() {
-                "—".to_string()
-            } else {
-                new.join(", ")
-            },
+            f.name(),
+            f.missing(),
+            f.type_errors(),
+            cells.min,
+            cells.mean,
+            cells.max,
+            count_cell(cells.out_of_range),
+            cells.distinct,
+            new_categories(f).unwrap_or_else(|| "—".to_string()),
         );
     }
 }
 
 /// Renders the report as Markdown.
-pub fn markdown(report: &Value) -> String {
-    let mut out = match report["model"].as_str() {
+pub fn markdown(report: &Report) -> String {
+    let mut out = match &report.model {
         Some(model) => format!("# modelwatch report: {model}\n\n"),
         None => String::from("# modelwatch report\n\n"),
     };
-    let _ = writeln!(out, "Task: `{}`\n", report["task"].as_str().unwrap_or(""));
-    for key in ["version", "from", "to", "generated_at"] {
-        if let Some(value) = report[key].as_str() {
+    let _ = writeln!(out, "Task: `{}`\n", report.task.as_str());
+    let bound = |b: &Option<Option<String>>| b.clone().flatten();
+    for (key, value) in [
+        ("version", bound(&report.version)),
+        ("from", bound(&report.from)),
+        ("to", bound(&report.to)),
+        ("generated_at", report.generated_at.clone()),
+    ] {
+        if let Some(value) = value {
             let _ = writeln!(out, "- {key}: {value}");
         }
     }
-    for part in ["reference", "current"] {
-        let p = &report[part];
-        if p.is_object() {
-            let _ = write!(out, "- {part}: {} rows", p["rows"]);
-            if let Some(rejected) = p["rejected"].as_u64() {
-                let _ = write!(out, ", {rejected} rejected");
-            }
-            out.push('\n');
+    for (part, rows, rejected) in inputs(report) {
+        let _ = write!(out, "- {part}: {rows} rows");
+        if let Some(rejected) = rejected {
+            let _ = write!(out, ", {rejected} rejected");
         }
+        out.push('\n');
     }
     out.push_str("\n## Summary\n\n| metric | value |\n| --- | --- |\n");
-    if let Some(summary) = report["metrics"]["summary"].as_object() {
-        for (name, value) in summary {
-            if name != "confusion_matrix" {
-                let _ = writeln!(out, "| {name} | {} |", cell(value));
-            }
-        }
-        if let Some(matrix) = summary.get("confusion_matrix") {
-            out.push_str("\n## Confusion matrix (rows: true class, columns: predicted)\n\n");
-            let labels: Vec<String> = matrix["labels"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|l| l.as_str().unwrap_or("").to_string())
-                .collect();
-            let _ = writeln!(out, "| | {} |", labels.join(" | "));
-            let _ = writeln!(out, "|---|{}", "---|".repeat(labels.len()));
-            for (label, row) in labels
-                .iter()
-                .zip(matrix["matrix"].as_array().into_iter().flatten())
-            {
-                let cells: Vec<String> = row
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|v| v.to_string())
-                    .collect();
-                let _ = writeln!(out, "| **{label}** | {} |", cells.join(" | "));
-            }
+    let summary = &report.metrics.summary;
+    for (name, value) in scalar_metrics(summary) {
+        let _ = writeln!(out, "| {name} | {} |", metric_cell(value));
+    }
+    if let Some(matrix) = &summary.confusion_matrix {
+        out.push_str("\n## Confusion matrix (rows: true class, columns: predicted)\n\n");
+        let _ = writeln!(out, "| | {} |", matrix.labels.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---|".repeat(matrix.labels.len()));
+        for (label, row) in matrix.labels.iter().zip(&matrix.matrix) {
+            let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            let _ = writeln!(out, "| **{label}** | {} |", cells.join(" | "));
         }
     }
-    drift_markdown(&mut out, &report["drift"]);
-    quality_markdown(&mut out, &report["quality"]);
+    drift_markdown(&mut out, report.drift.as_ref());
+    quality_markdown(&mut out, &report.quality);
     let _ = writeln!(
         out,
         "\n## Series (step {})\n",
-        report["metrics"]["step"].as_str().unwrap_or("")
+        report.metrics.step.as_deref().unwrap_or("")
     );
-    let series = report["metrics"]["series"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if let Some(first) = series.first().and_then(|p| p["metrics"].as_object()) {
-        let names: Vec<&String> = first.keys().filter(|k| *k != "confusion_matrix").collect();
-        let _ = writeln!(
-            out,
-            "| start | {} |",
-            names
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
+    let series = report.metrics.series.as_deref().unwrap_or_default();
+    if let Some(first) = series.first() {
+        let names: Vec<&str> = scalar_metrics(&first.metrics)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let _ = writeln!(out, "| start | {} |", names.join(" | "));
         let _ = writeln!(out, "|---|{}", "---|".repeat(names.len()));
-        for point in &series {
+        for point in series {
             let values: Vec<String> = names
                 .iter()
-                .map(|n| cell(&point["metrics"][n.as_str()]))
+                .map(|n| point.metrics.get(n).map_or_else(|| "—".into(), metric_cell))
                 .collect();
-            let _ = writeln!(
-                out,
-                "| {} | {} |",
-                point["start"].as_str().unwrap_or(""),
-                values.join(" | ")
-            );
+            let _ = writeln!(out, "| {} | {} |", point.start, values.join(" | "));
         }
     }
-    if let Some(alerts) = report["alerts"].as_array() {
+    if let Some(alerts) = &report.alerts {
         out.push_str("\n## Alerts in the range\n\n");
         if alerts.is_empty() {
             out.push_str("No alert in the range.\n");

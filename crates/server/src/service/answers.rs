@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
-use modelwatch_core::FieldError;
-use modelwatch_core::drift::report::{drift_answer, quality_answer};
-use modelwatch_core::time::{format_duration, format_timestamp};
+use modelwatch_core::answer::{AnswerRange, DriftAnswer, MetricsAnswer, QualityAnswer};
+use modelwatch_core::drift::WindowFeatures;
+use modelwatch_core::drift::quality::quality_answer;
+use modelwatch_core::drift::report::drift_answer;
+use modelwatch_core::query::metrics_answer;
+use modelwatch_core::{FieldError, Model};
 use modelwatch_store::ModelEntry;
-use serde_json::{Value, json};
 
 use super::blocking;
 use super::ranges::{MergedRange, Range, flushed_features, merged_performance};
@@ -27,7 +29,7 @@ pub async fn metrics(
     state: &AppState,
     entry: Arc<ModelEntry>,
     range: Range,
-) -> Result<Value, ApiError> {
+) -> Result<MetricsAnswer, ApiError> {
     let store = state.store.clone();
     blocking(move || {
         let MergedRange {
@@ -36,79 +38,80 @@ pub async fn metrics(
             last_end,
         } = merged_performance(&*store, entry.id, &range)?;
         let model = &entry.model;
-        let mut body = json!({
-            "model": model.name,
-            "task": model.task().as_str(),
-            "from": range.from.or(first).map(format_timestamp),
-            "to": range.to.or(last_end).map(format_timestamp),
-            "version": range.version,
-            "summary": merged.summary.metrics(model),
-        });
-        if let Some(step) = range.step {
-            body["step"] = json!(format_duration(step));
-            body["series"] = merged
-                .series
-                .iter()
-                .map(|(start, profile)| json!({"start": format_timestamp(*start), "metrics": profile.metrics(model)}))
-                .collect();
-        }
-        Ok(body)
+        let bounds = AnswerRange::new(
+            &model.name,
+            (range.from, range.to),
+            (first, last_end),
+            range.version.as_deref(),
+        );
+        Ok(metrics_answer(model, &merged, bounds, range.step))
     })
     .await
 }
 
-/// Which answer of the feature profiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeatureAnswer {
-    /// Drift against the reference (needs one).
-    Drift,
-    /// Data quality (against the reference's ranges and categories, when there is one).
-    Quality,
-}
-
-/// The drift or quality answer of `range`, with the model and the range's bounds.
-pub async fn features(
+/// The drift answer of `range` (`404` without a reference).
+pub async fn drift(
     state: &AppState,
     entry: Arc<ModelEntry>,
     range: Range,
-    kind: FeatureAnswer,
-) -> Result<Value, ApiError> {
-    if range.step.is_some() {
-        return Err(ApiError::invalid(FieldError::new(
+) -> Result<DriftAnswer, ApiError> {
+    whole_range(&range)?;
+    let name = entry.model.name.clone();
+    let reference = state
+        .reference(entry.id)
+        .ok_or_else(|| no_reference(&name))?;
+    of_features(state, entry, range, move |model, current, bounds| {
+        drift_answer(model, &reference, current).in_range(bounds)
+    })
+    .await
+}
+
+/// The data quality answer of `range` (against the reference's ranges and categories,
+/// when there is one).
+pub async fn quality(
+    state: &AppState,
+    entry: Arc<ModelEntry>,
+    range: Range,
+) -> Result<QualityAnswer, ApiError> {
+    let reference = state.reference(entry.id);
+    of_features(state, entry, range, move |model, current, bounds| {
+        quality_answer(model, reference.as_deref(), current).in_range(bounds)
+    })
+    .await
+}
+
+/// Refuses a step: drift and quality cover the whole range.
+fn whole_range(range: &Range) -> Result<(), ApiError> {
+    match range.step {
+        Some(_) => Err(ApiError::invalid(FieldError::new(
             "step",
             "this answer covers the whole range; query day by day for a series",
-        )));
+        ))),
+        None => Ok(()),
     }
-    let name = entry.model.name.clone();
-    let reference = state.reference(entry.id);
-    if kind == FeatureAnswer::Drift && reference.is_none() {
-        return Err(no_reference(&name));
-    }
+}
+
+/// An answer of the feature profiles merged over the whole range (no step).
+async fn of_features<T: Send + 'static>(
+    state: &AppState,
+    entry: Arc<ModelEntry>,
+    range: Range,
+    answer: impl FnOnce(&Model, &WindowFeatures, AnswerRange) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    whole_range(&range)?;
     let MergedRange {
         merged: current,
         first,
         last_end,
     } = flushed_features(state, &entry, &range).await?;
     blocking(move || {
-        let model = &entry.model;
-        let mut answer = match (kind, reference.as_deref()) {
-            (FeatureAnswer::Drift, Some(reference)) => drift_answer(model, reference, &current),
-            (FeatureAnswer::Drift, None) => return Err(no_reference(&name)),
-            (FeatureAnswer::Quality, reference) => quality_answer(model, reference, &current),
-        };
-        if let Some(object) = answer.as_object_mut() {
-            object.insert("model".into(), json!(name));
-            object.insert(
-                "from".into(),
-                json!(range.from.or(first).map(format_timestamp)),
-            );
-            object.insert(
-                "to".into(),
-                json!(range.to.or(last_end).map(format_timestamp)),
-            );
-            object.insert("version".into(), json!(range.version));
-        }
-        Ok(answer)
+        let bounds = AnswerRange::new(
+            &entry.model.name,
+            (range.from, range.to),
+            (first, last_end),
+            range.version.as_deref(),
+        );
+        Ok(answer(&entry.model, &current, bounds))
     })
     .await
 }

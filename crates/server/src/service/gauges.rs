@@ -2,14 +2,15 @@
 //! of event time, computed with the same service calls as the HTTP answers
 //! ([`merged_performance`] and `WindowProfile::metrics`, as
 //! `GET /api/v1/models/{model}/metrics?from=&to=`; [`merged_features`] and
-//! `drift_answer`, as `GET .../drift?from=&to=`), at most once per
+//! `drift_verdicts`, the verdicts of `GET .../drift?from=&to=` without the
+//! distributions), at most once per
 //! `metrics.cache_ttl`, one computation at a time, off the async runtime.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use modelwatch_core::Granularity;
-use modelwatch_core::drift::report::drift_answer;
+use modelwatch_core::drift::verdict::drift_verdicts;
 use modelwatch_core::time::MINUTE_MS;
 use modelwatch_store::ModelEntry;
 
@@ -121,8 +122,8 @@ fn compute_model(
             ..Range::default()
         };
         let current = merged_features(store, entry.id, &range)?.merged;
-        let answer = drift_answer(&entry.model, &reference, &current);
-        snapshot.add_drift(name, &answer);
+        let verdicts = drift_verdicts(&entry.model, &reference, &current);
+        snapshot.add_drift(name, &verdicts);
     }
     Ok(())
 }

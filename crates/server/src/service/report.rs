@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use modelwatch_core::drift::report::{drift_answer, quality_answer};
-use modelwatch_core::time::{MINUTE_MS, format_timestamp, now_ms, parse_timestamp_str};
+use modelwatch_core::answer::Report;
+use modelwatch_core::report::{ReportSource, build_report};
+use modelwatch_core::time::{MINUTE_MS, now_ms, parse_timestamp_str};
 use modelwatch_store::ModelEntry;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::alerts::{Listing, MAX_LIST, alerts};
 use super::answers::metrics;
 use super::blocking;
 use super::ranges::{MergedRange, Range, flushed_features};
-use super::reference::reference_json;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,22 +33,19 @@ pub async fn build(
     state: &AppState,
     entry: Arc<ModelEntry>,
     mut range: Range,
-) -> Result<Value, ApiError> {
-    let at = |answer: &Value, key: &str| {
-        answer[key]
-            .as_str()
-            .and_then(|t| parse_timestamp_str(t).ok())
-    };
+) -> Result<Report, ApiError> {
+    let time = |t: Option<&str>| t.and_then(|t| parse_timestamp_str(t).ok());
+    let at = |answer: &Value, key: &str| time(answer[key].as_str());
     if range.step.is_none() {
         let whole = metrics(state, entry.clone(), range.clone()).await?;
-        let span = match (at(&whole, "from"), at(&whole, "to")) {
+        let span = match (time(whole.from.as_deref()), time(whole.to.as_deref())) {
             (Some(from), Some(to)) => to - from,
             _ => 0,
         };
         range.step = Some(default_report_step(span));
     }
     let metrics = metrics(state, entry.clone(), range.clone()).await?;
-    let (from, to) = (at(&metrics, "from"), at(&metrics, "to"));
+    let (from, to) = (time(metrics.from.as_deref()), time(metrics.to.as_deref()));
     let features_range = Range {
         step: None,
         ..range.clone()
@@ -78,26 +75,14 @@ pub async fn build(
         .collect();
     let reference = state.reference_with_time(entry.id);
     blocking(move || {
-        let model = &entry.model;
-        Ok(json!({
-            "model": model.name,
-            "task": model.task().as_str(),
-            "from": metrics["from"],
-            "to": metrics["to"],
-            "version": range.version,
-            "generated_at": format_timestamp(now_ms()),
-            "reference": reference.as_ref().map(|(r, uploaded)| reference_json(r, *uploaded)),
-            "metrics": {
-                "step": metrics["step"],
-                "summary": metrics["summary"],
-                "series": metrics["series"],
-            },
-            "drift": reference
+        let source = ReportSource::Served {
+            reference: reference
                 .as_ref()
-                .map_or(Value::Null, |(r, _)| drift_answer(model, r, &current)),
-            "quality": quality_answer(model, reference.as_ref().map(|(r, _)| r.as_ref()), &current),
-            "alerts": alerts,
-        }))
+                .map(|(r, uploaded)| (r.as_ref(), *uploaded)),
+            generated_at_ms: now_ms(),
+            alerts,
+        };
+        Ok(build_report(&entry.model, metrics, &current, source))
     })
     .await
 }

@@ -4,7 +4,8 @@
 //!
 //! This module holds the gauge families and the [`Snapshot`] of values applied to them
 //! at once; [`crate::service::gauges`] computes the values with the same service calls
-//! as the HTTP answers. They are computed at most once per [`crate::config::MetricsConfig::cache_ttl`], one
+//! as the HTTP answers (the drift gauges from the verdicts alone, without the
+//! distributions). They are computed at most once per [`crate::config::MetricsConfig::cache_ttl`], one
 //! computation at a time, off the async runtime; scrapes in between serve the last
 //! result. Headline gauges exist for all versions together (`version="_all"`) and for
 //! the model's most recent versions in the window (at most `max_versions`); drift for
@@ -12,117 +13,122 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use modelwatch_core::answer::drift::DriftVerdicts;
+use modelwatch_core::answer::metrics::Metrics;
+use modelwatch_core::drift::reference::PREDICTION;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use serde_json::{Map, Value};
 
 use super::labels::{ModelLabel, VersionLabel};
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// Reads one metric of a window; `None` when undefined or not a metric of the task.
+pub type MetricField = fn(&Metrics) -> Option<f64>;
+
 /// The headline metrics of the metrics answer with a gauge of their own:
-/// `(name in the answer, series name, help)`. Latency percentiles are in
-/// [`WINDOW_LATENCY`] instead.
-pub const WINDOW_METRICS: &[(&str, &str, &str)] = &[
+/// `(the metric, series name, help)`. Latency percentiles are in [`WINDOW_LATENCY`]
+/// instead.
+pub const WINDOW_METRICS: &[(MetricField, &str, &str)] = &[
     (
-        "count",
+        |m| Some(m.count as f64),
         "modelwatch_window_predictions",
         "Predictions in the trailing window",
     ),
     (
-        "labelled_count",
+        |m| Some(m.labelled_count as f64),
         "modelwatch_window_labelled_predictions",
         "Labelled predictions in the trailing window",
     ),
     (
-        "error_rate",
+        |m| m.error_rate,
         "modelwatch_window_error_ratio",
         "Share of predictions flagged as errors in the trailing window",
     ),
     (
-        "accuracy",
+        |m| m.accuracy.flatten(),
         "modelwatch_window_accuracy",
         "Accuracy over the trailing window",
     ),
     (
-        "precision",
+        |m| m.precision.flatten(),
         "modelwatch_window_precision",
         "Precision of the positive class over the trailing window",
     ),
     (
-        "recall",
+        |m| m.recall.flatten(),
         "modelwatch_window_recall",
         "Recall of the positive class over the trailing window",
     ),
     (
-        "f1",
+        |m| m.f1.flatten(),
         "modelwatch_window_f1",
         "F1 of the positive class over the trailing window",
     ),
     (
-        "roc_auc",
+        |m| m.roc_auc.flatten(),
         "modelwatch_window_roc_auc",
         "ROC AUC over the trailing window",
     ),
     (
-        "log_loss",
+        |m| m.log_loss.flatten(),
         "modelwatch_window_log_loss",
         "Log loss (natural log) over the trailing window",
     ),
     (
-        "precision_macro",
+        |m| m.precision_macro.flatten(),
         "modelwatch_window_precision_macro",
         "Macro-averaged precision over the trailing window",
     ),
     (
-        "recall_macro",
+        |m| m.recall_macro.flatten(),
         "modelwatch_window_recall_macro",
         "Macro-averaged recall over the trailing window",
     ),
     (
-        "f1_macro",
+        |m| m.f1_macro.flatten(),
         "modelwatch_window_f1_macro",
         "Macro-averaged F1 over the trailing window",
     ),
     (
-        "precision_weighted",
+        |m| m.precision_weighted.flatten(),
         "modelwatch_window_precision_weighted",
         "Support-weighted precision over the trailing window",
     ),
     (
-        "recall_weighted",
+        |m| m.recall_weighted.flatten(),
         "modelwatch_window_recall_weighted",
         "Support-weighted recall over the trailing window",
     ),
     (
-        "f1_weighted",
+        |m| m.f1_weighted.flatten(),
         "modelwatch_window_f1_weighted",
         "Support-weighted F1 over the trailing window",
     ),
     (
-        "mae",
+        |m| m.mae.flatten(),
         "modelwatch_window_mae",
         "Mean absolute error over the trailing window",
     ),
     (
-        "rmse",
+        |m| m.rmse.flatten(),
         "modelwatch_window_rmse",
         "Root mean squared error over the trailing window",
     ),
     (
-        "mape",
+        |m| m.mape.flatten(),
         "modelwatch_window_mape",
         "Mean absolute percentage error (a fraction) over the trailing window",
     ),
     (
-        "r2",
+        |m| m.r2.flatten(),
         "modelwatch_window_r2",
         "Coefficient of determination over the trailing window",
     ),
     (
-        "mean_error",
+        |m| m.mean_error.flatten(),
         "modelwatch_window_mean_error",
         "Mean of prediction minus label over the trailing window",
     ),
@@ -356,20 +362,19 @@ impl Snapshot {
     }
 
     /// Adds the headline metrics of one version (or all) of a model.
-    pub fn add_window_metrics(&mut self, metrics: &Map<String, Value>, label: &VersionLabel) {
-        let snapshot = self;
-        for (index, (key, _, _)) in WINDOW_METRICS.iter().enumerate() {
-            if let Some(value) = metrics.get(*key).and_then(Value::as_f64) {
-                snapshot.window.push((index, label.clone(), value));
+    pub fn add_window_metrics(&mut self, metrics: &Metrics, label: &VersionLabel) {
+        for (index, (field, _, _)) in WINDOW_METRICS.iter().enumerate() {
+            if let Some(value) = field(metrics) {
+                self.window.push((index, label.clone(), value));
             }
         }
-        for (key, percentile) in [
-            ("latency_p50", "50"),
-            ("latency_p95", "95"),
-            ("latency_p99", "99"),
+        for (ms, percentile) in [
+            (metrics.latency_p50, "50"),
+            (metrics.latency_p95, "95"),
+            (metrics.latency_p99, "99"),
         ] {
-            if let Some(ms) = metrics.get(key).and_then(Value::as_f64) {
-                snapshot.latency.push((
+            if let Some(ms) = ms {
+                self.latency.push((
                     PercentileLabel {
                         model: label.model.clone(),
                         version: label.version.clone(),
@@ -381,28 +386,23 @@ impl Snapshot {
         }
     }
 
-    /// Adds the drift answer of a model.
-    pub fn add_drift(&mut self, model: &str, answer: &Value) {
-        let snapshot = self;
-        let features = answer["features"].as_array().into_iter().flatten();
-        for feature in features.chain(std::iter::once(&answer["prediction"])) {
-            let (Some(name), Some(method)) = (feature["name"].as_str(), feature["method"].as_str())
-            else {
-                continue;
-            };
+    /// Adds the drift verdicts of a model.
+    pub fn add_drift(&mut self, model: &str, verdicts: &DriftVerdicts) {
+        let features = verdicts.features.iter().map(|(n, v)| (n.as_str(), v));
+        for (name, verdict) in features.chain(std::iter::once((PREDICTION, &verdicts.prediction))) {
             let label = DriftLabel {
                 model: model.into(),
                 feature: name.into(),
-                method: method.into(),
+                method: verdict.method.name().into(),
             };
-            if let Some(statistic) = feature["statistic"].as_f64() {
-                snapshot.drift_statistic.push((label.clone(), statistic));
+            if let Some(statistic) = verdict.statistic {
+                self.drift_statistic.push((label.clone(), statistic));
             }
-            if let Some(threshold) = feature["threshold"].as_f64() {
-                snapshot.drift_threshold.push((label, threshold));
+            if verdict.threshold.is_finite() {
+                self.drift_threshold.push((label, verdict.threshold));
             }
-            if let Some(drifted) = feature["drifted"].as_bool() {
-                snapshot.drift_detected.push((
+            if let Some(drifted) = verdict.drifted {
+                self.drift_detected.push((
                     FeatureLabel {
                         model: model.into(),
                         feature: name.into(),
@@ -414,11 +414,10 @@ impl Snapshot {
         let label = ModelLabel {
             model: model.into(),
         };
-        if let Some(share) = answer["drift_share"].as_f64() {
-            snapshot.drift_share.push((label.clone(), share));
+        if let Some(share) = verdicts.tally.share() {
+            self.drift_share.push((label.clone(), share));
         }
-        if let Some(drift) = answer["dataset_drift"].as_bool() {
-            snapshot.dataset_drift.push((label, drift as i64));
-        }
+        self.dataset_drift
+            .push((label, verdicts.tally.dataset_drift() as i64));
     }
 }
