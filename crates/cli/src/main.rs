@@ -195,7 +195,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .transpose()?;
     let state = modelwatch_server::AppState::open(&server_config)?;
     if server_config.auth == modelwatch_server::auth::AuthMode::Required {
-        let active = state.store.read(modelwatch_store::tokens::count_active)?;
+        let active = state.store.count_active_tokens()?;
         if active == 0 {
             return Err(usage(format!(
                 "authentication is required on {listen}, but no token exists: create one with `modelwatch token create --data-dir {} --scope admin`, or pass --auth off to serve without authentication",

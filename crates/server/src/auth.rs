@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use modelwatch_store::Store;
+use modelwatch_store::Storage;
 use parking_lot::Mutex;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -130,7 +130,7 @@ impl TokenCache {
     /// lookup is younger than a second.
     pub async fn lookup(
         &self,
-        store: &Store,
+        store: &Arc<dyn Storage>,
         secret: &str,
     ) -> Result<Option<Arc<Grant>>, ApiError> {
         let key = hash(secret);
@@ -141,11 +141,9 @@ impl TokenCache {
         }
         let store = store.clone();
         let lookup_key = key.clone();
-        let row = tokio::task::spawn_blocking(move || {
-            store.read(|conn| modelwatch_store::tokens::find(conn, &lookup_key))
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("token lookup failed: {e}")))??;
+        let row = tokio::task::spawn_blocking(move || store.find_token(&lookup_key))
+            .await
+            .map_err(|e| ApiError::internal(format!("token lookup failed: {e}")))??;
         let grant = row.as_ref().and_then(grant_of).map(Arc::new);
         let mut cache = self.0.lock();
         if cache.len() > 10_000 {

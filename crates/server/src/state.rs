@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use modelwatch_core::drift::ReferenceProfile;
-use modelwatch_store::{ModelEntry, Store};
+use modelwatch_store::{ModelEntry, SqliteStore, Storage};
 
 use crate::config::{AuthMode, Limits, MetricsConfig, ServerConfig};
 use crate::pii::PiiKey;
@@ -15,8 +15,8 @@ use crate::registry::{Models, References, UploadedReference};
 
 /// Shared by every request handler.
 pub struct AppState {
-    /// The durable store.
-    pub store: Store,
+    /// The durable store, behind the storage boundary.
+    pub store: Arc<dyn Storage>,
     /// Models by name (a cache of the store's).
     pub models: Models,
     /// Current references by model id, with their upload time (a cache of the store's).
@@ -55,9 +55,17 @@ pub enum StartError {
 }
 
 impl AppState {
-    /// Opens the store in `config.data_dir` and loads the models.
+    /// Opens the SQLite store in `config.data_dir` and loads the models.
     pub fn open(config: &ServerConfig) -> Result<Arc<Self>, StartError> {
-        let store = Store::open(&config.data_dir, config.store.clone())?;
+        let store = SqliteStore::open(&config.data_dir, config.store.clone())?;
+        Self::with_storage(config, Arc::new(store))
+    }
+
+    /// Loads the models, references and alerting definitions of `store`, any backend.
+    pub fn with_storage(
+        config: &ServerConfig,
+        store: Arc<dyn Storage>,
+    ) -> Result<Arc<Self>, StartError> {
         let pii = PiiKey::load_or_create(&config.data_dir)?;
         let entries = store.load_models()?;
         let mut references = HashMap::new();
@@ -67,7 +75,7 @@ impl AppState {
             }
         }
         let models = Models::new(entries);
-        let alerting = crate::alerting::Alerting::load(&store, &models.by_name())?;
+        let alerting = crate::alerting::Alerting::load(&*store, &models.by_name())?;
         Ok(Arc::new(Self {
             store,
             models,

@@ -10,16 +10,9 @@ use serde_json::{Value, json};
 
 async fn token(server: &TestServer, scopes: &str, models: Option<&str>) -> (i64, String) {
     let secret = new_secret();
-    let (hashed, scopes, models) = (
-        hash(&secret),
-        scopes.to_string(),
-        models.map(str::to_string),
-    );
     let id = server
         .store()
-        .write(move |tx| {
-            modelwatch_store::tokens::insert(tx, "test", &hashed, &scopes, models.as_deref(), 0)
-        })
+        .create_token("test", &hash(&secret), scopes, models, 0)
         .await
         .unwrap();
     (id, secret)
@@ -289,11 +282,7 @@ async fn a_revoked_token_is_refused_within_a_second() {
             .0,
         StatusCode::OK
     );
-    let revoked = server
-        .store()
-        .write(move |tx| modelwatch_store::tokens::revoke(tx, id, 1))
-        .await
-        .unwrap();
+    let revoked = server.store().revoke_token(id, 1).await.unwrap();
     assert!(revoked);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(

@@ -1,19 +1,16 @@
 //! The alerting tables: rule, channel and silence definitions, the evaluator's state
 //! per rule, alerts, the event log, notification groups and the outbox.
 //!
-//! Writes go through [`crate::Store::write`], so they share the writer's group commit
-//! (and its durability) with ingest; the functions here take the transaction it
-//! hands out. Reads take a read connection from [`crate::Store::read`].
+//! The row types are part of the storage boundary ([`crate::AlertStorage`]); the SQL
+//! is the SQLite backend's. Its writes run in the writer's group commit (and share its
+//! durability with ingest) through `SqliteAlertingTx`, a wrapper of the transaction
+//! the writer hands out; its reads take a connection of the read pool.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
-
-/// A write applied by the writer thread.
-pub type Apply =
-    Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<Applied, StoreError> + Send + 'static>;
-/// What a write returned, handed back after the commit.
-pub type Applied = Box<dyn std::any::Any + Send>;
+use crate::sqlite::SqliteStore;
+use crate::storage::{AlertStorage, AlertingTx, AlertingWrite, StoreFuture};
 
 /// Events kept in the log; older ones are deleted by the retention pass.
 pub const EVENTS_KEPT: i64 = 100_000;
@@ -40,7 +37,7 @@ impl Resource {
 }
 
 /// Creates or replaces a definition; `model` only for rules.
-pub fn put_definition(
+fn put_definition(
     conn: &Connection,
     resource: Resource,
     name: &str,
@@ -69,7 +66,7 @@ pub fn put_definition(
 }
 
 /// Deletes a definition; `false` if there was none.
-pub fn delete_definition(
+fn delete_definition(
     conn: &Connection,
     resource: Resource,
     name: &str,
@@ -84,7 +81,7 @@ pub fn delete_definition(
 }
 
 /// Every definition of a kind: `(name, definition JSON)`, by name.
-pub fn load_definitions(
+fn load_definitions(
     conn: &Connection,
     resource: Resource,
 ) -> Result<Vec<(String, String)>, StoreError> {
@@ -98,7 +95,7 @@ pub fn load_definitions(
 
 /// Saves the evaluator's state of a rule (encoded by the caller), with the definition
 /// (JSON) and model it was judged under.
-pub fn save_rule_state(
+fn save_rule_state(
     conn: &Connection,
     rule: &str,
     state: &[u8],
@@ -115,7 +112,7 @@ pub fn save_rule_state(
 }
 
 /// Forgets a rule's state (its rule was deleted or redefined and its alert resolved).
-pub fn delete_rule_state(conn: &Connection, rule: &str) -> Result<(), StoreError> {
+fn delete_rule_state(conn: &Connection, rule: &str) -> Result<(), StoreError> {
     conn.execute("DELETE FROM rule_states WHERE rule = ?1", [rule])?;
     Ok(())
 }
@@ -135,7 +132,7 @@ pub struct SavedRuleState {
 }
 
 /// Every saved rule state.
-pub fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreError> {
+fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreError> {
     let mut statement = conn.prepare("SELECT rule, state, definition, model FROM rule_states")?;
     let rows = statement.query_map([], |row| {
         Ok(SavedRuleState {
@@ -149,7 +146,7 @@ pub fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreE
 }
 
 /// Marks every firing alert of `rule` resolved at `ends_at_ms`; the ids resolved.
-pub fn resolve_rule_alerts(
+fn resolve_rule_alerts(
     conn: &Connection,
     rule: &str,
     ends_at_ms: i64,
@@ -191,7 +188,7 @@ pub struct AlertRow {
 }
 
 /// Inserts a new alert; returns its id.
-pub fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreError> {
+fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO alerts (rule, model, fingerprint, state, starts_at_ms, ends_at_ms, detail, updated_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -209,24 +206,8 @@ pub fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreErr
     Ok(conn.last_insert_rowid())
 }
 
-/// Updates an alert's state, end and detail.
-pub fn update_alert(conn: &Connection, alert: &AlertRow) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE alerts SET state = ?2, starts_at_ms = ?3, ends_at_ms = ?4, detail = ?5, updated_ms = ?6 WHERE id = ?1",
-        params![
-            alert.id,
-            alert.state,
-            alert.starts_at_ms,
-            alert.ends_at_ms,
-            alert.detail,
-            alert.updated_ms
-        ],
-    )?;
-    Ok(())
-}
-
 /// Marks an alert resolved at `ends_at_ms` (event time).
-pub fn resolve_alert(
+fn resolve_alert(
     conn: &Connection,
     id: i64,
     ends_at_ms: i64,
@@ -241,7 +222,7 @@ pub fn resolve_alert(
 
 /// Alerts, newest first: only those in `state`, of `model` and of the `visible`
 /// models when given.
-pub fn list_alerts(
+fn list_alerts(
     conn: &Connection,
     state: Option<&str>,
     model: Option<&str>,
@@ -289,7 +270,7 @@ pub struct EventRow {
 }
 
 /// Appends to the event log.
-pub fn log_event(
+fn log_event(
     conn: &Connection,
     at_ms: i64,
     model: Option<&str>,
@@ -306,7 +287,7 @@ pub fn log_event(
 
 /// Log entries, newest first, of `model` and of the `visible` models when given, with
 /// ids below `before` when given.
-pub fn list_events(
+fn list_events(
     conn: &Connection,
     model: Option<&str>,
     visible: Option<&[String]>,
@@ -352,7 +333,7 @@ pub(crate) fn trim_log(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// Saves a notification group's state (JSON), or deletes it when `state` is `None`.
-pub fn save_group(
+fn save_group(
     conn: &Connection,
     channel: &str,
     key: &str,
@@ -373,7 +354,7 @@ pub fn save_group(
 }
 
 /// Every notification group: `(channel, key, state JSON)`.
-pub fn load_groups(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
+fn load_groups(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
     let mut statement = conn.prepare("SELECT channel, group_key, state FROM notify_groups")?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -397,7 +378,7 @@ pub struct OutboxRow {
 }
 
 /// Queues a notification for delivery; returns its id.
-pub fn enqueue(
+fn enqueue(
     conn: &Connection,
     channel: &str,
     payload: &str,
@@ -411,7 +392,7 @@ pub fn enqueue(
 }
 
 /// Every queued notification, oldest first.
-pub fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
+fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
     let mut statement = conn.prepare(
         "SELECT id, channel, created_ms, next_attempt_ms, attempts, payload FROM outbox ORDER BY id",
     )?;
@@ -429,13 +410,13 @@ pub fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
 }
 
 /// Removes a delivered (or abandoned) notification.
-pub fn dequeue(conn: &Connection, id: i64) -> Result<(), StoreError> {
+fn dequeue(conn: &Connection, id: i64) -> Result<(), StoreError> {
     conn.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
     Ok(())
 }
 
 /// Records a failed try and when to try again.
-pub fn reschedule(
+fn reschedule(
     conn: &Connection,
     id: i64,
     attempts: i64,
@@ -449,7 +430,7 @@ pub fn reschedule(
 }
 
 /// Saves the reference chunk profiles of a model (for `baseline: reference`).
-pub fn save_reference_chunks(
+pub(crate) fn save_reference_chunks(
     conn: &Connection,
     model_id: i64,
     data: &[u8],
@@ -463,7 +444,7 @@ pub fn save_reference_chunks(
 }
 
 /// The reference chunk profiles of a model, if saved.
-pub fn load_reference_chunks(
+pub(crate) fn load_reference_chunks(
     conn: &Connection,
     model_id: i64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
@@ -474,4 +455,134 @@ pub fn load_reference_chunks(
             |row| row.get(0),
         )
         .optional()?)
+}
+
+/// The alerting writes of one SQLite transaction (the writer's group commit).
+pub(crate) struct SqliteAlertingTx<'a>(pub(crate) &'a Connection);
+
+impl AlertingTx for SqliteAlertingTx<'_> {
+    fn put_definition(
+        &mut self,
+        resource: Resource,
+        name: &str,
+        model: Option<&str>,
+        definition: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        put_definition(self.0, resource, name, model, definition, now_ms)
+    }
+
+    fn delete_definition(&mut self, resource: Resource, name: &str) -> Result<bool, StoreError> {
+        delete_definition(self.0, resource, name)
+    }
+
+    fn save_rule_state(
+        &mut self,
+        rule: &str,
+        state: &[u8],
+        definition: &str,
+        model: &str,
+    ) -> Result<(), StoreError> {
+        save_rule_state(self.0, rule, state, definition, model)
+    }
+
+    fn delete_rule_state(&mut self, rule: &str) -> Result<(), StoreError> {
+        delete_rule_state(self.0, rule)
+    }
+
+    fn insert_alert(&mut self, alert: &AlertRow) -> Result<i64, StoreError> {
+        insert_alert(self.0, alert)
+    }
+
+    fn resolve_alert(&mut self, id: i64, ends_at_ms: i64, now_ms: i64) -> Result<(), StoreError> {
+        resolve_alert(self.0, id, ends_at_ms, now_ms)
+    }
+
+    fn resolve_rule_alerts(
+        &mut self,
+        rule: &str,
+        ends_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        resolve_rule_alerts(self.0, rule, ends_at_ms, now_ms)
+    }
+
+    fn log_event(
+        &mut self,
+        at_ms: i64,
+        model: Option<&str>,
+        rule: Option<&str>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        log_event(self.0, at_ms, model, rule, kind, detail)
+    }
+
+    fn save_group(
+        &mut self,
+        channel: &str,
+        key: &str,
+        state: Option<&str>,
+    ) -> Result<(), StoreError> {
+        save_group(self.0, channel, key, state)
+    }
+
+    fn enqueue(&mut self, channel: &str, payload: &str, now_ms: i64) -> Result<i64, StoreError> {
+        enqueue(self.0, channel, payload, now_ms)
+    }
+
+    fn dequeue(&mut self, id: i64) -> Result<(), StoreError> {
+        dequeue(self.0, id)
+    }
+
+    fn reschedule(
+        &mut self,
+        id: i64,
+        attempts: i64,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError> {
+        reschedule(self.0, id, attempts, next_attempt_ms)
+    }
+}
+
+impl AlertStorage for SqliteStore {
+    fn run_alerting_tx(&self, apply: AlertingWrite) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |tx| apply(&mut SqliteAlertingTx(tx))))
+    }
+
+    fn load_definitions(&self, resource: Resource) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|conn| load_definitions(conn, resource))
+    }
+
+    fn load_rule_states(&self) -> Result<Vec<SavedRuleState>, StoreError> {
+        self.read(load_rule_states)
+    }
+
+    fn load_groups(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.read(load_groups)
+    }
+
+    fn load_outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        self.read(load_outbox)
+    }
+
+    fn list_alerts(
+        &self,
+        state: Option<&str>,
+        model: Option<&str>,
+        visible: Option<&[String]>,
+        limit: i64,
+    ) -> Result<Vec<AlertRow>, StoreError> {
+        self.read(|conn| list_alerts(conn, state, model, visible, limit))
+    }
+
+    fn list_events(
+        &self,
+        model: Option<&str>,
+        visible: Option<&[String]>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.read(|conn| list_events(conn, model, visible, before, limit))
+    }
 }

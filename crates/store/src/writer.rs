@@ -24,6 +24,12 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::StoreError;
 use crate::{IngestOutcome, LabelOutcome, ModelEntry, PutModelOutcome};
 
+/// A write of `SqliteStore::write`, applied by the writer thread.
+pub(crate) type Apply =
+    Box<dyn FnOnce(&Transaction<'_>) -> Result<Applied, StoreError> + Send + 'static>;
+/// What a write returned, handed back after the commit.
+pub(crate) type Applied = Box<dyn std::any::Any + Send>;
+
 /// Bound on the events applied in one transaction.
 const MAX_EVENTS_PER_COMMIT: usize = 50_000;
 
@@ -68,10 +74,10 @@ pub(crate) enum Command {
     Flush {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    /// Applies alerting changes (see [`crate::alerting`]) in the group commit.
-    Alerting {
-        apply: crate::alerting::Apply,
-        reply: oneshot::Sender<Result<crate::alerting::Applied, StoreError>>,
+    /// Applies a change of the alerting or token tables in the group commit.
+    Write {
+        apply: Apply,
+        reply: oneshot::Sender<Result<Applied, StoreError>>,
     },
 }
 
@@ -109,10 +115,7 @@ enum Reply {
         crate::RetentionOutcome,
     ),
     Flush(oneshot::Sender<Result<(), StoreError>>),
-    Alerting(
-        oneshot::Sender<Result<crate::alerting::Applied, StoreError>>,
-        crate::alerting::Applied,
-    ),
+    Write(oneshot::Sender<Result<Applied, StoreError>>, Applied),
 }
 
 impl Reply {
@@ -126,7 +129,7 @@ impl Reply {
             Reply::Reference(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Retention(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Flush(tx) => tx.send(Ok(())).map_err(drop),
-            Reply::Alerting(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Reply::Write(tx, v) => tx.send(Ok(v)).map_err(drop),
         };
     }
 
@@ -140,7 +143,7 @@ impl Reply {
             Reply::Reference(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Retention(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Flush(tx) => tx.send(Err(error())).map_err(drop),
-            Reply::Alerting(tx, _) => tx.send(Err(error())).map_err(drop),
+            Reply::Write(tx, _) => tx.send(Err(error())).map_err(drop),
         };
     }
 }
@@ -355,7 +358,7 @@ fn apply(
             state.flush_requested = true;
             Reply::Flush(reply)
         }
-        Command::Alerting { apply, reply } => Reply::Alerting(reply, apply(tx)?),
+        Command::Write { apply, reply } => Reply::Write(reply, apply(tx)?),
         Command::PutModel {
             model,
             max_models,

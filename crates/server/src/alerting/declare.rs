@@ -40,7 +40,7 @@ pub async fn declare(state: &crate::AppState, declarations: &Declarations) -> Re
     for (name, definition) in &declarations.channels {
         state
             .alerting
-            .put_channel(&state.store, name, definition)
+            .put_channel(state.store.as_ref(), name, definition)
             .await
             .map_err(|e| describe("channels", name, e))?;
     }
@@ -51,14 +51,14 @@ pub async fn declare(state: &crate::AppState, declarations: &Declarations) -> Re
             .and_then(|m| state.model(m));
         state
             .alerting
-            .put_rule(&state.store, name, definition, model)
+            .put_rule(state.store.as_ref(), name, definition, model)
             .await
             .map_err(|e| describe("rules", name, e))?;
     }
     for (name, definition) in &declarations.silences {
         state
             .alerting
-            .put_silence(&state.store, name, definition)
+            .put_silence(state.store.as_ref(), name, definition)
             .await
             .map_err(|e| describe("silences", name, e))?;
     }

@@ -16,7 +16,7 @@ use modelwatch_core::drift::verdict::{drift_verdicts, feature_drift, prediction_
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 use modelwatch_core::time::align_down;
 use modelwatch_core::{Granularity, WindowProfile};
-use modelwatch_store::{ModelEntry, Store, StoreError};
+use modelwatch_store::{ModelEntry, Storage, StoreError};
 
 /// Most spans one rule judges in one round; the rest wait for the next round.
 pub const MAX_SPANS_PER_ROUND: usize = 5_000;
@@ -68,7 +68,7 @@ pub struct SpanValue {
 
 /// The value of `rule`'s metric over `[end − window, end)`, from merged profiles.
 pub fn span_value(
-    store: &Store,
+    store: &dyn Storage,
     rule: &Rule,
     view: &ModelView,
     end_ms: i64,
@@ -211,7 +211,7 @@ pub fn spans_to_judge(
 
 /// Judges `rule`'s due spans into `state` and returns the alert changes, in order.
 pub fn evaluate(
-    store: &Store,
+    store: &dyn Storage,
     rule: &Rule,
     view: &ModelView,
     state: &mut RuleState,

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use modelwatch_core::FieldError;
 use modelwatch_core::alert::{Channel, Rule, Silence};
-use modelwatch_store::alerting::{self as table, Resource};
-use modelwatch_store::{ModelEntry, Store, StoreError};
+use modelwatch_store::alerting::Resource;
+use modelwatch_store::{ModelEntry, Storage, StoreError};
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -58,7 +58,7 @@ pub enum Put {
 /// Stores a validated definition (JSON `text`), then publishes `value` in `registry`
 /// (only after the commit, so the registry never holds what the store lost).
 async fn store_and_publish<T>(
-    store: &Store,
+    store: &dyn Storage,
     resource: Resource,
     name: &str,
     model: Option<String>,
@@ -68,7 +68,7 @@ async fn store_and_publish<T>(
 ) -> Result<(Put, Arc<T>), ApiError> {
     let (owned, now) = (name.to_string(), modelwatch_core::time::now_ms());
     store
-        .write(move |tx| table::put_definition(tx, resource, &owned, model.as_deref(), &text, now))
+        .write_alerting(move |tx| tx.put_definition(resource, &owned, model.as_deref(), &text, now))
         .await?;
     let value = Arc::new(value);
     let previous = registry.write().insert(name.to_string(), value.clone());
@@ -88,11 +88,11 @@ impl Alerting {
     /// Loads the stored definitions. A stored rule whose model is gone, or that no
     /// longer validates, is skipped with a warning (it stays stored, to be fixed).
     pub fn load(
-        store: &Store,
+        store: &dyn Storage,
         models: &HashMap<String, Arc<ModelEntry>>,
     ) -> Result<Self, StoreError> {
         let now = modelwatch_core::time::now_ms();
-        let load = |resource| store.read(|conn| table::load_definitions(conn, resource));
+        let load = |resource| store.load_definitions(resource);
         let parse = |_name: &str, text: &str| serde_json::from_str::<Value>(text).ok();
         let mut channels = BTreeMap::new();
         for (name, text) in load(Resource::Channels)? {
@@ -177,7 +177,7 @@ impl Alerting {
     /// Validates and stores a rule for `model` (looked up by the caller).
     pub async fn put_rule(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         name: &str,
         definition: &Value,
         model: Option<Arc<ModelEntry>>,
@@ -229,7 +229,7 @@ impl Alerting {
     /// Validates and stores a channel.
     pub async fn put_channel(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         name: &str,
         definition: &Value,
     ) -> Result<(Put, Arc<Channel>), ApiError> {
@@ -259,7 +259,7 @@ impl Alerting {
     /// Validates and stores a silence.
     pub async fn put_silence(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         id: &str,
         definition: &Value,
     ) -> Result<(Put, Arc<Silence>), ApiError> {
@@ -287,7 +287,7 @@ impl Alerting {
     /// is refused (`409`).
     pub async fn delete(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         resource: Resource,
         name: &str,
     ) -> Result<bool, ApiError> {
@@ -311,7 +311,7 @@ impl Alerting {
         }
         let owned = name.to_string();
         let existed = store
-            .write(move |tx| table::delete_definition(tx, resource, &owned))
+            .write_alerting(move |tx| tx.delete_definition(resource, &owned))
             .await?;
         let removed = match resource {
             Resource::Rules => self.rules.write().remove(name).is_some(),
@@ -323,7 +323,7 @@ impl Alerting {
     }
 
     /// Deletes every rule of a deleted model.
-    pub async fn delete_rules_of(&self, store: &Store, model: &str) -> Result<(), ApiError> {
+    pub async fn delete_rules_of(&self, store: &dyn Storage, model: &str) -> Result<(), ApiError> {
         let names: Vec<String> = self
             .rules()
             .values()

@@ -131,7 +131,7 @@ async fn put_rule(
     let model = model_name.and_then(|m| state.model(m));
     let (put, rule) = state
         .alerting
-        .put_rule(&state.store, &name, &definition, model)
+        .put_rule(state.store.as_ref(), &name, &definition, model)
         .await?;
     Ok((put_status(&put), Json(rule_json(&rule))).into_response())
 }
@@ -170,7 +170,11 @@ async fn delete_resource(
     kind: &str,
     name: &str,
 ) -> Result<StatusCode, ApiError> {
-    if state.alerting.delete(&state.store, resource, name).await? {
+    if state
+        .alerting
+        .delete(state.store.as_ref(), resource, name)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(kind, name))
@@ -199,7 +203,7 @@ async fn put_channel(
 ) -> Result<Response, ApiError> {
     let (put, channel) = state
         .alerting
-        .put_channel(&state.store, &name, &definition)
+        .put_channel(state.store.as_ref(), &name, &definition)
         .await?;
     Ok((put_status(&put), Json(channel_json(&channel))).into_response())
 }
@@ -251,7 +255,7 @@ async fn put_silence(
 ) -> Result<Response, ApiError> {
     let (put, silence) = state
         .alerting
-        .put_silence(&state.store, &id, &definition)
+        .put_silence(state.store.as_ref(), &id, &definition)
         .await?;
     Ok((put_status(&put), Json(silence.to_json(now_ms()))).into_response())
 }

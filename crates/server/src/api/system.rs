@@ -58,7 +58,7 @@ async fn openapi() -> Response {
 
 async fn prometheus(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     crate::service::gauges::refresh(&state).await;
-    state.telemetry.process.update(state.store.path());
+    state.telemetry.process.update(&state.store.files_on_disk());
     let format = crate::telemetry::Format::negotiate(
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
     );

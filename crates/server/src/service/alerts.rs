@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 
 use modelwatch_core::time::{format_timestamp, now_ms};
-use modelwatch_store::alerting as table;
 use serde_json::{Value, json};
 
 use super::blocking;
@@ -40,15 +39,12 @@ pub async fn alerts(
     let store = state.store.clone();
     let rows = blocking(move || {
         let visible = listing.visible();
-        Ok(store.read(|conn| {
-            table::list_alerts(
-                conn,
-                filter.as_deref(),
-                listing.model.as_deref(),
-                visible.as_deref(),
-                listing.limit,
-            )
-        })?)
+        Ok(store.list_alerts(
+            filter.as_deref(),
+            listing.model.as_deref(),
+            visible.as_deref(),
+            listing.limit,
+        )?)
     })
     .await?;
     let now = now_ms();
@@ -99,15 +95,12 @@ pub async fn events(
     let store = state.store.clone();
     let rows = blocking(move || {
         let visible = listing.visible();
-        Ok(store.read(|conn| {
-            table::list_events(
-                conn,
-                listing.model.as_deref(),
-                visible.as_deref(),
-                before,
-                listing.limit,
-            )
-        })?)
+        Ok(store.list_events(
+            listing.model.as_deref(),
+            visible.as_deref(),
+            before,
+            listing.limit,
+        )?)
     })
     .await?;
     Ok(rows

@@ -36,7 +36,7 @@ pub async fn metrics(
             merged,
             first,
             last_end,
-        } = merged_performance(&store, entry.id, &range)?;
+        } = merged_performance(&*store, entry.id, &range)?;
         let model = &entry.model;
         let bounds = AnswerRange::new(
             &model.name,

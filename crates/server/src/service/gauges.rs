@@ -89,7 +89,7 @@ fn compute_model(
     newest_ms: i64,
     snapshot: &mut Snapshot,
 ) -> Result<(), ApiError> {
-    let store = &state.store;
+    let store = state.store.as_ref();
     let name = &entry.model.name;
     let (from, to) = trailing_window(newest_ms, state.metrics.window_ms);
     snapshot.add_bounds(name, from, to);

@@ -140,7 +140,10 @@ pub async fn store_model(state: &AppState, model: Model) -> Result<Stored, ApiEr
 /// Deletes a model, its rules and all its data.
 pub async fn delete(state: &AppState, name: &str) -> Result<(), ApiError> {
     let entry = model_entry(state, name)?;
-    state.alerting.delete_rules_of(&state.store, name).await?;
+    state
+        .alerting
+        .delete_rules_of(state.store.as_ref(), name)
+        .await?;
     let existed = state.store.delete_model(name).await?;
     state.models.remove(name);
     state.references.remove(entry.id);

@@ -6,7 +6,7 @@ use modelwatch_core::drift::WindowFeatures;
 use modelwatch_core::query::{Merged, merge_windows};
 use modelwatch_core::time::{MINUTE_MS, parse_duration, parse_timestamp_str};
 use modelwatch_core::{FieldError, Granularity};
-use modelwatch_store::{ModelEntry, Store};
+use modelwatch_store::{ModelEntry, Storage};
 
 use super::blocking;
 use crate::error::ApiError;
@@ -95,7 +95,7 @@ pub struct MergedRange<T> {
 
 /// The performance profiles of `range` merged per step.
 pub fn merged_performance(
-    store: &Store,
+    store: &dyn Storage,
     model_id: i64,
     range: &Range,
 ) -> Result<MergedRange<Merged>, ApiError> {
@@ -114,9 +114,9 @@ pub fn merged_performance(
 }
 
 /// The feature profiles of `range` merged into one (the step is ignored). Call
-/// [`Store::flush`] first: feature windows are written lazily.
+/// [`Storage::flush`] first: feature windows are written lazily.
 pub fn merged_features(
-    store: &Store,
+    store: &dyn Storage,
     model_id: i64,
     range: &Range,
 ) -> Result<MergedRange<WindowFeatures>, ApiError> {
@@ -145,5 +145,5 @@ pub async fn flushed_features(
     state.store.flush().await?;
     let store = state.store.clone();
     let (id, range) = (entry.id, range.clone());
-    blocking(move || merged_features(&store, id, &range)).await
+    blocking(move || merged_features(&*store, id, &range)).await
 }
