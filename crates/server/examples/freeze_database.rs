@@ -234,9 +234,7 @@ async fn main() {
         let hashed = modelwatch_server::auth::hash(secret);
         let now = modelwatch_core::time::now_ms();
         store
-            .write(move |tx| {
-                modelwatch_store::tokens::insert(tx, name, &hashed, scopes, models, now)
-            })
+            .create_token(name, &hashed, scopes, models, now)
             .await
             .expect("token");
     }

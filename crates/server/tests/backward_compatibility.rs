@@ -206,7 +206,7 @@ async fn frozen_reference_gives_scipys_drift_and_quality() {
         .unwrap()
         .id;
     let bytes = store
-        .read(|conn| modelwatch_store::alerting::load_reference_chunks(conn, id))
+        .load_reference_chunks(id)
         .unwrap()
         .expect("reference chunks of drifty");
     let chunks = ReferenceChunks::decode(&bytes).unwrap();
