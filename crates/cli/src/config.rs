@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use modelwatch_server::Limits;
 
-use crate::usage;
+use crate::usage::usage;
 
 /// The contents of a configuration file.
 #[derive(Debug, Default, Clone, serde::Deserialize)]

@@ -286,7 +286,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let state =
         modelwatch_server::AppState::open(&modelwatch_server::ServerConfig::new(&data_dir))?;
-    let listener = crate::bind(args.listen).await?;
+    let listener = crate::listen::bind(args.listen).await?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -457,7 +457,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("\nserving until Ctrl-C");
-    crate::shutdown_signal().await;
+    crate::listen::shutdown_signal().await;
     let _ = stop.send(());
     server.await??;
     Ok(())

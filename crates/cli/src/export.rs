@@ -17,7 +17,7 @@ use modelwatch_core::time::{format_timestamp, parse_duration, parse_timestamp_st
 use serde_json::Value;
 
 use crate::tensorboard::{EventWriter, HistogramProto, SummaryValue, histogram, scalar};
-use crate::usage;
+use crate::usage::usage;
 
 /// How many drift queries are in flight at once.
 const CONCURRENT_QUERIES: usize = 4;

@@ -7,7 +7,7 @@ use modelwatch_core::offline::{OfflineProfiles, OfflineReference, reference_from
 use modelwatch_core::time::{MINUTE_MS, now_ms, parse_duration};
 use modelwatch_core::{Model, ModelDefinition};
 
-use crate::usage;
+use crate::usage::usage;
 
 /// Arguments of `modelwatch report`.
 #[derive(clap::Args)]

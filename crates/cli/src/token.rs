@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use modelwatch_server::auth::{Scope, hash, new_secret};
 use modelwatch_store::{SqliteStore, StoreOptions, TokenStorage};
 
-use crate::usage;
+use crate::usage::usage;
 
 /// Arguments of `modelwatch token`.
 #[derive(clap::Args)]

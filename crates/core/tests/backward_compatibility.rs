@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use modelwatch_core::alert::baseline::ReferenceChunks;
-use modelwatch_core::drift::reference::ReferenceFeature;
 use modelwatch_core::drift::quality::quality_answer;
+use modelwatch_core::drift::reference::ReferenceFeature;
 use modelwatch_core::drift::report::drift_answer;
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 use modelwatch_core::{Model, ModelDefinition, WindowProfile};

@@ -1,43 +1,29 @@
 //! The alerting tables: rule, channel and silence definitions, the evaluator's state
 //! per rule, alerts, the event log, notification groups and the outbox.
 //!
-//! The row types are part of the storage boundary ([`crate::AlertStorage`]); the SQL
-//! is the SQLite backend's. Its writes run in the writer's group commit (and share its
-//! durability with ingest) through `SqliteAlertingTx`, a wrapper of the transaction
-//! the writer hands out; its reads take a connection of the read pool.
+//! The SQL of the SQLite backend; the row types are the storage boundary's
+//! ([`crate::storage`]), and `sqlite_alerting` implements [`crate::AlertStorage`] with
+//! these functions.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
-use crate::sqlite::SqliteStore;
-use crate::storage::{AlertStorage, AlertingTx, AlertingWrite, StoreFuture};
+pub use crate::storage::{AlertRow, EventRow, OutboxRow, Resource, SavedRuleState};
+
+/// The table of a kind of definition.
+fn table(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Rules => "rules",
+        Resource::Channels => "channels",
+        Resource::Silences => "silences",
+    }
+}
 
 /// Events kept in the log; older ones are deleted by the retention pass.
 pub const EVENTS_KEPT: i64 = 100_000;
 
-/// A kind of named definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
-    /// Alert rules.
-    Rules,
-    /// Notification channels.
-    Channels,
-    /// Silences.
-    Silences,
-}
-
-impl Resource {
-    fn table(self) -> &'static str {
-        match self {
-            Resource::Rules => "rules",
-            Resource::Channels => "channels",
-            Resource::Silences => "silences",
-        }
-    }
-}
-
 /// Creates or replaces a definition; `model` only for rules.
-fn put_definition(
+pub(crate) fn put_definition(
     conn: &Connection,
     resource: Resource,
     name: &str,
@@ -57,7 +43,7 @@ fn put_definition(
             &format!(
                 "INSERT INTO {} (name, definition, updated_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_ms = excluded.updated_ms",
-                resource.table()
+                table(resource)
             ),
             params![name, definition, now_ms],
         )?;
@@ -66,13 +52,13 @@ fn put_definition(
 }
 
 /// Deletes a definition; `false` if there was none.
-fn delete_definition(
+pub(crate) fn delete_definition(
     conn: &Connection,
     resource: Resource,
     name: &str,
 ) -> Result<bool, StoreError> {
     let deleted = conn.execute(
-        &format!("DELETE FROM {} WHERE name = ?1", resource.table()),
+        &format!("DELETE FROM {} WHERE name = ?1", table(resource)),
         [name],
     )?;
     // A deleted rule's state stays until the alerting engine has resolved its alert
@@ -81,13 +67,13 @@ fn delete_definition(
 }
 
 /// Every definition of a kind: `(name, definition JSON)`, by name.
-fn load_definitions(
+pub(crate) fn load_definitions(
     conn: &Connection,
     resource: Resource,
 ) -> Result<Vec<(String, String)>, StoreError> {
     let mut statement = conn.prepare(&format!(
         "SELECT name, definition FROM {} ORDER BY name",
-        resource.table()
+        table(resource)
     ))?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -95,7 +81,7 @@ fn load_definitions(
 
 /// Saves the evaluator's state of a rule (encoded by the caller), with the definition
 /// (JSON) and model it was judged under.
-fn save_rule_state(
+pub(crate) fn save_rule_state(
     conn: &Connection,
     rule: &str,
     state: &[u8],
@@ -112,27 +98,13 @@ fn save_rule_state(
 }
 
 /// Forgets a rule's state (its rule was deleted or redefined and its alert resolved).
-fn delete_rule_state(conn: &Connection, rule: &str) -> Result<(), StoreError> {
+pub(crate) fn delete_rule_state(conn: &Connection, rule: &str) -> Result<(), StoreError> {
     conn.execute("DELETE FROM rule_states WHERE rule = ?1", [rule])?;
     Ok(())
 }
 
-/// A rule's saved state and what it was judged under.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SavedRuleState {
-    /// The rule's name.
-    pub rule: String,
-    /// The encoded state.
-    pub state: Vec<u8>,
-    /// The definition (JSON) it was judged under; empty for states saved before
-    /// schema version 6.
-    pub definition: String,
-    /// The model it was judged on (empty before version 6).
-    pub model: String,
-}
-
 /// Every saved rule state.
-fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreError> {
+pub(crate) fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreError> {
     let mut statement = conn.prepare("SELECT rule, state, definition, model FROM rule_states")?;
     let rows = statement.query_map([], |row| {
         Ok(SavedRuleState {
@@ -146,7 +118,7 @@ fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreError
 }
 
 /// Marks every firing alert of `rule` resolved at `ends_at_ms`; the ids resolved.
-fn resolve_rule_alerts(
+pub(crate) fn resolve_rule_alerts(
     conn: &Connection,
     rule: &str,
     ends_at_ms: i64,
@@ -164,31 +136,8 @@ fn resolve_rule_alerts(
     Ok(ids)
 }
 
-/// An alert as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertRow {
-    /// Row id.
-    pub id: i64,
-    /// The rule that raised it.
-    pub rule: String,
-    /// The model it is about.
-    pub model: String,
-    /// Hash of its labels.
-    pub fingerprint: String,
-    /// `firing` or `resolved`.
-    pub state: String,
-    /// Event time it started.
-    pub starts_at_ms: i64,
-    /// Event time it ended.
-    pub ends_at_ms: Option<i64>,
-    /// Labels, annotations, value and threshold (JSON).
-    pub detail: String,
-    /// Wall-clock time of the last change.
-    pub updated_ms: i64,
-}
-
 /// Inserts a new alert; returns its id.
-fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreError> {
+pub(crate) fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO alerts (rule, model, fingerprint, state, starts_at_ms, ends_at_ms, detail, updated_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -207,7 +156,7 @@ fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreError> 
 }
 
 /// Marks an alert resolved at `ends_at_ms` (event time).
-fn resolve_alert(
+pub(crate) fn resolve_alert(
     conn: &Connection,
     id: i64,
     ends_at_ms: i64,
@@ -222,7 +171,7 @@ fn resolve_alert(
 
 /// Alerts, newest first: only those in `state`, of `model` and of the `visible`
 /// models when given.
-fn list_alerts(
+pub(crate) fn list_alerts(
     conn: &Connection,
     state: Option<&str>,
     model: Option<&str>,
@@ -252,25 +201,8 @@ fn list_alerts(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// An entry of the event log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRow {
-    /// Increasing id.
-    pub id: i64,
-    /// Wall-clock time.
-    pub at_ms: i64,
-    /// The model concerned, if any.
-    pub model: Option<String>,
-    /// The rule concerned, if any.
-    pub rule: Option<String>,
-    /// What happened: `firing`, `resolved`, `notified`, `delivery_failed`, …
-    pub kind: String,
-    /// Details (JSON).
-    pub detail: String,
-}
-
 /// Appends to the event log.
-fn log_event(
+pub(crate) fn log_event(
     conn: &Connection,
     at_ms: i64,
     model: Option<&str>,
@@ -287,7 +219,7 @@ fn log_event(
 
 /// Log entries, newest first, of `model` and of the `visible` models when given, with
 /// ids below `before` when given.
-fn list_events(
+pub(crate) fn list_events(
     conn: &Connection,
     model: Option<&str>,
     visible: Option<&[String]>,
@@ -319,7 +251,7 @@ fn list_events(
 
 /// The models a restricted reader may see, as the JSON array `json_each` reads in the
 /// query itself (so that `LIMIT` counts only what it may see); `None`: all.
-fn visible_json(visible: Option<&[String]>) -> Option<String> {
+pub(crate) fn visible_json(visible: Option<&[String]>) -> Option<String> {
     visible.map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()))
 }
 
@@ -333,7 +265,7 @@ pub(crate) fn trim_log(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// Saves a notification group's state (JSON), or deletes it when `state` is `None`.
-fn save_group(
+pub(crate) fn save_group(
     conn: &Connection,
     channel: &str,
     key: &str,
@@ -354,31 +286,14 @@ fn save_group(
 }
 
 /// Every notification group: `(channel, key, state JSON)`.
-fn load_groups(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
+pub(crate) fn load_groups(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
     let mut statement = conn.prepare("SELECT channel, group_key, state FROM notify_groups")?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// A notification waiting to be delivered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxRow {
-    /// Row id.
-    pub id: i64,
-    /// The channel it goes to.
-    pub channel: String,
-    /// When it was queued (wall clock).
-    pub created_ms: i64,
-    /// When the next try is due.
-    pub next_attempt_ms: i64,
-    /// Tries so far.
-    pub attempts: i64,
-    /// The notification (JSON: the alerts and the group).
-    pub payload: String,
-}
-
 /// Queues a notification for delivery; returns its id.
-fn enqueue(
+pub(crate) fn enqueue(
     conn: &Connection,
     channel: &str,
     payload: &str,
@@ -392,7 +307,7 @@ fn enqueue(
 }
 
 /// Every queued notification, oldest first.
-fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
+pub(crate) fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
     let mut statement = conn.prepare(
         "SELECT id, channel, created_ms, next_attempt_ms, attempts, payload FROM outbox ORDER BY id",
     )?;
@@ -410,13 +325,13 @@ fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
 }
 
 /// Removes a delivered (or abandoned) notification.
-fn dequeue(conn: &Connection, id: i64) -> Result<(), StoreError> {
+pub(crate) fn dequeue(conn: &Connection, id: i64) -> Result<(), StoreError> {
     conn.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
     Ok(())
 }
 
 /// Records a failed try and when to try again.
-fn reschedule(
+pub(crate) fn reschedule(
     conn: &Connection,
     id: i64,
     attempts: i64,
@@ -455,134 +370,4 @@ pub(crate) fn load_reference_chunks(
             |row| row.get(0),
         )
         .optional()?)
-}
-
-/// The alerting writes of one SQLite transaction (the writer's group commit).
-pub(crate) struct SqliteAlertingTx<'a>(pub(crate) &'a Connection);
-
-impl AlertingTx for SqliteAlertingTx<'_> {
-    fn put_definition(
-        &mut self,
-        resource: Resource,
-        name: &str,
-        model: Option<&str>,
-        definition: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        put_definition(self.0, resource, name, model, definition, now_ms)
-    }
-
-    fn delete_definition(&mut self, resource: Resource, name: &str) -> Result<bool, StoreError> {
-        delete_definition(self.0, resource, name)
-    }
-
-    fn save_rule_state(
-        &mut self,
-        rule: &str,
-        state: &[u8],
-        definition: &str,
-        model: &str,
-    ) -> Result<(), StoreError> {
-        save_rule_state(self.0, rule, state, definition, model)
-    }
-
-    fn delete_rule_state(&mut self, rule: &str) -> Result<(), StoreError> {
-        delete_rule_state(self.0, rule)
-    }
-
-    fn insert_alert(&mut self, alert: &AlertRow) -> Result<i64, StoreError> {
-        insert_alert(self.0, alert)
-    }
-
-    fn resolve_alert(&mut self, id: i64, ends_at_ms: i64, now_ms: i64) -> Result<(), StoreError> {
-        resolve_alert(self.0, id, ends_at_ms, now_ms)
-    }
-
-    fn resolve_rule_alerts(
-        &mut self,
-        rule: &str,
-        ends_at_ms: i64,
-        now_ms: i64,
-    ) -> Result<Vec<i64>, StoreError> {
-        resolve_rule_alerts(self.0, rule, ends_at_ms, now_ms)
-    }
-
-    fn log_event(
-        &mut self,
-        at_ms: i64,
-        model: Option<&str>,
-        rule: Option<&str>,
-        kind: &str,
-        detail: &str,
-    ) -> Result<(), StoreError> {
-        log_event(self.0, at_ms, model, rule, kind, detail)
-    }
-
-    fn save_group(
-        &mut self,
-        channel: &str,
-        key: &str,
-        state: Option<&str>,
-    ) -> Result<(), StoreError> {
-        save_group(self.0, channel, key, state)
-    }
-
-    fn enqueue(&mut self, channel: &str, payload: &str, now_ms: i64) -> Result<i64, StoreError> {
-        enqueue(self.0, channel, payload, now_ms)
-    }
-
-    fn dequeue(&mut self, id: i64) -> Result<(), StoreError> {
-        dequeue(self.0, id)
-    }
-
-    fn reschedule(
-        &mut self,
-        id: i64,
-        attempts: i64,
-        next_attempt_ms: i64,
-    ) -> Result<(), StoreError> {
-        reschedule(self.0, id, attempts, next_attempt_ms)
-    }
-}
-
-impl AlertStorage for SqliteStore {
-    fn run_alerting_tx(&self, apply: AlertingWrite) -> StoreFuture<'_, ()> {
-        Box::pin(self.write(move |tx| apply(&mut SqliteAlertingTx(tx))))
-    }
-
-    fn load_definitions(&self, resource: Resource) -> Result<Vec<(String, String)>, StoreError> {
-        self.read(|conn| load_definitions(conn, resource))
-    }
-
-    fn load_rule_states(&self) -> Result<Vec<SavedRuleState>, StoreError> {
-        self.read(load_rule_states)
-    }
-
-    fn load_groups(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.read(load_groups)
-    }
-
-    fn load_outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
-        self.read(load_outbox)
-    }
-
-    fn list_alerts(
-        &self,
-        state: Option<&str>,
-        model: Option<&str>,
-        visible: Option<&[String]>,
-        limit: i64,
-    ) -> Result<Vec<AlertRow>, StoreError> {
-        self.read(|conn| list_alerts(conn, state, model, visible, limit))
-    }
-
-    fn list_events(
-        &self,
-        model: Option<&str>,
-        visible: Option<&[String]>,
-        before: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<EventRow>, StoreError> {
-        self.read(|conn| list_events(conn, model, visible, before, limit))
-    }
 }

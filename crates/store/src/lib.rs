@@ -30,6 +30,7 @@ pub mod error;
 mod prepare;
 mod schema;
 mod sqlite;
+mod sqlite_alerting;
 pub mod storage;
 pub mod tokens;
 mod writer;

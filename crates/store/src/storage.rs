@@ -44,8 +44,6 @@ use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 use modelwatch_core::event::LabelRecord;
 use modelwatch_core::{Granularity, Model, WindowProfile};
 
-use crate::alerting::{AlertRow, EventRow, OutboxRow, Resource, SavedRuleState};
-use crate::tokens::TokenRow;
 use crate::{
     Closed, IngestOutcome, LabelOutcome, ModelEntry, PreparedBatch, PutModelOutcome,
     RetentionOutcome, StoreError, StoredCounts,
@@ -337,4 +335,105 @@ impl dyn Storage + '_ {
             .await
             .map_err(|_| StoreError::WriteFailed("the write returned no value".into()))
     }
+}
+
+/// A kind of named definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Alert rules.
+    Rules,
+    /// Notification channels.
+    Channels,
+    /// Silences.
+    Silences,
+}
+
+/// A rule's saved state and what it was judged under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedRuleState {
+    /// The rule's name.
+    pub rule: String,
+    /// The encoded state.
+    pub state: Vec<u8>,
+    /// The definition (JSON) it was judged under; empty for states saved before
+    /// schema version 6.
+    pub definition: String,
+    /// The model it was judged on (empty before version 6).
+    pub model: String,
+}
+
+/// An alert as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    /// Row id.
+    pub id: i64,
+    /// The rule that raised it.
+    pub rule: String,
+    /// The model it is about.
+    pub model: String,
+    /// Hash of its labels.
+    pub fingerprint: String,
+    /// `firing` or `resolved`.
+    pub state: String,
+    /// Event time it started.
+    pub starts_at_ms: i64,
+    /// Event time it ended.
+    pub ends_at_ms: Option<i64>,
+    /// Labels, annotations, value and threshold (JSON).
+    pub detail: String,
+    /// Wall-clock time of the last change.
+    pub updated_ms: i64,
+}
+
+/// An entry of the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// Increasing id.
+    pub id: i64,
+    /// Wall-clock time.
+    pub at_ms: i64,
+    /// The model concerned, if any.
+    pub model: Option<String>,
+    /// The rule concerned, if any.
+    pub rule: Option<String>,
+    /// What happened: `firing`, `resolved`, `notified`, `delivery_failed`, …
+    pub kind: String,
+    /// Details (JSON).
+    pub detail: String,
+}
+
+/// A notification waiting to be delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// The channel it goes to.
+    pub channel: String,
+    /// When it was queued (wall clock).
+    pub created_ms: i64,
+    /// When the next try is due.
+    pub next_attempt_ms: i64,
+    /// Tries so far.
+    pub attempts: i64,
+    /// The notification (JSON: the alerts and the group).
+    pub payload: String,
+}
+
+/// A token as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    /// Its id (what `modelwatch token revoke` takes).
+    pub id: i64,
+    /// A name for people.
+    pub name: String,
+    /// Hex SHA-256 of the secret.
+    pub hash: String,
+    /// Comma-separated scopes: `ingest`, `read`, `admin`.
+    pub scopes: String,
+    /// Models it is restricted to (comma-separated), or `None` for every model.
+    pub models: Option<String>,
+    /// When it was created.
+    pub created_ms: i64,
+    /// When it was revoked, if it was.
+    pub revoked_ms: Option<i64>,
 }

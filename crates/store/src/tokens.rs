@@ -6,26 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
 use crate::sqlite::SqliteStore;
+pub use crate::storage::TokenRow;
 use crate::storage::{StoreFuture, TokenStorage};
-
-/// A token as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenRow {
-    /// Its id (what `modelwatch token revoke` takes).
-    pub id: i64,
-    /// A name for people.
-    pub name: String,
-    /// Hex SHA-256 of the secret.
-    pub hash: String,
-    /// Comma-separated scopes: `ingest`, `read`, `admin`.
-    pub scopes: String,
-    /// Models it is restricted to (comma-separated), or `None` for every model.
-    pub models: Option<String>,
-    /// When it was created.
-    pub created_ms: i64,
-    /// When it was revoked, if it was.
-    pub revoked_ms: Option<i64>,
-}
 
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
