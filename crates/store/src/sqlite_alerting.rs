@@ -4,10 +4,13 @@
 
 use rusqlite::Connection;
 
-use crate::alerting::*;
+use crate::alerting as sql;
 use crate::error::StoreError;
 use crate::sqlite::SqliteStore;
-use crate::storage::{AlertStorage, AlertingTx, AlertingWrite, StoreFuture};
+use crate::storage::{
+    AlertRow, AlertStorage, AlertingTx, AlertingWrite, EventRow, OutboxRow, Resource,
+    SavedRuleState, StoreFuture,
+};
 
 /// The alerting writes of one SQLite transaction (the writer's group commit).
 pub(crate) struct SqliteAlertingTx<'a>(pub(crate) &'a Connection);
@@ -21,11 +24,11 @@ impl AlertingTx for SqliteAlertingTx<'_> {
         definition: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        put_definition(self.0, resource, name, model, definition, now_ms)
+        sql::put_definition(self.0, resource, name, model, definition, now_ms)
     }
 
     fn delete_definition(&mut self, resource: Resource, name: &str) -> Result<bool, StoreError> {
-        delete_definition(self.0, resource, name)
+        sql::delete_definition(self.0, resource, name)
     }
 
     fn save_rule_state(
@@ -35,19 +38,19 @@ impl AlertingTx for SqliteAlertingTx<'_> {
         definition: &str,
         model: &str,
     ) -> Result<(), StoreError> {
-        save_rule_state(self.0, rule, state, definition, model)
+        sql::save_rule_state(self.0, rule, state, definition, model)
     }
 
     fn delete_rule_state(&mut self, rule: &str) -> Result<(), StoreError> {
-        delete_rule_state(self.0, rule)
+        sql::delete_rule_state(self.0, rule)
     }
 
     fn insert_alert(&mut self, alert: &AlertRow) -> Result<i64, StoreError> {
-        insert_alert(self.0, alert)
+        sql::insert_alert(self.0, alert)
     }
 
     fn resolve_alert(&mut self, id: i64, ends_at_ms: i64, now_ms: i64) -> Result<(), StoreError> {
-        resolve_alert(self.0, id, ends_at_ms, now_ms)
+        sql::resolve_alert(self.0, id, ends_at_ms, now_ms)
     }
 
     fn resolve_rule_alerts(
@@ -56,7 +59,7 @@ impl AlertingTx for SqliteAlertingTx<'_> {
         ends_at_ms: i64,
         now_ms: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        resolve_rule_alerts(self.0, rule, ends_at_ms, now_ms)
+        sql::resolve_rule_alerts(self.0, rule, ends_at_ms, now_ms)
     }
 
     fn log_event(
@@ -67,7 +70,7 @@ impl AlertingTx for SqliteAlertingTx<'_> {
         kind: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        log_event(self.0, at_ms, model, rule, kind, detail)
+        sql::log_event(self.0, at_ms, model, rule, kind, detail)
     }
 
     fn save_group(
@@ -76,15 +79,15 @@ impl AlertingTx for SqliteAlertingTx<'_> {
         key: &str,
         state: Option<&str>,
     ) -> Result<(), StoreError> {
-        save_group(self.0, channel, key, state)
+        sql::save_group(self.0, channel, key, state)
     }
 
     fn enqueue(&mut self, channel: &str, payload: &str, now_ms: i64) -> Result<i64, StoreError> {
-        enqueue(self.0, channel, payload, now_ms)
+        sql::enqueue(self.0, channel, payload, now_ms)
     }
 
     fn dequeue(&mut self, id: i64) -> Result<(), StoreError> {
-        dequeue(self.0, id)
+        sql::dequeue(self.0, id)
     }
 
     fn reschedule(
@@ -93,7 +96,7 @@ impl AlertingTx for SqliteAlertingTx<'_> {
         attempts: i64,
         next_attempt_ms: i64,
     ) -> Result<(), StoreError> {
-        reschedule(self.0, id, attempts, next_attempt_ms)
+        sql::reschedule(self.0, id, attempts, next_attempt_ms)
     }
 }
 
@@ -103,19 +106,19 @@ impl AlertStorage for SqliteStore {
     }
 
     fn load_definitions(&self, resource: Resource) -> Result<Vec<(String, String)>, StoreError> {
-        self.read(|conn| load_definitions(conn, resource))
+        self.read(|conn| sql::load_definitions(conn, resource))
     }
 
     fn load_rule_states(&self) -> Result<Vec<SavedRuleState>, StoreError> {
-        self.read(load_rule_states)
+        self.read(sql::load_rule_states)
     }
 
     fn load_groups(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.read(load_groups)
+        self.read(sql::load_groups)
     }
 
     fn load_outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
-        self.read(load_outbox)
+        self.read(sql::load_outbox)
     }
 
     fn list_alerts(
@@ -125,7 +128,7 @@ impl AlertStorage for SqliteStore {
         visible: Option<&[String]>,
         limit: i64,
     ) -> Result<Vec<AlertRow>, StoreError> {
-        self.read(|conn| list_alerts(conn, state, model, visible, limit))
+        self.read(|conn| sql::list_alerts(conn, state, model, visible, limit))
     }
 
     fn list_events(
@@ -135,6 +138,6 @@ impl AlertStorage for SqliteStore {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<EventRow>, StoreError> {
-        self.read(|conn| list_events(conn, model, visible, before, limit))
+        self.read(|conn| sql::list_events(conn, model, visible, before, limit))
     }
 }
