@@ -3,10 +3,10 @@
 What it measures
 ----------------
 It builds, in memory, the same kind of rows that `modelwatch bench`
-(crates/cli/src/bench.rs) sends to the server:
+(crates/bench/src/workload.rs) sends to the server:
 
 * 20 numeric features n0..n19, uniform in [0, 1000) and rounded to 3 decimals,
-  and 5 categorical features c0..c4 with values cat0..cat11. Like bench.rs, the
+  and 5 categorical features c0..c4 with values cat0..cat11. Like workload.rs, the
   feature values come from a pool of 997 random rows (seeded) that row n takes
   as pool[n % 997]; `--feature-pool 0` draws every row afresh instead.
 * prediction "0"/"1" from score = (n * 2654435761 mod 1000) / 1000, in [0, 1),
@@ -14,7 +14,7 @@ It builds, in memory, the same kind of rows that `modelwatch bench`
 * label: the prediction when n % 3 == 0, else "1" for even n and "0" for odd n;
 * latency_ms = 5 + (n mod 97) * 0.37.
 
-The event id and timestamp that bench.rs also sends are left out: neither peer
+The event id and timestamp that workload.rs also sends are left out: neither peer
 has a use for them.
 
 Then it times, in this one process, after the rows are built:
@@ -104,7 +104,7 @@ if not hasattr(np, "unicode_"):
 NUMERIC = 20
 CATEGORICAL = 5
 CATEGORIES = 12
-POOL = 997  # as in bench.rs: feature_pool()
+POOL = 997  # as in workload.rs: feature_pool()
 REFERENCE_ROWS = 100_000
 REFERENCE_SEED = 7
 FEATURES_NUMERIC = [f"n{i}" for i in range(NUMERIC)]
@@ -248,7 +248,7 @@ def make_reference(rows: int, seed: int) -> pd.DataFrame:
 
 
 def write_reference(df: pd.DataFrame, path: str) -> None:
-    """Writes rows as NDJSON, in the shape of bench.rs's events without id and timestamp."""
+    """Writes rows as NDJSON, in the shape of workload.rs's events without id and timestamp."""
     numeric = df[FEATURES_NUMERIC].to_numpy(dtype=np.float64)
     categorical = df[FEATURES_CATEGORICAL].to_numpy(dtype=object)
     prediction = df["prediction"].to_numpy()
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         "--feature-pool",
         type=int,
         default=POOL,
-        help="distinct feature rows, cycled as in bench.rs (default 997; 0: every row drawn afresh)",
+        help="distinct feature rows, cycled as in workload.rs (default 997; 0: every row drawn afresh)",
     )
     parser.add_argument(
         "--only",

@@ -13,7 +13,7 @@ use modelwatch_core::alert::{ChannelDefinition, RuleDefinition, SilenceDefinitio
 use modelwatch_server::{Limits, MetricsConfig};
 use modelwatch_store::Retention;
 
-use crate::usage;
+use crate::usage::usage;
 
 /// The contents of a configuration file. Its sections are the server's and the store's
 /// own option structs, so each default is written once, where it is used.
@@ -61,8 +61,8 @@ impl ConfigFile {
     }
 
     /// The definitions to apply at start.
-    pub fn declarations(&self) -> modelwatch_server::alerting::Declarations {
-        modelwatch_server::alerting::Declarations {
+    pub fn declarations(&self) -> modelwatch_server::alerting::declare::Declarations {
+        modelwatch_server::alerting::declare::Declarations {
             models: self.models.clone(),
             channels: self.channels.clone(),
             rules: self.rules.clone(),

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use modelwatch_core::answer::{DriftAnswer, MetricsAnswer};
 use modelwatch_core::time::{DAY_MS, MINUTE_MS, align_down, format_timestamp, now_ms};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -205,7 +206,7 @@ async fn post(client: &reqwest::Client, url: &str, body: String) -> anyhow::Resu
             .send()
             .await
             .with_context(|| format!("POST {url}"))?;
-        if let Some(wait) = crate::bench::retry_after(&response) {
+        if let Some(wait) = modelwatch_bench::client::retry_after(&response) {
             tokio::time::sleep(wait).await;
             continue;
         }
@@ -229,8 +230,8 @@ async fn day_summary(
         day_start,
         day_start + DAY_MS
     );
-    let answer: Value = client.get(&url).send().await?.json().await?;
-    let drift: Value = client
+    let answer: MetricsAnswer = client.get(&url).send().await?.json().await?;
+    let drift: DriftAnswer = client
         .get(format!(
             "{base}/api/v1/models/{MODEL}/drift?from={}&to={}",
             day_start,
@@ -240,30 +241,29 @@ async fn day_summary(
         .await?
         .json()
         .await?;
-    let drifted: Vec<&str> = drift["features"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["drifted"] == true)
-        .filter_map(|f| f["name"].as_str())
+    let drifted: Vec<&str> = drift
+        .features
+        .iter()
+        .filter(|f| f.drifted == Some(true))
+        .map(|f| f.name.as_str())
         .collect();
-    let s = &answer["summary"];
+    let s = &answer.summary;
     let show = |name: &str| {
-        s[name]
-            .as_f64()
+        s.value(name)
             .map_or("  —  ".to_string(), |v| format!("{v:.3}"))
     };
+    // The counts print unpadded, as they did when they were JSON values.
     Ok(format!(
-        "{}  predictions {:>6}  labelled {:>6}  accuracy {}  roc_auc {}  latency_p95 {:>6} ms  errors {}  drifted inputs {}/{} {}",
+        "{}  predictions {}  labelled {}  accuracy {}  roc_auc {}  latency_p95 {:>6} ms  errors {}  drifted inputs {}/{} {}",
         &format_timestamp(day_start)[..10],
-        s["count"],
-        s["labelled_count"],
+        s.count,
+        s.labelled_count,
         show("accuracy"),
         show("roc_auc"),
         show("latency_p95"),
         show("error_rate"),
         drifted.len(),
-        drift["features_total"],
+        drift.features_total,
         if drifted.is_empty() {
             String::new()
         } else {
@@ -286,7 +286,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let state =
         modelwatch_server::AppState::open(&modelwatch_server::ServerConfig::new(&data_dir))?;
-    let listener = crate::bind(args.listen).await?;
+    let listener = crate::listen::bind(args.listen).await?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -299,7 +299,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let client = reqwest::Client::new();
-    crate::bench::put_json(
+    modelwatch_bench::client::put_json(
         &client,
         &format!("{base}/api/v1/models/{MODEL}"),
         &definition(),
@@ -332,7 +332,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let notifications = start_receiver().await?;
     for (path, body) in alerting_setup(&notifications) {
-        crate::bench::put_json(&client, &format!("{base}{path}"), &body, "defining alerts").await?;
+        modelwatch_bench::client::put_json(
+            &client,
+            &format!("{base}{path}"),
+            &body,
+            "defining alerts",
+        )
+        .await?;
     }
     let days = args.days.max(1) as i64;
     let sim_start = align_down(now_ms(), DAY_MS) - days * DAY_MS;
@@ -451,7 +457,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("\nserving until Ctrl-C");
-    crate::shutdown_signal().await;
+    crate::listen::shutdown_signal().await;
     let _ = stop.send(());
     server.await??;
     Ok(())

@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use modelwatch_core::answer::drift::{self, DriftAnswer};
+use modelwatch_core::answer::metrics::{MetricValue, Metrics, MetricsAnswer};
 use modelwatch_core::time::{format_timestamp, parse_duration, parse_timestamp_str};
 use serde_json::Value;
 
 use crate::tensorboard::{EventWriter, HistogramProto, SummaryValue, histogram, scalar};
-use crate::usage;
+use crate::usage::usage;
 
 /// How many drift queries are in flight at once.
 const CONCURRENT_QUERIES: usize = 4;
@@ -185,22 +187,20 @@ fn metric_group(name: &str) -> &'static str {
 
 /// The scalars of one window's metrics: every number, and the confusion matrix cell by
 /// cell as `confusion/<true>/<predicted>`. `null` metrics are left out.
-pub fn metric_scalars(metrics: &serde_json::Map<String, Value>) -> Vec<SummaryValue> {
+pub fn metric_scalars(metrics: &Metrics) -> Vec<SummaryValue> {
     let mut values = Vec::new();
-    for (name, value) in metrics {
-        if let Some(number) = value.as_f64() {
-            values.push(scalar(format!("{}/{name}", metric_group(name)), number));
-        } else if name == "confusion_matrix" {
-            let labels = value["labels"].as_array().cloned().unwrap_or_default();
-            let rows = value["matrix"].as_array().cloned().unwrap_or_default();
-            for (truth, row) in labels.iter().zip(&rows) {
-                let cells = row.as_array().cloned().unwrap_or_default();
-                for (predicted, cell) in labels.iter().zip(&cells) {
-                    if let (Some(t), Some(p), Some(n)) =
-                        (truth.as_str(), predicted.as_str(), cell.as_f64())
-                    {
-                        values.push(scalar(format!("confusion/{t}/{p}"), n));
+    for (name, value) in metrics.entries() {
+        match value {
+            MetricValue::ConfusionMatrix(matrix) => {
+                for (truth, row) in matrix.labels.iter().zip(&matrix.matrix) {
+                    for (predicted, n) in matrix.labels.iter().zip(row) {
+                        values.push(scalar(format!("confusion/{truth}/{predicted}"), *n as f64));
                     }
+                }
+            }
+            number => {
+                if let Some(number) = number.as_f64() {
+                    values.push(scalar(format!("{}/{name}", metric_group(name)), number));
                 }
             }
         }
@@ -231,36 +231,30 @@ pub enum Distribution {
     },
 }
 
-fn numbers(value: &Value) -> Option<Vec<f64>> {
-    value.as_array()?.iter().map(Value::as_f64).collect()
+fn numbers(counts: &[u64]) -> Vec<f64> {
+    counts.iter().map(|n| *n as f64).collect()
 }
 
 impl Distribution {
-    /// Reads a `distribution` object; `None` when it is absent or not of either shape.
-    pub fn parse(value: &Value) -> Option<Distribution> {
-        let reference = numbers(&value["reference"])?;
-        let current = numbers(&value["current"])?;
-        if let Some(edges) = numbers(&value["edges"]) {
-            (edges.len() == current.len() + 1 && reference.len() == current.len()).then_some(
-                Distribution::Numeric {
-                    edges,
-                    reference,
-                    current,
-                },
-            )
-        } else {
-            let categories: Vec<String> = value["categories"]
-                .as_array()?
-                .iter()
-                .map(|c| c.as_str().map(str::to_string))
-                .collect::<Option<_>>()?;
-            (categories.len() == current.len() && reference.len() == current.len()).then_some(
-                Distribution::Categorical {
-                    categories,
-                    reference,
-                    current,
-                },
-            )
+    /// A drift entry's `distribution`; `None` when its lengths do not agree.
+    pub fn from_answer(distribution: &drift::Distribution) -> Option<Distribution> {
+        let reference = numbers(distribution.reference());
+        let current = numbers(distribution.current());
+        match distribution {
+            drift::Distribution::Histogram(h) => (h.edges.len() == current.len() + 1
+                && reference.len() == current.len())
+            .then(|| Distribution::Numeric {
+                edges: h.edges.clone(),
+                reference,
+                current,
+            }),
+            drift::Distribution::Bars(b) => (b.categories.len() == current.len()
+                && reference.len() == current.len())
+            .then(|| Distribution::Categorical {
+                categories: b.categories.clone(),
+                reference,
+                current,
+            }),
         }
     }
 }
@@ -276,36 +270,28 @@ struct Column {
 }
 
 /// The columns of a drift answer that carry a distribution.
-fn columns(drift: &Value) -> Vec<Column> {
-    let mut out = Vec::new();
-    for feature in drift["features"].as_array().into_iter().flatten() {
-        if let (Some(name), Some(distribution)) = (
-            feature["name"].as_str(),
-            Distribution::parse(&feature["distribution"]),
-        ) {
-            out.push(Column {
-                group: "features",
-                name: name.to_string(),
+fn columns(drift: &DriftAnswer) -> Vec<Column> {
+    let features = drift.features.iter().map(|f| ("features", f));
+    let outputs = std::iter::once(&drift.prediction)
+        .chain(&drift.score)
+        .map(|f| ("outputs", f));
+    features
+        .chain(outputs)
+        .filter_map(|(group, entry)| {
+            let distribution = Distribution::from_answer(entry.distribution.as_ref()?)?;
+            Some(Column {
+                group,
+                name: entry.name.clone(),
                 distribution,
-            });
-        }
-    }
-    for key in ["prediction", "score"] {
-        if let Some(distribution) = Distribution::parse(&drift[key]["distribution"]) {
-            out.push(Column {
-                group: "outputs",
-                name: key.to_string(),
-                distribution,
-            });
-        }
-    }
-    out
+            })
+        })
+        .collect()
 }
 
 /// One window of the series, with what the export writes for it.
 struct Window {
     start_ms: i64,
-    metrics: serde_json::Map<String, Value>,
+    metrics: Metrics,
     columns: Vec<Column>,
 }
 
@@ -365,22 +351,21 @@ async fn tensorboard(args: TensorboardArgs) -> anyhow::Result<()> {
             query.push((key, value.clone()));
         }
     }
-    let answer = api.get("metrics", &query).await?;
-    let range_from = answer["from"]
-        .as_str()
-        .and_then(|t| parse_timestamp_str(t).ok());
-    let range_to = answer["to"]
-        .as_str()
-        .and_then(|t| parse_timestamp_str(t).ok());
+    let answer: MetricsAnswer = serde_json::from_value(api.get("metrics", &query).await?)
+        .map_err(|e| anyhow::anyhow!("metrics answer: {e}"))?;
+    let timestamp = |t: &Option<String>| t.as_deref().and_then(|t| parse_timestamp_str(t).ok());
+    let (range_from, range_to) = (timestamp(&answer.from), timestamp(&answer.to));
     let mut windows = Vec::new();
-    for point in answer["series"].as_array().into_iter().flatten() {
-        let start_ms = point["start"]
-            .as_str()
-            .and_then(|t| parse_timestamp_str(t).ok())
-            .ok_or_else(|| anyhow::anyhow!("metrics answer: a series point without `start`"))?;
+    for point in answer.series.into_iter().flatten() {
+        let start_ms = parse_timestamp_str(&point.start).map_err(|e| {
+            anyhow::anyhow!(
+                "metrics answer: a series point starts at `{}`: {e}",
+                point.start
+            )
+        })?;
         windows.push(Window {
             start_ms,
-            metrics: point["metrics"].as_object().cloned().unwrap_or_default(),
+            metrics: point.metrics,
             columns: Vec::new(),
         });
     }
@@ -452,7 +437,7 @@ async fn fetch_distributions(
     let mut pending = windows
         .iter()
         .enumerate()
-        .filter(|(_, w)| w.metrics.get("count").and_then(Value::as_u64) != Some(0))
+        .filter(|(_, w)| w.metrics.count != 0)
         .map(|(i, w)| {
             let end = w.start_ms + step_ms;
             let from = range.0.map_or(w.start_ms, |f| f.max(w.start_ms));
@@ -482,7 +467,11 @@ async fn fetch_distributions(
         };
         let (i, result) = joined?;
         match result? {
-            Ok(drift) => windows[i].columns = columns(&drift),
+            Ok(drift) => {
+                let drift: DriftAnswer = serde_json::from_value(drift)
+                    .map_err(|e| anyhow::anyhow!("drift answer: {e}"))?;
+                windows[i].columns = columns(&drift);
+            }
             Err(refusal) if refusal.code == "no_reference" => {
                 for window in windows.iter_mut() {
                     window.columns.clear();
@@ -651,9 +640,11 @@ mod tests {
 
     #[test]
     fn metrics_become_grouped_scalars_and_confusion_cells() {
-        let metrics = json!({"count": 4, "accuracy": 0.5, "roc_auc": null, "latency_p95": 12.5,
-            "confusion_matrix": {"labels": ["0", "1"], "matrix": [[1, 2], [0, 1]]}});
-        let values = metric_scalars(metrics.as_object().unwrap());
+        let metrics: Metrics = serde_json::from_value(json!({"count": 4, "labelled_count": 0,
+            "accuracy": 0.5, "roc_auc": null, "latency_p95": 12.5,
+            "confusion_matrix": {"labels": ["0", "1"], "matrix": [[1, 2], [0, 1]]}}))
+        .unwrap();
+        let values = metric_scalars(&metrics);
         let tags: Vec<(String, f32)> = values
             .iter()
             .map(|v| match v.value {
@@ -670,6 +661,7 @@ mod tests {
                 ("confusion/1/0".into(), 0.0),
                 ("confusion/1/1".into(), 1.0),
                 ("operational/count".into(), 4.0),
+                ("operational/labelled_count".into(), 0.0),
                 ("operational/latency_p95".into(), 12.5),
             ]
         );
@@ -677,9 +669,13 @@ mod tests {
 
     #[test]
     fn distributions_of_both_shapes_are_read_and_malformed_ones_refused() {
+        let read = |value: Value| {
+            let answer: drift::Distribution = serde_json::from_value(value).unwrap();
+            Distribution::from_answer(&answer)
+        };
         assert_eq!(
-            Distribution::parse(
-                &json!({"edges": [0, 1, 2], "reference": [1, 2], "current": [3, 4]})
+            read(
+                json!({"kind": "histogram", "edges": [0, 1, 2], "reference": [1, 2], "current": [3, 4]})
             ),
             Some(Distribution::Numeric {
                 edges: vec![0.0, 1.0, 2.0],
@@ -688,7 +684,7 @@ mod tests {
             })
         );
         assert_eq!(
-            Distribution::parse(&json!({"categories": ["a"], "reference": [1], "current": [2]})),
+            read(json!({"kind": "bars", "categories": ["a"], "reference": [1], "current": [2]})),
             Some(Distribution::Categorical {
                 categories: vec!["a".into()],
                 reference: vec![1.0],
@@ -696,10 +692,17 @@ mod tests {
             })
         );
         assert_eq!(
-            Distribution::parse(&json!({"edges": [0, 1], "reference": [1, 2], "current": [3, 4]})),
+            read(
+                json!({"kind": "histogram", "edges": [0, 1], "reference": [1, 2], "current": [3, 4]})
+            ),
             None
         );
-        assert_eq!(Distribution::parse(&Value::Null), None);
+        assert_eq!(
+            read(
+                json!({"kind": "bars", "categories": ["a"], "reference": [1, 2], "current": [3, 4]})
+            ),
+            None
+        );
     }
 
     #[test]

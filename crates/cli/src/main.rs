@@ -5,18 +5,21 @@
 //! stderr), 1 on any other failure.
 
 mod bench;
-mod bench_alerts;
-mod bench_overload;
 mod config;
 mod demo;
 mod export;
+mod listen;
 mod report;
 mod tensorboard;
 mod token;
+mod usage;
 
 use std::net::SocketAddr;
+
+use listen::{bind, shutdown_signal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use usage::{UsageError, usage};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -86,23 +89,6 @@ pub struct ServeArgs {
     tls_key: Option<PathBuf>,
 }
 
-/// An error that is the user's: exit status 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-/// Shorthand for a usage error.
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(UsageError(message.into()))
-}
-
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
@@ -113,35 +99,6 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-}
-
-/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-}
-
-/// Binds `addr`, explaining a failure in one line.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| usage(format!("cannot listen on {addr}: {e}")))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -197,7 +154,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .transpose()?;
     let state = modelwatch_server::AppState::open(&server_config)?;
     if server_config.auth == modelwatch_server::auth::AuthMode::Required {
-        let active = state.store.read(modelwatch_store::tokens::count_active)?;
+        let active = state.store.count_active_tokens()?;
         if active == 0 {
             return Err(usage(format!(
                 "authentication is required on {listen}, but no token exists: create one with `modelwatch token create --data-dir {} --scope admin`, or pass --auth off to serve without authentication",
@@ -206,7 +163,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(path) = &args.config {
-        modelwatch_server::alerting::declare(&state, &file.declarations())
+        modelwatch_server::alerting::declare::declare(&state, &file.declarations())
             .await
             .map_err(|e| usage(format!("config file {}: {e}", path.display())))?;
     }

@@ -2,15 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use modelwatch_core::FieldError;
 use modelwatch_core::drift::ReferenceProfile;
-use modelwatch_core::drift::report::{drift_answer, quality_answer};
 use modelwatch_core::offline::{OfflineProfiles, OfflineReference, reference_from_csv};
-use modelwatch_core::time::{MINUTE_MS, format_duration, format_timestamp, now_ms, parse_duration};
+use modelwatch_core::time::{MINUTE_MS, now_ms, parse_duration};
 use modelwatch_core::{Model, ModelDefinition};
-use serde_json::{Value, json};
 
-use crate::usage;
+use crate::usage::usage;
 
 /// Arguments of `modelwatch report`.
 #[derive(clap::Args)]
@@ -95,42 +92,6 @@ fn profile_reference(path: &Path, model: &Model) -> anyhow::Result<OfflineRefere
     Ok(reference)
 }
 
-fn rows_json(accepted: u64, rejected: &[(u64, FieldError)]) -> Value {
-    json!({
-        "rows": accepted + rejected.len() as u64,
-        "accepted": accepted,
-        "rejected": rejected.len(),
-        "first_rejections": rejected.iter().take(20)
-            .map(|(line, e)| json!({"line": line, "field": e.field, "error": e.to_string()}))
-            .collect::<Vec<_>>(),
-    })
-}
-
-/// Builds the report as JSON.
-pub fn build(
-    model: &Model,
-    reference: &OfflineReference,
-    current: &OfflineProfiles,
-    step_ms: i64,
-) -> anyhow::Result<Value> {
-    let merged = current.merged(None, Some(step_ms)).map_err(usage)?;
-    let features = current.merged_features(None);
-    Ok(json!({
-        "task": model.task().as_str(),
-        "reference": rows_json(reference.accepted, &reference.rejected),
-        "current": rows_json(current.accepted, &current.rejected),
-        "metrics": {
-            "step": format_duration(step_ms),
-            "summary": merged.summary.metrics(model),
-            "series": merged.series.iter()
-                .map(|(start, p)| json!({"start": format_timestamp(*start), "metrics": p.metrics(model)}))
-                .collect::<Vec<_>>(),
-        },
-        "drift": drift_answer(model, &reference.profile, &features),
-        "quality": quality_answer(model, Some(&reference.profile), &features),
-    }))
-}
-
 /// Runs the command.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let step_ms = parse_duration(&args.step).map_err(|e| usage(format!("--step: {e}")))?;
@@ -150,11 +111,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
             eprintln!("modelwatch: {what}: {rejected} rows rejected (listed in the report)");
         }
     }
-    let report = build(&model, &reference, &current, step_ms)?;
+    let report = current.report(&model, &reference, step_ms).map_err(usage)?;
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Md => modelwatch_server::report::markdown(&report),
-        Format::Html => modelwatch_server::report::html(&report),
+        Format::Html => modelwatch_server::report::html(&report)?,
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)

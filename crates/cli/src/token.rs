@@ -1,13 +1,15 @@
 //! `modelwatch token create|list|revoke`: API tokens, kept in the store of a data
 //! directory as hashes. The secret is printed once, by `create`.
+//!
+//! A local admin command: it opens the SQLite store of `--data-dir` itself, and
+//! changes tokens through the storage boundary ([`TokenStorage`]), as a server does.
 
 use std::path::PathBuf;
 
 use modelwatch_server::auth::{Scope, hash, new_secret};
-use modelwatch_store::tokens;
-use modelwatch_store::{Store, StoreOptions};
+use modelwatch_store::{SqliteStore, StoreOptions, TokenStorage};
 
-use crate::usage;
+use crate::usage::usage;
 
 /// Arguments of `modelwatch token`.
 #[derive(clap::Args)]
@@ -51,7 +53,7 @@ enum TokenAction {
 
 /// Opens the store; `create` also makes a new one (tokens come before the first start
 /// of a server that requires them).
-fn open(data_dir: &std::path::Path, create: bool) -> anyhow::Result<Store> {
+fn open(data_dir: &std::path::Path, create: bool) -> anyhow::Result<SqliteStore> {
     if !create && !modelwatch_store::database_path(data_dir).exists() {
         return Err(usage(format!(
             "no modelwatch store in {} (start `modelwatch serve --data-dir {}` once, or check the path)",
@@ -59,7 +61,7 @@ fn open(data_dir: &std::path::Path, create: bool) -> anyhow::Result<Store> {
             data_dir.display()
         )));
     }
-    Ok(Store::open(data_dir, StoreOptions::default())?)
+    Ok(SqliteStore::open(data_dir, StoreOptions::default())?)
 }
 
 /// Runs a `token` action.
@@ -103,9 +105,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
             let models = (!model.is_empty()).then(|| model.join(","));
             let now = modelwatch_core::time::now_ms();
             let id = store
-                .write(move |tx| {
-                    tokens::insert(tx, &name, &hashed, &scopes_text, models.as_deref(), now)
-                })
+                .create_token(&name, &hashed, &scopes_text, models.as_deref(), now)
                 .await?;
             eprintln!("token {id} created; its secret is shown only now:");
             println!("{secret}");
@@ -113,7 +113,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
         }
         TokenAction::List { data_dir } => {
             let store = open(&data_dir, false)?;
-            let rows = store.read(tokens::list)?;
+            let rows = store.list_tokens()?;
             println!(
                 "{:>4}  {:<20}  {:<18}  {:<24}  {:<24}  revoked",
                 "id", "name", "scopes", "models", "created"
@@ -136,7 +136,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
         TokenAction::Revoke { data_dir, id } => {
             let store = open(&data_dir, false)?;
             let now = modelwatch_core::time::now_ms();
-            if store.write(move |tx| tokens::revoke(tx, id, now)).await? {
+            if store.revoke_token(id, now).await? {
                 eprintln!("token {id} revoked");
                 Ok(())
             } else {

@@ -49,6 +49,14 @@ fn report_gives_scikit_learn_numbers() {
             String::from_utf8_lossy(&output.stderr)
         );
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        // The offline report reads back into core's report type, unchanged.
+        let typed: modelwatch_core::answer::Report =
+            serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            serde_json::to_string_pretty(&typed).unwrap(),
+            serde_json::to_string_pretty(&report).unwrap()
+        );
+        assert!(typed.current.is_some() && typed.model.is_none() && typed.alerts.is_none());
         let expected: Value = serde_json::from_slice(
             &std::fs::read(golden(&format!("{task}.expected.json"))).unwrap(),
         )

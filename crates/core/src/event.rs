@@ -11,26 +11,13 @@ use crate::error::FieldError;
 use crate::schema::{FeatureType, Model, Task};
 use crate::time::{json_type_name, parse_timestamp_json, truncate};
 
-/// Column and key names with a meaning of their own; every other CSV column is a feature.
-pub const RESERVED_COLUMNS: &[&str] = &[
-    "id",
-    "timestamp",
-    "version",
-    "features",
-    "prediction",
-    "score",
-    "label",
-    "latency_ms",
-    "error",
-];
+pub use crate::class::{MAX_STRING_LEN, class_from_json, normalize_class_text};
+pub use crate::schema::RESERVED_COLUMNS;
 
 /// Longest accepted event id, in bytes.
 pub const MAX_ID_LEN: usize = 256;
 /// Longest accepted version, in bytes.
 pub const MAX_VERSION_LEN: usize = 64;
-/// Longest accepted class label or categorical value, in bytes, by default (the server's
-/// `limits.max_string_bytes` changes it for categorical values).
-pub const MAX_STRING_LEN: usize = 1024;
 
 /// Bounds on the values of an event that the operator may set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,61 +101,6 @@ pub struct LabelRecord {
     pub id: String,
     /// The ground truth.
     pub label: Target,
-}
-
-/// Normalises a class label given as text: `"1.0"` and `"1.00"` become `"1"`,
-/// as JSON `1.0` does.
-pub fn normalize_class_text(text: &str) -> String {
-    if let Some((int, frac)) = text.split_once('.') {
-        let digits = int.strip_prefix('-').unwrap_or(int);
-        if !digits.is_empty()
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !frac.is_empty()
-            && frac.bytes().all(|b| b == b'0')
-        {
-            return if int == "-0" {
-                "0".into()
-            } else {
-                int.to_string()
-            };
-        }
-    }
-    text.to_string()
-}
-
-/// A class label from JSON: a string, a number or a boolean.
-pub fn class_from_json(value: &Value) -> Result<String, String> {
-    let class = match value {
-        Value::String(s) => normalize_class_text(s),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.to_string()
-            } else if let Some(u) = n.as_u64() {
-                u.to_string()
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                if f.fract() == 0.0 && f.abs() < 1e15 {
-                    format!("{}", f as i64)
-                } else {
-                    format!("{f}")
-                }
-            }
-        }
-        other => {
-            return Err(format!(
-                "expected a class label (string, number or boolean), got {}",
-                json_type_name(other)
-            ));
-        }
-    };
-    if class.is_empty() {
-        return Err("a class label must not be empty".into());
-    }
-    if class.len() > MAX_STRING_LEN {
-        return Err(format!("a class label is at most {MAX_STRING_LEN} bytes"));
-    }
-    Ok(class)
 }
 
 fn finite_number(value: &Value) -> Option<f64> {

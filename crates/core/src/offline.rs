@@ -1,16 +1,19 @@
 //! Profiling a CSV file of events without a server: the path the offline
 //! `modelwatch report` takes, built from the same validation and profiles as the
-//! server's ingest.
+//! server's ingest, and reported by the server's report function.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
+use crate::answer::range::AnswerRange;
+use crate::answer::report::{InputRows, Report};
 use crate::csv_input::CsvRecords;
 use crate::drift::{ReferenceBuilder, ReferenceProfile, WindowFeatures};
 use crate::error::FieldError;
 use crate::event::validate_prediction;
 use crate::profile::WindowProfile;
-use crate::query::{Merged, merge_windows};
+use crate::query::{Merged, merge_windows, metrics_answer};
+use crate::report::{ReportSource, build_report};
 use crate::schema::Model;
 use crate::window::Granularity;
 
@@ -94,6 +97,31 @@ impl OfflineProfiles {
             .filter(|((v, _), _)| version.is_none_or(|wanted| wanted == v))
             .map(|((_, start), profile)| (*start, profile.clone()));
         merge_windows(windows, step_ms, None, None)
+    }
+
+    /// The report of every row against `reference`, with a metric series per `step_ms`:
+    /// what `modelwatch report` writes.
+    pub fn report(
+        &self,
+        model: &Model,
+        reference: &OfflineReference,
+        step_ms: i64,
+    ) -> Result<Report, String> {
+        let merged = self.merged(None, Some(step_ms))?;
+        let range = AnswerRange {
+            model: model.name.clone(),
+            ..AnswerRange::default()
+        };
+        Ok(build_report(
+            model,
+            metrics_answer(model, &merged, range, Some(step_ms)),
+            &self.merged_features(None),
+            ReportSource::Files {
+                reference: &reference.profile,
+                reference_rows: InputRows::new(reference.accepted, &reference.rejected),
+                current_rows: InputRows::new(self.accepted, &self.rejected),
+            },
+        ))
     }
 }
 

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
+use crate::answer::metrics::{ConfusionMatrix, Metrics};
 use crate::event::{Score, Target};
 use crate::schema::{Model, Task};
 use crate::sketch::ScoreHistogram;
@@ -160,19 +160,13 @@ fn f1(precision: f64, recall: f64) -> f64 {
     ratio(2.0 * precision * recall, precision + recall)
 }
 
-fn number(x: Option<f64>) -> Value {
-    match x {
-        Some(f) if f.is_finite() => json!(f),
-        _ => Value::Null,
-    }
+/// A metric of the task: present, `None` (`null`) unless finite.
+fn number(x: Option<f64>) -> Option<Option<f64>> {
+    Some(x.filter(|f| f.is_finite()))
 }
 
 /// Classification metrics, named as in API.md, into `out`.
-pub fn classification_metrics(
-    model: &Model,
-    profile: &ClassificationProfile,
-    out: &mut serde_json::Map<String, Value>,
-) {
+pub fn classification_metrics(model: &Model, profile: &ClassificationProfile, out: &mut Metrics) {
     let total: u64 = profile.confusion.values().flat_map(BTreeMap::values).sum();
     // Classes for the confusion matrix: the model's, plus any seen (sorted).
     let mut matrix_classes: Vec<&str> = model.classes.iter().map(String::as_str).collect();
@@ -198,10 +192,7 @@ pub fn classification_metrics(
     };
     let correct: u64 = present.iter().map(|c| cell(c, c)).sum();
     let defined = total > 0;
-    out.insert(
-        "accuracy".into(),
-        number(defined.then(|| correct as f64 / total as f64)),
-    );
+    out.accuracy = number(defined.then(|| correct as f64 / total as f64));
 
     // Per-class true positives, predicted counts and true counts.
     let per_class: Vec<(f64, f64, f64)> = present
@@ -230,10 +221,10 @@ pub fn classification_metrics(
                 .unwrap_or((0.0, 0.0, 0.0));
             let precision = ratio(tp, predicted);
             let recall = ratio(tp, actual);
-            out.insert("precision".into(), number(defined.then_some(precision)));
-            out.insert("recall".into(), number(defined.then_some(recall)));
-            out.insert("f1".into(), number(defined.then(|| f1(precision, recall))));
-            out.insert("roc_auc".into(), number(profile.scores.roc_auc()));
+            out.precision = number(defined.then_some(precision));
+            out.recall = number(defined.then_some(recall));
+            out.f1 = number(defined.then(|| f1(precision, recall)));
+            out.roc_auc = number(profile.scores.roc_auc());
         }
         _ => {
             let k = per_class.len() as f64;
@@ -251,55 +242,35 @@ pub fn classification_metrics(
                 r_weighted += recall * weight;
                 f_weighted += f * weight;
             }
-            for (name, value) in [
-                ("precision_macro", p_macro),
-                ("recall_macro", r_macro),
-                ("f1_macro", f_macro),
-                ("precision_weighted", p_weighted),
-                ("recall_weighted", r_weighted),
-                ("f1_weighted", f_weighted),
-            ] {
-                out.insert(name.into(), number(defined.then_some(value)));
-            }
+            out.precision_macro = number(defined.then_some(p_macro));
+            out.recall_macro = number(defined.then_some(r_macro));
+            out.f1_macro = number(defined.then_some(f_macro));
+            out.precision_weighted = number(defined.then_some(p_weighted));
+            out.recall_weighted = number(defined.then_some(r_weighted));
+            out.f1_weighted = number(defined.then_some(f_weighted));
         }
     }
-    out.insert(
-        "log_loss".into(),
-        number(
-            (profile.log_loss_count > 0)
-                .then(|| profile.log_loss_sum / profile.log_loss_count as f64),
-        ),
+    out.log_loss = number(
+        (profile.log_loss_count > 0).then(|| profile.log_loss_sum / profile.log_loss_count as f64),
     );
     let matrix: Vec<Vec<u64>> = matrix_classes
         .iter()
         .map(|t| matrix_classes.iter().map(|p| cell(t, p)).collect())
         .collect();
-    out.insert(
-        "confusion_matrix".into(),
-        json!({"labels": matrix_classes, "matrix": matrix}),
-    );
+    out.confusion_matrix = Some(ConfusionMatrix {
+        labels: matrix_classes.iter().map(|c| c.to_string()).collect(),
+        matrix,
+    });
 }
 
 /// Regression metrics, named as in API.md, into `out`.
-pub fn regression_metrics(profile: &RegressionProfile, out: &mut serde_json::Map<String, Value>) {
+pub fn regression_metrics(profile: &RegressionProfile, out: &mut Metrics) {
     let n = profile.n as f64;
     let defined = profile.n > 0;
-    out.insert(
-        "mae".into(),
-        number(defined.then(|| profile.sum_abs_error / n)),
-    );
-    out.insert(
-        "rmse".into(),
-        number(defined.then(|| (profile.sum_sq_error / n).sqrt())),
-    );
-    out.insert(
-        "mape".into(),
-        number(defined.then(|| profile.sum_abs_pct_error / n)),
-    );
-    out.insert(
-        "mean_error".into(),
-        number(defined.then(|| profile.sum_error / n)),
-    );
+    out.mae = number(defined.then(|| profile.sum_abs_error / n));
+    out.rmse = number(defined.then(|| (profile.sum_sq_error / n).sqrt()));
+    out.mape = number(defined.then(|| profile.sum_abs_pct_error / n));
+    out.mean_error = number(defined.then(|| profile.sum_error / n));
     // scikit-learn: R² is undefined below two samples; with constant labels it is
     // 1.0 for a perfect fit and 0.0 otherwise (force_finite=True).
     let r2 = (profile.n >= 2).then(|| {
@@ -313,5 +284,5 @@ pub fn regression_metrics(profile: &RegressionProfile, out: &mut serde_json::Map
             1.0 - profile.sum_sq_error / profile.label_m2
         }
     });
-    out.insert("r2".into(), number(r2));
+    out.r2 = number(r2);
 }

@@ -8,8 +8,8 @@
 //! exactly; floating-point sums merge up to rounding.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 
+use crate::answer::metrics::Metrics;
 use crate::event::{PredictionEvent, Score, Target};
 use crate::performance::{
     ClassificationProfile, RegressionProfile, classification_metrics, observe_outcome,
@@ -121,29 +121,19 @@ impl WindowProfile {
         decode_tagged(ENCODING_VERSION, bytes)
     }
 
-    /// The metrics of API.md for `model`'s task: `null` where a metric is undefined.
-    pub fn metrics(&self, model: &Model) -> Map<String, Value> {
-        let mut out = Map::new();
-        out.insert("count".into(), json!(self.count));
-        out.insert("labelled_count".into(), json!(self.labelled_count));
-        out.insert(
-            "error_rate".into(),
-            if self.count > 0 {
-                json!(self.error_count as f64 / self.count as f64)
-            } else {
-                Value::Null
-            },
-        );
-        for (name, q) in [
-            ("latency_p50", 0.5),
-            ("latency_p95", 0.95),
-            ("latency_p99", 0.99),
-        ] {
-            out.insert(
-                name.into(),
-                self.latency.quantile(q).map_or(Value::Null, |v| json!(v)),
-            );
-        }
+    /// The metrics of API.md for `model`'s task: `None` (`null`) where a metric is
+    /// undefined.
+    pub fn metrics(&self, model: &Model) -> Metrics {
+        let latency = |q: f64| self.latency.quantile(q).filter(|v| v.is_finite());
+        let mut out = Metrics {
+            count: self.count,
+            labelled_count: self.labelled_count,
+            error_rate: (self.count > 0).then(|| self.error_count as f64 / self.count as f64),
+            latency_p50: latency(0.5),
+            latency_p95: latency(0.95),
+            latency_p99: latency(0.99),
+            ..Metrics::default()
+        };
         match model.task() {
             Task::BinaryClassification | Task::MulticlassClassification => {
                 classification_metrics(model, &self.classification, &mut out)

@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::answer::metrics::{MetricsAnswer, SeriesPoint};
+use crate::answer::range::AnswerRange;
 use crate::profile::WindowProfile;
-use crate::time::align_down;
+use crate::schema::Model;
+use crate::time::{align_down, format_duration, format_timestamp};
 
 /// Most points a series may have; a longer one is refused rather than built.
 pub const MAX_SERIES_POINTS: i64 = 20_000;
@@ -62,6 +65,35 @@ pub fn merge_windows(
         }
     }
     Ok(merged)
+}
+
+/// The metrics answer of `model` over `range`, from profiles merged per `step_ms` (the
+/// series is there with a step).
+pub fn metrics_answer(
+    model: &Model,
+    merged: &Merged,
+    range: AnswerRange,
+    step_ms: Option<i64>,
+) -> MetricsAnswer {
+    MetricsAnswer {
+        from: range.from,
+        model: range.model,
+        series: step_ms.map(|_| {
+            merged
+                .series
+                .iter()
+                .map(|(start, profile)| SeriesPoint {
+                    metrics: profile.metrics(model),
+                    start: format_timestamp(*start),
+                })
+                .collect()
+        }),
+        step: step_ms.map(format_duration),
+        summary: merged.summary.metrics(model),
+        task: model.task(),
+        to: range.to,
+        version: range.version,
+    }
 }
 
 #[cfg(test)]

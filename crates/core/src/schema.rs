@@ -6,6 +6,19 @@ use serde::{Deserialize, Serialize};
 use crate::error::FieldError;
 use crate::time::Duration;
 
+/// Column and key names with a meaning of their own; every other CSV column is a feature.
+pub const RESERVED_COLUMNS: &[&str] = &[
+    "id",
+    "timestamp",
+    "version",
+    "features",
+    "prediction",
+    "score",
+    "label",
+    "latency_ms",
+    "error",
+];
+
 /// Longest accepted model name.
 pub const MAX_MODEL_NAME_LEN: usize = 64;
 
@@ -163,7 +176,7 @@ impl Model {
                     "must not contain control characters",
                 ));
             }
-            if crate::event::RESERVED_COLUMNS.contains(&feature.name.as_str()) {
+            if RESERVED_COLUMNS.contains(&feature.name.as_str()) {
                 return Err(FieldError::new(
                     field,
                     format!("`{}` is a reserved column name", feature.name),
@@ -182,7 +195,7 @@ impl Model {
                 ));
             }
             if let Some(method) = &feature.drift_method {
-                crate::drift::report::check_method(feature.kind, method)
+                check_method(feature.kind, method)
                     .map_err(|e| FieldError::new(format!("features[{i}].drift_method"), e))?;
             }
             if let Some(threshold) = feature.drift_threshold
@@ -226,10 +239,10 @@ impl Model {
                 // Class labels are compared as strings after the same normalisation
                 // events get (`"1.0"` is class `"1"`).
                 for class in definition.classes.iter_mut() {
-                    *class = crate::event::normalize_class_text(class);
+                    *class = crate::class::normalize_class_text(class);
                 }
                 if let Some(positive) = definition.positive_class.as_mut() {
-                    *positive = crate::event::normalize_class_text(positive);
+                    *positive = crate::class::normalize_class_text(positive);
                 }
                 classes = definition.classes.clone();
                 for (i, class) in classes.iter().enumerate() {
@@ -368,6 +381,24 @@ impl Model {
             }
         }
         Ok(())
+    }
+}
+
+/// Checks a feature's drift settings against its type.
+pub fn check_method(kind: FeatureType, method: &str) -> Result<(), String> {
+    match crate::answer::method::Method::parse(method) {
+        None => Err(format!(
+            "unknown drift method `{method}` (use one of {})",
+            crate::answer::method::Method::ALL
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Some(m) if m.numeric_only() && kind == FeatureType::Categorical => {
+            Err(format!("`{method}` applies to numeric features only"))
+        }
+        Some(_) => Ok(()),
     }
 }
 

@@ -2,8 +2,10 @@
 //! equal those from one profile of all the values, and equal the definitions computed
 //! directly from the raw values (exactly while the current side keeps its values and
 //! the reference has at most 1,000 distinct values; within API.md's tolerances beyond).
+//! One feature's drift computed alone equals its entry of the whole answer.
 
 use modelwatch_core::drift::report::drift_answer;
+use modelwatch_core::drift::verdict::{drift_verdicts, feature_drift, prediction_drift};
 use modelwatch_core::drift::{ReferenceBuilder, WindowFeatures};
 use modelwatch_core::event::{PredictionEvent, Target};
 use modelwatch_core::{FeatureValue, Model, ModelDefinition};
@@ -104,8 +106,22 @@ proptest! {
             }
             merged.merge(&part);
         }
-        let from_whole = drift_answer(&model, &reference_profile, &whole);
-        let from_merged = drift_answer(&model, &reference_profile, &merged);
+        let typed = drift_answer(&model, &reference_profile, &merged);
+        for name in ["x", "c"] {
+            prop_assert_eq!(
+                feature_drift(&model, &reference_profile, &merged, name),
+                Some(typed.feature(name).unwrap().verdict())
+            );
+        }
+        prop_assert_eq!(
+            prediction_drift(&model, &reference_profile, &merged),
+            typed.prediction.verdict()
+        );
+        let verdicts = drift_verdicts(&model, &reference_profile, &merged);
+        prop_assert_eq!(verdicts.tally.share(), typed.drift_share);
+        prop_assert_eq!(verdicts.tally.judged, typed.features_total);
+        let from_whole = serde_json::to_value(drift_answer(&model, &reference_profile, &whole)).unwrap();
+        let from_merged = serde_json::to_value(typed).unwrap();
         for name in ["x", "c"] {
             let (a, b) = (feature(&from_whole, name), feature(&from_merged, name));
             prop_assert_eq!(&a["drifted"], &b["drifted"]);
@@ -172,7 +188,7 @@ fn check_binned(reference: &[f64], current: &[f64]) {
         }
         merged.merge(&part);
     }
-    let answer = drift_answer(&model, &reference_profile, &merged);
+    let answer = serde_json::to_value(drift_answer(&model, &reference_profile, &merged)).unwrap();
     let stats = &feature(&answer, "x")["stats"];
     let (ks, wasserstein) = raw_ks_wasserstein(reference, current);
     let got_ks = stats["ks_statistic"].as_f64().unwrap();

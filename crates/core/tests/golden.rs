@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use modelwatch_core::offline::OfflineProfiles;
 use modelwatch_core::time::{DAY_MS, format_timestamp};
 use modelwatch_core::{Model, ModelDefinition};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+#[path = "support/metrics_compare.rs"]
+mod metrics_compare;
+use metrics_compare::assert_metrics;
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden")
@@ -26,32 +30,6 @@ fn load(task: &str) -> (Model, OfflineProfiles, Value) {
         serde_json::from_slice(&std::fs::read(dir.join(format!("{task}.expected.json"))).unwrap())
             .unwrap();
     (model, profiles, expected)
-}
-
-/// Compares one metrics object with scikit-learn's, within API.md's tolerances.
-fn assert_metrics(context: &str, actual: &Map<String, Value>, expected: &Map<String, Value>) {
-    for (name, want) in expected {
-        let got = actual
-            .get(name)
-            .unwrap_or_else(|| panic!("{context}: no metric {name}"));
-        match name.as_str() {
-            "count" | "labelled_count" | "confusion_matrix" => {
-                assert_eq!(got, want, "{context}: {name}")
-            }
-            _ => {
-                let (got, want) = (got.as_f64().unwrap(), want.as_f64().unwrap());
-                let tolerance = match name.as_str() {
-                    "roc_auc" => 0.001,
-                    n if n.starts_with("latency_") => 0.01 * want.abs(),
-                    _ => 1e-9 * want.abs().max(1.0),
-                };
-                assert!(
-                    (got - want).abs() <= tolerance,
-                    "{context}: {name} = {got}, scikit-learn says {want}"
-                );
-            }
-        }
-    }
 }
 
 fn check_task(task: &str) {

@@ -1,18 +1,26 @@
 //! The modelwatch server: the HTTP API over the store and the core engine.
 //!
 //! # Layout
-//! - [`api`]: routes and handlers (parse → validate in core → store → answer).
-//! - [`state`]: shared state, configuration and limits.
-//! - [`error`]: the single mapping of failures to HTTP statuses.
-//! - [`pii`]: keyed hashing of personal data before it is stored.
-//! - [`mod@reference`]: streaming reference uploads into a reference profile.
-//! - [`report`]: the report of a range as JSON, Markdown or a self-contained HTML page.
-//! - [`telemetry`]: the series of `/metrics`, its registry and its formats.
-//! - [`model_gauges`]: model metrics and drift as gauges, computed at scrape time.
-//! - [`process`]: the process's own series and the store's size on disk.
-//! - [`alerting`]: rules, channels, silences, the alerting engine and notifications.
+//! From the outside in (a module uses only those below it; `.ci/module-cycles` checks
+//! that no module imports in a circle):
+//! - [`api`]: the router and one file per resource (`models`, `ingest`, `queries`,
+//!   `reference`, `report`, `alerting`, `system`), with the extractors and the access
+//!   declared with each route. Handlers are thin: extract, call the service, answer.
+//! - [`alerting`]: the registry of rules, channels and silences, the engine that judges
+//!   rules in event time, delivery of notifications, and the config file's declarations.
+//! - [`service`]: what the server does apart from HTTP: models, ingest, references, the
+//!   metrics, drift, quality and report answers, the model gauges of `/metrics`.
+//! - [`state`]: the shared state.
+//! - [`telemetry`]: the series of `/metrics`, their registry and formats, the model
+//!   gauges' families and the process's own series.
+//! - [`upload`]: the streaming reference upload, profiled in core.
+//! - [`report`]: a report's JSON rendered as Markdown or one self-contained HTML page.
 //! - [`dashboard`]: the embedded web dashboard at `/`.
-//! - [`auth`]: API tokens, scopes and model restrictions.
+//! - [`auth`]: API tokens, scopes, model restrictions and the lookup cache.
+//! - [`registry`]: the caches of models and references.
+//! - [`pii`]: keyed hashing of personal data before it is stored.
+//! - [`config`]: limits, the model series' settings, authentication mode.
+//! - [`error`]: error codes, each with its HTTP status, and the error answer.
 //! - [`tls`]: the optional TLS listener.
 //!
 //! [`serve`] runs the API on a listener until a shutdown future resolves; tests bind
@@ -21,21 +29,23 @@
 pub mod alerting;
 pub mod api;
 pub mod auth;
+pub mod config;
 pub mod dashboard;
 pub mod error;
-pub mod model_gauges;
 pub mod pii;
-pub mod process;
-pub mod reference;
+pub mod registry;
 pub mod report;
+pub mod service;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod upload;
 
 use std::future::Future;
 use std::sync::Arc;
 
-pub use state::{AppState, Limits, MetricsConfig, ServerConfig, StartError};
+pub use config::{Limits, MetricsConfig, ServerConfig};
+pub use state::{AppState, StartError};
 
 /// Installs rustls' process-wide crypto provider (ring), which the HTTP client of the
 /// notifiers needs, and so does any `reqwest` client built in the same process.

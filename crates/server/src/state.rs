@@ -1,144 +1,26 @@
-//! The server's shared state: the store, the model registry and the limits.
+//! The server's shared state: the store, the caches of models and references, the
+//! alerting registry, telemetry and the configuration. Built once at start; every
+//! handler, the service layer and the alerting engine read it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use modelwatch_core::drift::ReferenceProfile;
-use modelwatch_store::{ModelEntry, Store, StoreOptions};
+use modelwatch_store::{ModelEntry, SqliteStore, Storage};
 
+use crate::config::{AuthMode, Limits, MetricsConfig, ServerConfig};
 use crate::pii::PiiKey;
-
-/// Limits on what one request may carry. All are configurable (see `modelwatch.example.toml`).
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// Largest request body, in bytes.
-    pub max_body_bytes: usize,
-    /// Most records (predictions or labels) in one request.
-    pub max_records_per_request: usize,
-    /// Most models the server holds.
-    pub max_models: usize,
-    /// Largest reference upload, in bytes (it is streamed, not held).
-    pub max_reference_bytes: usize,
-    /// Ingest requests (predictions and labels) read and parsed at once; one more is
-    /// answered `503` with `Retry-After` before its body is read, so memory under
-    /// overload stays bounded.
-    pub max_concurrent_ingest: usize,
-    /// Most features one model may declare (at most 1,000, the schema's own bound).
-    pub max_features_per_model: usize,
-    /// Longest class label a model may declare, in bytes; predictions and labels must be
-    /// one of the declared classes, so this bounds them too (at most 256).
-    pub max_label_bytes: usize,
-    /// Longest categorical feature value in a prediction, in bytes.
-    pub max_string_bytes: usize,
-}
-
-impl Limits {
-    /// The bounds event validation applies.
-    pub fn input(&self) -> modelwatch_core::event::InputLimits {
-        modelwatch_core::event::InputLimits {
-            max_string_bytes: self.max_string_bytes,
-        }
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 32 * 1024 * 1024,
-            max_records_per_request: 50_000,
-            max_models: 1_000,
-            max_reference_bytes: 2 * 1024 * 1024 * 1024,
-            max_concurrent_ingest: 16,
-            max_features_per_model: modelwatch_core::schema::MAX_FEATURES,
-            max_label_bytes: modelwatch_core::schema::MAX_NAME_LEN,
-            max_string_bytes: modelwatch_core::event::MAX_STRING_LEN,
-        }
-    }
-}
-
-/// What `GET /metrics` computes per model (see `docs/METRICS.md`); `[metrics]` of the
-/// configuration file, checked by [`MetricsConfig::validate`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// The trailing window of event time the model gauges cover, ending at the end of
-    /// the minute that holds each model's newest event; a whole number of minutes.
-    #[serde(rename = "window", with = "modelwatch_core::time::duration_ms")]
-    pub window_ms: i64,
-    /// How long computed model gauges are served before they are computed again.
-    #[serde(with = "modelwatch_core::time::std_duration")]
-    pub cache_ttl: std::time::Duration,
-    /// Versions per model with series of their own; others share `version="_other"`.
-    pub max_versions: usize,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self {
-            window_ms: modelwatch_core::time::HOUR_MS,
-            cache_ttl: std::time::Duration::from_secs(10),
-            max_versions: 5,
-        }
-    }
-}
-
-impl MetricsConfig {
-    /// Checks what the types do not: the window is whole minutes, and at least one
-    /// version has series of its own.
-    pub fn validate(&self) -> Result<(), modelwatch_core::FieldError> {
-        use modelwatch_core::{FieldError, time::MINUTE_MS};
-        if self.window_ms < MINUTE_MS || self.window_ms % MINUTE_MS != 0 {
-            return Err(FieldError::new(
-                "window",
-                "must be a whole number of minutes, at least 1m",
-            ));
-        }
-        if self.max_versions == 0 {
-            return Err(FieldError::new("max_versions", "must be at least 1"));
-        }
-        Ok(())
-    }
-}
-
-/// How to run the server.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Where the embedded store and the PII key live.
-    pub data_dir: PathBuf,
-    /// Request limits.
-    pub limits: Limits,
-    /// Store tuning.
-    pub store: StoreOptions,
-    /// Whether requests need a token.
-    pub auth: crate::auth::AuthMode,
-    /// The model series of `GET /metrics`.
-    pub metrics: MetricsConfig,
-}
-
-impl ServerConfig {
-    /// Defaults for `data_dir`.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            data_dir: data_dir.into(),
-            limits: Limits::default(),
-            store: StoreOptions::default(),
-            auth: crate::auth::AuthMode::Off,
-            metrics: MetricsConfig::default(),
-        }
-    }
-}
+use crate::registry::{Models, References, UploadedReference};
 
 /// Shared by every request handler.
 pub struct AppState {
-    /// The durable store.
-    pub store: Store,
-    /// Models by name: a cache of the store's `models` table, updated after each
-    /// committed change (it can always be rebuilt from the store).
-    pub models: RwLock<HashMap<String, Arc<ModelEntry>>>,
+    /// The durable store, behind the storage boundary.
+    pub store: Arc<dyn Storage>,
+    /// Models by name (a cache of the store's).
+    pub models: Models,
     /// Current references by model id, with their upload time (a cache of the store's).
-    pub references: RwLock<HashMap<i64, (Arc<ReferenceProfile>, i64)>>,
+    pub references: References,
     /// Key for hashing PII features.
     pub pii: PiiKey,
     /// Request limits.
@@ -150,7 +32,7 @@ pub struct AppState {
     /// Rules, channels and silences.
     pub alerting: crate::alerting::Alerting,
     /// Whether requests need a token.
-    pub auth: crate::auth::AuthMode,
+    pub auth: AuthMode,
     /// Recent token lookups.
     pub tokens: crate::auth::TokenCache,
     /// Admission of ingest requests (see [`Limits::max_concurrent_ingest`]).
@@ -173,9 +55,17 @@ pub enum StartError {
 }
 
 impl AppState {
-    /// Opens the store in `config.data_dir` and loads the models.
+    /// Opens the SQLite store in `config.data_dir` and loads the models.
     pub fn open(config: &ServerConfig) -> Result<Arc<Self>, StartError> {
-        let store = Store::open(&config.data_dir, config.store.clone())?;
+        let store = SqliteStore::open(&config.data_dir, config.store.clone())?;
+        Self::with_storage(config, Arc::new(store))
+    }
+
+    /// Loads the models, references and alerting definitions of `store`, any backend.
+    pub fn with_storage(
+        config: &ServerConfig,
+        store: Arc<dyn Storage>,
+    ) -> Result<Arc<Self>, StartError> {
         let pii = PiiKey::load_or_create(&config.data_dir)?;
         let entries = store.load_models()?;
         let mut references = HashMap::new();
@@ -184,15 +74,12 @@ impl AppState {
                 references.insert(entry.id, (Arc::new(reference), uploaded));
             }
         }
-        let models: HashMap<String, Arc<ModelEntry>> = entries
-            .into_iter()
-            .map(|entry| (entry.model.name.clone(), Arc::new(entry)))
-            .collect();
-        let alerting = crate::alerting::Alerting::load(&store, &models)?;
+        let models = Models::new(entries);
+        let alerting = crate::alerting::Alerting::load(&*store, &models.by_name())?;
         Ok(Arc::new(Self {
             store,
-            models: RwLock::new(models),
-            references: RwLock::new(references),
+            models,
+            references: References::new(references),
             pii,
             limits: config.limits.clone(),
             telemetry: crate::telemetry::Telemetry::new(config.metrics.max_versions),
@@ -210,20 +97,16 @@ impl AppState {
 
     /// The current reference of a model, if any.
     pub fn reference(&self, model_id: i64) -> Option<Arc<ReferenceProfile>> {
-        self.references
-            .read()
-            .ok()?
-            .get(&model_id)
-            .map(|(r, _)| r.clone())
+        self.references.get(model_id)
     }
 
     /// The current reference of a model with its upload time, if any.
-    pub fn reference_with_time(&self, model_id: i64) -> Option<(Arc<ReferenceProfile>, i64)> {
-        self.references.read().ok()?.get(&model_id).cloned()
+    pub fn reference_with_time(&self, model_id: i64) -> Option<UploadedReference> {
+        self.references.with_time(model_id)
     }
 
     /// The model called `name`, if any.
     pub fn model(&self, name: &str) -> Option<Arc<ModelEntry>> {
-        self.models.read().ok()?.get(name).cloned()
+        self.models.get(name)
     }
 }

@@ -677,20 +677,15 @@ async fn a_rule_changed_or_deleted_just_before_a_stop_never_leaves_its_alert_fir
     // Behind the running server's back, as if it had crashed right after the commit.
     let store = server.store().clone();
     store
-        .write(move |tx| {
-            modelwatch_store::alerting::put_definition(
-                tx,
+        .write_alerting(move |tx| {
+            tx.put_definition(
                 modelwatch_store::alerting::Resource::Rules,
                 "redefined",
                 Some("credit"),
                 &rule(1e12).to_string(),
                 0,
             )?;
-            modelwatch_store::alerting::delete_definition(
-                tx,
-                modelwatch_store::alerting::Resource::Rules,
-                "deleted",
-            )?;
+            tx.delete_definition(modelwatch_store::alerting::Resource::Rules, "deleted")?;
             Ok(())
         })
         .await

@@ -10,16 +10,9 @@ use serde_json::{Value, json};
 
 async fn token(server: &TestServer, scopes: &str, models: Option<&str>) -> (i64, String) {
     let secret = new_secret();
-    let (hashed, scopes, models) = (
-        hash(&secret),
-        scopes.to_string(),
-        models.map(str::to_string),
-    );
     let id = server
         .store()
-        .write(move |tx| {
-            modelwatch_store::tokens::insert(tx, "test", &hashed, &scopes, models.as_deref(), 0)
-        })
+        .create_token("test", &hash(&secret), scopes, models, 0)
         .await
         .unwrap();
     (id, secret)
@@ -289,11 +282,7 @@ async fn a_revoked_token_is_refused_within_a_second() {
             .0,
         StatusCode::OK
     );
-    let revoked = server
-        .store()
-        .write(move |tx| modelwatch_store::tokens::revoke(tx, id, 1))
-        .await
-        .unwrap();
+    let revoked = server.store().revoke_token(id, 1).await.unwrap();
     assert!(revoked);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(
@@ -302,4 +291,71 @@ async fn a_revoked_token_is_refused_within_a_second() {
             .0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Issue 11 (review): a token restricted to some models got short pages of alerts and
+/// events, because its filter ran after the `LIMIT`. The filter is now in the query.
+#[tokio::test]
+async fn a_restricted_token_gets_full_pages_of_its_models() {
+    let (server, admin) = secured().await;
+    let hour = 3_600_000_i64;
+    let t0 = 1_710_115_200_000_i64;
+    for model in ["a", "b"] {
+        // Two hours of events: the first hour's span is complete once the second's come.
+        let events: Vec<Value> = (0..4)
+            .map(|i| json!({"id": format!("{model}{i}"), "timestamp": t0 + i * hour / 2, "prediction": 1.0}))
+            .collect();
+        let (status, body) = call(
+            &server,
+            "POST",
+            &format!("/api/v1/models/{model}/predictions"),
+            Some(&admin),
+            Some(Value::Array(events)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // Three alerts of model a, then three of model b: b's are the newest.
+    for model in ["a", "b"] {
+        for i in 0..3 {
+            let rule = json!({"model": model, "metric": "count", "window": "1h",
+                              "condition": {"op": ">", "threshold": 0}, "channels": []});
+            let (status, body) = call(
+                &server,
+                "PUT",
+                &format!("/api/v1/rules/{model}-{i}"),
+                Some(&admin),
+                Some(rule),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        common::eventually(30, "three alerts", || async {
+            let (_, alerts) = call(
+                &server,
+                "GET",
+                &format!("/api/v1/alerts?model={model}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+            (alerts["alerts"].as_array()?.len() == 3).then_some(())
+        })
+        .await;
+    }
+    let (_, only_a) = token(&server, "read", Some("a")).await;
+    for (path, key) in [
+        ("/api/v1/alerts?limit=3", "alerts"),
+        ("/api/v1/events?limit=3", "events"),
+    ] {
+        let (status, page) = call(&server, "GET", path, Some(&only_a), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let models: Vec<&str> = page[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["model"].as_str().unwrap())
+            .collect();
+        assert_eq!(models, ["a", "a", "a"], "{path}: {page}");
+    }
 }

@@ -211,9 +211,9 @@ async fn definitions_stored_by_the_untyped_code_still_load() {
     ];
     let store = server.store().clone();
     store
-        .write(move |tx| {
+        .write_alerting(move |tx| {
             for (resource, name, model, text) in rows {
-                modelwatch_store::alerting::put_definition(tx, resource, name, model, text, 0)?;
+                tx.put_definition(resource, name, model, text, 0)?;
             }
             Ok(())
         })

@@ -465,6 +465,35 @@ async fn metrics_query_validation() {
     assert_eq!(body["error"]["code"], "method_not_allowed");
 }
 
+/// Issue 11 (review): the model limit was read, then written later, so concurrent
+/// creations could all pass it. It is now checked in the store's transaction.
+#[tokio::test]
+async fn concurrent_creations_never_pass_the_model_limit() {
+    let server = TestServer::start_with(|config| config.limits.max_models = 5).await;
+    let puts = (0..40).map(|i| {
+        let server = &server;
+        async move {
+            server
+                .put_model(&format!("m{i}"), json!({"task": "regression"}))
+                .await
+        }
+    });
+    let answers = futures_util::future::join_all(puts).await;
+    let created = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|(status, body)| {
+            *status == StatusCode::CONFLICT && body["error"]["code"] == "model_limit_reached"
+        })
+        .count();
+    assert_eq!((created, refused), (5, 35), "{answers:?}");
+    let (_, models) = server.get("/api/v1/models").await;
+    assert_eq!(models["models"].as_array().unwrap().len(), 5);
+}
+
 #[tokio::test]
 async fn limits_answer_413() {
     let server = TestServer::start_with(|config| {

@@ -1,46 +1,29 @@
 //! The alerting tables: rule, channel and silence definitions, the evaluator's state
 //! per rule, alerts, the event log, notification groups and the outbox.
 //!
-//! Writes go through [`crate::Store::write`], so they share the writer's group commit
-//! (and its durability) with ingest; the functions here take the transaction it
-//! hands out. Reads take a read connection from [`crate::Store::read`].
+//! The SQL of the SQLite backend; the row types are the storage boundary's
+//! ([`crate::storage`]), and `sqlite_alerting` implements [`crate::AlertStorage`] with
+//! these functions.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
+pub use crate::storage::{AlertRow, EventRow, OutboxRow, Resource, SavedRuleState};
 
-/// A write applied by the writer thread.
-pub type Apply =
-    Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<Applied, StoreError> + Send + 'static>;
-/// What a write returned, handed back after the commit.
-pub type Applied = Box<dyn std::any::Any + Send>;
+/// The table of a kind of definition.
+fn table(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Rules => "rules",
+        Resource::Channels => "channels",
+        Resource::Silences => "silences",
+    }
+}
 
 /// Events kept in the log; older ones are deleted by the retention pass.
 pub const EVENTS_KEPT: i64 = 100_000;
 
-/// A kind of named definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
-    /// Alert rules.
-    Rules,
-    /// Notification channels.
-    Channels,
-    /// Silences.
-    Silences,
-}
-
-impl Resource {
-    fn table(self) -> &'static str {
-        match self {
-            Resource::Rules => "rules",
-            Resource::Channels => "channels",
-            Resource::Silences => "silences",
-        }
-    }
-}
-
 /// Creates or replaces a definition; `model` only for rules.
-pub fn put_definition(
+pub(crate) fn put_definition(
     conn: &Connection,
     resource: Resource,
     name: &str,
@@ -60,7 +43,7 @@ pub fn put_definition(
             &format!(
                 "INSERT INTO {} (name, definition, updated_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_ms = excluded.updated_ms",
-                resource.table()
+                table(resource)
             ),
             params![name, definition, now_ms],
         )?;
@@ -69,13 +52,13 @@ pub fn put_definition(
 }
 
 /// Deletes a definition; `false` if there was none.
-pub fn delete_definition(
+pub(crate) fn delete_definition(
     conn: &Connection,
     resource: Resource,
     name: &str,
 ) -> Result<bool, StoreError> {
     let deleted = conn.execute(
-        &format!("DELETE FROM {} WHERE name = ?1", resource.table()),
+        &format!("DELETE FROM {} WHERE name = ?1", table(resource)),
         [name],
     )?;
     // A deleted rule's state stays until the alerting engine has resolved its alert
@@ -84,13 +67,13 @@ pub fn delete_definition(
 }
 
 /// Every definition of a kind: `(name, definition JSON)`, by name.
-pub fn load_definitions(
+pub(crate) fn load_definitions(
     conn: &Connection,
     resource: Resource,
 ) -> Result<Vec<(String, String)>, StoreError> {
     let mut statement = conn.prepare(&format!(
         "SELECT name, definition FROM {} ORDER BY name",
-        resource.table()
+        table(resource)
     ))?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -98,7 +81,7 @@ pub fn load_definitions(
 
 /// Saves the evaluator's state of a rule (encoded by the caller), with the definition
 /// (JSON) and model it was judged under.
-pub fn save_rule_state(
+pub(crate) fn save_rule_state(
     conn: &Connection,
     rule: &str,
     state: &[u8],
@@ -115,27 +98,13 @@ pub fn save_rule_state(
 }
 
 /// Forgets a rule's state (its rule was deleted or redefined and its alert resolved).
-pub fn delete_rule_state(conn: &Connection, rule: &str) -> Result<(), StoreError> {
+pub(crate) fn delete_rule_state(conn: &Connection, rule: &str) -> Result<(), StoreError> {
     conn.execute("DELETE FROM rule_states WHERE rule = ?1", [rule])?;
     Ok(())
 }
 
-/// A rule's saved state and what it was judged under.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SavedRuleState {
-    /// The rule's name.
-    pub rule: String,
-    /// The encoded state.
-    pub state: Vec<u8>,
-    /// The definition (JSON) it was judged under; empty for states saved before
-    /// schema version 6.
-    pub definition: String,
-    /// The model it was judged on (empty before version 6).
-    pub model: String,
-}
-
 /// Every saved rule state.
-pub fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreError> {
+pub(crate) fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreError> {
     let mut statement = conn.prepare("SELECT rule, state, definition, model FROM rule_states")?;
     let rows = statement.query_map([], |row| {
         Ok(SavedRuleState {
@@ -149,7 +118,7 @@ pub fn load_rule_states(conn: &Connection) -> Result<Vec<SavedRuleState>, StoreE
 }
 
 /// Marks every firing alert of `rule` resolved at `ends_at_ms`; the ids resolved.
-pub fn resolve_rule_alerts(
+pub(crate) fn resolve_rule_alerts(
     conn: &Connection,
     rule: &str,
     ends_at_ms: i64,
@@ -167,31 +136,8 @@ pub fn resolve_rule_alerts(
     Ok(ids)
 }
 
-/// An alert as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertRow {
-    /// Row id.
-    pub id: i64,
-    /// The rule that raised it.
-    pub rule: String,
-    /// The model it is about.
-    pub model: String,
-    /// Hash of its labels.
-    pub fingerprint: String,
-    /// `firing` or `resolved`.
-    pub state: String,
-    /// Event time it started.
-    pub starts_at_ms: i64,
-    /// Event time it ended.
-    pub ends_at_ms: Option<i64>,
-    /// Labels, annotations, value and threshold (JSON).
-    pub detail: String,
-    /// Wall-clock time of the last change.
-    pub updated_ms: i64,
-}
-
 /// Inserts a new alert; returns its id.
-pub fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreError> {
+pub(crate) fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO alerts (rule, model, fingerprint, state, starts_at_ms, ends_at_ms, detail, updated_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -209,24 +155,8 @@ pub fn insert_alert(conn: &Connection, alert: &AlertRow) -> Result<i64, StoreErr
     Ok(conn.last_insert_rowid())
 }
 
-/// Updates an alert's state, end and detail.
-pub fn update_alert(conn: &Connection, alert: &AlertRow) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE alerts SET state = ?2, starts_at_ms = ?3, ends_at_ms = ?4, detail = ?5, updated_ms = ?6 WHERE id = ?1",
-        params![
-            alert.id,
-            alert.state,
-            alert.starts_at_ms,
-            alert.ends_at_ms,
-            alert.detail,
-            alert.updated_ms
-        ],
-    )?;
-    Ok(())
-}
-
 /// Marks an alert resolved at `ends_at_ms` (event time).
-pub fn resolve_alert(
+pub(crate) fn resolve_alert(
     conn: &Connection,
     id: i64,
     ends_at_ms: i64,
@@ -239,19 +169,23 @@ pub fn resolve_alert(
     Ok(())
 }
 
-/// Alerts, newest first: only those in `state` and of `model` when given.
-pub fn list_alerts(
+/// Alerts, newest first: only those in `state`, of `model` and of the `visible`
+/// models when given.
+pub(crate) fn list_alerts(
     conn: &Connection,
     state: Option<&str>,
     model: Option<&str>,
+    visible: Option<&[String]>,
     limit: i64,
 ) -> Result<Vec<AlertRow>, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT id, rule, model, fingerprint, state, starts_at_ms, ends_at_ms, detail, updated_ms FROM alerts
          WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR model = ?2)
+           AND (?4 IS NULL OR model IN (SELECT value FROM json_each(?4)))
          ORDER BY id DESC LIMIT ?3",
     )?;
-    let rows = statement.query_map(params![state, model, limit], |row| {
+    let visible = visible_json(visible);
+    let rows = statement.query_map(params![state, model, limit, visible], |row| {
         Ok(AlertRow {
             id: row.get(0)?,
             rule: row.get(1)?,
@@ -267,25 +201,8 @@ pub fn list_alerts(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// An entry of the event log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRow {
-    /// Increasing id.
-    pub id: i64,
-    /// Wall-clock time.
-    pub at_ms: i64,
-    /// The model concerned, if any.
-    pub model: Option<String>,
-    /// The rule concerned, if any.
-    pub rule: Option<String>,
-    /// What happened: `firing`, `resolved`, `notified`, `delivery_failed`, …
-    pub kind: String,
-    /// Details (JSON).
-    pub detail: String,
-}
-
 /// Appends to the event log.
-pub fn log_event(
+pub(crate) fn log_event(
     conn: &Connection,
     at_ms: i64,
     model: Option<&str>,
@@ -300,28 +217,42 @@ pub fn log_event(
     Ok(())
 }
 
-/// Log entries, newest first, of `model` when given, with ids below `before` when given.
-pub fn list_events(
+/// Log entries, newest first, of `model` and of the `visible` models when given, with
+/// ids below `before` when given.
+pub(crate) fn list_events(
     conn: &Connection,
     model: Option<&str>,
+    visible: Option<&[String]>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT id, at_ms, model, rule, kind, detail FROM alert_events
-         WHERE (?1 IS NULL OR model = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
+         WHERE (?1 IS NULL OR model = ?1) AND id < ?2
+           AND (?4 IS NULL OR model IN (SELECT value FROM json_each(?4)))
+         ORDER BY id DESC LIMIT ?3",
     )?;
-    let rows = statement.query_map(params![model, before.unwrap_or(i64::MAX), limit], |row| {
-        Ok(EventRow {
-            id: row.get(0)?,
-            at_ms: row.get(1)?,
-            model: row.get(2)?,
-            rule: row.get(3)?,
-            kind: row.get(4)?,
-            detail: row.get(5)?,
-        })
-    })?;
+    let visible = visible_json(visible);
+    let rows = statement.query_map(
+        params![model, before.unwrap_or(i64::MAX), limit, visible],
+        |row| {
+            Ok(EventRow {
+                id: row.get(0)?,
+                at_ms: row.get(1)?,
+                model: row.get(2)?,
+                rule: row.get(3)?,
+                kind: row.get(4)?,
+                detail: row.get(5)?,
+            })
+        },
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The models a restricted reader may see, as the JSON array `json_each` reads in the
+/// query itself (so that `LIMIT` counts only what it may see); `None`: all.
+pub(crate) fn visible_json(visible: Option<&[String]>) -> Option<String> {
+    visible.map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()))
 }
 
 /// Deletes log entries beyond the newest [`EVENTS_KEPT`].
@@ -334,7 +265,7 @@ pub(crate) fn trim_log(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// Saves a notification group's state (JSON), or deletes it when `state` is `None`.
-pub fn save_group(
+pub(crate) fn save_group(
     conn: &Connection,
     channel: &str,
     key: &str,
@@ -355,31 +286,14 @@ pub fn save_group(
 }
 
 /// Every notification group: `(channel, key, state JSON)`.
-pub fn load_groups(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
+pub(crate) fn load_groups(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
     let mut statement = conn.prepare("SELECT channel, group_key, state FROM notify_groups")?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// A notification waiting to be delivered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxRow {
-    /// Row id.
-    pub id: i64,
-    /// The channel it goes to.
-    pub channel: String,
-    /// When it was queued (wall clock).
-    pub created_ms: i64,
-    /// When the next try is due.
-    pub next_attempt_ms: i64,
-    /// Tries so far.
-    pub attempts: i64,
-    /// The notification (JSON: the alerts and the group).
-    pub payload: String,
-}
-
 /// Queues a notification for delivery; returns its id.
-pub fn enqueue(
+pub(crate) fn enqueue(
     conn: &Connection,
     channel: &str,
     payload: &str,
@@ -393,7 +307,7 @@ pub fn enqueue(
 }
 
 /// Every queued notification, oldest first.
-pub fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
+pub(crate) fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
     let mut statement = conn.prepare(
         "SELECT id, channel, created_ms, next_attempt_ms, attempts, payload FROM outbox ORDER BY id",
     )?;
@@ -411,13 +325,13 @@ pub fn load_outbox(conn: &Connection) -> Result<Vec<OutboxRow>, StoreError> {
 }
 
 /// Removes a delivered (or abandoned) notification.
-pub fn dequeue(conn: &Connection, id: i64) -> Result<(), StoreError> {
+pub(crate) fn dequeue(conn: &Connection, id: i64) -> Result<(), StoreError> {
     conn.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
     Ok(())
 }
 
 /// Records a failed try and when to try again.
-pub fn reschedule(
+pub(crate) fn reschedule(
     conn: &Connection,
     id: i64,
     attempts: i64,
@@ -431,7 +345,7 @@ pub fn reschedule(
 }
 
 /// Saves the reference chunk profiles of a model (for `baseline: reference`).
-pub fn save_reference_chunks(
+pub(crate) fn save_reference_chunks(
     conn: &Connection,
     model_id: i64,
     data: &[u8],
@@ -445,7 +359,7 @@ pub fn save_reference_chunks(
 }
 
 /// The reference chunk profiles of a model, if saved.
-pub fn load_reference_chunks(
+pub(crate) fn load_reference_chunks(
     conn: &Connection,
     model_id: i64,
 ) -> Result<Option<Vec<u8>>, StoreError> {

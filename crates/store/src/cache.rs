@@ -4,7 +4,7 @@
 //! Feature profiles (large: thousands of slots and up to 4,096 exact values per
 //! feature) would cost a rewrite of every touched window at every commit, so they are
 //! written *lazily*: when the cache is flushed (at most a second after a change, on
-//! `Store::flush`, or when the cache is full). Until then a row in `lazy_dirty` marks
+//! `Storage::flush`, or when the cache is full). Until then a row in `lazy_dirty` marks
 //! each window whose stored copy is behind, inserted in the same transaction as the
 //! raw events, so that after a crash the window is rebuilt: a minute from its raw
 //! events, an hour or a day from its minutes (see `writer::recover_features`).

@@ -138,7 +138,7 @@ fn fold_windows<'a, P: Default + crate::cache::StoredProfile>(
     deltas
 }
 
-/// Prepares `events` of `model` for [`crate::Store::ingest`], binning numeric
+/// Prepares `events` of `model` for [`crate::Storage::ingest`], binning numeric
 /// features against `reference` (the model's current one, if any).
 pub fn prepare(
     model: &Model,

@@ -1,27 +1,13 @@
-//! API tokens, stored only as SHA-256 hashes of their secret.
+//! API tokens, stored only as SHA-256 hashes of their secret: the row type of
+//! [`crate::TokenStorage`], and the SQLite backend's table. Changes run in the writer's
+//! group commit.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
-
-/// A token as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenRow {
-    /// Its id (what `modelwatch token revoke` takes).
-    pub id: i64,
-    /// A name for people.
-    pub name: String,
-    /// Hex SHA-256 of the secret.
-    pub hash: String,
-    /// Comma-separated scopes: `ingest`, `read`, `admin`.
-    pub scopes: String,
-    /// Models it is restricted to (comma-separated), or `None` for every model.
-    pub models: Option<String>,
-    /// When it was created.
-    pub created_ms: i64,
-    /// When it was revoked, if it was.
-    pub revoked_ms: Option<i64>,
-}
+use crate::sqlite::SqliteStore;
+pub use crate::storage::TokenRow;
+use crate::storage::{StoreFuture, TokenStorage};
 
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -38,7 +24,7 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
 const COLUMNS: &str = "id, name, hash, scopes, models, created_ms, revoked_ms";
 
 /// Stores a new token; returns its id.
-pub fn insert(
+fn insert(
     conn: &Connection,
     name: &str,
     hash: &str,
@@ -54,7 +40,7 @@ pub fn insert(
 }
 
 /// The token with this hash, revoked or not.
-pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, StoreError> {
+fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, StoreError> {
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM tokens WHERE hash = ?1"),
@@ -65,14 +51,14 @@ pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRow>, StoreErro
 }
 
 /// Every token, oldest first.
-pub fn list(conn: &Connection) -> Result<Vec<TokenRow>, StoreError> {
+fn list(conn: &Connection) -> Result<Vec<TokenRow>, StoreError> {
     let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM tokens ORDER BY id"))?;
     let rows = statement.query_map([], row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Revokes a token; `false` if there is no such token or it was already revoked.
-pub fn revoke(conn: &Connection, id: i64, now_ms: i64) -> Result<bool, StoreError> {
+fn revoke(conn: &Connection, id: i64, now_ms: i64) -> Result<bool, StoreError> {
     Ok(conn.execute(
         "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
         params![id, now_ms],
@@ -80,11 +66,42 @@ pub fn revoke(conn: &Connection, id: i64, now_ms: i64) -> Result<bool, StoreErro
 }
 
 /// Tokens not revoked.
-pub fn count_active(conn: &Connection) -> Result<u64, StoreError> {
+fn count_active(conn: &Connection) -> Result<u64, StoreError> {
     let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM tokens WHERE revoked_ms IS NULL",
         [],
         |r| r.get(0),
     )?;
     Ok(n as u64)
+}
+
+impl TokenStorage for SqliteStore {
+    fn create_token(
+        &self,
+        name: &str,
+        hash: &str,
+        scopes: &str,
+        models: Option<&str>,
+        now_ms: i64,
+    ) -> StoreFuture<'_, i64> {
+        let (name, hash, scopes) = (name.to_string(), hash.to_string(), scopes.to_string());
+        let models = models.map(str::to_string);
+        Box::pin(self.write(move |tx| insert(tx, &name, &hash, &scopes, models.as_deref(), now_ms)))
+    }
+
+    fn revoke_token(&self, id: i64, now_ms: i64) -> StoreFuture<'_, bool> {
+        Box::pin(self.write(move |tx| revoke(tx, id, now_ms)))
+    }
+
+    fn find_token(&self, hash: &str) -> Result<Option<TokenRow>, StoreError> {
+        self.read(|conn| find(conn, hash))
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        self.read(list)
+    }
+
+    fn count_active_tokens(&self) -> Result<u64, StoreError> {
+        self.read(count_active)
+    }
 }

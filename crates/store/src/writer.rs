@@ -24,6 +24,12 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::StoreError;
 use crate::{IngestOutcome, LabelOutcome, ModelEntry, PutModelOutcome};
 
+/// A write of `SqliteStore::write`, applied by the writer thread.
+pub(crate) type Apply =
+    Box<dyn FnOnce(&Transaction<'_>) -> Result<Applied, StoreError> + Send + 'static>;
+/// What a write returned, handed back after the commit.
+pub(crate) type Applied = Box<dyn std::any::Any + Send>;
+
 /// Bound on the events applied in one transaction.
 const MAX_EVENTS_PER_COMMIT: usize = 50_000;
 
@@ -31,6 +37,7 @@ const MAX_EVENTS_PER_COMMIT: usize = 50_000;
 pub(crate) enum Command {
     PutModel {
         model: Arc<Model>,
+        max_models: usize,
         now_ms: i64,
         reply: oneshot::Sender<Result<PutModelOutcome, StoreError>>,
     },
@@ -54,6 +61,7 @@ pub(crate) enum Command {
     SetReference {
         entry: Arc<ModelEntry>,
         reference: Box<ReferenceProfile>,
+        chunks: Vec<u8>,
         now_ms: i64,
         reply: oneshot::Sender<Result<Arc<ReferenceProfile>, StoreError>>,
     },
@@ -66,10 +74,10 @@ pub(crate) enum Command {
     Flush {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    /// Applies alerting changes (see [`crate::alerting`]) in the group commit.
-    Alerting {
-        apply: crate::alerting::Apply,
-        reply: oneshot::Sender<Result<crate::alerting::Applied, StoreError>>,
+    /// Applies a change of the alerting or token tables in the group commit.
+    Write {
+        apply: Apply,
+        reply: oneshot::Sender<Result<Applied, StoreError>>,
     },
 }
 
@@ -107,10 +115,7 @@ enum Reply {
         crate::RetentionOutcome,
     ),
     Flush(oneshot::Sender<Result<(), StoreError>>),
-    Alerting(
-        oneshot::Sender<Result<crate::alerting::Applied, StoreError>>,
-        crate::alerting::Applied,
-    ),
+    Write(oneshot::Sender<Result<Applied, StoreError>>, Applied),
 }
 
 impl Reply {
@@ -124,7 +129,7 @@ impl Reply {
             Reply::Reference(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Retention(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Flush(tx) => tx.send(Ok(())).map_err(drop),
-            Reply::Alerting(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Reply::Write(tx, v) => tx.send(Ok(v)).map_err(drop),
         };
     }
 
@@ -138,7 +143,7 @@ impl Reply {
             Reply::Reference(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Retention(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Flush(tx) => tx.send(Err(error())).map_err(drop),
-            Reply::Alerting(tx, _) => tx.send(Err(error())).map_err(drop),
+            Reply::Write(tx, _) => tx.send(Err(error())).map_err(drop),
         };
     }
 }
@@ -353,13 +358,14 @@ fn apply(
             state.flush_requested = true;
             Reply::Flush(reply)
         }
-        Command::Alerting { apply, reply } => Reply::Alerting(reply, apply(tx)?),
+        Command::Write { apply, reply } => Reply::Write(reply, apply(tx)?),
         Command::PutModel {
             model,
+            max_models,
             now_ms,
             reply,
         } => {
-            let outcome = put_model(tx, &model, now_ms)?;
+            let outcome = put_model(tx, &model, max_models, now_ms)?;
             if let PutModelOutcome::Created(entry) | PutModelOutcome::Updated(entry) = &outcome {
                 state.pending_labels.entry(entry.id).or_insert(0);
             }
@@ -421,6 +427,7 @@ fn apply(
         Command::SetReference {
             entry,
             mut reference,
+            chunks,
             now_ms,
             reply,
         } => {
@@ -439,6 +446,7 @@ fn apply(
                    uploaded_ms = excluded.uploaded_ms, data = excluded.data",
                 params![entry.id, reference.generation as i64, reference.rows as i64, now_ms, reference.encode()],
             )?;
+            crate::alerting::save_reference_chunks(tx, entry.id, &chunks)?;
             state.references.insert(entry.id, reference.clone());
             reprofile_features(tx, state, &entry)?;
             Reply::Reference(reply, reference)
@@ -662,6 +670,7 @@ fn reprofile_features(
 fn put_model(
     tx: &Transaction<'_>,
     model: &Model,
+    max_models: usize,
     now_ms: i64,
 ) -> Result<PutModelOutcome, StoreError> {
     let existing: Option<(i64, String, i64)> = tx
@@ -674,6 +683,10 @@ fn put_model(
     let definition = crate::prepare::to_json(&model.definition);
     match existing {
         None => {
+            let count: i64 = tx.query_row("SELECT COUNT(*) FROM models", [], |row| row.get(0))?;
+            if count as usize >= max_models {
+                return Ok(PutModelOutcome::LimitReached(count as usize));
+            }
             tx.execute(
                 "INSERT INTO models (name, definition, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?3)",
                 params![model.name, definition, now_ms],

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use modelwatch_core::event::{LabelRecord, PredictionEvent, Score, Target};
 use modelwatch_core::{Granularity, Model, ModelDefinition};
-use modelwatch_store::{ModelEntry, PutModelOutcome, Store, StoreOptions};
+use modelwatch_store::{ModelEntry, PutModelOutcome, SqliteStore, Storage, StoreOptions};
 use serde_json::json;
 
 fn model(json: serde_json::Value) -> Model {
@@ -30,8 +30,8 @@ fn event(id: &str, ts: i64, prediction: &str, label: Option<&str>) -> Prediction
     }
 }
 
-async fn created(store: &Store, definition: serde_json::Value) -> Arc<ModelEntry> {
-    match store.put_model(model(definition), 1).await.unwrap() {
+async fn created(store: &SqliteStore, definition: serde_json::Value) -> Arc<ModelEntry> {
+    match store.put_model(model(definition), 100, 1).await.unwrap() {
         PutModelOutcome::Created(entry) => entry,
         other => panic!("{other:?}"),
     }
@@ -43,7 +43,7 @@ const DAY: i64 = 86_400_000;
 async fn ingest_labels_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let entry = {
-        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
         let entry = created(&store, json!({"task": "binary_classification"})).await;
         // A label that arrives before its prediction waits for it.
         let early = store
@@ -101,7 +101,7 @@ async fn ingest_labels_and_reopen() {
         entry
     };
     // Reopen: everything acknowledged is there, and the profiles agree with it.
-    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
     let models = store.load_models().unwrap();
     assert_eq!(models.len(), 1);
     assert_eq!(models[0].id, entry.id);
@@ -144,7 +144,7 @@ async fn ingest_labels_and_reopen() {
 #[tokio::test]
 async fn schema_changes_and_deletion() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
     let entry = created(
         &store,
         json!({"task": "regression", "features": [{"name": "x", "type": "numeric"}]}),
@@ -153,6 +153,7 @@ async fn schema_changes_and_deletion() {
     let added = store
         .put_model(
             model(json!({"task": "regression", "features": [{"name": "x", "type": "numeric"}, {"name": "y", "type": "categorical"}]})),
+            100,
             2,
         )
         .await
@@ -165,6 +166,7 @@ async fn schema_changes_and_deletion() {
             model(
                 json!({"task": "regression", "features": [{"name": "x", "type": "categorical"}]}),
             ),
+            100,
             3,
         )
         .await
@@ -191,7 +193,7 @@ async fn schema_changes_and_deletion() {
 async fn refuses_a_file_that_is_not_a_database() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(modelwatch_store::database_path(dir.path()), b"this is not sqlite, just text padding it out ....................................................................................").unwrap();
-    assert!(Store::open(dir.path(), StoreOptions::default()).is_err());
+    assert!(SqliteStore::open(dir.path(), StoreOptions::default()).is_err());
 }
 
 #[tokio::test]
@@ -205,7 +207,7 @@ async fn retention_deletes_old_raw_events_and_fine_profiles_but_keeps_days() {
         },
         ..StoreOptions::default()
     };
-    let store = Store::open(dir.path(), options).unwrap();
+    let store = SqliteStore::open(dir.path(), options).unwrap();
     let entry = created(&store, json!({"task": "binary_classification"})).await;
     // One event at noon of each of 20 days.
     let events: Vec<_> = (0..20)
@@ -254,4 +256,65 @@ async fn retention_deletes_old_raw_events_and_fine_profiles_but_keeps_days() {
         store.apply_retention().await.unwrap(),
         modelwatch_store::RetentionOutcome::default()
     );
+}
+
+/// Issue 11 (review): the reference and its chunk profiles used to be committed in two
+/// transactions, so a failure or a crash between them left the chunks of one reference
+/// beside another. Now they are one write: when it fails, neither changes.
+#[tokio::test]
+async fn a_reference_and_its_chunks_are_written_together_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+    let entry = created(
+        &store,
+        json!({"task": "binary_classification", "features": [{"name": "x", "type": "numeric"}]}),
+    )
+    .await;
+    let reference = |rows: usize| {
+        let mut builder = modelwatch_core::drift::ReferenceBuilder::new(&entry.model);
+        for i in 0..rows {
+            builder.observe(&entry.model, &event(&format!("r{i}"), 0, "1", Some("1")));
+        }
+        builder.finish(0).unwrap()
+    };
+    let chunks = |store: &SqliteStore, id: i64| store.load_reference_chunks(id).unwrap();
+    store
+        .set_reference(entry.clone(), reference(10), b"first chunks".to_vec(), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        chunks(&store, entry.id).as_deref(),
+        Some(&b"first chunks"[..])
+    );
+
+    // A write that fails (its model is gone) leaves both as they were.
+    let gone = Arc::new(ModelEntry {
+        id: entry.id + 1,
+        ..(*entry).clone()
+    });
+    let failed = store
+        .set_reference(gone.clone(), reference(20), b"orphan chunks".to_vec(), 6)
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        chunks(&store, gone.id),
+        None,
+        "chunks of a failed reference"
+    );
+    assert_eq!(
+        chunks(&store, entry.id).as_deref(),
+        Some(&b"first chunks"[..])
+    );
+    let (kept, uploaded) = store.load_reference(entry.id).unwrap().unwrap();
+    assert_eq!((kept.rows, uploaded), (10, 5));
+
+    store
+        .set_reference(entry.clone(), reference(30), b"second chunks".to_vec(), 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        chunks(&store, entry.id).as_deref(),
+        Some(&b"second chunks"[..])
+    );
+    assert_eq!(store.load_reference(entry.id).unwrap().unwrap().0.rows, 30);
 }

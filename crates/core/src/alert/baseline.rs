@@ -91,7 +91,7 @@ impl ReferenceChunks {
                 for chunk in group {
                     merged.merge(chunk);
                 }
-                merged.metrics(model).get(metric).and_then(|v| v.as_f64())
+                merged.metrics(model).value(metric)
             })
             .collect();
         Some(values)

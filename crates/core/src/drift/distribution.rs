@@ -15,8 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
-
+use crate::answer::drift::{Bars, Distribution, Histogram};
 use crate::drift::features::{FeatureProfile, NumericProfile};
 use crate::drift::reference::{NumericReference, ReferenceFeature};
 use crate::drift::stats::numeric_as_categories;
@@ -28,12 +27,12 @@ pub const MAX_CATEGORIES: usize = 20;
 /// The bar that collects every category past [`MAX_CATEGORIES`].
 pub const OTHER: &str = "(other values)";
 
-/// The distribution entry of a drift answer's feature, or `null` without a reference.
+/// The distribution entry of a drift answer's feature; `None` without a reference.
 pub fn distribution(
     reference: Option<&ReferenceFeature>,
     current: Option<&FeatureProfile>,
     generation: u64,
-) -> Value {
+) -> Option<Distribution> {
     match (reference, current) {
         (Some(ReferenceFeature::Numeric(r)), current) => {
             let current = match current {
@@ -52,9 +51,9 @@ pub fn distribution(
                             .collect();
                         (reference_counts, BTreeMap::new())
                     });
-                bars(&reference_counts, &current_counts)
+                Some(Distribution::Bars(bars(&reference_counts, &current_counts)))
             } else {
-                histogram(r, current, generation)
+                Some(Distribution::Histogram(histogram(r, current, generation)))
             }
         }
         (Some(ReferenceFeature::Categorical(r)), current) => {
@@ -65,9 +64,9 @@ pub fn distribution(
                     *current_counts.entry(OTHER.to_string()).or_insert(0) += c.other;
                 }
             }
-            bars(&r.counts, &current_counts)
+            Some(Distribution::Bars(bars(&r.counts, &current_counts)))
         }
-        (None, _) => Value::Null,
+        (None, _) => None,
     }
 }
 
@@ -127,7 +126,7 @@ fn histogram(
     reference: &NumericReference,
     current: Option<&NumericProfile>,
     generation: u64,
-) -> Value {
+) -> Histogram {
     let reference_points: Vec<(f64, u64)> = slot_points(
         &reference.edges,
         reference
@@ -146,7 +145,7 @@ fn histogram(
             (lo.min(*x), hi.max(*x))
         });
     if !lo.is_finite() {
-        return json!({"kind": "histogram", "edges": [], "reference": [], "current": []});
+        return Histogram::default();
     }
     // numpy widens an empty range by 0.5 on each side.
     let (lo, hi) = if lo == hi {
@@ -162,15 +161,15 @@ fn histogram(
         }
         counts
     };
-    json!({
-        "kind": "histogram",
-        "edges": edges,
-        "reference": count(&reference_points),
-        "current": count(&current_points),
-    })
+    Histogram {
+        current: count(&current_points),
+        reference: count(&reference_points),
+        edges,
+        ..Histogram::default()
+    }
 }
 
-fn bars(reference: &BTreeMap<String, u64>, current: &BTreeMap<String, u64>) -> Value {
+fn bars(reference: &BTreeMap<String, u64>, current: &BTreeMap<String, u64>) -> Bars {
     let mut categories: Vec<(&String, u64, u64)> = reference
         .keys()
         .chain(current.keys())
@@ -195,20 +194,20 @@ fn bars(reference: &BTreeMap<String, u64>, current: &BTreeMap<String, u64>) -> V
         other.1 += c;
     }
     categories.truncate(MAX_CATEGORIES);
-    let mut names: Vec<&str> = categories.iter().map(|(k, _, _)| k.as_str()).collect();
+    let mut names: Vec<String> = categories.iter().map(|(k, _, _)| k.to_string()).collect();
     let mut reference_counts: Vec<u64> = categories.iter().map(|(_, r, _)| *r).collect();
     let mut current_counts: Vec<u64> = categories.iter().map(|(_, _, c)| *c).collect();
     if other != (0, 0) {
-        names.push(OTHER);
+        names.push(OTHER.to_string());
         reference_counts.push(other.0);
         current_counts.push(other.1);
     }
-    json!({
-        "kind": "bars",
-        "categories": names,
-        "reference": reference_counts,
-        "current": current_counts,
-    })
+    Bars {
+        categories: names,
+        current: current_counts,
+        reference: reference_counts,
+        ..Bars::default()
+    }
 }
 
 #[cfg(test)]
@@ -236,13 +235,13 @@ mod tests {
         let current: BTreeMap<String, u64> =
             [("new".to_string(), 7), ("c00".to_string(), 3)].into();
         let answer = bars(&reference, &current);
-        let names = answer["categories"].as_array().unwrap();
+        let names = &answer.categories;
         assert_eq!(names.len(), MAX_CATEGORIES + 1);
         assert_eq!(names[0], "c00");
         assert_eq!(names[MAX_CATEGORIES], OTHER);
         // c20..c24 (80+79+78+77+76) and the new category go to the other bar.
-        assert_eq!(answer["reference"][MAX_CATEGORIES], 390);
-        assert_eq!(answer["current"][MAX_CATEGORIES], 7);
-        assert_eq!(answer["current"][0], 3);
+        assert_eq!(answer.reference[MAX_CATEGORIES], 390);
+        assert_eq!(answer.current[MAX_CATEGORIES], 7);
+        assert_eq!(answer.current[0], 3);
     }
 }

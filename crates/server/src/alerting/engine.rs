@@ -20,7 +20,7 @@ use modelwatch_core::alert::{
 };
 use modelwatch_core::time::{format_duration, format_timestamp, now_ms};
 use modelwatch_store::StoreError;
-use modelwatch_store::alerting::{self as table, AlertRow, OutboxRow};
+use modelwatch_store::alerting::{AlertRow, OutboxRow};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -184,7 +184,7 @@ impl Engine {
         let registry = app.alerting.rules();
         let mut rules = HashMap::new();
         let mut orphans = Vec::new();
-        for row in store.read(table::load_rule_states)? {
+        for row in store.load_rule_states()? {
             let state = RuleState::decode(&row.state).unwrap_or_default();
             let saved_definition: Option<RuleDefinition> =
                 serde_json::from_str(&row.definition).ok();
@@ -239,13 +239,13 @@ impl Engine {
             });
         }
         let mut groups = BTreeMap::new();
-        for (channel, key, text) in store.read(table::load_groups)? {
+        for (channel, key, text) in store.load_groups()? {
             if let Ok(group) = serde_json::from_str::<Group>(&text) {
                 groups.insert((channel, key), group);
             }
         }
         let outbox = store
-            .read(table::load_outbox)?
+            .load_outbox()?
             .into_iter()
             .map(|row| (row.id, row))
             .collect();
@@ -331,7 +331,7 @@ impl Engine {
                     let loaded = self
                         .app
                         .store
-                        .read(|conn| table::load_reference_chunks(conn, entry.id))
+                        .load_reference_chunks(entry.id)
                         .ok()
                         .flatten()
                         .and_then(|bytes| ReferenceChunks::decode(&bytes).ok())
@@ -400,13 +400,12 @@ impl Engine {
             let orphans = std::mem::take(&mut self.orphans);
             self.app
                 .store
-                .write(move |tx| {
+                .write_alerting(move |tx| {
                     for rule in &orphans {
-                        let ids = table::resolve_rule_alerts(tx, rule, now, now)?;
-                        table::delete_rule_state(tx, rule)?;
+                        let ids = tx.resolve_rule_alerts(rule, now, now)?;
+                        tx.delete_rule_state(rule)?;
                         for id in ids {
-                            table::log_event(
-                                tx,
+                            tx.log_event(
                                 now,
                                 None,
                                 Some(rule),
@@ -483,7 +482,7 @@ impl Engine {
             let judged = tokio::task::spawn_blocking(move || {
                 due.into_iter()
                     .map(|(name, rule, view, mut state, changed)| {
-                        let outcome = evaluate(&store, &rule, &view, &mut state, changed, now);
+                        let outcome = evaluate(&*store, &rule, &view, &mut state, changed, now);
                         (name, rule, state, outcome)
                     })
                     .collect::<Vec<_>>()
@@ -677,7 +676,7 @@ impl Engine {
         let (rules, queued) = self
             .app
             .store
-            .write(move |tx| {
+            .write_alerting(move |tx| {
                 let mut out = Vec::new();
                 for mut outcome in rules {
                     let mut current_id = outcome.state.raised.map_or(0, |r| r.id);
@@ -685,7 +684,7 @@ impl Engine {
                         let rule_name = outcome.name.as_str();
                         match change {
                             Change::Fired { starts_at_ms, .. } => {
-                                current_id = table::insert_alert(tx, &AlertRow {
+                                current_id = tx.insert_alert(&AlertRow {
                                     id: 0,
                                     rule: rule_name.to_string(),
                                     model: outcome.model.clone(),
@@ -696,12 +695,12 @@ impl Engine {
                                     detail: detail.to_string(),
                                     updated_ms: now,
                                 })?;
-                                table::log_event(tx, now, Some(&outcome.model), Some(rule_name), "firing", &json!({"alert": current_id, "starts_at": format_timestamp(*starts_at_ms), "detail": detail}).to_string())?;
+                                tx.log_event(now, Some(&outcome.model), Some(rule_name), "firing", &json!({"alert": current_id, "starts_at": format_timestamp(*starts_at_ms), "detail": detail}).to_string())?;
                             }
                             Change::Resolved { raised, ends_at_ms, .. } => {
                                 let id = if raised.id != 0 { raised.id } else { current_id };
-                                table::resolve_alert(tx, id, *ends_at_ms, now)?;
-                                table::log_event(tx, now, Some(&outcome.model), Some(rule_name), "resolved", &json!({"alert": id, "starts_at": format_timestamp(raised.starts_at_ms), "ends_at": format_timestamp(*ends_at_ms), "detail": detail}).to_string())?;
+                                tx.resolve_alert(id, *ends_at_ms, now)?;
+                                tx.log_event(now, Some(&outcome.model), Some(rule_name), "resolved", &json!({"alert": id, "starts_at": format_timestamp(raised.starts_at_ms), "ends_at": format_timestamp(*ends_at_ms), "detail": detail}).to_string())?;
                             }
                         }
                     }
@@ -711,25 +710,25 @@ impl Engine {
                         raised.id = current_id;
                     }
                     if outcome.retired {
-                        table::delete_rule_state(tx, &outcome.name)?;
+                        tx.delete_rule_state(&outcome.name)?;
                         continue;
                     }
                     let text = outcome.state.encode();
                     if saved.get(&outcome.name) != Some(&text) {
-                        table::save_rule_state(tx, &outcome.name, &text, &outcome.definition, &outcome.model)?;
+                        tx.save_rule_state(&outcome.name, &text, &outcome.definition, &outcome.model)?;
                     }
                     out.push((outcome.name, outcome.state, text));
                 }
                 for ((channel, key), state) in &groups {
-                    table::save_group(tx, channel, key, state.as_deref())?;
+                    tx.save_group(channel, key, state.as_deref())?;
                 }
                 let mut queued = Vec::new();
                 for (channel, payload) in notifications {
-                    let id = table::enqueue(tx, &channel, &payload, now)?;
+                    let id = tx.enqueue(&channel, &payload, now)?;
                     queued.push(OutboxRow { id, channel, created_ms: now, next_attempt_ms: now, attempts: 0, payload });
                 }
                 for (model, rule, kind, detail) in events {
-                    table::log_event(tx, now, model.as_deref(), rule.as_deref(), kind, &detail.to_string())?;
+                    tx.log_event(now, model.as_deref(), rule.as_deref(), kind, &detail.to_string())?;
                 }
                 Ok((out, queued))
             })
@@ -871,14 +870,13 @@ impl Engine {
         }
         self.app
             .store
-            .write(move |tx| {
+            .write_alerting(move |tx| {
                 for (id, retry, model, rule, kind, detail) in updates {
                     match retry {
-                        Some((attempts, next)) => table::reschedule(tx, id, attempts, next)?,
-                        None => table::dequeue(tx, id)?,
+                        Some((attempts, next)) => tx.reschedule(id, attempts, next)?,
+                        None => tx.dequeue(id)?,
                     }
-                    table::log_event(
-                        tx,
+                    tx.log_event(
                         now,
                         model.as_deref(),
                         rule.as_deref(),

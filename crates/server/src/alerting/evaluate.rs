@@ -1,6 +1,7 @@
 //! Judging one rule: which spans are complete or changed, their values from merged
-//! window profiles (the same code as the metrics, drift and quality answers), and the
-//! alert changes that the replay of the rule's open spans implies.
+//! window profiles (the same code as the metrics, drift and quality answers, for the one
+//! metric or feature the rule reads), and the alert changes that the replay of the
+//! rule's open spans implies.
 
 use std::sync::Arc;
 
@@ -9,12 +10,13 @@ use modelwatch_core::alert::state::{band, condition_holds};
 use modelwatch_core::alert::{
     Baseline, Clock, Condition, MetricRef, Phase, Raised, Rule, RuleState, SpanRecord, Transition,
 };
-use modelwatch_core::drift::report::{drift_answer, quality_answer};
+use modelwatch_core::answer::DriftVerdict;
+use modelwatch_core::drift::quality::feature_quality;
+use modelwatch_core::drift::verdict::{drift_verdicts, feature_drift, prediction_drift};
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 use modelwatch_core::time::align_down;
 use modelwatch_core::{Granularity, WindowProfile};
-use modelwatch_store::{ModelEntry, Store, StoreError};
-use serde_json::Value;
+use modelwatch_store::{ModelEntry, Storage, StoreError};
 
 /// Most spans one rule judges in one round; the rest wait for the next round.
 pub const MAX_SPANS_PER_ROUND: usize = 5_000;
@@ -64,21 +66,9 @@ pub struct SpanValue {
     pub drifted: Option<bool>,
 }
 
-fn number(value: Option<&Value>) -> Option<f64> {
-    value.and_then(Value::as_f64).filter(|v| v.is_finite())
-}
-
-fn named<'a>(answer: &'a Value, name: &str) -> Option<&'a Value> {
-    answer
-        .get("features")?
-        .as_array()?
-        .iter()
-        .find(|f| f.get("name").and_then(Value::as_str) == Some(name))
-}
-
 /// The value of `rule`'s metric over `[end − window, end)`, from merged profiles.
 pub fn span_value(
-    store: &Store,
+    store: &dyn Storage,
     rule: &Rule,
     view: &ModelView,
     end_ms: i64,
@@ -99,7 +89,7 @@ pub fn span_value(
         drifted: None,
     };
     if let MetricRef::Performance(name) = &rule.metric {
-        span.value = number(performance.metrics(model).get(name));
+        span.value = performance.metrics(model).value(name);
         return Ok(span);
     }
     let mut features = WindowFeatures::default();
@@ -108,40 +98,28 @@ pub fn span_value(
     {
         features.merge(&profile);
     }
-    let drift = || {
-        view.reference
-            .as_deref()
-            .map(|r| drift_answer(model, r, &features))
-    };
+    let reference = view.reference.as_deref();
+    let judged = |v: Option<DriftVerdict>| (v.and_then(|v| v.statistic), v.and_then(|v| v.drifted));
     match &rule.metric {
         MetricRef::Performance(_) => {}
-        MetricRef::DriftShare => span.value = drift().and_then(|a| number(a.get("drift_share"))),
+        MetricRef::DriftShare => {
+            span.value = reference.and_then(|r| drift_verdicts(model, r, &features).tally.share());
+        }
         MetricRef::Drift(feature) => {
-            if let Some(answer) = drift()
-                && let Some(entry) = named(&answer, feature)
-            {
-                span.value = number(entry.get("statistic"));
-                span.drifted = entry.get("drifted").and_then(Value::as_bool);
-            }
+            (span.value, span.drifted) =
+                judged(reference.and_then(|r| feature_drift(model, r, &features, feature)));
         }
         MetricRef::PredictionDrift => {
-            if let Some(answer) = drift()
-                && let Some(entry) = answer.get("prediction")
-            {
-                span.value = number(entry.get("statistic"));
-                span.drifted = entry.get("drifted").and_then(Value::as_bool);
-            }
+            (span.value, span.drifted) =
+                judged(reference.map(|r| prediction_drift(model, r, &features)));
         }
         MetricRef::MissingShare(feature) => {
-            let answer = quality_answer(model, view.reference.as_deref(), &features);
-            span.value = named(&answer, feature).and_then(|e| number(e.get("missing_share")));
+            span.value = feature_quality(model, reference, &features, feature)
+                .and_then(|f| f.missing_share());
         }
         MetricRef::NewCategories(feature) => {
-            let answer = quality_answer(model, view.reference.as_deref(), &features);
-            span.value = named(&answer, feature)
-                .and_then(|e| e.get("new_categories"))
-                .and_then(Value::as_array)
-                .map(|a| a.len() as f64);
+            span.value = feature_quality(model, reference, &features, feature)
+                .and_then(|f| f.new_categories().map(|new| new.len() as f64));
         }
     }
     Ok(span)
@@ -233,7 +211,7 @@ pub fn spans_to_judge(
 
 /// Judges `rule`'s due spans into `state` and returns the alert changes, in order.
 pub fn evaluate(
-    store: &Store,
+    store: &dyn Storage,
     rule: &Rule,
     view: &ModelView,
     state: &mut RuleState,

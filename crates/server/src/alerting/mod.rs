@@ -1,32 +1,33 @@
 //! Alerting in the server: the registry of rules, channels and silences (stored
 //! durably, changed over HTTP or from the config file), the engine that judges rules
 //! as data arrives and the wall clock moves ([`engine`], [`evaluate`]), and the
-//! delivery of notifications ([`deliver`]). The HTTP handlers are in [`http`].
+//! delivery of notifications ([`deliver`]); definitions from the config file
+//! ([`declare`]). The HTTP handlers are in `api::alerting`.
 //!
 //! Ingest tells the registry which model changed and over which event-time range
 //! ([`Alerting::data_changed`]); the engine wakes up, judges the spans that completed
 //! or changed, and queues notifications in the outbox in the same transaction as the
 //! alert transitions, so a crash loses neither.
 
+pub mod declare;
 pub mod deliver;
 pub mod engine;
 pub mod evaluate;
-pub mod http;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use axum::http::StatusCode;
+use modelwatch_core::FieldError;
 use modelwatch_core::alert::{
     Channel, ChannelDefinition, Rule, RuleDefinition, Silence, SilenceDefinition,
 };
-use modelwatch_core::{FieldError, ModelDefinition};
-use modelwatch_store::alerting::{self as table, Resource};
-use modelwatch_store::{ModelEntry, Store, StoreError};
+use modelwatch_store::alerting::Resource;
+use modelwatch_store::{ModelEntry, Storage, StoreError};
+use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Event-time ranges that changed since the engine last looked, by model name.
 #[derive(Debug, Default)]
@@ -56,20 +57,10 @@ pub enum Put {
     Replaced,
 }
 
-impl Put {
-    /// The status of the answer.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Put::Created => StatusCode::CREATED,
-            Put::Replaced => StatusCode::OK,
-        }
-    }
-}
-
 /// Stores a validated definition (JSON `text`), then publishes `value` in `registry`
 /// (only after the commit, so the registry never holds what the store lost).
 async fn store_and_publish<T>(
-    store: &Store,
+    store: &dyn Storage,
     resource: Resource,
     name: &str,
     model: Option<String>,
@@ -79,13 +70,10 @@ async fn store_and_publish<T>(
 ) -> Result<(Put, Arc<T>), ApiError> {
     let (owned, now) = (name.to_string(), modelwatch_core::time::now_ms());
     store
-        .write(move |tx| table::put_definition(tx, resource, &owned, model.as_deref(), &text, now))
+        .write_alerting(move |tx| tx.put_definition(resource, &owned, model.as_deref(), &text, now))
         .await?;
     let value = Arc::new(value);
-    let previous = registry
-        .write()
-        .ok()
-        .and_then(|mut map| map.insert(name.to_string(), value.clone()));
+    let previous = registry.write().insert(name.to_string(), value.clone());
     let put = if previous.is_some() {
         Put::Replaced
     } else {
@@ -115,18 +103,18 @@ fn stored<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
 }
 
 fn read<T: Clone>(lock: &RwLock<BTreeMap<String, T>>) -> BTreeMap<String, T> {
-    lock.read().map(|m| m.clone()).unwrap_or_default()
+    lock.read().clone()
 }
 
 impl Alerting {
     /// Loads the stored definitions. A stored rule whose model is gone, or that no
     /// longer validates, is skipped with a warning (it stays stored, to be fixed).
     pub fn load(
-        store: &Store,
+        store: &dyn Storage,
         models: &HashMap<String, Arc<ModelEntry>>,
     ) -> Result<Self, StoreError> {
         let now = modelwatch_core::time::now_ms();
-        let load = |resource| store.read(|conn| table::load_definitions(conn, resource));
+        let load = |resource| store.load_definitions(resource);
         let mut channels = BTreeMap::new();
         for (name, text) in load(Resource::Channels)? {
             match stored(&text).and_then(|d| Channel::from_definition(&name, d).ok()) {
@@ -179,25 +167,21 @@ impl Alerting {
         let Some((oldest, newest)) = range else {
             return;
         };
-        if let Ok(mut changes) = self.changes.lock() {
-            changes
-                .ranges
-                .entry(model.to_string())
-                .and_modify(|(low, high)| {
-                    *low = (*low).min(oldest);
-                    *high = (*high).max(newest);
-                })
-                .or_insert((oldest, newest));
-        }
+        self.changes
+            .lock()
+            .ranges
+            .entry(model.to_string())
+            .and_modify(|(low, high)| {
+                *low = (*low).min(oldest);
+                *high = (*high).max(newest);
+            })
+            .or_insert((oldest, newest));
         self.wake.notify_one();
     }
 
     /// Takes the changes noted so far.
     pub fn take_changes(&self) -> Changes {
-        self.changes
-            .lock()
-            .map(|mut c| std::mem::take(&mut *c))
-            .unwrap_or_default()
+        std::mem::take(&mut *self.changes.lock())
     }
 
     /// A snapshot of the rules.
@@ -219,7 +203,7 @@ impl Alerting {
     /// `definition.model`).
     pub async fn put_rule(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         name: &str,
         definition: RuleDefinition,
         model: Option<Arc<ModelEntry>>,
@@ -261,7 +245,7 @@ impl Alerting {
     /// Validates and stores a channel.
     pub async fn put_channel(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         name: &str,
         definition: ChannelDefinition,
     ) -> Result<(Put, Arc<Channel>), ApiError> {
@@ -291,7 +275,7 @@ impl Alerting {
     /// Validates and stores a silence.
     pub async fn put_silence(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         id: &str,
         definition: SilenceDefinition,
     ) -> Result<(Put, Arc<Silence>), ApiError> {
@@ -317,7 +301,7 @@ impl Alerting {
     /// is refused (`409`).
     pub async fn delete(
         &self,
-        store: &Store,
+        store: &dyn Storage,
         resource: Resource,
         name: &str,
     ) -> Result<bool, ApiError> {
@@ -330,8 +314,7 @@ impl Alerting {
                 .collect();
             if !users.is_empty() {
                 return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "channel_in_use",
+                    ErrorCode::ChannelInUse,
                     format!(
                         "channel `{name}` is used by rules {}; change them first",
                         users.join(", ")
@@ -342,34 +325,19 @@ impl Alerting {
         }
         let owned = name.to_string();
         let existed = store
-            .write(move |tx| table::delete_definition(tx, resource, &owned))
+            .write_alerting(move |tx| tx.delete_definition(resource, &owned))
             .await?;
         let removed = match resource {
-            Resource::Rules => self
-                .rules
-                .write()
-                .ok()
-                .and_then(|mut m| m.remove(name))
-                .is_some(),
-            Resource::Channels => self
-                .channels
-                .write()
-                .ok()
-                .and_then(|mut m| m.remove(name))
-                .is_some(),
-            Resource::Silences => self
-                .silences
-                .write()
-                .ok()
-                .and_then(|mut m| m.remove(name))
-                .is_some(),
+            Resource::Rules => self.rules.write().remove(name).is_some(),
+            Resource::Channels => self.channels.write().remove(name).is_some(),
+            Resource::Silences => self.silences.write().remove(name).is_some(),
         };
         self.wake.notify_one();
         Ok(existed || removed)
     }
 
     /// Deletes every rule of a deleted model.
-    pub async fn delete_rules_of(&self, store: &Store, model: &str) -> Result<(), ApiError> {
+    pub async fn delete_rules_of(&self, store: &dyn Storage, model: &str) -> Result<(), ApiError> {
         let names: Vec<String> = self
             .rules()
             .values()
@@ -381,57 +349,4 @@ impl Alerting {
         }
         Ok(())
     }
-}
-
-/// Definitions kept in a configuration file (for those who keep them in git):
-/// applied at start, in this order, through the same validation as the API. Existing
-/// definitions of the same name are replaced; others are left alone.
-#[derive(Debug, Default, Clone)]
-pub struct Declarations {
-    /// Models by name (the body of `PUT /api/v1/models/{model}`).
-    pub models: BTreeMap<String, ModelDefinition>,
-    /// Channels by name.
-    pub channels: BTreeMap<String, ChannelDefinition>,
-    /// Rules by name.
-    pub rules: BTreeMap<String, RuleDefinition>,
-    /// Silences by id.
-    pub silences: BTreeMap<String, SilenceDefinition>,
-}
-
-/// Applies `declarations`; the error names the section, entry and field.
-pub async fn declare(state: &crate::AppState, declarations: &Declarations) -> Result<(), String> {
-    let describe = |section: &str, name: &str, error: ApiError| match error.field {
-        Some(field) => format!("{section}.{name}.{field}: {}", error.message),
-        None => format!("{section}.{name}: {}", error.message),
-    };
-    for (name, definition) in &declarations.models {
-        let model = modelwatch_core::Model::new(name, definition.clone())
-            .map_err(|e| describe("models", name, ApiError::invalid(e)))?;
-        crate::api::store_model(state, model)
-            .await
-            .map_err(|e| describe("models", name, e))?;
-    }
-    for (name, definition) in &declarations.channels {
-        state
-            .alerting
-            .put_channel(&state.store, name, definition.clone())
-            .await
-            .map_err(|e| describe("channels", name, e))?;
-    }
-    for (name, definition) in &declarations.rules {
-        let model = state.model(&definition.model);
-        state
-            .alerting
-            .put_rule(&state.store, name, definition.clone(), model)
-            .await
-            .map_err(|e| describe("rules", name, e))?;
-    }
-    for (name, definition) in &declarations.silences {
-        state
-            .alerting
-            .put_silence(&state.store, name, definition.clone())
-            .await
-            .map_err(|e| describe("silences", name, e))?;
-    }
-    Ok(())
 }

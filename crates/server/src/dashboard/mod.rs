@@ -7,9 +7,8 @@
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// An embedded file: its path under `/assets/`, content type and bytes.
 struct Asset {
@@ -53,18 +52,6 @@ const ASSETS: &[Asset] = &[
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
                    script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
 
-/// Whether `path` is one of the dashboard's files (served without a token).
-pub fn is_dashboard_path(path: &str) -> bool {
-    path == "/" || path.starts_with("/assets/")
-}
-
-/// The dashboard's routes, merged into the API router.
-pub fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
-    axum::Router::new()
-        .route("/", get(index))
-        .route("/assets/{*path}", get(asset))
-}
-
 fn with_headers(content_type: &'static str, cache: &'static str, bytes: &'static [u8]) -> Response {
     let mut response = (StatusCode::OK, bytes).into_response();
     let headers = response.headers_mut();
@@ -81,17 +68,18 @@ fn with_headers(content_type: &'static str, cache: &'static str, bytes: &'static
     response
 }
 
-async fn index() -> Response {
+/// `GET /`: the page (served without a token).
+pub async fn index() -> Response {
     with_headers("text/html; charset=utf-8", "no-cache", INDEX)
 }
 
-async fn asset(Path(path): Path<String>) -> Response {
+/// `GET /assets/{path}`: the page's scripts, styles and fonts (served without a token).
+pub async fn asset(Path(path): Path<String>) -> Response {
     match ASSETS.iter().find(|a| a.path == path) {
         // Revalidated on every load: the files change with the binary.
         Some(a) => with_headers(a.content_type, "no-cache", a.bytes),
         None => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no dashboard file /assets/{path}"),
         )
         .into_response(),

@@ -1,13 +1,22 @@
 //! The HTML report: one page with no external resource (styles inline, charts as inline
 //! SVG drawn here, the report's JSON embedded), so that it opens offline and can be
 //! mailed. The page is a minijinja template (`report.html`, escaped automatically);
-//! this module turns the report JSON into the numbers the template draws.
+//! this module turns the report into the numbers the template draws.
+
+use std::sync::LazyLock;
 
 use minijinja::Environment;
+use modelwatch_core::answer::drift::{Distribution, DriftAnswer};
+use modelwatch_core::answer::metrics::{ConfusionMatrix, SeriesPoint};
+use modelwatch_core::answer::quality::QualityAnswer;
+use modelwatch_core::answer::report::Report;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{cell, new_categories};
+use super::cells::{
+    cell, count_cell, inputs, kind_name, metric_cell, new_categories, number_cell, quality_cells,
+    scalar_metrics,
+};
 
 /// Size of a metric chart's plot area, in SVG units (the axes' labels sit outside).
 const CHART: Frame = Frame {
@@ -135,6 +144,7 @@ struct Page<'a> {
     data: &'a Value,
 }
 
+/// An alert's field (alerts are JSON, as `GET /api/v1/alerts` lists them).
 fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -147,13 +157,13 @@ fn coordinate(v: f64) -> String {
     format!("{v:.1}")
 }
 
-fn line_chart(metric: &str, series: &[Value]) -> Option<LineChart> {
+fn line_chart(metric: &str, series: &[SeriesPoint]) -> Option<LineChart> {
     let points: Vec<(String, Option<f64>)> = series
         .iter()
         .map(|p| {
             (
-                p["start"].as_str().unwrap_or("").to_string(),
-                p["metrics"][metric].as_f64().filter(|v| v.is_finite()),
+                p.start.clone(),
+                p.metrics.value(metric).filter(|v| v.is_finite()),
             )
         })
         .collect();
@@ -191,7 +201,7 @@ fn line_chart(metric: &str, series: &[Value]) -> Option<LineChart> {
                     markers.push(Marker {
                         x: coordinate(x(i)),
                         y: coordinate(y(*v)),
-                        tip: format!("{start}: {}", cell(&serde_json::json!(v))),
+                        tip: format!("{start}: {}", number_cell(Some(*v))),
                     });
                 }
             }
@@ -202,34 +212,31 @@ fn line_chart(metric: &str, series: &[Value]) -> Option<LineChart> {
         metric: metric.to_string(),
         path: path.trim_end().to_string(),
         markers,
-        y_top: cell(&serde_json::json!(high)),
-        y_bottom: cell(&serde_json::json!(low)),
+        y_top: number_cell(Some(high)),
+        y_bottom: number_cell(Some(low)),
         x_first: points.first().map(|p| p.0.clone()).unwrap_or_default(),
         x_last: points.last().map(|p| p.0.clone()).unwrap_or_default(),
         rows: series
             .iter()
             .map(|p| {
                 (
-                    p["start"].as_str().unwrap_or("").to_string(),
-                    text(&p["metrics"][metric]),
+                    p.start.clone(),
+                    p.metrics
+                        .get(metric)
+                        .map_or_else(|| "—".into(), metric_cell),
                 )
             })
             .collect(),
     })
 }
 
-fn counts(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| c.as_f64().unwrap_or(0.0))
-        .collect()
+fn as_floats(counts: &[u64]) -> Vec<f64> {
+    counts.iter().map(|n| *n as f64).collect()
 }
 
-fn distribution_plot(distribution: &Value) -> Option<DistributionPlot> {
-    let reference = counts(&distribution["reference"]);
-    let current = counts(&distribution["current"]);
+fn distribution_plot(distribution: &Distribution) -> Option<DistributionPlot> {
+    let reference = as_floats(distribution.reference());
+    let current = as_floats(distribution.current());
     if reference.is_empty() {
         return None;
     }
@@ -247,17 +254,14 @@ fn distribution_plot(distribution: &Value) -> Option<DistributionPlot> {
         .max(f64::MIN_POSITIVE);
     let bins = reference.len();
     let width = PLOT.width / bins as f64;
+    let edge = |i: usize| match distribution {
+        Distribution::Histogram(h) => number_cell(h.edges.get(i).copied()),
+        Distribution::Bars(_) => "—".into(),
+    };
     let label = |i: usize| -> String {
-        match distribution["kind"].as_str() {
-            Some("histogram") => format!(
-                "[{}, {}]",
-                cell(&distribution["edges"][i]),
-                cell(&distribution["edges"][i + 1])
-            ),
-            _ => distribution["categories"][i]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
+        match distribution {
+            Distribution::Histogram(_) => format!("[{}, {}]", edge(i), edge(i + 1)),
+            Distribution::Bars(b) => b.categories.get(i).cloned().unwrap_or_default(),
         }
     };
     let bars = (0..bins)
@@ -285,12 +289,9 @@ fn distribution_plot(distribution: &Value) -> Option<DistributionPlot> {
             }
         })
         .collect();
-    let (left_label, right_label) = match distribution["kind"].as_str() {
-        Some("histogram") => (
-            cell(&distribution["edges"][0]),
-            cell(&distribution["edges"][bins]),
-        ),
-        _ => (label(0), label(bins - 1)),
+    let (left_label, right_label) = match distribution {
+        Distribution::Histogram(_) => (edge(0), edge(bins)),
+        Distribution::Bars(_) => (label(0), label(bins - 1)),
     };
     Some(DistributionPlot {
         bars,
@@ -299,94 +300,91 @@ fn distribution_plot(distribution: &Value) -> Option<DistributionPlot> {
     })
 }
 
-fn drift_rows(drift: &Value) -> Vec<DriftRow> {
-    let mut entries: Vec<&Value> = drift["features"].as_array().into_iter().flatten().collect();
+fn drift_rows(drift: Option<&DriftAnswer>) -> Vec<DriftRow> {
+    let Some(drift) = drift else {
+        return Vec::new();
+    };
+    let mut entries: Vec<_> = drift.features.iter().collect();
     // Drifted first, then the rest; within each, the order of the model definition.
-    entries.sort_by_key(|f| !f["drifted"].as_bool().unwrap_or(false));
-    entries.extend(
-        [&drift["prediction"], &drift["score"]]
-            .into_iter()
-            .filter(|v| v.is_object()),
-    );
+    entries.sort_by_key(|f| f.drifted != Some(true));
+    entries.push(&drift.prediction);
+    entries.extend(&drift.score);
     entries
         .into_iter()
         .map(|f| DriftRow {
-            name: text(&f["name"]),
-            kind: text(&f["type"]),
-            method: text(&f["method"]),
-            statistic: text(&f["statistic"]),
-            threshold: text(&f["threshold"]),
-            drifted: f["drifted"].as_bool(),
-            plot: distribution_plot(&f["distribution"]),
+            name: f.name.clone(),
+            kind: kind_name(f.kind).to_string(),
+            method: f.method.name().to_string(),
+            statistic: number_cell(f.statistic),
+            threshold: number_cell(Some(f.threshold)),
+            drifted: f.drifted,
+            plot: f.distribution.as_ref().and_then(distribution_plot),
         })
         .collect()
 }
 
-fn flagged(value: &Value) -> (String, bool) {
-    (text(value), value.as_f64().is_some_and(|v| v > 0.0))
+fn flagged(value: u64) -> (String, bool) {
+    (value.to_string(), value > 0)
 }
 
-fn quality_rows(quality: &Value) -> Vec<QualityRow> {
-    quality["features"]
-        .as_array()
-        .into_iter()
-        .flatten()
+fn quality_rows(quality: &QualityAnswer) -> Vec<QualityRow> {
+    quality
+        .features
+        .iter()
         .map(|f| {
-            let new = new_categories(f);
+            let cells = quality_cells(f);
             QualityRow {
-                name: text(&f["name"]),
-                missing: flagged(&f["missing"]),
-                type_errors: flagged(&f["type_errors"]),
-                min: text(&f["min"]),
-                mean: text(&f["mean"]),
-                max: text(&f["max"]),
-                out_of_range: flagged(&f["out_of_range"]),
-                distinct: text(&f["distinct"]),
-                new_categories: if new.is_empty() {
-                    ("—".into(), false)
-                } else {
-                    (new.join(", "), true)
+                name: f.name().to_string(),
+                missing: flagged(f.missing()),
+                type_errors: flagged(f.type_errors()),
+                min: cells.min,
+                mean: cells.mean,
+                max: cells.max,
+                out_of_range: (
+                    count_cell(cells.out_of_range),
+                    cells.out_of_range.is_some_and(|n| n > 0),
+                ),
+                distinct: cells.distinct,
+                new_categories: match new_categories(f) {
+                    Some(new) => (new, true),
+                    None => ("—".into(), false),
                 },
             }
         })
         .collect()
 }
 
-fn confusion(matrix: &Value) -> Option<Confusion> {
-    let labels: Vec<String> = matrix["labels"].as_array()?.iter().map(text).collect();
-    let rows = matrix["matrix"].as_array()?;
-    let largest = rows
+fn confusion(matrix: &ConfusionMatrix) -> Confusion {
+    let largest = matrix
+        .matrix
         .iter()
-        .flat_map(|r| r.as_array().into_iter().flatten())
-        .filter_map(Value::as_f64)
+        .flatten()
+        .map(|n| *n as f64)
         .fold(0.0f64, f64::max)
         .max(1.0);
-    Some(Confusion {
-        rows: labels
+    Confusion {
+        rows: matrix
+            .labels
             .iter()
-            .zip(rows)
+            .zip(&matrix.matrix)
             .map(|(label, row)| {
                 let cells = row
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                    .iter()
                     .map(|n| ConfusionCell {
-                        count: text(n),
-                        lightness: (100.0 - 55.0 * n.as_f64().unwrap_or(0.0) / largest).round()
-                            as u32,
+                        count: n.to_string(),
+                        lightness: (100.0 - 55.0 * *n as f64 / largest).round() as u32,
                     })
                     .collect();
                 (label.clone(), cells)
             })
             .collect(),
-        labels,
-    })
+        labels: matrix.labels.clone(),
+    }
 }
 
-fn alert_rows(alerts: &Value) -> Option<Vec<AlertRow>> {
+fn alert_rows(alerts: Option<&Vec<Value>>) -> Option<Vec<AlertRow>> {
     Some(
-        alerts
-            .as_array()?
+        alerts?
             .iter()
             .map(|a| AlertRow {
                 rule: text(&a["rule"]),
@@ -400,100 +398,100 @@ fn alert_rows(alerts: &Value) -> Option<Vec<AlertRow>> {
     )
 }
 
-fn facts(report: &Value) -> Vec<(String, String)> {
+fn facts(report: &Report) -> Vec<(String, String)> {
     let mut facts = Vec::new();
-    for (key, name) in [
-        ("model", "Model"),
-        ("task", "Task"),
-        ("version", "Version"),
-        ("from", "From"),
-        ("to", "To"),
-        ("generated_at", "Generated"),
+    let bound = |b: &Option<Option<String>>| b.clone().flatten();
+    for (value, name) in [
+        (report.model.clone(), "Model"),
+        (Some(report.task.as_str().to_string()), "Task"),
+        (bound(&report.version), "Version"),
+        (bound(&report.from), "From"),
+        (bound(&report.to), "To"),
+        (report.generated_at.clone(), "Generated"),
     ] {
-        if let Some(v) = report.get(key).filter(|v| !v.is_null()) {
-            facts.push((name.to_string(), text(v)));
+        if let Some(v) = value {
+            facts.push((name.to_string(), v));
         }
     }
-    for part in ["reference", "current"] {
-        let p = &report[part];
-        if p.is_object() {
-            let mut line = format!("{} rows", text(&p["rows"]));
-            if p["rejected"].as_u64().is_some_and(|n| n > 0) {
-                line.push_str(&format!(", {} rejected", text(&p["rejected"])));
-            }
-            facts.push((format!("{part} data"), line));
+    for (part, rows, rejected) in inputs(report) {
+        let mut line = format!("{rows} rows");
+        if let Some(rejected) = rejected.filter(|n| *n > 0) {
+            line.push_str(&format!(", {rejected} rejected"));
         }
+        facts.push((format!("{part} data"), line));
     }
     facts
 }
 
-/// Renders a report (the JSON of [`super`]) as one self-contained HTML page.
-pub fn html(report: &Value) -> String {
-    let summary = report["metrics"]["summary"].as_object();
-    let series: Vec<Value> = report["metrics"]["series"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+/// Renders a report as one self-contained HTML page.
+pub fn html(report: &Report) -> Result<String, minijinja::Error> {
+    let summary = &report.metrics.summary;
+    let series = report.metrics.series.as_deref().unwrap_or_default();
+    // The page embeds the report's JSON, as the API serves it.
+    let data = serde_json::to_value(report).unwrap_or_default();
     let page = Page {
-        title: match report["model"].as_str() {
+        title: match &report.model {
             Some(model) => format!("modelwatch report: {model}"),
             None => "modelwatch report".to_string(),
         },
         facts: facts(report),
-        summary: summary
+        summary: scalar_metrics(summary)
             .into_iter()
-            .flatten()
-            .filter(|(name, _)| *name != "confusion_matrix")
-            .map(|(name, v)| (name.clone(), text(v)))
+            .map(|(name, v)| (name.to_string(), metric_cell(v)))
             .collect(),
-        charts: summary
+        charts: scalar_metrics(summary)
             .into_iter()
-            .flatten()
-            .filter(|(name, _)| *name != "confusion_matrix")
-            .filter_map(|(name, _)| line_chart(name, &series))
+            .filter_map(|(name, _)| line_chart(name, series))
             .collect(),
-        confusion: summary
-            .and_then(|s| s.get("confusion_matrix"))
-            .and_then(confusion),
-        drift_summary: report["drift"].is_object().then(|| {
-            let d = &report["drift"];
+        confusion: summary.confusion_matrix.as_ref().map(confusion),
+        drift_summary: report.drift.as_ref().map(|d| {
             format!(
                 "Dataset drift: {} ({} of {} features drifted; reference {} rows, current {} rows).",
-                if d["dataset_drift"].as_bool() == Some(true) { "yes" } else { "no" },
-                text(&d["drifted_features"]),
-                text(&d["features_total"]),
-                text(&d["reference_count"]),
-                text(&d["current_count"]),
+                if d.dataset_drift { "yes" } else { "no" },
+                d.drifted_features,
+                d.features_total,
+                d.reference_count,
+                d.current_count,
             )
         }),
-        drift: drift_rows(&report["drift"]),
-        quality: quality_rows(&report["quality"]),
-        alerts: alert_rows(&report["alerts"]),
-        data: report,
+        drift: drift_rows(report.drift.as_ref()),
+        quality: quality_rows(&report.quality),
+        alerts: alert_rows(report.alerts.as_ref()),
+        data: &data,
     };
-    let mut environment = Environment::new();
-    environment
-        .add_template("report.html", include_str!("report.html"))
-        .expect("the report template parses");
-    environment
-        .get_template("report.html")
-        .and_then(|t| t.render(&page))
-        .expect("the report template renders any report")
+    let templates = TEMPLATES
+        .as_ref()
+        .map_err(|e| minijinja::Error::new(e.kind(), e.to_string()))?;
+    templates.get_template("report.html")?.render(&page)
 }
+
+/// The report's template, parsed once.
+static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
+    let mut environment = Environment::new();
+    environment.add_template("report.html", include_str!("report.html"))?;
+    Ok(environment)
+});
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use modelwatch_core::answer::drift::Bars;
+    use modelwatch_core::answer::metrics::Metrics;
 
     #[test]
     fn a_null_breaks_the_line() {
-        let series: Vec<Value> = [Some(1.0), None, Some(3.0), Some(2.0)]
+        let series: Vec<SeriesPoint> = [Some(1.0), None, Some(3.0), Some(2.0)]
             .iter()
             .enumerate()
-            .map(|(i, v)| json!({"start": format!("d{i}"), "metrics": {"m": v}}))
+            .map(|(i, v)| SeriesPoint {
+                metrics: Metrics {
+                    error_rate: *v,
+                    ..Metrics::default()
+                },
+                start: format!("d{i}"),
+            })
             .collect();
-        let chart = line_chart("m", &series).unwrap();
+        let chart = line_chart("error_rate", &series).unwrap();
         // x spreads over 300 units from 52; y maps 3 to the top (8) and 1 to the bottom (108).
         assert_eq!(chart.path, "M52.0 108.0 M252.0 8.0 L352.0 58.0");
         assert_eq!(chart.rows[1], ("d1".to_string(), "—".to_string()));
@@ -502,8 +500,11 @@ mod tests {
 
     #[test]
     fn bars_are_shares_scaled_to_the_tallest() {
-        let plot = distribution_plot(&json!({
-            "kind": "bars", "categories": ["a", "b"], "reference": [30, 10], "current": [0, 40]
+        let plot = distribution_plot(&Distribution::Bars(Bars {
+            categories: vec!["a".into(), "b".into()],
+            reference: vec![30, 10],
+            current: vec![0, 40],
+            ..Bars::default()
         }))
         .unwrap();
         // Shares: reference 0.75 / 0.25, current 0 / 1; the tallest (1.0) fills 60 units.

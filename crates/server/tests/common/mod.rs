@@ -16,7 +16,7 @@ pub struct TestServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     closed: Option<std::sync::Arc<modelwatch_store::Closed>>,
-    store: Option<modelwatch_store::Store>,
+    store: Option<std::sync::Arc<dyn modelwatch_store::Storage>>,
 }
 
 impl TestServer {
@@ -83,7 +83,7 @@ impl TestServer {
     }
 
     /// The server's store (to set up what has no HTTP endpoint, such as tokens).
-    pub fn store(&self) -> &modelwatch_store::Store {
+    pub fn store(&self) -> &std::sync::Arc<dyn modelwatch_store::Storage> {
         self.store.as_ref().unwrap()
     }
 

@@ -1,7 +1,6 @@
 //! The series of `GET /metrics`: the server's own telemetry, the per-version ingest
 //! counters and latency histogram (observed here, at ingest), and the registry that
-//! also holds the scrape-time families of [`crate::model_gauges`] and
-//! [`crate::process`]. Every name is a constant and documented in `docs/METRICS.md`;
+//! also holds the scrape-time families of [`model_gauges`] and [`process`]. Every name is a constant and documented in `docs/METRICS.md`;
 //! labels are bounded (model names, at most `max_models`; at most `max_versions`
 //! versions per model plus `_other`; no per-event labels).
 //!
@@ -9,15 +8,20 @@
 //! classic text format 0.0.4 otherwise (see [`Format`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+pub mod labels;
+pub mod model_gauges;
+pub mod process;
+
+pub use labels::{ALL_VERSIONS, DeliveryLabel, ModelLabel, OTHER_VERSION, RuleLabel, VersionLabel};
 
 /// Predictions stored, per model.
 pub const PREDICTIONS_INGESTED: &str = "modelwatch_predictions_ingested";
@@ -49,10 +53,6 @@ pub const VERSION_LABELS: &str = "modelwatch_version_labels";
 /// Serving latency of stored predictions (`latency_ms` / 1000), per model and version.
 pub const PREDICTION_LATENCY_SECONDS: &str = "modelwatch_prediction_latency_seconds";
 
-/// The `version` label of events whose version has no series of its own.
-pub const OTHER_VERSION: &str = "_other";
-/// The `version` label of model gauges over all versions.
-pub const ALL_VERSIONS: &str = "_all";
 /// How long (wall-clock) a version's series must have seen nothing before a new
 /// version may take its place.
 pub const VERSION_IDLE: Duration = Duration::from_secs(3600);
@@ -60,40 +60,6 @@ pub const VERSION_IDLE: Duration = Duration::from_secs(3600);
 pub const LATENCY_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-
-/// The label set of a rule's series.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RuleLabel {
-    /// The rule's name.
-    pub rule: String,
-    /// Its model.
-    pub model: String,
-}
-
-/// The label set of notification outcomes.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DeliveryLabel {
-    /// The channel's name.
-    pub channel: String,
-    /// `delivered`, `failed` or `abandoned`.
-    pub outcome: String,
-}
-
-/// The label set of per-model series.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ModelLabel {
-    /// The model's name.
-    pub model: String,
-}
-
-/// The label set of per-version series.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VersionLabel {
-    /// The model's name.
-    pub model: String,
-    /// The version, [`OTHER_VERSION`] or [`ALL_VERSIONS`].
-    pub version: String,
-}
 
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
@@ -114,9 +80,7 @@ impl VersionSlots {
         if version == OTHER_VERSION || version == ALL_VERSIONS {
             return (OTHER_VERSION.to_string(), None);
         }
-        let Ok(mut models) = self.models.lock() else {
-            return (OTHER_VERSION.to_string(), None);
-        };
+        let mut models = self.models.lock();
         let slots = models.entry(model.to_string()).or_default();
         if let Some(slot) = slots.iter_mut().find(|(v, _)| v == version) {
             slot.1 = now;
@@ -142,8 +106,7 @@ impl VersionSlots {
     fn forget(&self, model: &str) -> Vec<String> {
         self.models
             .lock()
-            .ok()
-            .and_then(|mut m| m.remove(model))
+            .remove(model)
             .map(|slots| slots.into_iter().map(|(v, _)| v).collect())
             .unwrap_or_default()
     }
@@ -246,9 +209,9 @@ pub struct Telemetry {
     /// See [`PREDICTION_LATENCY_SECONDS`].
     pub prediction_latency: Family<VersionLabel, Histogram, fn() -> Histogram>,
     /// The scrape-time model gauges.
-    pub models: crate::model_gauges::ModelGauges,
+    pub models: model_gauges::ModelGauges,
     /// The scrape-time process and store gauges.
-    pub process: crate::process::ProcessGauges,
+    pub process: process::ProcessGauges,
     /// See [`PREDICTIONS_INGESTED`].
     pub predictions_ingested: Family<ModelLabel, Counter>,
     /// See [`PREDICTIONS_REJECTED`].
@@ -275,7 +238,7 @@ pub struct Telemetry {
 
 impl Default for Telemetry {
     fn default() -> Self {
-        Self::new(crate::state::MetricsConfig::default().max_versions)
+        Self::new(crate::config::MetricsConfig::default().max_versions)
     }
 }
 
@@ -371,8 +334,8 @@ impl Telemetry {
             "Serving latency of stored predictions (their latency_ms), by model version",
             prediction_latency.clone(),
         );
-        let models = crate::model_gauges::ModelGauges::register(&mut registry);
-        let process = crate::process::ProcessGauges::register(&mut registry);
+        let models = model_gauges::ModelGauges::register(&mut registry);
+        let process = process::ProcessGauges::register(&mut registry);
         Self {
             registry: Mutex::new(registry),
             versions: VersionSlots {
@@ -404,10 +367,8 @@ impl Telemetry {
     pub fn encode(&self, queue_depth: usize, format: Format) -> String {
         self.write_queue_depth.set(queue_depth as i64);
         let mut text = String::new();
-        if let Ok(registry) = self.registry.lock() {
-            // Writing to a String cannot fail.
-            let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-        }
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry.lock());
         match format {
             Format::OpenMetrics => text,
             Format::Text => openmetrics_to_text(&text),

@@ -1,7 +1,7 @@
-//! `modelwatch bench --scenario overload`: an open-loop load above what the server can
-//! absorb, to show that it pushes back (`503` with `Retry-After`) instead of growing
-//! its memory. Requests are sent at a fixed rate whatever the answers, none retried;
-//! the server's RSS is sampled every second.
+//! The overload scenario (`modelwatch bench --scenario overload`): an open-loop load
+//! above what the server can absorb, to show that it pushes back (`503` with
+//! `Retry-After`) instead of growing its memory. Requests are sent at a fixed rate
+//! whatever the answers, none retried; the server's RSS is sampled every second.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,26 +12,22 @@ use modelwatch_core::time::{DAY_MS, align_down, now_ms};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::bench::{Plan, definition, feature_pool, put_json, rss_kib, start_child};
+use crate::client::put_json;
+use crate::target::{Target, rss_kib};
+use crate::workload::{Plan, definition, feature_pool};
 
 /// Most requests in flight from this client; beyond it an offered request is counted as
 /// not sent (so the client's own memory stays bounded too).
 const MAX_IN_FLIGHT: u64 = 512;
 
 /// Runs the overload scenario and prints its figures.
-pub async fn run(url: Option<String>, rate: u64, seconds: u64, batch: u64) -> anyhow::Result<()> {
+pub async fn run(target: &Target, rate: u64, seconds: u64, batch: u64) -> anyhow::Result<()> {
     anyhow::ensure!(
         rate > 0 && seconds > 0 && batch > 0,
         "--rate, --seconds and --batch must be positive"
     );
-    let (child, base) = match url {
-        Some(url) => (None, url.trim_end_matches('/').to_string()),
-        None => {
-            let (child, url) = start_child().await?;
-            (Some(child), url)
-        }
-    };
-    let pid = child.as_ref().map(|c| c.child.id());
+    let (child, base) = target.start().await?;
+    let pid = child.as_ref().map(|c| c.pid());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;

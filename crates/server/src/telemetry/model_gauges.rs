@@ -1,138 +1,134 @@
 //! Model metrics and drift as Prometheus gauges, computed at scrape time over each
-//! model's trailing window of event time ([`crate::MetricsConfig::window_ms`], ending at
+//! model's trailing window of event time ([`crate::config::MetricsConfig::window_ms`], ending at
 //! the end of the minute that holds the model's newest event).
 //!
-//! The numbers come from the same code as the HTTP answers: the headline metrics from
-//! `api::merged_range` and `WindowProfile::metrics` (as
-//! `GET /api/v1/models/{model}/metrics?from=&to=`), the drift from
-//! `api::merged_features` and `drift_answer` (as `GET .../drift?from=&to=`).
-//! They are computed at most once per [`crate::MetricsConfig::cache_ttl`], one
+//! This module holds the gauge families and the [`Snapshot`] of values applied to them
+//! at once; [`crate::service::gauges`] computes the values with the same service calls
+//! as the HTTP answers (the drift gauges from the verdicts alone, without the
+//! distributions). They are computed at most once per [`crate::config::MetricsConfig::cache_ttl`], one
 //! computation at a time, off the async runtime; scrapes in between serve the last
 //! result. Headline gauges exist for all versions together (`version="_all"`) and for
 //! the model's most recent versions in the window (at most `max_versions`); drift for
 //! all versions together, for models with a reference.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
 
-use modelwatch_core::Granularity;
-use modelwatch_core::drift::report::drift_answer;
-use modelwatch_core::time::MINUTE_MS;
-use modelwatch_store::ModelEntry;
+use modelwatch_core::answer::drift::DriftVerdicts;
+use modelwatch_core::answer::metrics::Metrics;
+use modelwatch_core::drift::reference::PREDICTION;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::telemetry::{ALL_VERSIONS, ModelLabel, OTHER_VERSION, VersionLabel};
+use super::labels::{ModelLabel, VersionLabel};
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// Reads one metric of a window; `None` when undefined or not a metric of the task.
+pub type MetricField = fn(&Metrics) -> Option<f64>;
+
 /// The headline metrics of the metrics answer with a gauge of their own:
-/// `(name in the answer, series name, help)`. Latency percentiles are in
-/// [`WINDOW_LATENCY`] instead.
-pub const WINDOW_METRICS: &[(&str, &str, &str)] = &[
+/// `(the metric, series name, help)`. Latency percentiles are in [`WINDOW_LATENCY`]
+/// instead.
+pub const WINDOW_METRICS: &[(MetricField, &str, &str)] = &[
     (
-        "count",
+        |m| Some(m.count as f64),
         "modelwatch_window_predictions",
         "Predictions in the trailing window",
     ),
     (
-        "labelled_count",
+        |m| Some(m.labelled_count as f64),
         "modelwatch_window_labelled_predictions",
         "Labelled predictions in the trailing window",
     ),
     (
-        "error_rate",
+        |m| m.error_rate,
         "modelwatch_window_error_ratio",
         "Share of predictions flagged as errors in the trailing window",
     ),
     (
-        "accuracy",
+        |m| m.accuracy.flatten(),
         "modelwatch_window_accuracy",
         "Accuracy over the trailing window",
     ),
     (
-        "precision",
+        |m| m.precision.flatten(),
         "modelwatch_window_precision",
         "Precision of the positive class over the trailing window",
     ),
     (
-        "recall",
+        |m| m.recall.flatten(),
         "modelwatch_window_recall",
         "Recall of the positive class over the trailing window",
     ),
     (
-        "f1",
+        |m| m.f1.flatten(),
         "modelwatch_window_f1",
         "F1 of the positive class over the trailing window",
     ),
     (
-        "roc_auc",
+        |m| m.roc_auc.flatten(),
         "modelwatch_window_roc_auc",
         "ROC AUC over the trailing window",
     ),
     (
-        "log_loss",
+        |m| m.log_loss.flatten(),
         "modelwatch_window_log_loss",
         "Log loss (natural log) over the trailing window",
     ),
     (
-        "precision_macro",
+        |m| m.precision_macro.flatten(),
         "modelwatch_window_precision_macro",
         "Macro-averaged precision over the trailing window",
     ),
     (
-        "recall_macro",
+        |m| m.recall_macro.flatten(),
         "modelwatch_window_recall_macro",
         "Macro-averaged recall over the trailing window",
     ),
     (
-        "f1_macro",
+        |m| m.f1_macro.flatten(),
         "modelwatch_window_f1_macro",
         "Macro-averaged F1 over the trailing window",
     ),
     (
-        "precision_weighted",
+        |m| m.precision_weighted.flatten(),
         "modelwatch_window_precision_weighted",
         "Support-weighted precision over the trailing window",
     ),
     (
-        "recall_weighted",
+        |m| m.recall_weighted.flatten(),
         "modelwatch_window_recall_weighted",
         "Support-weighted recall over the trailing window",
     ),
     (
-        "f1_weighted",
+        |m| m.f1_weighted.flatten(),
         "modelwatch_window_f1_weighted",
         "Support-weighted F1 over the trailing window",
     ),
     (
-        "mae",
+        |m| m.mae.flatten(),
         "modelwatch_window_mae",
         "Mean absolute error over the trailing window",
     ),
     (
-        "rmse",
+        |m| m.rmse.flatten(),
         "modelwatch_window_rmse",
         "Root mean squared error over the trailing window",
     ),
     (
-        "mape",
+        |m| m.mape.flatten(),
         "modelwatch_window_mape",
         "Mean absolute percentage error (a fraction) over the trailing window",
     ),
     (
-        "r2",
+        |m| m.r2.flatten(),
         "modelwatch_window_r2",
         "Coefficient of determination over the trailing window",
     ),
     (
-        "mean_error",
+        |m| m.mean_error.flatten(),
         "modelwatch_window_mean_error",
         "Mean of prediction minus label over the trailing window",
     ),
@@ -333,6 +329,11 @@ impl ModelGauges {
         self.compute_seconds.set(compute_seconds);
     }
 
+    /// Whether a model was deleted since this was last asked (and clears the mark).
+    pub fn take_stale(&self) -> bool {
+        self.stale.swap(false, Ordering::SeqCst)
+    }
+
     /// Drops every model gauge (a model was deleted); the next scrape computes them again.
     pub fn forget_model(&self, _model: &str) {
         self.clear();
@@ -340,201 +341,83 @@ impl ModelGauges {
     }
 }
 
-/// How long a scrape waits for the writer to flush the lazily written feature profiles.
-const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Computes the model gauges again if they are older than the cache TTL (or a model
-/// was deleted since). Failures are logged and leave the previous values.
-pub async fn refresh(state: &Arc<AppState>) {
-    let mut refreshed = state.model_gauges_refreshed.lock().await;
-    let stale = state.telemetry.models.stale.swap(false, Ordering::SeqCst);
-    if !stale && refreshed.is_some_and(|at| at.elapsed() < state.metrics.cache_ttl) {
-        return;
-    }
-    let started = Instant::now();
-    // Feature profiles are written lazily: include what the writer holds, unless the
-    // write queue is so busy that waiting would stall the scrape (then the drift gauges
-    // miss at most the last second of events).
-    match tokio::time::timeout(FLUSH_WAIT, state.store.flush()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "cannot flush the store before computing the model gauges")
-        }
-        Err(_) => tracing::warn!("the store did not flush in time for the model gauges"),
-    }
-    let shared = state.clone();
-    match tokio::task::spawn_blocking(move || compute(&shared)).await {
-        Ok(snapshot) => {
-            let seconds = started.elapsed().as_secs_f64();
-            let gauges = &state.telemetry.models;
-            state
-                .telemetry
-                .exclusively(|| gauges.apply(snapshot, seconds));
-        }
-        Err(error) => tracing::warn!(%error, "computing the model gauges failed"),
-    }
-    *refreshed = Some(Instant::now());
-}
-
-/// The trailing window `[from, to)` of a model whose newest event is at `newest_ms`.
-pub fn trailing_window(newest_ms: i64, window_ms: i64) -> (i64, i64) {
-    let to = Granularity::Minute.window_start(newest_ms) + MINUTE_MS;
-    (to - window_ms, to)
-}
-
-fn compute(state: &AppState) -> Snapshot {
-    let mut entries: Vec<Arc<ModelEntry>> = state
-        .models
-        .read()
-        .map(|m| m.values().cloned().collect())
-        .unwrap_or_default();
-    entries.sort_by(|a, b| a.model.name.cmp(&b.model.name));
-    let mut snapshot = Snapshot {
-        models: entries.len() as i64,
-        ..Snapshot::default()
-    };
-    let newest = match state.store.newest_event_times() {
-        Ok(newest) => newest,
-        Err(error) => {
-            tracing::warn!(%error, "cannot read the newest event times");
-            return snapshot;
-        }
-    };
-    for entry in entries {
-        let Some(&newest_ms) = newest.get(&entry.model.name) else {
-            continue;
-        };
-        if let Err(error) = compute_model(state, &entry, newest_ms, &mut snapshot) {
-            tracing::warn!(model = %entry.model.name, error = %error.message, "cannot compute the model gauges");
+impl Snapshot {
+    /// A snapshot of `models` models, to be filled.
+    pub fn new(models: i64) -> Self {
+        Self {
+            models,
+            ..Self::default()
         }
     }
-    snapshot
-}
 
-fn compute_model(
-    state: &AppState,
-    entry: &ModelEntry,
-    newest_ms: i64,
-    snapshot: &mut Snapshot,
-) -> Result<(), ApiError> {
-    let store = &state.store;
-    let name = &entry.model.name;
-    let (from, to) = trailing_window(newest_ms, state.metrics.window_ms);
-    snapshot.bounds.push((
-        ModelLabel {
-            model: name.clone(),
-        },
-        from as f64 / 1000.0,
-        to as f64 / 1000.0,
-    ));
-    let max_versions = state.metrics.max_versions;
-    let versions: Vec<String> = store
-        .recent_versions(entry.id, from, to, max_versions + 2)?
-        .into_iter()
-        .filter(|v| v != ALL_VERSIONS && v != OTHER_VERSION)
-        .take(max_versions)
-        .collect();
-    for version in std::iter::once(None).chain(versions.iter().map(Some)) {
-        let (merged, _, _) = crate::api::merged_range(
-            store,
-            entry.id,
-            None,
-            Some(from),
-            Some(to),
-            version.map(String::as_str),
-        )?;
-        let metrics = merged.summary.metrics(&entry.model);
-        let label = VersionLabel {
-            model: name.clone(),
-            version: version.cloned().unwrap_or_else(|| ALL_VERSIONS.to_string()),
-        };
-        window_values(&metrics, &label, snapshot);
+    /// Notes the trailing window `[from_ms, to_ms)` the gauges of `model` cover.
+    pub fn add_bounds(&mut self, model: &str, from_ms: i64, to_ms: i64) {
+        self.bounds.push((
+            ModelLabel {
+                model: model.to_string(),
+            },
+            from_ms as f64 / 1000.0,
+            to_ms as f64 / 1000.0,
+        ));
     }
-    if let Some(reference) = state.reference(entry.id) {
-        let (current, _, _) =
-            crate::api::merged_features(store, entry.id, Some(from), Some(to), None)?;
-        let answer = drift_answer(&entry.model, &reference, &current);
-        drift_values(name, &answer, snapshot);
-    }
-    Ok(())
-}
 
-fn window_values(metrics: &Map<String, Value>, label: &VersionLabel, snapshot: &mut Snapshot) {
-    for (index, (key, _, _)) in WINDOW_METRICS.iter().enumerate() {
-        if let Some(value) = metrics.get(*key).and_then(Value::as_f64) {
-            snapshot.window.push((index, label.clone(), value));
+    /// Adds the headline metrics of one version (or all) of a model.
+    pub fn add_window_metrics(&mut self, metrics: &Metrics, label: &VersionLabel) {
+        for (index, (field, _, _)) in WINDOW_METRICS.iter().enumerate() {
+            if let Some(value) = field(metrics) {
+                self.window.push((index, label.clone(), value));
+            }
+        }
+        for (ms, percentile) in [
+            (metrics.latency_p50, "50"),
+            (metrics.latency_p95, "95"),
+            (metrics.latency_p99, "99"),
+        ] {
+            if let Some(ms) = ms {
+                self.latency.push((
+                    PercentileLabel {
+                        model: label.model.clone(),
+                        version: label.version.clone(),
+                        percentile: percentile.into(),
+                    },
+                    ms / 1000.0,
+                ));
+            }
         }
     }
-    for (key, percentile) in [
-        ("latency_p50", "50"),
-        ("latency_p95", "95"),
-        ("latency_p99", "99"),
-    ] {
-        if let Some(ms) = metrics.get(key).and_then(Value::as_f64) {
-            snapshot.latency.push((
-                PercentileLabel {
-                    model: label.model.clone(),
-                    version: label.version.clone(),
-                    percentile: percentile.into(),
-                },
-                ms / 1000.0,
-            ));
-        }
-    }
-}
 
-fn drift_values(model: &str, answer: &Value, snapshot: &mut Snapshot) {
-    let features = answer["features"].as_array().into_iter().flatten();
-    for feature in features.chain(std::iter::once(&answer["prediction"])) {
-        let (Some(name), Some(method)) = (feature["name"].as_str(), feature["method"].as_str())
-        else {
-            continue;
-        };
-        let label = DriftLabel {
+    /// Adds the drift verdicts of a model.
+    pub fn add_drift(&mut self, model: &str, verdicts: &DriftVerdicts) {
+        let features = verdicts.features.iter().map(|(n, v)| (n.as_str(), v));
+        for (name, verdict) in features.chain(std::iter::once((PREDICTION, &verdicts.prediction))) {
+            let label = DriftLabel {
+                model: model.into(),
+                feature: name.into(),
+                method: verdict.method.name().into(),
+            };
+            if let Some(statistic) = verdict.statistic {
+                self.drift_statistic.push((label.clone(), statistic));
+            }
+            if verdict.threshold.is_finite() {
+                self.drift_threshold.push((label, verdict.threshold));
+            }
+            if let Some(drifted) = verdict.drifted {
+                self.drift_detected.push((
+                    FeatureLabel {
+                        model: model.into(),
+                        feature: name.into(),
+                    },
+                    drifted as i64,
+                ));
+            }
+        }
+        let label = ModelLabel {
             model: model.into(),
-            feature: name.into(),
-            method: method.into(),
         };
-        if let Some(statistic) = feature["statistic"].as_f64() {
-            snapshot.drift_statistic.push((label.clone(), statistic));
+        if let Some(share) = verdicts.tally.share() {
+            self.drift_share.push((label.clone(), share));
         }
-        if let Some(threshold) = feature["threshold"].as_f64() {
-            snapshot.drift_threshold.push((label, threshold));
-        }
-        if let Some(drifted) = feature["drifted"].as_bool() {
-            snapshot.drift_detected.push((
-                FeatureLabel {
-                    model: model.into(),
-                    feature: name.into(),
-                },
-                drifted as i64,
-            ));
-        }
-    }
-    let label = ModelLabel {
-        model: model.into(),
-    };
-    if let Some(share) = answer["drift_share"].as_f64() {
-        snapshot.drift_share.push((label.clone(), share));
-    }
-    if let Some(drift) = answer["dataset_drift"].as_bool() {
-        snapshot.dataset_drift.push((label, drift as i64));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_window_ends_with_the_minute_of_the_newest_event() {
-        let newest = 1_710_115_200_000 + 5 * MINUTE_MS + 1_234;
-        assert_eq!(
-            trailing_window(newest, 60 * MINUTE_MS),
-            (
-                1_710_115_200_000 - 54 * MINUTE_MS,
-                1_710_115_200_000 + 6 * MINUTE_MS
-            )
-        );
+        self.dataset_drift
+            .push((label, verdicts.tally.dataset_drift() as i64));
     }
 }

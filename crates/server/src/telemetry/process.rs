@@ -1,10 +1,10 @@
 //! The process's own series (the standard `process_*` names of the Prometheus client
 //! libraries) and the store's size on disk, read at scrape time: RSS, virtual memory
 //! and the start time from `/proc/self/stat` and `/proc/self/status`, CPU time,
-//! open and maximum file descriptors; the SQLite database and its WAL from the file
-//! system. On a system without `/proc` the `process_*` series are absent.
+//! open and maximum file descriptors; the sizes of the store's files as the store
+//! reports them (`Storage::files_on_disk`). On a system without `/proc` the
+//! `process_*` series are absent.
 
-use std::path::Path;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -174,8 +174,8 @@ impl ProcessGauges {
         gauges
     }
 
-    /// Reads `/proc` and the sizes of the database at `database` and its WAL.
-    pub fn update(&self, database: &Path) {
+    /// Reads `/proc`, and sets the sizes of the store's files (name, bytes).
+    pub fn update(&self, store_files: &[(&'static str, u64)]) {
         if let Some(stats) = read() {
             self.resident.set(stats.resident_bytes as i64);
             self.virtual_memory.set(stats.virtual_bytes as i64);
@@ -192,13 +192,12 @@ impl ProcessGauges {
                 self.max_fds.set(max as i64);
             }
         }
-        let mut wal = database.as_os_str().to_owned();
-        wal.push("-wal");
-        for (file, path) in [("database", database.to_path_buf()), ("wal", wal.into())] {
-            let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        for (file, bytes) in store_files {
             self.store_size
-                .get_or_create(&FileLabel { file: file.into() })
-                .set(bytes as i64);
+                .get_or_create(&FileLabel {
+                    file: (*file).into(),
+                })
+                .set(*bytes as i64);
         }
     }
 }

@@ -1,5 +1,5 @@
-//! `PUT /api/v1/models/{model}/reference`: the reference data set, streamed from the
-//! request body (CSV, NDJSON or a JSON array of events), profiled in core and stored.
+//! The reference upload: the data set streamed from the request body (CSV, NDJSON or
+//! a JSON array of events) and profiled in core; `service::reference` stores it.
 //!
 //! CSV and NDJSON are read as they arrive, so the body is never held whole; numeric
 //! values, which exact deciles need, are spilled to temporary files ([`FileSpill`]) and
@@ -11,7 +11,6 @@ use std::io::{BufRead, Read, Seek, Write};
 use std::path::Path;
 
 use axum::body::Body;
-use axum::http::StatusCode;
 use futures_util::TryStreamExt;
 use modelwatch_core::body::{BodyFormat, split_records};
 use modelwatch_core::csv_input::CsvRecords;
@@ -21,7 +20,7 @@ use modelwatch_core::event::validate_reference_row;
 use modelwatch_core::{FieldError, Model};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::pii::PiiKey;
 
 /// How a reference body is framed.
@@ -50,8 +49,7 @@ pub struct ProfiledReference {
 fn spill_failed(error: std::io::Error) -> ApiError {
     tracing::error!(%error, "reference spill failed");
     ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "spill_failed",
+        ErrorCode::SpillFailed,
         format!("cannot keep the reference's columns on disk: {error}"),
     )
 }
@@ -139,9 +137,9 @@ pub fn body_reader(body: Body, limit: usize) -> impl Read {
 fn too_large_or_unreadable(error: std::io::Error) -> ApiError {
     let text = error.to_string();
     if text.contains("larger than") {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", text).field("body")
+        ApiError::new(ErrorCode::BodyTooLarge, text).field("body")
     } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", text).field("body")
+        ApiError::new(ErrorCode::UnreadableBody, text).field("body")
     }
 }
 
@@ -177,12 +175,9 @@ pub fn profile_reference(
                     && e.field == "row"
                     && e.message.contains("larger than")
                 {
-                    return Err(ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        e.message.clone(),
-                    )
-                    .field("body"));
+                    return Err(
+                        ApiError::new(ErrorCode::BodyTooLarge, e.message.clone()).field("body")
+                    );
                 }
                 take(line, record);
             }

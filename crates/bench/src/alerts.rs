@@ -1,6 +1,6 @@
-//! `modelwatch bench --scenario alerts`: many rules over many models, and the delay
-//! from the ingest answer that completes a span to the webhook delivery of the alert
-//! change it causes.
+//! The alerts scenario (`modelwatch bench --scenario alerts`): many rules over many
+//! models, and the delay from the ingest answer that completes a span to the webhook
+//! delivery of the alert change it causes.
 //!
 //! Every model gets one rule that flips at every span (`count > 150` over 1m, with
 //! 200 and 100 events in alternate minutes and no damping) and quiet rules that are
@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use modelwatch_core::time::{MINUTE_MS, align_down, now_ms, parse_timestamp_str};
 use serde_json::{Value, json};
 
-use crate::bench::{cpu_seconds, put_json, start_child};
+use crate::client::put_json;
+use crate::target::{Target, cpu_seconds};
 
 /// When each notification arrived: (model, span end) → arrival.
 type Arrivals = Arc<Mutex<HashMap<(String, i64), Instant>>>;
@@ -85,7 +86,7 @@ fn scraped(text: &str, name: &str) -> f64 {
 
 /// Runs the alert benchmark and prints its figures.
 pub async fn run(
-    url: Option<String>,
+    target: &Target,
     models: u32,
     rules_per_model: u32,
     steps: u32,
@@ -94,13 +95,7 @@ pub async fn run(
         models > 0 && rules_per_model > 0 && steps > 1,
         "--models, --rules-per-model and --steps must be positive (steps > 1)"
     );
-    let (child, base) = match url {
-        Some(url) => (None, url.trim_end_matches('/').to_string()),
-        None => {
-            let (child, url) = start_child().await?;
-            (Some(child), url)
-        }
-    };
+    let (child, base) = target.start().await?;
     let client = reqwest::Client::new();
     let arrivals: Arrivals = Arc::default();
     let hook = start_receiver(arrivals.clone()).await?;
@@ -149,7 +144,7 @@ pub async fn run(
     let start = align_down(now_ms(), MINUTE_MS) - 2 * 24 * 60 * MINUTE_MS;
     // (model, span end) → when the request that completed the span was answered.
     let mut completed: HashMap<(String, i64), Instant> = HashMap::new();
-    let cpu_before = child.as_ref().and_then(|c| cpu_seconds(c.child.id()));
+    let cpu_before = child.as_ref().and_then(|c| cpu_seconds(c.pid()));
     let started = Instant::now();
     for step in 0..steps {
         let minute = start + step as i64 * MINUTE_MS;
@@ -199,7 +194,7 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(3)).await;
     let cpu = match (
         cpu_before,
-        child.as_ref().and_then(|c| cpu_seconds(c.child.id())),
+        child.as_ref().and_then(|c| cpu_seconds(c.pid())),
     ) {
         (Some(before), Some(after)) => after - before,
         _ => f64::NAN,

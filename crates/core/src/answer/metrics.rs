@@ -1,0 +1,306 @@
+//! The metrics of a window ([`Metrics`], what `WindowProfile::metrics` computes) and the
+//! answer of `GET /api/v1/models/{model}/metrics` ([`MetricsAnswer`], built by
+//! `query::metrics_answer`).
+
+use serde::{Deserialize, Serialize};
+
+use super::present;
+use crate::schema::Task;
+
+/// A metric of some tasks only: `None` for the other tasks (absent from the JSON),
+/// `Some(None)` where it is undefined (`null`).
+pub type TaskMetric = Option<Option<f64>>;
+
+/// The confusion matrix: rows are true classes, columns predicted ones, both in the
+/// order of `labels` (the model's classes and any other seen, sorted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfusionMatrix {
+    /// The classes.
+    pub labels: Vec<String>,
+    /// `matrix[true][predicted]` counts.
+    pub matrix: Vec<Vec<u64>>,
+}
+
+/// The metrics of one window, named as in API.md: the operational ones for every task,
+/// and those of the model's task. Undefined metrics are `None` (`null`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Share of labelled classifications that are right.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub accuracy: TaskMetric,
+    /// Classifiers' confusion matrix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confusion_matrix: Option<ConfusionMatrix>,
+    /// Predictions.
+    pub count: u64,
+    /// Share of predictions flagged as failed.
+    pub error_rate: Option<f64>,
+    /// F1 of the positive class (binary).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub f1: TaskMetric,
+    /// Macro-averaged F1 (multiclass).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub f1_macro: TaskMetric,
+    /// Support-weighted F1 (multiclass).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub f1_weighted: TaskMetric,
+    /// Predictions with a label joined.
+    pub labelled_count: u64,
+    /// Median serving latency, milliseconds.
+    pub latency_p50: Option<f64>,
+    /// 95th percentile of the serving latency, milliseconds.
+    pub latency_p95: Option<f64>,
+    /// 99th percentile of the serving latency, milliseconds.
+    pub latency_p99: Option<f64>,
+    /// Log loss, natural log (classifiers with scores).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub log_loss: TaskMetric,
+    /// Mean absolute error (regression).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub mae: TaskMetric,
+    /// Mean absolute percentage error, a fraction (regression).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub mape: TaskMetric,
+    /// Mean of prediction minus label (regression).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub mean_error: TaskMetric,
+    /// Precision of the positive class (binary).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub precision: TaskMetric,
+    /// Macro-averaged precision (multiclass).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub precision_macro: TaskMetric,
+    /// Support-weighted precision (multiclass).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub precision_weighted: TaskMetric,
+    /// Coefficient of determination (regression).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub r2: TaskMetric,
+    /// Recall of the positive class (binary).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub recall: TaskMetric,
+    /// Macro-averaged recall (multiclass).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub recall_macro: TaskMetric,
+    /// Support-weighted recall (multiclass).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub recall_weighted: TaskMetric,
+    /// Root mean squared error (regression).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub rmse: TaskMetric,
+    /// ROC AUC of the positive class's score (binary).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub roc_auc: TaskMetric,
+}
+
+/// One metric's value, as [`Metrics::entries`] lists them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MetricValue<'a> {
+    /// A count (`count`, `labelled_count`).
+    Count(u64),
+    /// A number; `None` where undefined.
+    Number(Option<f64>),
+    /// The confusion matrix.
+    ConfusionMatrix(&'a ConfusionMatrix),
+}
+
+impl MetricValue<'_> {
+    /// The value as a number (a count too); `None` when undefined or a matrix.
+    pub fn as_f64(self) -> Option<f64> {
+        match self {
+            MetricValue::Count(n) => Some(n as f64),
+            MetricValue::Number(x) => x,
+            MetricValue::ConfusionMatrix(_) => None,
+        }
+    }
+}
+
+impl Metrics {
+    /// Every metric the window has (those of its task), by name, in wire order
+    /// (alphabetical).
+    pub fn entries(&self) -> Vec<(&'static str, MetricValue<'_>)> {
+        use MetricValue::{Count, Number};
+        let task = |name: &'static str, metric: TaskMetric| metric.map(|x| (name, Number(x)));
+        [
+            task("accuracy", self.accuracy),
+            self.confusion_matrix
+                .as_ref()
+                .map(|m| ("confusion_matrix", MetricValue::ConfusionMatrix(m))),
+            Some(("count", Count(self.count))),
+            Some(("error_rate", Number(self.error_rate))),
+            task("f1", self.f1),
+            task("f1_macro", self.f1_macro),
+            task("f1_weighted", self.f1_weighted),
+            Some(("labelled_count", Count(self.labelled_count))),
+            Some(("latency_p50", Number(self.latency_p50))),
+            Some(("latency_p95", Number(self.latency_p95))),
+            Some(("latency_p99", Number(self.latency_p99))),
+            task("log_loss", self.log_loss),
+            task("mae", self.mae),
+            task("mape", self.mape),
+            task("mean_error", self.mean_error),
+            task("precision", self.precision),
+            task("precision_macro", self.precision_macro),
+            task("precision_weighted", self.precision_weighted),
+            task("r2", self.r2),
+            task("recall", self.recall),
+            task("recall_macro", self.recall_macro),
+            task("recall_weighted", self.recall_weighted),
+            task("rmse", self.rmse),
+            task("roc_auc", self.roc_auc),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The metric called `name` (as alert rules and the gauges name them); `None` when
+    /// the window's task has no such metric.
+    pub fn get(&self, name: &str) -> Option<MetricValue<'_>> {
+        self.entries()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The number of the metric called `name`; `None` when undefined, a matrix or not
+    /// a metric of the task.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.get(name).and_then(MetricValue::as_f64)
+    }
+}
+
+/// One step of a metrics series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// The step's metrics.
+    pub metrics: Metrics,
+    /// Start of the step (RFC 3339).
+    pub start: String,
+}
+
+/// The answer of `GET /api/v1/models/{model}/metrics?from&to&step&version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsAnswer {
+    /// Start of the range (see [`super::AnswerRange::from`]).
+    pub from: Option<String>,
+    /// The model.
+    pub model: String,
+    /// One point per step, with a step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<Vec<SeriesPoint>>,
+    /// The step (a duration such as `1d`), with a step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The whole range.
+    pub summary: Metrics,
+    /// The model's task.
+    pub task: Task,
+    /// End of the range, exclusive.
+    pub to: Option<String>,
+    /// The version queried; `None` for all.
+    pub version: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_follow_the_wire_order_and_presence() {
+        let metrics = Metrics {
+            accuracy: Some(Some(0.5)),
+            confusion_matrix: Some(ConfusionMatrix::default()),
+            roc_auc: Some(None),
+            latency_p50: Some(3.0),
+            ..Metrics::default()
+        };
+        let wire = serde_json::to_value(&metrics).unwrap();
+        let keys: Vec<&str> = wire
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let names: Vec<&str> = metrics.entries().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, keys);
+        assert_eq!(
+            serde_json::to_string(&metrics).unwrap(),
+            serde_json::to_string(&wire).unwrap()
+        );
+        assert_eq!(metrics.value("roc_auc"), None);
+        assert_eq!(metrics.get("roc_auc"), Some(MetricValue::Number(None)));
+        assert_eq!(metrics.get("rmse"), None);
+        assert_eq!(metrics.value("count"), Some(0.0));
+        let back: Metrics = serde_json::from_value(wire).unwrap();
+        assert_eq!(back, metrics);
+    }
+}

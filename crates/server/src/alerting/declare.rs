@@ -1,0 +1,62 @@
+//! Definitions kept in a configuration file: models, channels, rules and silences,
+//! applied at start through the same validation as the API.
+
+use std::collections::BTreeMap;
+
+use modelwatch_core::ModelDefinition;
+use modelwatch_core::alert::{ChannelDefinition, RuleDefinition, SilenceDefinition};
+
+use crate::error::ApiError;
+
+/// Definitions kept in a configuration file (for those who keep them in git):
+/// applied at start, in this order, through the same validation as the API. Existing
+/// definitions of the same name are replaced; others are left alone.
+#[derive(Debug, Default, Clone)]
+pub struct Declarations {
+    /// Models by name (the body of `PUT /api/v1/models/{model}`).
+    pub models: BTreeMap<String, ModelDefinition>,
+    /// Channels by name.
+    pub channels: BTreeMap<String, ChannelDefinition>,
+    /// Rules by name.
+    pub rules: BTreeMap<String, RuleDefinition>,
+    /// Silences by id.
+    pub silences: BTreeMap<String, SilenceDefinition>,
+}
+
+/// Applies `declarations`; the error names the section, entry and field.
+pub async fn declare(state: &crate::AppState, declarations: &Declarations) -> Result<(), String> {
+    let describe = |section: &str, name: &str, error: ApiError| match error.field {
+        Some(field) => format!("{section}.{name}.{field}: {}", error.message),
+        None => format!("{section}.{name}: {}", error.message),
+    };
+    for (name, definition) in &declarations.models {
+        let model = modelwatch_core::Model::new(name, definition.clone())
+            .map_err(|e| describe("models", name, ApiError::invalid(e)))?;
+        crate::service::models::store_model(state, model)
+            .await
+            .map_err(|e| describe("models", name, e))?;
+    }
+    for (name, definition) in &declarations.channels {
+        state
+            .alerting
+            .put_channel(state.store.as_ref(), name, definition.clone())
+            .await
+            .map_err(|e| describe("channels", name, e))?;
+    }
+    for (name, definition) in &declarations.rules {
+        let model = state.model(&definition.model);
+        state
+            .alerting
+            .put_rule(state.store.as_ref(), name, definition.clone(), model)
+            .await
+            .map_err(|e| describe("rules", name, e))?;
+    }
+    for (name, definition) in &declarations.silences {
+        state
+            .alerting
+            .put_silence(state.store.as_ref(), name, definition.clone())
+            .await
+            .map_err(|e| describe("silences", name, e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,376 @@
+//! The HTTP resources of alerting: rules, channels and silences (`PUT`, `GET`,
+//! `DELETE`), alerts and the event log.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use modelwatch_core::FieldError;
+use modelwatch_core::alert::{Channel, Rule, RuleDefinition, Silence};
+use modelwatch_core::time::now_ms;
+use modelwatch_store::alerting::Resource;
+use serde_json::{Value, json};
+
+use super::access::{Access, Reach, Routes};
+use super::extract::{Caller, JsonBody, ValidQuery};
+use crate::alerting::Put;
+use crate::error::{ApiError, ErrorCode};
+use crate::service::alerts::{self, Listing, MAX_LIST};
+use crate::state::AppState;
+
+/// Largest definition of a rule, channel or silence, in bytes.
+const DEFINITION_BYTES: usize = 1024 * 1024;
+
+/// The routes of alerting.
+pub fn routes(routes: Routes) -> Routes {
+    let (read, admin) = (
+        Access::read(Reach::Filtered),
+        Access::admin(Reach::Filtered),
+    );
+    let (read_server, admin_server) = (
+        Access::read(Reach::ServerWide),
+        Access::admin(Reach::ServerWide),
+    );
+    routes
+        .route("/api/v1/rules", [(read, get(list_rules))])
+        .route(
+            "/api/v1/rules/{rule}",
+            [
+                (read, get(get_rule)),
+                (admin, axum::routing::put(put_rule).delete(delete_rule)),
+            ],
+        )
+        .route("/api/v1/channels", [(read_server, get(list_channels))])
+        .route(
+            "/api/v1/channels/{channel}",
+            [
+                (read_server, get(get_channel)),
+                (
+                    admin_server,
+                    axum::routing::put(put_channel).delete(delete_channel),
+                ),
+            ],
+        )
+        .route("/api/v1/silences", [(read_server, get(list_silences))])
+        .route(
+            "/api/v1/silences/{silence}",
+            [
+                (read_server, get(get_silence)),
+                (
+                    admin_server,
+                    axum::routing::put(put_silence).delete(delete_silence),
+                ),
+            ],
+        )
+        .route("/api/v1/alerts", [(read, get(list_alerts))])
+        .route("/api/v1/events", [(read, get(list_events))])
+}
+
+/// `201` for a new definition, `200` for a replaced one.
+fn put_status(put: &Put) -> StatusCode {
+    match put {
+        Put::Created => StatusCode::CREATED,
+        Put::Replaced => StatusCode::OK,
+    }
+}
+
+type Shared = State<Arc<AppState>>;
+
+fn other_models() -> ApiError {
+    ApiError::new(
+        ErrorCode::Forbidden,
+        "this token is restricted to other models",
+    )
+    .field("model")
+}
+
+fn not_found(kind: &str, name: &str) -> ApiError {
+    // Distinct from `not_found` (no such endpoint), like `model_not_found`.
+    let code = match kind {
+        "rule" => ErrorCode::RuleNotFound,
+        "channel" => ErrorCode::ChannelNotFound,
+        _ => ErrorCode::SilenceNotFound,
+    };
+    ApiError::new(
+        code,
+        format!(
+            "no {kind} named `{}`",
+            modelwatch_core::time::truncate(name, 64)
+        ),
+    )
+    .field(kind)
+}
+
+/// Reads a definition from a request's JSON `body`, once the name in its path has
+/// passed `name_check`.
+fn read_definition<T: serde::de::DeserializeOwned>(
+    name_check: Result<(), FieldError>,
+    body: &Value,
+) -> Result<T, ApiError> {
+    name_check.map_err(ApiError::invalid)?;
+    modelwatch_core::definition::from_json(body).map_err(ApiError::invalid)
+}
+
+/// `PUT /api/v1/rules/{rule}`
+async fn put_rule(
+    State(state): Shared,
+    Path(name): Path<String>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
+) -> Result<Response, ApiError> {
+    // Authorization before validation, as for every other request.
+    if let Some(model) = body.get("model").and_then(Value::as_str)
+        && !caller.covers(model)
+    {
+        return Err(other_models());
+    }
+    if let Some(existing) = state.alerting.rules().get(&name)
+        && !caller.covers(&existing.model)
+    {
+        return Err(other_models());
+    }
+    let definition: RuleDefinition = read_definition(Rule::check_name(&name), &body)?;
+    let model = state.model(&definition.model);
+    let (put, rule) = state
+        .alerting
+        .put_rule(state.store.as_ref(), &name, definition, model)
+        .await?;
+    Ok((put_status(&put), Json(rule.to_json())).into_response())
+}
+
+/// `GET /api/v1/rules`
+async fn list_rules(State(state): Shared, caller: Caller) -> Json<Value> {
+    let rules: Vec<Value> = state
+        .alerting
+        .rules()
+        .values()
+        .filter(|r| caller.covers(&r.model))
+        .map(|r| r.to_json())
+        .collect();
+    Json(json!({"rules": rules}))
+}
+
+/// `GET /api/v1/rules/{rule}`
+async fn get_rule(
+    State(state): Shared,
+    Path(name): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let rule = state
+        .alerting
+        .rules()
+        .get(&name)
+        .cloned()
+        .filter(|r| caller.covers(&r.model))
+        .ok_or_else(|| not_found("rule", &name))?;
+    Ok(Json(rule.to_json()))
+}
+
+async fn delete_resource(
+    state: &AppState,
+    resource: Resource,
+    kind: &str,
+    name: &str,
+) -> Result<StatusCode, ApiError> {
+    if state
+        .alerting
+        .delete(state.store.as_ref(), resource, name)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(kind, name))
+    }
+}
+
+/// `DELETE /api/v1/rules/{rule}`
+async fn delete_rule(
+    State(state): Shared,
+    Path(name): Path<String>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    if let Some(rule) = state.alerting.rules().get(&name)
+        && !caller.covers(&rule.model)
+    {
+        return Err(other_models());
+    }
+    delete_resource(&state, Resource::Rules, "rule", &name).await
+}
+
+/// `PUT /api/v1/channels/{channel}`
+async fn put_channel(
+    State(state): Shared,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
+) -> Result<Response, ApiError> {
+    let definition = read_definition(Channel::check_name(&name), &body)?;
+    let (put, channel) = state
+        .alerting
+        .put_channel(state.store.as_ref(), &name, definition)
+        .await?;
+    Ok((put_status(&put), Json(channel.to_json())).into_response())
+}
+
+/// `GET /api/v1/channels`
+async fn list_channels(State(state): Shared) -> Json<Value> {
+    let channels: Vec<Value> = state
+        .alerting
+        .channels()
+        .values()
+        .map(|c| c.to_json())
+        .collect();
+    Json(json!({"channels": channels}))
+}
+
+/// `GET /api/v1/channels/{channel}`
+async fn get_channel(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let channel = state
+        .alerting
+        .channels()
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| not_found("channel", &name))?;
+    Ok(Json(channel.to_json()))
+}
+
+/// `DELETE /api/v1/channels/{channel}`
+async fn delete_channel(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    delete_resource(&state, Resource::Channels, "channel", &name).await
+}
+
+/// `PUT /api/v1/silences/{id}`
+async fn put_silence(
+    State(state): Shared,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
+) -> Result<Response, ApiError> {
+    let definition = read_definition(Silence::check_id(&id), &body)?;
+    let (put, silence) = state
+        .alerting
+        .put_silence(state.store.as_ref(), &id, definition)
+        .await?;
+    Ok((put_status(&put), Json(silence.to_json(now_ms()))).into_response())
+}
+
+/// `GET /api/v1/silences`
+async fn list_silences(State(state): Shared) -> Json<Value> {
+    let now = now_ms();
+    let silences: Vec<Value> = state
+        .alerting
+        .silences()
+        .values()
+        .map(|s| s.to_json(now))
+        .collect();
+    Json(json!({"silences": silences}))
+}
+
+/// `GET /api/v1/silences/{id}`
+async fn get_silence(
+    State(state): Shared,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let silence = state
+        .alerting
+        .silences()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| not_found("silence", &id))?;
+    Ok(Json(silence.to_json(now_ms())))
+}
+
+/// `DELETE /api/v1/silences/{id}`
+async fn delete_silence(
+    State(state): Shared,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    delete_resource(&state, Resource::Silences, "silence", &id).await
+}
+
+/// Query of `GET /api/v1/alerts`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertQuery {
+    state: Option<String>,
+    model: Option<String>,
+    limit: Option<i64>,
+}
+
+fn limit(value: Option<i64>) -> Result<i64, ApiError> {
+    match value {
+        None => Ok(100),
+        Some(n) if (1..=MAX_LIST).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid(FieldError::new(
+            "limit",
+            format!("must be 1 to {MAX_LIST}"),
+        ))),
+    }
+}
+
+/// `GET /api/v1/alerts?state=firing|resolved|all&model=&limit=`
+async fn list_alerts(
+    State(state): Shared,
+    caller: Caller,
+    ValidQuery(query): ValidQuery<AlertQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(model) = &query.model
+        && !caller.covers(model)
+    {
+        return Err(other_models());
+    }
+    let filter = match query.state.as_deref() {
+        None | Some("all") => None,
+        Some(s @ ("firing" | "resolved")) => Some(s.to_string()),
+        Some(_) => {
+            return Err(ApiError::invalid(FieldError::new(
+                "state",
+                "expected firing, resolved or all",
+            )));
+        }
+    };
+    let limit = limit(query.limit)?;
+    let listing = Listing {
+        model: query.model,
+        visible: caller.visible(),
+        limit,
+    };
+    let alerts = alerts::alerts(&state, filter, listing).await?;
+    Ok(Json(json!({"alerts": alerts})))
+}
+
+/// Query of `GET /api/v1/events`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventQuery {
+    model: Option<String>,
+    limit: Option<i64>,
+    before: Option<i64>,
+}
+
+/// `GET /api/v1/events?model=&limit=&before=`: newest first; `before` pages back by id.
+async fn list_events(
+    State(state): Shared,
+    caller: Caller,
+    ValidQuery(query): ValidQuery<EventQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(model) = &query.model
+        && !caller.covers(model)
+    {
+        return Err(other_models());
+    }
+    let listing = Listing {
+        model: query.model,
+        visible: caller.visible(),
+        limit: limit(query.limit)?,
+    };
+    let events = alerts::events(&state, query.before, listing).await?;
+    Ok(Json(json!({"events": events})))
+}

@@ -1,0 +1,215 @@
+//! Extractors whose rejection is an [`ApiError`] naming the field: a JSON body parsed
+//! into a type ([`JsonBody`]), a query string parsed into a type ([`ValidQuery`]), a
+//! raw body within the limit ([`RawBody`]), the body's record format ([`RecordFormat`])
+//! and the caller's grant ([`Caller`]).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use modelwatch_core::body::BodyFormat;
+use serde::de::DeserializeOwned;
+
+use crate::auth::Grant;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// A request body within `min(limits.max_body_bytes, CAP)` bytes.
+pub struct RawBody<const CAP: usize = { usize::MAX }>(pub Bytes);
+
+impl<const CAP: usize> FromRequest<Arc<AppState>> for RawBody<CAP> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let limit = state.limits.max_body_bytes.min(CAP);
+        let too_large = || {
+            ApiError::new(
+                ErrorCode::BodyTooLarge,
+                format!("the body is larger than {limit} bytes"),
+            )
+            .field("body")
+        };
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    ApiError::new(ErrorCode::UnreadableBody, rejection.body_text()).field("body")
+                }
+            })?;
+        if bytes.len() > limit {
+            return Err(too_large());
+        }
+        Ok(Self(bytes))
+    }
+}
+
+/// A JSON body (`application/json`, or no content type) parsed into `T`: a syntax
+/// error is `invalid_json`, a value that does not fit `T` is `invalid_field` naming
+/// its path.
+pub struct JsonBody<T, const CAP: usize = { usize::MAX }>(pub T);
+
+impl<T: DeserializeOwned, const CAP: usize> FromRequest<Arc<AppState>> for JsonBody<T, CAP> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        require_json(request.headers())?;
+        let RawBody(bytes) = RawBody::<CAP>::from_request(request, state).await?;
+        parse_json(&bytes).map(Self)
+    }
+}
+
+/// Parses JSON into `T`, naming the path of a value that does not fit.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::new(
+                ErrorCode::InvalidJson,
+                format!("the body is not valid JSON: {inner}"),
+            )
+            .field("body");
+        }
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError::new(ErrorCode::InvalidField, inner.to_string()).field(field)
+    })
+}
+
+/// A query string parsed into `T`; an unknown or malformed parameter is
+/// `invalid_query` naming it.
+pub struct ValidQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) =
+            Query::<T>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection| {
+                    let text = rejection.body_text();
+                    let field = text.split('`').nth(1).unwrap_or("query").to_string();
+                    ApiError::new(ErrorCode::InvalidQuery, text).field(field)
+                })?;
+        Ok(Self(value))
+    }
+}
+
+/// The request's content type, lower-cased, without parameters.
+pub fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// Whether a content type is one of the names of NDJSON.
+pub fn is_ndjson(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "application/x-ndjson" | "application/ndjson" | "application/jsonlines"
+    )
+}
+
+/// `415` for a content type not accepted here.
+pub fn unsupported(content_type: &str, accepted: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        format!("content type `{content_type}` is not accepted here; send {accepted}"),
+    )
+    .field("content-type")
+}
+
+/// The framing of a body of records: JSON (the default when no content type is
+/// given) or NDJSON.
+pub struct RecordFormat(pub BodyFormat);
+
+impl<S: Send + Sync> FromRequestParts<S> for RecordFormat {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        record_format(&parts.headers).map(Self)
+    }
+}
+
+fn record_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+    match content_type(headers).as_deref() {
+        None | Some("application/json") => Ok(BodyFormat::Json),
+        Some(ndjson) if is_ndjson(ndjson) => Ok(BodyFormat::Ndjson),
+        Some(other) => Err(unsupported(
+            other,
+            "application/json or application/x-ndjson",
+        )),
+    }
+}
+
+/// Refuses anything but JSON (`415`).
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    match record_format(headers)? {
+        BodyFormat::Json => Ok(()),
+        BodyFormat::Ndjson => Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the model definition as application/json",
+        )
+        .field("content-type")),
+    }
+}
+
+/// The grant of the caller's token; `None` when authentication is off.
+pub struct Caller(pub Option<Arc<Grant>>);
+
+impl Caller {
+    /// Whether the caller may touch `model`.
+    pub fn covers(&self, model: &str) -> bool {
+        self.0.as_ref().is_none_or(|g| g.covers(model))
+    }
+
+    /// The models the caller may see; `None` for all.
+    pub fn visible(&self) -> Option<std::collections::BTreeSet<String>> {
+        self.0.as_ref().and_then(|g| g.models.clone())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<Arc<Grant>>().cloned()))
+    }
+}
+
+/// The model named by the path's `{model}`, or `404`.
+pub struct ModelPath(pub Arc<modelwatch_store::ModelEntry>);
+
+impl FromRequestParts<Arc<AppState>> for ModelPath {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let axum::extract::Path(name) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        crate::service::models::model_entry(state, &name)
+            .map(Self)
+            .map_err(IntoResponse::into_response)
+    }
+}

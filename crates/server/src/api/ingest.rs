@@ -1,0 +1,95 @@
+//! `POST /api/v1/models/{model}/predictions` and `.../labels`, behind admission
+//! control: when the write queue is full or `limits.max_concurrent_ingest` requests are
+//! already being read, a request is answered `503` with `Retry-After` before its body
+//! is parsed, so an overload cannot hold a parsed body per waiting request in memory.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use modelwatch_core::time::now_ms;
+use serde_json::Value;
+
+use super::access::{Access, Reach, Routes};
+use super::extract::{ModelPath, RawBody, RecordFormat};
+use crate::error::ApiError;
+use crate::service::ingest;
+use crate::state::AppState;
+
+type Shared = State<Arc<AppState>>;
+
+/// The routes of ingest.
+pub fn routes(routes: Routes, state: &Arc<AppState>) -> Routes {
+    let admitted = |method: axum::routing::MethodRouter<Arc<AppState>>| {
+        method.route_layer(from_fn_with_state(state.clone(), admit_ingest))
+    };
+    routes
+        .route(
+            "/api/v1/models/{model}/predictions",
+            [(
+                Access::ingest(Reach::ModelInPath),
+                admitted(post(ingest_predictions)),
+            )],
+        )
+        .route(
+            "/api/v1/models/{model}/labels",
+            [(
+                Access::ingest(Reach::ModelInPath),
+                admitted(post(ingest_labels)),
+            )],
+        )
+}
+
+/// Admission control of ingest (see the module's doc).
+async fn admit_ingest(
+    State(state): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let queue_full = state.store.queue_depth() >= state.store.queue_capacity();
+    let permit = if queue_full {
+        None
+    } else {
+        state.ingest_permits.clone().try_acquire_owned().ok()
+    };
+    let Some(_permit) = permit else {
+        state.telemetry.requests_shed.inc();
+        // Read the body to its end, discarding it chunk by chunk (up to the body limit),
+        // so the connection stays usable: answering before the client has finished
+        // sending would make the server close it.
+        let mut chunks = request.into_body().into_data_stream();
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut chunks).await {
+            seen += chunk.len();
+            if seen > state.limits.max_body_bytes {
+                break;
+            }
+        }
+        return ApiError::from(modelwatch_store::StoreError::Overloaded).into_response();
+    };
+    next.run(request).await
+}
+
+async fn ingest_predictions(
+    State(state): Shared,
+    ModelPath(entry): ModelPath,
+    RecordFormat(format): RecordFormat,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    let arrival = now_ms();
+    ingest::predictions(&state, entry, arrival, format, body)
+        .await
+        .map(Json)
+}
+
+async fn ingest_labels(
+    State(state): Shared,
+    ModelPath(entry): ModelPath,
+    RecordFormat(format): RecordFormat,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    ingest::labels(&state, entry, format, body).await.map(Json)
+}

@@ -1,0 +1,39 @@
+//! The HTTP API of API.md: the router. Each resource has a file of its own that
+//! declares its routes with their access ([`access`]) and holds thin handlers: extract
+//! ([`extract`]), call the service layer (`crate::service`), answer.
+
+pub mod access;
+pub mod alerting;
+pub mod extract;
+pub mod ingest;
+pub mod models;
+pub mod queries;
+pub mod reference;
+pub mod report;
+pub mod system;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+
+use crate::state::AppState;
+
+/// Every route of the API, with the body limit and request tracing.
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    let body_limit = state.limits.max_body_bytes;
+    let routes = access::Routes::new(state.clone());
+    let routes = system::routes(routes);
+    let routes = models::routes(routes);
+    let routes = ingest::routes(routes, &state);
+    let routes = queries::routes(routes);
+    let routes = reference::routes(routes);
+    let routes = report::routes(routes);
+    let routes = alerting::routes(routes);
+    routes
+        .into_router()
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,54 @@
+//! `GET /api/v1/models/{model}/metrics`, `.../drift` and `.../quality`: answers over a
+//! range of event time.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::get;
+use modelwatch_core::answer::{DriftAnswer, MetricsAnswer, QualityAnswer};
+
+use super::access::{Access, Reach, Routes};
+use super::extract::{ModelPath, ValidQuery};
+use crate::error::ApiError;
+use crate::service::answers;
+use crate::service::ranges::{Range, RangeParams};
+use crate::state::AppState;
+
+type Shared = State<Arc<AppState>>;
+
+/// The routes of the range answers.
+pub fn routes(routes: Routes) -> Routes {
+    let read = Access::read(Reach::ModelInPath);
+    routes
+        .route("/api/v1/models/{model}/metrics", [(read, get(metrics))])
+        .route("/api/v1/models/{model}/drift", [(read, get(drift))])
+        .route("/api/v1/models/{model}/quality", [(read, get(quality))])
+}
+
+async fn metrics(
+    State(state): Shared,
+    ModelPath(entry): ModelPath,
+    ValidQuery(params): ValidQuery<RangeParams>,
+) -> Result<Json<MetricsAnswer>, ApiError> {
+    let range = Range::try_from(params)?;
+    answers::metrics(&state, entry, range).await.map(Json)
+}
+
+async fn drift(
+    State(state): Shared,
+    ModelPath(entry): ModelPath,
+    ValidQuery(params): ValidQuery<RangeParams>,
+) -> Result<Json<DriftAnswer>, ApiError> {
+    let range = Range::try_from(params)?;
+    answers::drift(&state, entry, range).await.map(Json)
+}
+
+async fn quality(
+    State(state): Shared,
+    ModelPath(entry): ModelPath,
+    ValidQuery(params): ValidQuery<RangeParams>,
+) -> Result<Json<QualityAnswer>, ApiError> {
+    let range = Range::try_from(params)?;
+    answers::quality(&state, entry, range).await.map(Json)
+}

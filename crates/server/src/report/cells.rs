@@ -1,0 +1,107 @@
+//! Cells of a report's tables, shared by the Markdown and HTML renderers: numbers to
+//! four decimals, `—` for what is undefined, a quality row's flags.
+
+use modelwatch_core::answer::metrics::{MetricValue, Metrics};
+use modelwatch_core::answer::quality::FeatureQuality;
+use modelwatch_core::answer::report::Report;
+use modelwatch_core::schema::FeatureType;
+use serde_json::Value;
+
+/// A table cell of an alert's field: floats to four decimals, `—` for null.
+pub(crate) fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "—".into(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{f:.4}"),
+            _ => n.to_string(),
+        },
+        Value::Object(_) => "(see JSON)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A number's cell: four decimals, `—` when undefined.
+pub(crate) fn number_cell(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".into(), |f| format!("{f:.4}"))
+}
+
+/// A count's cell: `—` when undefined.
+pub(crate) fn count_cell(value: Option<u64>) -> String {
+    value.map_or_else(|| "—".into(), |n| n.to_string())
+}
+
+/// A metric's cell.
+pub(crate) fn metric_cell(value: MetricValue) -> String {
+    match value {
+        MetricValue::Count(n) => n.to_string(),
+        MetricValue::Number(x) => number_cell(x),
+        MetricValue::ConfusionMatrix(_) => "(see JSON)".into(),
+    }
+}
+
+/// The scalar metrics of a window (all but the confusion matrix), in wire order.
+pub(crate) fn scalar_metrics(metrics: &Metrics) -> Vec<(&'static str, MetricValue<'_>)> {
+    metrics
+        .entries()
+        .into_iter()
+        .filter(|(_, v)| !matches!(v, MetricValue::ConfusionMatrix(_)))
+        .collect()
+}
+
+/// A feature type as the answers write it.
+pub(crate) fn kind_name(kind: FeatureType) -> &'static str {
+    match kind {
+        FeatureType::Numeric => "numeric",
+        FeatureType::Categorical => "categorical",
+    }
+}
+
+/// The rows and rejected rows of the report's `reference` and `current` parts present.
+pub(crate) fn inputs(report: &Report) -> Vec<(&'static str, u64, Option<u64>)> {
+    let reference = report
+        .reference
+        .as_ref()
+        .map(|r| ("reference", r.rows(), r.rejected()));
+    let current = report
+        .current
+        .as_ref()
+        .map(|c| ("current", c.rows, Some(c.rejected)));
+    reference.into_iter().chain(current).collect()
+}
+
+/// The new categories of a quality answer's feature entry, joined, or `—`.
+pub(crate) fn new_categories(feature: &FeatureQuality) -> Option<String> {
+    feature
+        .new_categories()
+        .filter(|new| !new.is_empty())
+        .map(|new| new.join(", "))
+}
+
+/// A quality row's cells: min, mean, max, out of range (numeric) and distinct
+/// (categorical), `—` where the type has none.
+pub(crate) struct QualityCells {
+    pub min: String,
+    pub mean: String,
+    pub max: String,
+    pub out_of_range: Option<u64>,
+    pub distinct: String,
+}
+
+pub(crate) fn quality_cells(feature: &FeatureQuality) -> QualityCells {
+    match feature {
+        FeatureQuality::Numeric(n) => QualityCells {
+            min: number_cell(n.min),
+            mean: number_cell(n.mean),
+            max: number_cell(n.max),
+            out_of_range: n.out_of_range,
+            distinct: "—".into(),
+        },
+        FeatureQuality::Categorical(c) => QualityCells {
+            min: "—".into(),
+            mean: "—".into(),
+            max: "—".into(),
+            out_of_range: None,
+            distinct: c.distinct.to_string(),
+        },
+    }
+}

@@ -1,0 +1,146 @@
+//! The model gauges of `/metrics`: metrics and drift over each model's trailing window
+//! of event time, computed with the same service calls as the HTTP answers
+//! ([`merged_performance`] and `WindowProfile::metrics`, as
+//! `GET /api/v1/models/{model}/metrics?from=&to=`; [`merged_features`] and
+//! `drift_verdicts`, the verdicts of `GET .../drift?from=&to=` without the
+//! distributions), at most once per
+//! `metrics.cache_ttl`, one computation at a time, off the async runtime.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use modelwatch_core::Granularity;
+use modelwatch_core::drift::verdict::drift_verdicts;
+use modelwatch_core::time::MINUTE_MS;
+use modelwatch_store::ModelEntry;
+
+use super::ranges::{Range, merged_features, merged_performance};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::telemetry::labels::{ALL_VERSIONS, OTHER_VERSION, VersionLabel};
+use crate::telemetry::model_gauges::Snapshot;
+
+/// How long a scrape waits for the writer to flush the lazily written feature profiles.
+const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Computes the model gauges again if they are older than the cache TTL (or a model
+/// was deleted since). Failures are logged and leave the previous values.
+pub async fn refresh(state: &Arc<AppState>) {
+    let mut refreshed = state.model_gauges_refreshed.lock().await;
+    let stale = state.telemetry.models.take_stale();
+    if !stale && refreshed.is_some_and(|at| at.elapsed() < state.metrics.cache_ttl) {
+        return;
+    }
+    let started = Instant::now();
+    // Feature profiles are written lazily: include what the writer holds, unless the
+    // write queue is so busy that waiting would stall the scrape (then the drift gauges
+    // miss at most the last second of events).
+    match tokio::time::timeout(FLUSH_WAIT, state.store.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot flush the store before computing the model gauges")
+        }
+        Err(_) => tracing::warn!("the store did not flush in time for the model gauges"),
+    }
+    let shared = state.clone();
+    match tokio::task::spawn_blocking(move || compute(&shared)).await {
+        Ok(snapshot) => {
+            let seconds = started.elapsed().as_secs_f64();
+            let gauges = &state.telemetry.models;
+            state
+                .telemetry
+                .exclusively(|| gauges.apply(snapshot, seconds));
+        }
+        Err(error) => tracing::warn!(%error, "computing the model gauges failed"),
+    }
+    *refreshed = Some(Instant::now());
+}
+
+/// The trailing window `[from, to)` of a model whose newest event is at `newest_ms`.
+pub fn trailing_window(newest_ms: i64, window_ms: i64) -> (i64, i64) {
+    let to = Granularity::Minute.window_start(newest_ms) + MINUTE_MS;
+    (to - window_ms, to)
+}
+
+fn compute(state: &AppState) -> Snapshot {
+    let entries = state.models.all();
+    let mut snapshot = Snapshot::new(entries.len() as i64);
+    let newest = match state.store.newest_event_times() {
+        Ok(newest) => newest,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the newest event times");
+            return snapshot;
+        }
+    };
+    for entry in entries {
+        let Some(&newest_ms) = newest.get(&entry.model.name) else {
+            continue;
+        };
+        if let Err(error) = compute_model(state, &entry, newest_ms, &mut snapshot) {
+            tracing::warn!(model = %entry.model.name, error = %error.message, "cannot compute the model gauges");
+        }
+    }
+    snapshot
+}
+
+fn compute_model(
+    state: &AppState,
+    entry: &ModelEntry,
+    newest_ms: i64,
+    snapshot: &mut Snapshot,
+) -> Result<(), ApiError> {
+    let store = state.store.as_ref();
+    let name = &entry.model.name;
+    let (from, to) = trailing_window(newest_ms, state.metrics.window_ms);
+    snapshot.add_bounds(name, from, to);
+    let max_versions = state.metrics.max_versions;
+    let versions: Vec<String> = store
+        .recent_versions(entry.id, from, to, max_versions + 2)?
+        .into_iter()
+        .filter(|v| v != ALL_VERSIONS && v != OTHER_VERSION)
+        .take(max_versions)
+        .collect();
+    for version in std::iter::once(None).chain(versions.iter().map(Some)) {
+        let range = Range {
+            from: Some(from),
+            to: Some(to),
+            step: None,
+            version: version.cloned(),
+        };
+        let merged = merged_performance(store, entry.id, &range)?.merged;
+        let metrics = merged.summary.metrics(&entry.model);
+        let label = VersionLabel {
+            model: name.clone(),
+            version: version.cloned().unwrap_or_else(|| ALL_VERSIONS.to_string()),
+        };
+        snapshot.add_window_metrics(&metrics, &label);
+    }
+    if let Some(reference) = state.reference(entry.id) {
+        let range = Range {
+            from: Some(from),
+            to: Some(to),
+            ..Range::default()
+        };
+        let current = merged_features(store, entry.id, &range)?.merged;
+        let verdicts = drift_verdicts(&entry.model, &reference, &current);
+        snapshot.add_drift(name, &verdicts);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_ends_with_the_minute_of_the_newest_event() {
+        let newest = 1_710_115_200_000 + 5 * MINUTE_MS + 1_234;
+        assert_eq!(
+            trailing_window(newest, 60 * MINUTE_MS),
+            (
+                1_710_115_200_000 - 54 * MINUTE_MS,
+                1_710_115_200_000 + 6 * MINUTE_MS
+            )
+        );
+    }
+}
