@@ -22,6 +22,13 @@ pub const RESERVED_COLUMNS: &[&str] = &[
 /// Longest accepted model name.
 pub const MAX_MODEL_NAME_LEN: usize = 64;
 
+/// Checks the name of a rule, channel or silence (the rules of model names); the error
+/// is on `field` and calls it a `noun`.
+pub fn validate_resource_name(name: &str, field: &str, noun: &str) -> Result<(), FieldError> {
+    validate_model_name(name)
+        .map_err(|e| FieldError::new(field, e.message.replace("model name", noun)))
+}
+
 /// Checks a model name against `[a-z0-9][a-z0-9_.-]{0,63}`.
 pub fn validate_model_name(name: &str) -> Result<(), FieldError> {
     let bytes = name.as_bytes();

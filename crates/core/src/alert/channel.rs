@@ -342,7 +342,7 @@ fn email(definition: &ChannelDefinition) -> Result<ChannelKind, FieldError> {
 impl Channel {
     /// Checks a channel's name (the rules of model names).
     pub fn check_name(name: &str) -> Result<(), FieldError> {
-        super::check_name(name, "channel", "channel name")
+        crate::schema::validate_resource_name(name, "channel", "channel name")
     }
 
     /// Reads and validates a channel definition sent as JSON.

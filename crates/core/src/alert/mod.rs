@@ -22,13 +22,6 @@ pub use rule::{
 pub use silence::{Silence, SilenceDefinition};
 pub use state::{Judgement, Phase, Raised, Replay, RuleState, SpanRecord, Transition};
 
-/// Checks the name of a rule, channel or silence (the rules of model names); the error
-/// is on `field` and calls it a `noun`.
-pub fn check_name(name: &str, field: &str, noun: &str) -> Result<(), crate::FieldError> {
-    crate::schema::validate_model_name(name)
-        .map_err(|e| crate::FieldError::new(field, e.message.replace("model name", noun)))
-}
-
 /// A stable fingerprint of an alert's labels (FNV-1a, 16 hex digits, like
 /// Alertmanager's).
 pub fn fingerprint(labels: &std::collections::BTreeMap<String, String>) -> String {

@@ -383,7 +383,7 @@ const MAX_LABELS: usize = 32;
 impl Rule {
     /// Checks a rule's name (the rules of model names).
     pub fn check_name(name: &str) -> Result<(), FieldError> {
-        super::check_name(name, "rule", "rule name")
+        crate::schema::validate_resource_name(name, "rule", "rule name")
     }
 
     /// Reads and validates a rule definition sent as JSON (`definition`), named `name`,

@@ -47,7 +47,7 @@ pub struct Silence {
 impl Silence {
     /// Checks a silence's id (the rules of model names).
     pub fn check_id(id: &str) -> Result<(), FieldError> {
-        super::check_name(id, "silence", "silence id")
+        crate::schema::validate_resource_name(id, "silence", "silence id")
     }
 
     /// Reads and validates a silence definition sent as JSON; `starts_at` defaults to
