@@ -176,7 +176,8 @@ def feature_types(frame: pd.DataFrame) -> list[dict[str, str]]:
 
 def sorted_classes(classes: Sequence[str]) -> list[str]:
     """Class labels in the order of ``np.unique`` on their values: numerically when all
-    are numbers (as scikit-learn's ``classes_`` are), else as text."""
+    are numbers (as scikit-learn's ``classes_`` are), else as text.
+    """
     try:
         return sorted(classes, key=float)
     except ValueError:

@@ -1,5 +1,6 @@
 """A minimal HTTP/1.1 client on the standard library (``http.client``), one kept-alive
-connection per thread, so the package depends on nothing but numpy and pandas."""
+connection per thread, so the package depends on nothing but numpy and pandas.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Model inputs, outputs and labels as the records of the HTTP API: one dict per row,
-features nested under ``features``, ``null`` for every missing value."""
+features nested under ``features``, ``null`` for every missing value.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from . import _convert
 @dataclass
 class Schema:
     """What the client knows of a model: its task, its classes (as the server compares
-    them), the positive class, and the order of ``predict_proba``'s columns."""
+    them), the positive class, and the order of ``predict_proba``'s columns.
+    """
 
     task: str
     classes: list[str]
@@ -43,7 +45,8 @@ class Schema:
 
 def scores(schema: Schema, values: Any, rows: int, columns: Sequence[str] | None) -> list[Any]:
     """Scores as the API takes them: P(positive) for a binary model, ``{class: p}`` for a
-    multiclass one. ``values`` is ``predict_proba``'s output as it comes."""
+    multiclass one. ``values`` is ``predict_proba``'s output as it comes.
+    """
     array = np.asarray(values, dtype=np.float64)
     if array.shape[0] != rows:
         raise ValueError(f"scores have {array.shape[0]} rows where the inputs have {rows}")
@@ -59,8 +62,7 @@ def scores(schema: Schema, values: Any, rows: int, columns: Sequence[str] | None
             raise ValueError(f"scores have {array.shape[1]} columns, the classes are {order}")
         per_class = [_convert.float_column(array[:, i]) for i in range(array.shape[1])]
         return [
-            {c: v for c, v in zip(order, row) if v is not None} or None
-            for row in zip(*per_class)
+            {c: v for c, v in zip(order, row) if v is not None} or None for row in zip(*per_class)
         ]
     raise ValueError("a regression model takes no scores")
 
@@ -87,9 +89,11 @@ def feature_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One ``{feature: value}`` dict per row."""
     names = [str(c) for c in frame.columns]
     columns = [_convert.column(frame.iloc[:, i]) for i in range(frame.shape[1])]
-    return [dict(zip(names, row)) for row in zip(*columns)] if columns else [
-        {} for _ in range(len(frame))
-    ]
+    return (
+        [dict(zip(names, row)) for row in zip(*columns)]
+        if columns
+        else [{} for _ in range(len(frame))]
+    )
 
 
 def events(

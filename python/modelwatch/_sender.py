@@ -1,6 +1,7 @@
 """The background sender of a model: a bounded queue of records that ``log`` fills
 without ever blocking, and one daemon thread that converts them, sends NDJSON batches
-and retries."""
+and retries.
+"""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ class Sender:
 
     def reserve(self, rows: int) -> int | None:
         """Numbers ``rows`` records, or ``None`` (and counts them dropped) when the queue
-        has no room for them."""
+        has no room for them.
+        """
         with self._cond:
             first = self._next_index
             self._next_index += rows
@@ -124,7 +126,8 @@ class Sender:
 
     def _next_batch(self) -> _Batch:
         """Blocks until a batch is due: ``BATCH_RECORDS`` records of one kind, or
-        whatever is queued ``LINGER_SECONDS`` after the oldest arrived."""
+        whatever is queued ``LINGER_SECONDS`` after the oldest arrived.
+        """
         with self._cond:
             while not self._queue:
                 self._cond.wait()
@@ -152,7 +155,8 @@ class Sender:
 
     def _build(self, batch: _Batch) -> tuple[list[int], list[dict[str, Any]]]:
         """The records of a batch's chunks and their indexes; a chunk whose values cannot
-        be converted is rejected whole, with the reason."""
+        be converted is rejected whole, with the reason.
+        """
         indexes: list[int] = []
         records: list[dict[str, Any]] = []
         for chunk in batch.chunks:
@@ -249,9 +253,7 @@ class Sender:
                 field_ = entry.get("field")
                 # A retried batch may have been stored by an attempt whose answer was lost:
                 # its ids are then duplicates of themselves.
-                if retried and field_ == "id" and (
-                    "duplicate" in reason or "already" in reason
-                ):
+                if retried and field_ == "id" and ("duplicate" in reason or "already" in reason):
                     continue
                 refused += 1
                 self._reject(indexes[i], records[i].get("id"), field_, reason)

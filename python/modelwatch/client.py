@@ -1,5 +1,6 @@
 """``mw.Client`` and ``mw.Model``: define a model, log its predictions and labels in the
-background, read its metrics, drift and quality back as DataFrames."""
+background, read its metrics, drift and quality back as DataFrames.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def _query_time(value: Any) -> int | None:
 
 class Client:
     """A modelwatch server. ``url`` and ``token`` default to ``$MODELWATCH_URL`` (else
-    ``http://127.0.0.1:8480``) and ``$MODELWATCH_TOKEN``."""
+    ``http://127.0.0.1:8480``) and ``$MODELWATCH_TOKEN``.
+    """
 
     def __init__(
         self,
@@ -126,7 +128,10 @@ class Client:
         if features is not None and not isinstance(features, pd.DataFrame):
             spec_features = [dict(f) for f in features]
             spec = _definition(
-                task, pd.DataFrame(), classes=classes, positive_class=positive_class,
+                task,
+                pd.DataFrame(),
+                classes=classes,
+                positive_class=positive_class,
                 observed=observed,
             )
             spec["features"] = spec_features
@@ -164,7 +169,8 @@ class Client:
 
 class Model:
     """One model on the server: ``log`` and ``log_labels`` queue records that a background
-    thread sends; ``metrics``, ``drift`` and ``quality`` read the answers back."""
+    thread sends; ``metrics``, ``drift`` and ``quality`` read the answers back.
+    """
 
     def __init__(
         self, client: Client, name: str, spec: dict[str, Any], score_columns: list[str]
@@ -276,13 +282,22 @@ class Model:
 
         def build() -> list[dict[str, Any]]:
             names = (
-                _convert.ids(ids) if ids is not None
+                _convert.ids(ids)
+                if ids is not None
                 else [f"{prefix}-{first + i}" for i in range(rows)]
             )
             return _records.events(
-                schema, frame, rows, ids=names, predictions=predictions, scores_=scores,
-                score_classes=score_classes, labels=labels, timestamps=timestamps,
-                latency_ms=latency_ms, version=version,
+                schema,
+                frame,
+                rows,
+                ids=names,
+                predictions=predictions,
+                scores_=scores,
+                score_classes=score_classes,
+                labels=labels,
+                timestamps=timestamps,
+                latency_ms=latency_ms,
+                version=version,
             )
 
         self._sender.put(Chunk("predictions", first, rows, build))
@@ -301,9 +316,7 @@ class Model:
                 values = _records.targets(schema, labels)
                 if len(values) != rows:
                     raise ValueError(f"{len(values)} labels for {rows} ids")
-                return [
-                    {"id": i, "label": v} for i, v in zip(_convert.ids(ids), values)
-                ]
+                return [{"id": i, "label": v} for i, v in zip(_convert.ids(ids), values)]
 
             self._sender.put(Chunk("labels", first, rows, build))
         except Exception:  # noqa: BLE001 - never into the serving path
@@ -312,7 +325,8 @@ class Model:
     def flush(self, timeout: float | None = 30.0) -> None:
         """Waits until every queued record is sent; raises :class:`RejectedRecords` with
         each record the server rejected since the last flush, and ``TimeoutError`` when
-        records are still queued after ``timeout`` seconds."""
+        records are still queued after ``timeout`` seconds.
+        """
         if not self._sender.wait_idle(timeout):
             raise TimeoutError(
                 f"modelwatch: {self._sender.stats()['queued']} records still queued "
@@ -324,23 +338,33 @@ class Model:
 
     def stats(self) -> dict[str, int]:
         """Records ``sent``, ``rejected``, ``dropped`` (queue full), ``retried`` (sent
-        again after a 503, 429 or connection error) and ``queued``."""
+        again after a 503, 429 or connection error) and ``queued``.
+        """
         return self._sender.stats()
 
     def _range(self, start: Any, end: Any, version: str | None) -> dict[str, Any]:
         return {"from": _query_time(start), "to": _query_time(end), "version": version}
 
     def metrics(
-        self, start: Any = None, end: Any = None, step: str | None = "1d",
+        self,
+        start: Any = None,
+        end: Any = None,
+        step: str | None = "1d",
         version: str | None = None,
     ) -> pd.DataFrame:
         """One row per window of ``step`` (the summary alone without a step), indexed by
-        the window's start (UTC), one float column per metric."""
+        the window's start (UTC), one float column per metric.
+        """
         query = dict(self._range(start, end, version), step=step)
         return frames.metrics_frame(self.client._call("GET", self._path + "/metrics", query=query))
 
     def _per_window(
-        self, what: str, start: Any, end: Any, step: str | None, version: str | None,
+        self,
+        what: str,
+        start: Any,
+        end: Any,
+        step: str | None,
+        version: str | None,
     ) -> list[tuple[Any, dict[str, Any]]]:
         if step is None:
             answer = self.client._call(
@@ -361,18 +385,25 @@ class Model:
         return windows
 
     def drift(
-        self, start: Any = None, end: Any = None, step: str | None = None,
+        self,
+        start: Any = None,
+        end: Any = None,
+        step: str | None = None,
         version: str | None = None,
     ) -> pd.DataFrame:
         """Drift against the reference: one row per feature (then the prediction and the
-        score), and per window of ``step`` when one is given (column ``start``)."""
+        score), and per window of ``step`` when one is given (column ``start``).
+        """
         windows = self._per_window("drift", start, end, step, version)
         if step is None:
             return frames.drift_frame(windows[0][1])
         return frames.windowed([(s, frames.drift_frame(a)) for s, a in windows])
 
     def quality(
-        self, start: Any = None, end: Any = None, step: str | None = None,
+        self,
+        start: Any = None,
+        end: Any = None,
+        step: str | None = None,
         version: str | None = None,
     ) -> pd.DataFrame:
         """Data quality: one row per feature, and per window of ``step`` when given."""

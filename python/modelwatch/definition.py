@@ -1,5 +1,6 @@
 """Model definitions inferred from data: features from dtypes, classes and the positive
-class from labels, predictions or an estimator's ``classes_``."""
+class from labels, predictions or an estimator's ``classes_``.
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,8 @@ class ApiError(Exception):
 @dataclass(frozen=True)
 class Rejection:
     """One record the server did not store: its position among the records logged to the
-    model (from 0, in the order of ``log`` calls), its id, the field at fault and why."""
+    model (from 0, in the order of ``log`` calls), its id, the field at fault and why.
+    """
 
     index: int
     id: str | None

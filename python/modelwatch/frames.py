@@ -1,5 +1,6 @@
 """The server's answers (and a report's parts) as typed pandas DataFrames: datetimes in
-UTC, floats for every metric and statistic, ready for ``plot()``."""
+UTC, floats for every metric and statistic, ready for ``plot()``.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def _floats(frame: pd.DataFrame, skip: set[str]) -> pd.DataFrame:
 
 def metrics_frame(answer: dict[str, Any]) -> pd.DataFrame:
     """A metrics answer: one row per window of its series (the summary alone, at the
-    answer's ``from``, when it has no series), indexed by the window's start."""
+    answer's ``from``, when it has no series), indexed by the window's start.
+    """
     series = answer.get("series")
     if series is None:
         rows = [dict(answer.get("summary") or {}, start=answer.get("from"))]
@@ -59,7 +61,8 @@ def _drift_row(entry: dict[str, Any], role: str) -> dict[str, Any]:
 
 def drift_frame(answer: dict[str, Any] | None) -> pd.DataFrame:
     """A drift answer: one row per feature, then the prediction and the score (``role``
-    says which), with each statistic as a column."""
+    says which), with each statistic as a column.
+    """
     rows = []
     if answer:
         rows += [_drift_row(e, "feature") for e in answer.get("features") or []]

@@ -1,5 +1,6 @@
 """``mw.report``: the report of ``modelwatch report`` and the server, computed in process
-by the Rust core on the DataFrames' columns."""
+by the Rust core on the DataFrames' columns.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class Report:
     """A report: ``metrics`` (one row per window of the series), ``drift`` (one row per
     feature, then the prediction and the score) and ``quality`` (one row per feature)
     as DataFrames; ``summary`` the metrics of the whole range; ``to_dict()`` the JSON of
-    ``modelwatch report``; ``to_html(path)`` the server's page."""
+    ``modelwatch report``; ``to_html(path)`` the server's page.
+    """
 
     def __init__(self, core: Any) -> None:
         """Wraps core's report."""
@@ -75,9 +77,7 @@ def _columns(
         if name not in frame:
             raise KeyError(f"feature column `{name}` is missing")
         values = frame[name]
-        out[name] = (
-            _numeric(name, values) if kinds[name] == "numeric" else _convert.column(values)
-        )
+        out[name] = _numeric(name, values) if kinds[name] == "numeric" else _convert.column(values)
     for role, source in roles.items():
         if source is None:
             continue
@@ -146,8 +146,13 @@ def report(
         raise TypeError("a multiclass score is a list of columns or a {class: column} mapping")
     if label is not None and label not in current_df and label not in reference_df:
         label = None  # the default name, and no labels
-    for role, column in (("prediction", prediction), ("timestamp", timestamp), ("id", id),
-                         ("version", version), ("latency_ms", latency_ms)):
+    for role, column in (
+        ("prediction", prediction),
+        ("timestamp", timestamp),
+        ("id", id),
+        ("version", version),
+        ("latency_ms", latency_ms),
+    ):
         if column is not None and column not in current_df:
             raise KeyError(f"{role} column `{column}` is missing")
     role_columns = {
@@ -174,17 +179,19 @@ def report(
         for column in (prediction, label):
             if column is not None and column in frame and task != "regression":
                 labels_seen += _convert.class_labels(frame[column])
-    spec = dict(definition) if definition is not None else _definition(
-        task,
-        feature_frame,
-        classes=classes,
-        positive_class=positive_class,
-        observed=labels_seen,
+    spec = (
+        dict(definition)
+        if definition is not None
+        else _definition(
+            task,
+            feature_frame,
+            classes=classes,
+            positive_class=positive_class,
+            observed=labels_seen,
+        )
     )
     kinds = {f["name"]: f["type"] for f in spec["features"]}
-    if task == "multiclass_classification" and score is not None and not isinstance(
-        score, Mapping
-    ):
+    if task == "multiclass_classification" and score is not None and not isinstance(score, Mapping):
         order = [_convert.class_label(c) for c in (classes or [])] or _convert.sorted_classes(
             spec["classes"]
         )
@@ -208,9 +215,7 @@ def report(
         # Events need ids; without an id column a row's is its position.
         current["id"] = [str(i) for i in range(len(current_df))]
     step_ms = _step_ms(step)
-    core = _core.report(
-        json.dumps(spec), reference, current, step_ms, int(time.time() * 1000)
-    )
+    core = _core.report(json.dumps(spec), reference, current, step_ms, int(time.time() * 1000))
     result = Report(core)
     if on_invalid == "raise":
         for part in ("reference", "current"):

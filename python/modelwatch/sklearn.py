@@ -1,6 +1,7 @@
 """``mw.sklearn.monitor``: a scikit-learn estimator (or ``Pipeline``) that logs what it
 serves. ``predict`` and ``predict_proba`` answer as the estimator does and queue the
-inputs, outputs, scores and latency with generated ids (``last_ids``)."""
+inputs, outputs, scores and latency with generated ids (``last_ids``).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from .client import Model
 
 class MonitoredEstimator:
     """The estimator, with ``predict`` and ``predict_proba`` logged to ``model``. Every
-    other attribute is the estimator's own."""
+    other attribute is the estimator's own.
+    """
 
     def __init__(self, estimator: Any, model: Model, version: str | None = None) -> None:
         """Wraps ``estimator``; see :func:`monitor`."""
@@ -88,5 +90,6 @@ class MonitoredEstimator:
 def monitor(estimator: Any, model: Model, version: str | None = None) -> MonitoredEstimator:
     """A drop-in wrapper of ``estimator`` (a fitted estimator or ``Pipeline``) whose
     ``predict`` and ``predict_proba`` log to ``model`` as they serve; the ids of the last
-    call's rows are ``last_ids``, for ``model.log_labels`` later."""
+    call's rows are ``last_ids``, for ``model.log_labels`` later.
+    """
     return MonitoredEstimator(estimator, model, version)

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def binary() -> str:
     path = os.environ.get("MODELWATCH_BIN") or str(ROOT / "target" / "debug" / "modelwatch")
-    assert Path(path).exists(), f"build the server first (cargo build), or set MODELWATCH_BIN: {path}"
+    assert Path(path).exists(), (
+        f"build the server first (cargo build), or set MODELWATCH_BIN: {path}"
+    )
     return path
 
 
@@ -28,9 +30,17 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, tmp: Path, config: str = "") -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [binary(), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(tmp / "data")]
+        args = [
+            binary(),
+            "serve",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--data-dir",
+            str(tmp / "data"),
+        ]
         if config:
             path = tmp / "modelwatch.toml"
             path.write_text(config)

@@ -26,7 +26,12 @@ def load(name: str):
     order = rng.permutation(len(X))
     half = len(X) // 2
     ref, cur = order[:half], order[half:]
-    Xr, yr, Xc, yc = X.iloc[ref], y.iloc[ref], X.iloc[cur].reset_index(drop=True), y.iloc[cur].reset_index(drop=True)
+    Xr, yr, Xc, yc = (
+        X.iloc[ref],
+        y.iloc[ref],
+        X.iloc[cur].reset_index(drop=True),
+        y.iloc[cur].reset_index(drop=True),
+    )
     if name == "diabetes":
         model, task = LinearRegression(), "regression"
     else:
@@ -38,4 +43,6 @@ def load(name: str):
 
 def timestamps(rows: int) -> pd.Series:
     """Event times spread over three UTC days."""
-    return pd.Series([DAY0 + pd.Timedelta(minutes=int(m)) for m in np.linspace(0, 3 * 1440 - 1, rows)])
+    return pd.Series(
+        [DAY0 + pd.Timedelta(minutes=int(m)) for m in np.linspace(0, 3 * 1440 - 1, rows)]
+    )

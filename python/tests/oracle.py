@@ -20,7 +20,11 @@ def expected(task: str, y_true, y_pred, proba=None, classes=None) -> dict[str, f
     y_pred = [str(v) for v in y_pred]
     out = {"accuracy": skm.accuracy_score(y_true, y_pred)}
     if task == "binary_classification":
-        for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+        for name, fn in (
+            ("precision", skm.precision_score),
+            ("recall", skm.recall_score),
+            ("f1", skm.f1_score),
+        ):
             out[name] = fn(y_true, y_pred, pos_label="1", zero_division=0)
         if proba is not None:
             out["roc_auc"] = skm.roc_auc_score([v == "1" for v in y_true], proba)
@@ -39,4 +43,6 @@ def assert_metrics(actual, wanted: dict[str, float], where: str) -> None:
     for name, value in wanted.items():
         tolerance = 1e-3 if name == "roc_auc" else 1e-9
         got = float(actual[name])
-        assert abs(got - value) <= tolerance * max(1.0, abs(value)), f"{where}: {name} {got} != {value}"
+        assert abs(got - value) <= tolerance * max(1.0, abs(value)), (
+            f"{where}: {name} {got} != {value}"
+        )

@@ -49,7 +49,11 @@ def test_every_metric_equals_scikit_learn_whole_range_and_per_day(name: str) -> 
         proba = cur[score].to_numpy()
     classes = getattr(model, "classes_", None)
     assert r.summary["count"] == len(cur)
-    assert_metrics(r.summary, expected(task, cur["label"], cur["prediction"], proba, classes), f"{name} whole range")
+    assert_metrics(
+        r.summary,
+        expected(task, cur["label"], cur["prediction"], proba, classes),
+        f"{name} whole range",
+    )
     assert len(r.metrics) == 3
     day = cur["ts"].dt.floor("1D")
     for start, row in r.metrics.iterrows():
@@ -57,20 +61,34 @@ def test_every_metric_equals_scikit_learn_whole_range_and_per_day(name: str) -> 
         assert row["count"] == rows.sum()
         assert_metrics(
             row,
-            expected(task, cur["label"][rows], cur["prediction"][rows], None if proba is None else proba[rows], classes),
+            expected(
+                task,
+                cur["label"][rows],
+                cur["prediction"][rows],
+                None if proba is None else proba[rows],
+                classes,
+            ),
             f"{name} {start}",
         )
 
 
 def test_a_shifted_copy_drifts_and_an_unshifted_one_does_not() -> None:
     Xr, _, Xc, _, model, _ = load("digits")
-    same = mw.report(Xr.assign(prediction=model.predict(Xr)), Xc.assign(prediction=model.predict(Xc)),
-                     task="multiclass_classification", label=None)
+    same = mw.report(
+        Xr.assign(prediction=model.predict(Xr)),
+        Xc.assign(prediction=model.predict(Xc)),
+        task="multiclass_classification",
+        label=None,
+    )
     shifted = Xc.copy()
     pixel = "pixel_3_4"
     shifted[pixel] = shifted[pixel] + 8  # one pixel brightened
-    drifted = mw.report(Xr.assign(prediction=model.predict(Xr)), shifted.assign(prediction=model.predict(Xc)),
-                        task="multiclass_classification", label=None)
+    drifted = mw.report(
+        Xr.assign(prediction=model.predict(Xr)),
+        shifted.assign(prediction=model.predict(Xc)),
+        task="multiclass_classification",
+        label=None,
+    )
     by_name = drifted.drift.set_index("name")
     assert bool(by_name.loc[pixel, "drifted"]) is True
     assert not bool(same.drift.set_index("name").loc[pixel, "drifted"])
@@ -96,8 +114,16 @@ def test_the_report_is_the_cli_report_byte_for_byte(tmp_path) -> None:
     cur.insert(0, "id", [f"r{i}" for i in range(len(cur))])
     r = mw.report(ref, cur, task=task, score=score, timestamp="timestamp", id="id")
     schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps({"task": task, "classes": ["0", "1"], "positive_class": "1",
-                                  "features": [{"name": c, "type": "numeric"} for c in ref.columns[:-3]]}))
+    schema.write_text(
+        json.dumps(
+            {
+                "task": task,
+                "classes": ["0", "1"],
+                "positive_class": "1",
+                "features": [{"name": c, "type": "numeric"} for c in ref.columns[:-3]],
+            }
+        )
+    )
     out = cur.copy()
     out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     ref.to_csv(tmp_path / "ref.csv", index=False, float_format=None)
@@ -105,9 +131,21 @@ def test_the_report_is_the_cli_report_byte_for_byte(tmp_path) -> None:
 
     def cli(fmt: str) -> str:
         return subprocess.run(
-            [binary(), "report", "--schema", str(schema), "--reference", str(tmp_path / "ref.csv"),
-             "--current", str(tmp_path / "cur.csv"), "--format", fmt],
-            check=True, capture_output=True, text=True,
+            [
+                binary(),
+                "report",
+                "--schema",
+                str(schema),
+                "--reference",
+                str(tmp_path / "ref.csv"),
+                "--current",
+                str(tmp_path / "cur.csv"),
+                "--format",
+                fmt,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
 
     cli_json = json.loads(cli("json"))
@@ -144,8 +182,8 @@ def test_a_panic_in_the_core_is_a_python_exception() -> None:
 
 
 def test_version_is_the_crates() -> None:
-    import tomllib
+    import re
     from pathlib import Path
 
-    cargo = tomllib.loads((Path(__file__).resolve().parents[2] / "Cargo.toml").read_text())
-    assert mw.__version__ == cargo["workspace"]["package"]["version"]
+    cargo = (Path(__file__).resolve().parents[2] / "Cargo.toml").read_text()
+    assert mw.__version__ == re.search(r'(?m)^version = "([^"]+)"', cargo).group(1)
