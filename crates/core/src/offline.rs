@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
+use serde_json::{Map, Value};
+
 use crate::answer::range::AnswerRange;
 use crate::answer::report::{InputRows, Report};
 use crate::csv_input::CsvRecords;
@@ -40,11 +42,30 @@ impl OfflineProfiles {
         model: &Model,
         reference: Option<&ReferenceProfile>,
         default_time_ms: i64,
-        mut progress: impl FnMut(u64),
+        progress: impl FnMut(u64),
     ) -> Result<Self, FieldError> {
+        Ok(Self::from_records(
+            CsvRecords::new(input, model)?,
+            model,
+            reference,
+            default_time_ms,
+            progress,
+        ))
+    }
+
+    /// Profiles `(line number, event object)` records (the objects an HTTP client
+    /// would send, or why a row is unreadable), as [`OfflineProfiles::from_csv`] does
+    /// with the rows of a CSV file: the path of the Python package's `mw.report`.
+    pub fn from_records(
+        records: impl IntoIterator<Item = (u64, Result<Map<String, Value>, FieldError>)>,
+        model: &Model,
+        reference: Option<&ReferenceProfile>,
+        default_time_ms: i64,
+        mut progress: impl FnMut(u64),
+    ) -> Self {
         let mut profiles = OfflineProfiles::default();
         let mut ids = HashSet::new();
-        for (rows, (line, record)) in CsvRecords::new(input, model)?.enumerate() {
+        for (rows, (line, record)) in records.into_iter().enumerate() {
             if rows % 4096 == 0 {
                 progress(rows as u64);
             }
@@ -75,7 +96,7 @@ impl OfflineProfiles {
                 .observe(model, &event, reference);
             profiles.accepted += 1;
         }
-        Ok(profiles)
+        profiles
     }
 
     /// The feature profiles of `version` (all when `None`), merged.
@@ -143,10 +164,20 @@ pub fn reference_from_csv<R: Read>(
     model: &Model,
     generation: u64,
 ) -> Result<OfflineReference, FieldError> {
+    reference_from_records(CsvRecords::new(input, model)?, model, generation)
+}
+
+/// Profiles a reference from `(line number, row object)` records, as
+/// [`reference_from_csv`] does with the rows of a CSV file.
+pub fn reference_from_records(
+    records: impl IntoIterator<Item = (u64, Result<Map<String, Value>, FieldError>)>,
+    model: &Model,
+    generation: u64,
+) -> Result<OfflineReference, FieldError> {
     let mut builder = ReferenceBuilder::new(model);
     let mut rejected = Vec::new();
     let mut accepted = 0;
-    for (line, record) in CsvRecords::new(input, model)? {
+    for (line, record) in records {
         match record
             .and_then(|r| crate::event::validate_reference_row(model, r, &Default::default()))
         {

@@ -14,7 +14,8 @@
 //! - [`telemetry`]: the series of `/metrics`, their registry and formats, the model
 //!   gauges' families and the process's own series.
 //! - [`upload`]: the streaming reference upload, profiled in core.
-//! - [`report`]: a report's JSON rendered as Markdown or one self-contained HTML page.
+//! - [`report`]: a report's JSON rendered as Markdown or one self-contained HTML page
+//!   (the `modelwatch-report` crate, re-exported).
 //! - [`dashboard`]: the embedded web dashboard at `/`.
 //! - [`auth`]: API tokens, scopes, model restrictions and the lookup cache.
 //! - [`registry`]: the caches of models and references.
@@ -34,7 +35,9 @@ pub mod dashboard;
 pub mod error;
 pub mod pii;
 pub mod registry;
-pub mod report;
+/// The report pages, rendered by their own crate so the Python package can use them
+/// without the server.
+pub use modelwatch_report as report;
 pub mod service;
 pub mod state;
 pub mod telemetry;

@@ -76,14 +76,14 @@ async fn get_report(
         Format::Html => (
             "text/html; charset=utf-8",
             blocking(move || {
-                crate::report::html(&body)
+                modelwatch_report::html(&body)
                     .map_err(|e| ApiError::internal(format!("the report does not render: {e}")))
             })
             .await?,
         ),
         Format::Markdown => (
             "text/markdown; charset=utf-8",
-            blocking(move || Ok(crate::report::markdown(&body))).await?,
+            blocking(move || Ok(modelwatch_report::markdown(&body))).await?,
         ),
     };
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())

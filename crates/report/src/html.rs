@@ -13,7 +13,7 @@ use modelwatch_core::answer::report::Report;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::cells::{
+use crate::cells::{
     cell, count_cell, inputs, kind_name, metric_cell, new_categories, number_cell, quality_cells,
     scalar_metrics,
 };

@@ -7,7 +7,7 @@ use modelwatch_core::answer::drift::DriftAnswer;
 use modelwatch_core::answer::quality::QualityAnswer;
 use modelwatch_core::answer::report::Report;
 
-use super::cells::{
+use crate::cells::{
     cell, count_cell, inputs, kind_name, metric_cell, new_categories, number_cell, quality_cells,
     scalar_metrics,
 };
