@@ -88,6 +88,8 @@ pub struct MetricsConfig {
     pub cache_ttl: String,
     /// Versions per model with series of their own (default 5).
     pub max_versions: usize,
+    /// Fewest rows in the window for the drift gauges to be published (default 100).
+    pub drift_min_rows: u64,
 }
 
 impl Default for MetricsConfig {
@@ -96,6 +98,7 @@ impl Default for MetricsConfig {
             window: "1h".into(),
             cache_ttl: "10s".into(),
             max_versions: 5,
+            drift_min_rows: 100,
         }
     }
 }
@@ -117,6 +120,7 @@ impl MetricsConfig {
             window_ms,
             cache_ttl: std::time::Duration::from_millis(ttl_ms.max(0) as u64),
             max_versions: self.max_versions,
+            drift_min_rows: self.drift_min_rows,
         })
     }
 }
@@ -196,5 +200,14 @@ mod tests {
                 .contains("metrics.window")
         );
         assert!(ConfigFile::parse("[metrics]\nmax_versions = 0").is_err());
+        assert!(ConfigFile::parse("[metrics]\ndrift_min_rows = -1").is_err());
+    }
+
+    #[test]
+    fn the_drift_gauges_minimum_is_configurable() {
+        let config = ConfigFile::parse("[metrics]\ndrift_min_rows = 500").unwrap();
+        assert_eq!(config.metrics.resolve().unwrap().drift_min_rows, 500);
+        let default = ConfigFile::parse("").unwrap();
+        assert_eq!(default.metrics.resolve().unwrap().drift_min_rows, 100);
     }
 }

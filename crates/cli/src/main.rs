@@ -89,9 +89,18 @@ pub struct ServeArgs {
     tls_key: Option<PathBuf>,
 }
 
-fn init_logging(format: LogFormat) {
+/// What is logged without `RUST_LOG`: `info`, so every request of `serve` is logged;
+/// the demo leaves out its own simulated traffic's requests, which would bury its story.
+fn default_log_filter(command: &Command) -> &'static str {
+    match command {
+        Command::Demo(_) => "info,modelwatch_server::api::request_log=warn",
+        _ => "info",
+    }
+}
+
+fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -202,7 +211,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(cli.log_format);
+    init_logging(cli.log_format, default_log_filter(&cli.command));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
