@@ -814,3 +814,28 @@ fn every_request_is_logged_with_its_status_and_record_counts() {
     );
     assert_eq!(requests[1]["fields"]["accepted"], 2, "{}", requests[1]);
 }
+
+#[test]
+fn requests_are_answered_when_stderr_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    // `serve_json` reads the first line and closes the pipe: every request's log line
+    // then fails to be written, and must be dropped without harm.
+    let (_server, line) = serve_json(&[
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    let log: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let address = log["fields"]["address"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        assert_eq!(http_get(&address, "/healthz")["status"], "ok");
+    }
+    let (status, body) = http_send(
+        &address,
+        "PUT",
+        "/api/v1/models/m",
+        r#"{"task": "regression"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+}
