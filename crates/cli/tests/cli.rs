@@ -718,6 +718,9 @@ fn http_send(address: &str, method: &str, path: &str, body: &str) -> (u16, Strin
     (status, body.to_string())
 }
 
+/// A request log line: method, path, status, records and rejected records.
+type LoggedRequest = (String, String, u64, Option<u64>, Option<u64>);
+
 #[test]
 fn every_request_is_logged_with_its_status_and_record_counts() {
     let dir = tempfile::tempdir().unwrap();
@@ -773,7 +776,7 @@ fn every_request_is_logged_with_its_status_and_record_counts() {
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|log| log["fields"]["message"] == "request")
         .collect();
-    let summary: Vec<(String, String, u64, Option<u64>, Option<u64>)> = requests
+    let summary: Vec<LoggedRequest> = requests
         .iter()
         .map(|log| {
             assert_eq!(log["level"], "INFO", "{log}");

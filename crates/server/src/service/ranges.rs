@@ -3,6 +3,7 @@
 //! computed from.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use modelwatch_core::drift::WindowFeatures;
 use modelwatch_core::query::{Merged, merge_windows};
@@ -170,11 +171,11 @@ pub fn feature_series<T>(
     let mut by_granularity: BTreeMap<Granularity, Vec<(i64, WindowFeatures)>> = BTreeMap::new();
     by_granularity.insert(finest, windows);
     for granularity in steps.iter().map(|s| s.granularity()) {
-        if !by_granularity.contains_key(&granularity) {
+        if let Entry::Vacant(vacant) = by_granularity.entry(granularity) {
             let of_it = steps.iter().filter(|s| s.granularity() == granularity);
             let low = of_it.clone().map(|s| s.from).min();
             let high = of_it.map(|s| s.to).max();
-            by_granularity.insert(granularity, load(granularity, low, high)?);
+            vacant.insert(load(granularity, low, high)?);
         }
     }
     let mut cursors: BTreeMap<Granularity, usize> = BTreeMap::new();
