@@ -133,6 +133,15 @@ mod tests {
                 .contains("metrics.window")
         );
         assert!(ConfigFile::parse("[metrics]\nmax_versions = 0").is_err());
+        assert!(ConfigFile::parse("[metrics]\ndrift_min_rows = -1").is_err());
+    }
+
+    #[test]
+    fn the_drift_gauges_minimum_is_configurable() {
+        let config = ConfigFile::parse("[metrics]\ndrift_min_rows = 500").unwrap();
+        assert_eq!(config.metrics.drift_min_rows, 500);
+        let default = ConfigFile::parse("").unwrap();
+        assert_eq!(default.metrics.drift_min_rows, 100);
     }
 
     #[test]

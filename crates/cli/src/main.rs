@@ -89,12 +89,24 @@ pub struct ServeArgs {
     tls_key: Option<PathBuf>,
 }
 
-fn init_logging(format: LogFormat) {
+/// What is logged without `RUST_LOG`: `info`, so every request of `serve` is logged;
+/// the demo leaves out its own simulated traffic's requests, which would bury its story.
+fn default_log_filter(command: &Command) -> &'static str {
+    match command {
+        Command::Demo(_) => "info,modelwatch_server::api::request_log=warn",
+        _ => "info",
+    }
+}
+
+fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    // A log line that cannot be written (stderr closed) is dropped: by default the
+    // subscriber would report it with `eprintln!`, which panics in the request's task.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -202,7 +214,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(cli.log_format);
+    init_logging(cli.log_format, default_log_filter(&cli.command));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -674,3 +674,171 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn help_names_every_command() {
+    let output = modelwatch().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    let about = help.lines().next().unwrap();
+    let commands: Vec<&str> = help
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .collect();
+    for expected in ["serve", "demo", "report", "bench", "token", "export"] {
+        assert!(commands.contains(&expected), "{expected} missing:\n{help}");
+    }
+    for command in &commands {
+        assert!(
+            about.contains(command),
+            "the first line of --help does not name `{command}`: {about}"
+        );
+    }
+}
+
+/// Sends one HTTP/1.0 request; the status code and the body of the answer.
+fn http_send(address: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, body.to_string())
+}
+
+/// A request log line: method, path, status, records and rejected records.
+type LoggedRequest = (String, String, u64, Option<u64>, Option<u64>);
+
+#[test]
+fn every_request_is_logged_with_its_status_and_record_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = modelwatch()
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).unwrap();
+    let serving: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    let address = serving["fields"]["address"].as_str().unwrap().to_string();
+    let mut server = KillOnDrop(child);
+
+    let (status, body) = http_send(
+        &address,
+        "PUT",
+        "/api/v1/models/m",
+        r#"{"task": "regression"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    // Three records, one of them without a prediction.
+    let (status, body) = http_send(
+        &address,
+        "POST",
+        "/api/v1/models/m/predictions",
+        r#"[{"id": "a", "timestamp": 0, "prediction": 1.5},
+            {"id": "b", "timestamp": 0},
+            {"id": "c", "timestamp": 0, "prediction": 2.5}]"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http_send(
+        &address,
+        "POST",
+        "/api/v1/models/m/labels",
+        r#"[{"id": "a", "label": 1.0}]"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = http_send(&address, "GET", "/api/v1/models/m/metrics?step=2s", "");
+    assert_eq!(status, 400);
+    // Every line is written before its answer is sent: stop the server and read them all.
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let requests: Vec<Value> = rest
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|log| log["fields"]["message"] == "request")
+        .collect();
+    let summary: Vec<LoggedRequest> = requests
+        .iter()
+        .map(|log| {
+            assert_eq!(log["level"], "INFO", "{log}");
+            let f = &log["fields"];
+            (
+                f["method"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+                f["status"].as_u64().unwrap(),
+                f["records"].as_u64(),
+                f["rejected"].as_u64(),
+            )
+        })
+        .collect();
+    let line = |method: &str, path: &str, status: u64, records, rejected| {
+        (
+            method.to_string(),
+            path.to_string(),
+            status,
+            records,
+            rejected,
+        )
+    };
+    assert_eq!(
+        summary,
+        [
+            line("PUT", "/api/v1/models/m", 201, None, None),
+            line(
+                "POST",
+                "/api/v1/models/m/predictions",
+                200,
+                Some(3),
+                Some(1)
+            ),
+            line("POST", "/api/v1/models/m/labels", 200, Some(1), Some(0)),
+            line("GET", "/api/v1/models/m/metrics", 400, None, None),
+        ],
+        "{rest}"
+    );
+    assert_eq!(requests[1]["fields"]["accepted"], 2, "{}", requests[1]);
+}
+
+#[test]
+fn requests_are_answered_when_stderr_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    // `serve_json` reads the first line and closes the pipe: every request's log line
+    // then fails to be written, and must be dropped without harm.
+    let (_server, line) = serve_json(&[
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    let log: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let address = log["fields"]["address"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        assert_eq!(http_get(&address, "/healthz")["status"], "ok");
+    }
+    let (status, body) = http_send(
+        &address,
+        "PUT",
+        "/api/v1/models/m",
+        r#"{"task": "regression"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+}

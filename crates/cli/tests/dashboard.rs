@@ -175,6 +175,40 @@ fn drifted_names(drift: &Value) -> Vec<String> {
     names
 }
 
+/// The page's drift-per-window chart equals the series of the one drift query it made:
+/// the feature's statistic in each step of the API's answer to that query.
+fn check_drift_series(seen: &Value, base: &str, token: Option<&str>) {
+    let requests = seen["driftRequests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "{seen}");
+    let answer = get(base, requests[0].as_str().unwrap(), token);
+    let feature = seen["driftSeries"]["feature"].as_str().unwrap();
+    let series = answer["series"].as_array().unwrap();
+    let starts: Vec<&Value> = series.iter().map(|step| &step["start"]).collect();
+    let values: Vec<Value> = series
+        .iter()
+        .map(|step| {
+            let entries = step["features"].as_array().unwrap().iter();
+            let entry = entries
+                .chain([&step["prediction"], &step["score"]])
+                .find(|f| f["name"] == feature)
+                .unwrap();
+            entry["statistic"].clone()
+        })
+        .collect();
+    assert!(series.len() >= 2, "{answer}");
+    assert_eq!(
+        seen["driftSeries"]["starts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        starts
+    );
+    assert_eq!(seen["driftSeries"]["values"].as_array().unwrap(), &values);
+    // The summary beside the series is what the table showed.
+    assert_eq!(strings(&seen["drifted"]), drifted_names(&answer), "{seen}");
+}
+
 fn strings(value: &Value) -> Vec<String> {
     let mut out: Vec<String> = value
         .as_array()
@@ -214,6 +248,7 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
     // the features the drift endpoint flags over all the data.
     let drift = get(&base, "/api/v1/models/credit/drift", None);
     assert_eq!(strings(&seen["drifted"]), drifted_names(&drift), "{seen}");
+    check_drift_series(&seen, &base, None);
     for feature in ["income", "region"] {
         assert!(
             drifted_names(&drift).iter().any(|f| f == feature),
@@ -292,5 +327,6 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
         strings(&seen["drifted"]),
         drifted_names(&get(&base, "/api/v1/models/credit/drift", Some(&token)))
     );
+    check_drift_series(&seen, &base, Some(&token));
     assert_eq!(seen["consoleErrors"], serde_json::json!([]));
 }

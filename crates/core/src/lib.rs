@@ -10,7 +10,7 @@
 //!   scikit-learn metrics computed from them.
 //! - [`profile`]: the window profile that combines them, and its encoding.
 //! - [`window`] and [`query`]: event-time windows and the merging of profiles per step;
-//!   the metrics answer.
+//!   the metrics answer. [`series`]: the steps of a drift or quality series.
 //! - [`drift`]: reference profiles, per-window feature profiles, drift statistics and
 //!   verdicts; the drift and quality answers.
 //! - [`answer`]: the answers of the API as types (metrics, drift, quality, report).
@@ -42,6 +42,7 @@ pub mod profile;
 pub mod query;
 pub mod report;
 pub mod schema;
+pub mod series;
 pub mod sketch;
 pub mod time;
 pub mod window;

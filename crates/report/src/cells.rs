@@ -1,5 +1,6 @@
 //! Cells of a report's tables, shared by the Markdown and HTML renderers: numbers to
-//! four decimals, `—` for what is undefined, a quality row's flags.
+//! four decimals (small ones, such as p-values, in scientific notation), `—` for what
+//! is undefined, a quality row's flags.
 
 use modelwatch_core::answer::metrics::{MetricValue, Metrics};
 use modelwatch_core::answer::quality::FeatureQuality;
@@ -7,12 +8,26 @@ use modelwatch_core::answer::report::Report;
 use modelwatch_core::schema::FeatureType;
 use serde_json::Value;
 
-/// A table cell of an alert's field: floats to four decimals, `—` for null.
+/// Below this magnitude a number is written in scientific notation, so that a p-value
+/// of 1.3e-5 does not read as `0.0000`.
+const SCIENTIFIC_BELOW: f64 = 1e-3;
+
+/// A float: four decimals, or three significant digits in scientific notation when it
+/// is not zero but smaller than [`SCIENTIFIC_BELOW`].
+fn float_cell(f: f64) -> String {
+    if f != 0.0 && f.abs() < SCIENTIFIC_BELOW {
+        format!("{f:.2e}")
+    } else {
+        format!("{f:.4}")
+    }
+}
+
+/// A table cell of an alert's field: floats as [`float_cell`], `—` for null.
 pub(crate) fn cell(value: &Value) -> String {
     match value {
         Value::Null => "—".into(),
         Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() => format!("{f:.4}"),
+            Some(f) if n.is_f64() => float_cell(f),
             _ => n.to_string(),
         },
         Value::Object(_) => "(see JSON)".into(),
@@ -20,9 +35,9 @@ pub(crate) fn cell(value: &Value) -> String {
     }
 }
 
-/// A number's cell: four decimals, `—` when undefined.
+/// A number's cell: as [`float_cell`], `—` when undefined.
 pub(crate) fn number_cell(value: Option<f64>) -> String {
-    value.map_or_else(|| "—".into(), |f| format!("{f:.4}"))
+    value.map_or_else(|| "—".into(), float_cell)
 }
 
 /// A count's cell: `—` when undefined.
@@ -103,5 +118,24 @@ pub(crate) fn quality_cells(feature: &FeatureQuality) -> QualityCells {
             out_of_range: None,
             distinct: c.distinct.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_numbers_are_written_in_scientific_notation() {
+        // The KS p-value of docs/METRICS.md's example, and its neighbours.
+        assert_eq!(number_cell(Some(0.000013380041033885056)), "1.34e-5");
+        assert_eq!(number_cell(Some(2.1e-25)), "2.10e-25");
+        assert_eq!(number_cell(Some(-4.2e-4)), "-4.20e-4");
+        assert_eq!(number_cell(Some(0.0)), "0.0000");
+        assert_eq!(number_cell(Some(0.001)), "0.0010");
+        assert_eq!(number_cell(Some(0.05)), "0.0500");
+        assert_eq!(number_cell(None), "—");
+        assert_eq!(cell(&serde_json::json!(3.0e-7)), "3.00e-7");
+        assert_eq!(cell(&serde_json::json!(7)), "7");
     }
 }

@@ -77,6 +77,9 @@ pub struct MetricsConfig {
     pub cache_ttl: std::time::Duration,
     /// Versions per model with series of their own; others share `version="_other"`.
     pub max_versions: usize,
+    /// Fewest rows the window must hold for a model's drift gauges to be published: on
+    /// a handful of rows almost every feature looks drifted.
+    pub drift_min_rows: u64,
 }
 
 impl Default for MetricsConfig {
@@ -85,6 +88,7 @@ impl Default for MetricsConfig {
             window_ms: modelwatch_core::time::HOUR_MS,
             cache_ttl: std::time::Duration::from_secs(10),
             max_versions: 5,
+            drift_min_rows: 100,
         }
     }
 }

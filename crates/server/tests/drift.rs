@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use common::{TestServer, error_field};
 use drift_compare::check_answers;
 use modelwatch_core::csv_input::CsvRecords;
+use modelwatch_core::time::format_duration;
 use modelwatch_core::{Model, ModelDefinition};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -237,7 +238,10 @@ async fn bad_references_change_nothing() {
         (status, error_field(&body)),
         (StatusCode::NOT_FOUND, "model")
     );
-    let (status, body) = server.get("/api/v1/models/m/drift?step=1d").await;
+    // A step is answered with a series, but not one of 13 million minutes.
+    let (status, body) = server
+        .get("/api/v1/models/m/drift?from=2000-01-01T00:00:00Z&step=1m")
+        .await;
     assert_eq!(
         (status, error_field(&body)),
         (StatusCode::BAD_REQUEST, "step")
@@ -468,4 +472,135 @@ async fn the_report_holds_the_api_answers_in_every_format() {
     assert_eq!(error_field(&body), "colour");
     let (status, _) = server.get("/api/v1/models/nope/report").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The answer without the fields of its range (`model`, `from`, `to`, `version`), as a
+/// series entry has it.
+fn without_range(mut answer: Value) -> Value {
+    for key in ["model", "from", "to", "version"] {
+        answer.as_object_mut().unwrap().remove(key);
+    }
+    answer
+}
+
+#[tokio::test]
+async fn each_step_of_a_series_is_the_answer_of_its_window_alone() {
+    use modelwatch_core::time::{HOUR_MS, format_timestamp, parse_timestamp_str};
+    let server = TestServer::start().await;
+    server.put_model("m", schema("small")).await;
+    upload_csv_reference(&server, "small").await;
+    let events = current_events("small");
+    ingest(&server, &events).await;
+    let at = |text: &str| parse_timestamp_str(text).unwrap();
+    // Whole days; bounds inside hours (the edge steps read minute windows, the others
+    // hour windows); open ends; a version without data (empty steps).
+    let cases: [(Option<i64>, Option<i64>, i64, &str); 5] = [
+        (
+            Some(at("2024-03-11T00:00:00Z")),
+            Some(at("2024-03-13T00:00:00Z")),
+            24 * HOUR_MS,
+            "",
+        ),
+        (
+            Some(at("2024-03-11T10:30:00Z")),
+            Some(at("2024-03-12T13:15:00Z")),
+            6 * HOUR_MS,
+            "",
+        ),
+        (None, None, 12 * HOUR_MS, ""),
+        (Some(at("2024-03-11T06:00:00Z")), None, 8 * HOUR_MS, ""),
+        (
+            Some(at("2024-03-11T00:00:00Z")),
+            Some(at("2024-03-12T00:00:00Z")),
+            6 * HOUR_MS,
+            "&version=nope",
+        ),
+    ];
+    for (from, to, step, version) in cases {
+        let bounds = |from: Option<i64>, to: Option<i64>| {
+            let mut query = String::new();
+            if let Some(from) = from {
+                query += &format!("&from={}", format_timestamp(from));
+            }
+            if let Some(to) = to {
+                query += &format!("&to={}", format_timestamp(to));
+            }
+            query + version
+        };
+        for kind in ["drift", "quality"] {
+            let path = format!(
+                "/api/v1/models/m/{kind}?step={}m{}",
+                step / 60_000,
+                bounds(from, to)
+            );
+            let (status, answer) = server.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+            // The summary is the answer without a step.
+            let (status, whole) = server
+                .get(&format!("/api/v1/models/m/{kind}?{}", bounds(from, to)))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{whole}");
+            let mut summary = answer.clone();
+            let fields = summary.as_object_mut().unwrap();
+            let series = fields.remove("series").unwrap();
+            assert_eq!(fields.remove("step"), Some(json!(format_duration(step))));
+            assert_eq!(summary, whole, "{path}: the summary changed with the step");
+            // Each entry is the answer of its window alone, with its start.
+            let series = series.as_array().unwrap();
+            assert!(series.len() >= 2, "{path}: {} steps", series.len());
+            let rows = if kind == "drift" {
+                "current_count"
+            } else {
+                "rows"
+            };
+            let mut total = 0;
+            for (i, entry) in series.iter().enumerate() {
+                let start = at(entry["start"].as_str().unwrap());
+                assert_eq!(start % step, 0, "{path}: step {i} starts at {start}");
+                if i > 0 {
+                    let previous = at(series[i - 1]["start"].as_str().unwrap());
+                    assert_eq!(start - previous, step, "{path}: step {i}");
+                }
+                let alone_from = from.map_or(start, |f| f.max(start));
+                let alone_to = to.map_or(start + step, |t| t.min(start + step));
+                let (status, alone) = server
+                    .get(&format!(
+                        "/api/v1/models/m/{kind}?{}",
+                        bounds(Some(alone_from), Some(alone_to))
+                    ))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{alone}");
+                let mut entry = entry.clone();
+                entry.as_object_mut().unwrap().remove("start");
+                assert_eq!(entry, without_range(alone), "{path}: step {i}");
+                total += entry[rows].as_u64().unwrap();
+            }
+            assert_eq!(total, whole[rows].as_u64().unwrap(), "{path}");
+            if version.is_empty() {
+                assert!(total > 0, "{path}: no rows");
+            }
+            if from.is_none() {
+                // An open range starts and ends with the steps that hold data.
+                let first = &series[0];
+                let last = &series[series.len() - 1];
+                assert!(
+                    first[rows].as_u64().unwrap() > 0 && last[rows].as_u64().unwrap() > 0,
+                    "{path}"
+                );
+            }
+        }
+    }
+    // A series too long to answer is refused on `step`.
+    let (status, body) = server
+        .get("/api/v1/models/m/drift?from=2000-01-01T00:00:00Z&step=1m")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error_field(&body), "step");
+    // The 8,760 hours of 2023 with 12 features: 8,760 × 14 entries are too many, though
+    // few enough points for a metrics series.
+    let (status, body) = server
+        .get("/api/v1/models/m/quality?from=2023-01-01T00:00:00Z&to=2024-01-01T00:00:00Z&step=1h")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error_field(&body), "step");
 }

@@ -251,7 +251,8 @@ async fn counters_and_the_latency_histogram_count_what_was_stored() {
 
 #[tokio::test]
 async fn model_gauges_equal_the_http_answers_over_the_same_window() {
-    let server = TestServer::start().await;
+    // The window holds 7 rows: let the drift gauges be published on so few.
+    let server = TestServer::start_with(|config| config.metrics.drift_min_rows = 7).await;
     populate(&server).await;
     let s = parsed(&server).await;
     let m = [("model", "credit")];
@@ -368,6 +369,50 @@ async fn model_gauges_equal_the_http_answers_over_the_same_window() {
         s.value("modelwatch_dataset_drift", &m),
         drift["dataset_drift"].as_bool().unwrap() as i64 as f64
     );
+}
+
+#[tokio::test]
+async fn drift_gauges_wait_for_the_minimum_rows_in_the_window() {
+    let drift_series = |s: &Samples| {
+        s.0.keys()
+            .filter(|(name, _)| {
+                name.starts_with("modelwatch_drift_") || name == "modelwatch_dataset_drift"
+            })
+            .count()
+    };
+    let m = [("model", "credit")];
+    // The default (100 rows) and one row more than the window's 7: no drift gauges,
+    // while the window gauges are there.
+    for minimum in [None, Some(8)] {
+        let server = TestServer::start_with(|config| {
+            if let Some(minimum) = minimum {
+                config.metrics.drift_min_rows = minimum;
+            }
+        })
+        .await;
+        populate(&server).await;
+        let s = parsed(&server).await;
+        assert_eq!(
+            s.value(
+                "modelwatch_window_predictions",
+                &[("model", "credit"), ("version", "_all")]
+            ),
+            7.0
+        );
+        assert_eq!(
+            drift_series(&s),
+            0,
+            "minimum {minimum:?}: {:?}",
+            s.get("modelwatch_drift_share", &m)
+        );
+    }
+    // Exactly the window's 7 rows: every drift gauge (2 features and the prediction:
+    // statistic, threshold and verdict each; share; data set).
+    let server = TestServer::start_with(|config| config.metrics.drift_min_rows = 7).await;
+    populate(&server).await;
+    let s = parsed(&server).await;
+    assert_eq!(drift_series(&s), 3 * 3 + 2);
+    assert_eq!(s.value("modelwatch_drift_share", &m), 0.5);
 }
 
 #[tokio::test]
@@ -593,7 +638,8 @@ async fn the_grafana_dashboard_only_names_exposed_series() {
         "/../../deploy/grafana/modelwatch.json"
     );
     let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let server = TestServer::start().await;
+    // A few rows, and every series the dashboard names exposed: drift gauges included.
+    let server = TestServer::start_with(|config| config.metrics.drift_min_rows = 1).await;
     populate(&server).await;
     // A multiclass and a regression model, whose metrics have series of their own.
     for (name, task, events) in [

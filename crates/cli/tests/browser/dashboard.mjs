@@ -88,6 +88,7 @@ try {
   // Drift over the whole demo: the drift table, a distribution and the drift over time.
   await page.selectOption("#range", "7d");
   await ready("model-performance");
+  const beforeDrift = urls.length;
   await page.click('.tabs a[data-tab="drift"]');
   await ready("model-drift");
   seen.drifted = await page.$$eval('#drift-table tr[data-drifted="true"]', (trs) => trs.map((tr) => tr.dataset.feature));
@@ -97,6 +98,11 @@ try {
   await page.waitForFunction((f) => (window.modelwatchCharts[`drift-${f}`]?.points || 0) > 0, firstDrifted, { timeout: 30000 });
   seen.drift = await charts();
   check(seen.drift[`distribution-${firstDrifted}`]?.points > 0, "no distribution chart for the first drifted feature");
+  // The drift per window comes from the one drift query's series, not a query per window.
+  seen.driftRequests = urls.slice(beforeDrift).filter((u) => u.includes("/drift")).map((u) => u.slice(base.length));
+  seen.driftSeries = await page.evaluate(() => window.modelwatchDriftSeries);
+  check(seen.driftRequests.length === 1 && seen.driftRequests[0].includes("step="), `drift requests: ${seen.driftRequests.join(", ")}`);
+  check(seen.driftSeries?.feature === firstDrifted && seen.driftSeries.values.some((v) => v !== null), "the drift chart has no series of the feature");
   await shot("drift");
 
   await page.click('.tabs a[data-tab="quality"]');

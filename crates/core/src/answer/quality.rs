@@ -140,6 +140,15 @@ pub struct QualityAnswer {
     pub model: Option<String>,
     /// Rows in the range.
     pub rows: u64,
+    /// With a step: the answer of each step's window alone, each with its `start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<Vec<QualityAnswer>>,
+    /// Start of the step's window (RFC 3339), in an entry of `series`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// The step (a duration such as `1d`), with a step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     /// End of the range (HTTP only).
     #[serde(
         default,
@@ -165,6 +174,22 @@ impl QualityAnswer {
         self.from = Some(range.from);
         self.to = Some(range.to);
         self.version = Some(range.version);
+        self
+    }
+
+    /// The answer with a series: `step` written as a duration, and each step's answer
+    /// (without range) with the start of its window.
+    pub fn with_series(mut self, step: String, series: Vec<(String, QualityAnswer)>) -> Self {
+        self.step = Some(step);
+        self.series = Some(
+            series
+                .into_iter()
+                .map(|(start, mut entry)| {
+                    entry.start = Some(start);
+                    entry
+                })
+                .collect(),
+        );
         self
     }
 

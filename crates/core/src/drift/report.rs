@@ -99,6 +99,9 @@ pub fn drift_answer(
         prediction: entry(Column::prediction(model), reference, current),
         reference_count: reference.rows,
         score: Column::score(model).map(|column| entry(column, reference, current)),
+        series: None,
+        start: None,
+        step: None,
         to: None,
         version: None,
     }

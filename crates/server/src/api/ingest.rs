@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::access::{Access, Reach, Routes};
 use super::extract::{ModelPath, RawBody, RecordFormat};
+use super::request_log::RecordCounts;
 use crate::error::ApiError;
 use crate::service::ingest;
 use crate::state::AppState;
@@ -78,11 +79,10 @@ async fn ingest_predictions(
     ModelPath(entry): ModelPath,
     RecordFormat(format): RecordFormat,
     RawBody(body): RawBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let arrival = now_ms();
-    ingest::predictions(&state, entry, arrival, format, body)
-        .await
-        .map(Json)
+    let answer = ingest::predictions(&state, entry, arrival, format, body).await?;
+    Ok(counted(answer))
 }
 
 async fn ingest_labels(
@@ -90,6 +90,15 @@ async fn ingest_labels(
     ModelPath(entry): ModelPath,
     RecordFormat(format): RecordFormat,
     RawBody(body): RawBody,
-) -> Result<Json<Value>, ApiError> {
-    ingest::labels(&state, entry, format, body).await.map(Json)
+) -> Result<Response, ApiError> {
+    let answer = ingest::labels(&state, entry, format, body).await?;
+    Ok(counted(answer))
+}
+
+/// The JSON answer, carrying its record counts for the request log.
+fn counted(answer: Value) -> Response {
+    let counts = RecordCounts::of(&answer);
+    let mut response = Json(answer).into_response();
+    response.extensions_mut().insert(counts);
+    response
 }

@@ -1,17 +1,19 @@
-//! The metrics, drift and quality answers of a range, as the API returns them.
+//! The metrics, drift and quality answers of a range, as the API returns them, with
+//! their series when a step is given.
 
 use std::sync::Arc;
 
+use modelwatch_core::Model;
 use modelwatch_core::answer::{AnswerRange, DriftAnswer, MetricsAnswer, QualityAnswer};
 use modelwatch_core::drift::WindowFeatures;
 use modelwatch_core::drift::quality::quality_answer;
 use modelwatch_core::drift::report::drift_answer;
 use modelwatch_core::query::metrics_answer;
-use modelwatch_core::{FieldError, Model};
+use modelwatch_core::time::{format_duration, format_timestamp};
 use modelwatch_store::ModelEntry;
 
 use super::blocking;
-use super::ranges::{MergedRange, Range, flushed_features, merged_performance};
+use super::ranges::{MergedRange, Range, feature_series, flushed_features, merged_performance};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -49,69 +51,98 @@ pub async fn metrics(
     .await
 }
 
-/// The drift answer of `range` (`404` without a reference).
+/// The drift answer of `range` (`404` without a reference); with a step, also the
+/// answer of each step's window alone.
 pub async fn drift(
     state: &AppState,
     entry: Arc<ModelEntry>,
     range: Range,
 ) -> Result<DriftAnswer, ApiError> {
-    whole_range(&range)?;
     let name = entry.model.name.clone();
     let reference = state
         .reference(entry.id)
         .ok_or_else(|| no_reference(&name))?;
-    of_features(state, entry, range, move |model, current, bounds| {
-        drift_answer(model, &reference, current).in_range(bounds)
+    let answers = of_features(state, entry, range, move |model, current| {
+        drift_answer(model, &reference, current)
     })
-    .await
+    .await?;
+    let answer = answers.summary.in_range(answers.bounds);
+    Ok(match answers.series {
+        Some((step, series)) => answer.with_series(step, series),
+        None => answer,
+    })
 }
 
 /// The data quality answer of `range` (against the reference's ranges and categories,
-/// when there is one).
+/// when there is one); with a step, also the answer of each step's window alone.
 pub async fn quality(
     state: &AppState,
     entry: Arc<ModelEntry>,
     range: Range,
 ) -> Result<QualityAnswer, ApiError> {
     let reference = state.reference(entry.id);
-    of_features(state, entry, range, move |model, current, bounds| {
-        quality_answer(model, reference.as_deref(), current).in_range(bounds)
+    let answers = of_features(state, entry, range, move |model, current| {
+        quality_answer(model, reference.as_deref(), current)
     })
-    .await
+    .await?;
+    let answer = answers.summary.in_range(answers.bounds);
+    Ok(match answers.series {
+        Some((step, series)) => answer.with_series(step, series),
+        None => answer,
+    })
 }
 
-/// Refuses a step: drift and quality cover the whole range.
-fn whole_range(range: &Range) -> Result<(), ApiError> {
-    match range.step {
-        Some(_) => Err(ApiError::invalid(FieldError::new(
-            "step",
-            "this answer covers the whole range; query day by day for a series",
-        ))),
-        None => Ok(()),
-    }
+/// An answer of feature profiles over a range, and with a step its series.
+struct FeatureAnswers<T> {
+    /// The answer of the whole range.
+    summary: T,
+    /// The range it covers.
+    bounds: AnswerRange,
+    /// With a step: the step as a duration, and `(start, answer)` per step.
+    series: Option<(String, Vec<(String, T)>)>,
 }
 
-/// An answer of the feature profiles merged over the whole range (no step).
+/// The answer of the feature profiles merged over the whole range (read as without a
+/// step, so the summary does not depend on it) and, with a step, of each step's window.
 async fn of_features<T: Send + 'static>(
     state: &AppState,
     entry: Arc<ModelEntry>,
     range: Range,
-    answer: impl FnOnce(&Model, &WindowFeatures, AnswerRange) -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    whole_range(&range)?;
+    answer: impl Fn(&Model, &WindowFeatures) -> T + Send + 'static,
+) -> Result<FeatureAnswers<T>, ApiError> {
     let MergedRange {
         merged: current,
         first,
         last_end,
     } = flushed_features(state, &entry, &range).await?;
+    let store = state.store.clone();
     blocking(move || {
+        let model = &entry.model;
         let bounds = AnswerRange::new(
-            &entry.model.name,
+            &model.name,
             (range.from, range.to),
             (first, last_end),
             range.version.as_deref(),
         );
-        Ok(answer(&entry.model, &current, bounds))
+        let series = match range.step {
+            Some(step) => {
+                let features = model.features().len();
+                let steps = feature_series(&*store, entry.id, &range, features, |window| {
+                    answer(model, window)
+                })?;
+                let steps = steps
+                    .into_iter()
+                    .map(|(start, answer)| (format_timestamp(start), answer))
+                    .collect();
+                Some((format_duration(step), steps))
+            }
+            None => None,
+        };
+        Ok(FeatureAnswers {
+            summary: answer(model, &current),
+            bounds,
+            series,
+        })
     })
     .await
 }

@@ -4,7 +4,9 @@
 //! `GET /api/v1/models/{model}/metrics?from=&to=`; [`merged_features`] and
 //! `drift_verdicts`, the verdicts of `GET .../drift?from=&to=` without the
 //! distributions), at most once per
-//! `metrics.cache_ttl`, one computation at a time, off the async runtime.
+//! `metrics.cache_ttl`, one computation at a time, off the async runtime. The drift
+//! gauges are published only when the window holds at least `metrics.drift_min_rows`
+//! rows.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -122,8 +124,10 @@ fn compute_model(
             ..Range::default()
         };
         let current = merged_features(store, entry.id, &range)?.merged;
-        let verdicts = drift_verdicts(&entry.model, &reference, &current);
-        snapshot.add_drift(name, &verdicts);
+        if current.rows >= state.metrics.drift_min_rows {
+            let verdicts = drift_verdicts(&entry.model, &reference, &current);
+            snapshot.add_drift(name, &verdicts);
+        }
     }
     Ok(())
 }

@@ -2,8 +2,12 @@
 //! (metrics, drift, quality, report), the model gauges and the alert evaluator are
 //! computed from.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
 use modelwatch_core::drift::WindowFeatures;
 use modelwatch_core::query::{Merged, merge_windows};
+use modelwatch_core::series;
 use modelwatch_core::time::{MINUTE_MS, parse_duration, parse_timestamp_str};
 use modelwatch_core::{FieldError, Granularity};
 use modelwatch_store::{ModelEntry, Storage};
@@ -134,6 +138,64 @@ pub fn merged_features(
         first,
         last_end,
     })
+}
+
+/// The answer of each step of `range` (which has a step), as `(step start, answer)`:
+/// each step's window merged from the windows a query of that window alone reads
+/// (its granularity, its bounds), then answered by `answer` and dropped. Call
+/// [`Storage::flush`] first.
+pub fn feature_series<T>(
+    store: &dyn Storage,
+    model_id: i64,
+    range: &Range,
+    features: usize,
+    answer: impl Fn(&WindowFeatures) -> T,
+) -> Result<Vec<(i64, T)>, ApiError> {
+    let Some(step) = range.step else {
+        return Ok(Vec::new());
+    };
+    let (from, to, version) = (range.from, range.to, range.version.as_deref());
+    let load = |granularity: Granularity, from: Option<i64>, to: Option<i64>| {
+        store.load_features(model_id, granularity, from, to, version)
+    };
+    // The series' granularity gives the buckets with data when an end is open.
+    let finest = Granularity::for_query(Some(step), from, to);
+    let windows = load(finest, from, to)?;
+    let data = windows
+        .first()
+        .zip(windows.last())
+        .map(|((first, _), (last, _))| (*first, *last));
+    let steps = series::steps(step, from, to, data, features)
+        .map_err(|e| ApiError::invalid(FieldError::new("step", e)))?;
+    // Steps whose own query reads a coarser granularity are read again at it.
+    let mut by_granularity: BTreeMap<Granularity, Vec<(i64, WindowFeatures)>> = BTreeMap::new();
+    by_granularity.insert(finest, windows);
+    for granularity in steps.iter().map(|s| s.granularity()) {
+        if let Entry::Vacant(vacant) = by_granularity.entry(granularity) {
+            let of_it = steps.iter().filter(|s| s.granularity() == granularity);
+            let low = of_it.clone().map(|s| s.from).min();
+            let high = of_it.map(|s| s.to).max();
+            vacant.insert(load(granularity, low, high)?);
+        }
+    }
+    let mut cursors: BTreeMap<Granularity, usize> = BTreeMap::new();
+    let mut answers = Vec::with_capacity(steps.len());
+    for s in &steps {
+        let granularity = s.granularity();
+        let windows = &by_granularity[&granularity];
+        let cursor = cursors.entry(granularity).or_default();
+        let mut merged = WindowFeatures::default();
+        // Windows come in start order, and steps too: skip those before the step.
+        while *cursor < windows.len() && windows[*cursor].0 < s.from {
+            *cursor += 1;
+        }
+        while *cursor < windows.len() && windows[*cursor].0 < s.to {
+            merged.merge(&windows[*cursor].1);
+            *cursor += 1;
+        }
+        answers.push((s.start, answer(&merged)));
+    }
+    Ok(answers)
 }
 
 /// The feature profiles of `range` merged, after the writer has flushed what it holds.

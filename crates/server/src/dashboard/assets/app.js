@@ -461,9 +461,15 @@ async function driftTab(model, range, params) {
   if (!model.stats.reference) {
     return [el("p", { class: "muted" }, `No reference data set yet, so no drift: upload one with PUT /api/v1/models/${model.name}/reference.`)];
   }
+  // One query: the drift of the whole range, and of each window (at most 60: the step
+  // doubles until they fit) for the per-window chart.
+  let step = stepMs(range.step);
+  while ((range.to - range.from) / step > 60) step *= 2;
+  const query = new URLSearchParams(rangeQuery(range, false));
+  query.set("step", `${step / 60e3}m`);
   let drift;
   try {
-    drift = await api(`/api/v1/models/${encodeURIComponent(model.name)}/drift?${rangeQuery(range, false)}`);
+    drift = await api(`/api/v1/models/${encodeURIComponent(model.name)}/drift?${query}`);
   } catch (e) {
     if (e instanceof AuthNeeded) throw e;
     return [el("p", { class: "muted" }, e.message)];
@@ -475,32 +481,27 @@ async function driftTab(model, range, params) {
   const table = el("table", { id: "drift-table" },
     el("tr", {}, ["feature", "type", "method", "statistic", "threshold", "drifted"].map((h, i) => el("th", { class: i < 3 || i === 5 ? "l" : "" }, h))),
     entries.map((f) => el("tr", { class: `clickable${f.name === selected ? " selected" : ""}`, "data-feature": f.name, "data-drifted": String(f.drifted),
-      onclick: () => showFeature(model, range, f, detail, table) },
+      onclick: () => showFeature(drift.series, f, detail, table) },
     el("td", { class: "l" }, f.name), el("td", { class: "l" }, f.type), el("td", { class: "l" }, f.method),
     el("td", {}, fmt(f.statistic)), el("td", {}, fmt(f.threshold)),
     el("td", { class: `l${f.drifted ? " bad" : ""}` }, f.drifted === null ? "—" : f.drifted ? "drifted" : "no"))));
   const head = el("p", {}, `Dataset drift: ${drift.dataset_drift ? "yes" : "no"} — ${drift.drifted_features} of ${drift.features_total} features drifted (reference ${fmt(drift.reference_count)} rows, current ${fmt(drift.current_count)} rows).`);
   const chosen = entries.find((f) => f.name === selected);
-  if (chosen) showFeature(model, range, chosen, detail, table);
+  if (chosen) showFeature(drift.series, chosen, detail, table);
   return [head, el("div", { class: "split" }, table, detail)];
 }
 
-async function showFeature(model, range, feature, detail, table) {
+// A feature's distributions, and its statistic in each window of the drift series.
+function showFeature(series, feature, detail, table) {
   for (const row of table.querySelectorAll("tr[data-feature]")) row.classList.toggle("selected", row.dataset.feature === feature.name);
   detail.replaceChildren(el("h2", {}, `${feature.name}: reference and current`),
     feature.distribution ? distributionChart(`distribution-${feature.name}`, feature.distribution) : el("p", { class: "muted" }, "No reference values for this feature."));
-  // Drift over time: one drift query per window, at most 60 windows.
-  let step = stepMs(range.step);
-  while ((range.to - range.from) / step > 60) step *= 2;
-  const starts = [];
-  for (let t = Math.floor(range.from / step) * step; t < range.to; t += step) starts.push(t);
-  const answers = await pool(starts.map((t) => () =>
-    api(`/api/v1/models/${encodeURIComponent(model.name)}/drift?from=${iso(t)}&to=${iso(t + step)}${range.version ? `&version=${encodeURIComponent(range.version)}` : ""}`)));
-  const values = answers.map((a) => {
-    if (!a || a instanceof Error) return null;
+  const starts = series.map((a) => parseTime(a.start));
+  const values = series.map((a) => {
     const f = a.features.concat([a.prediction, a.score].filter(Boolean)).find((x) => x.name === feature.name);
     return f && typeof f.statistic === "number" ? f.statistic : null;
   });
+  window.modelwatchDriftSeries = { feature: feature.name, starts: series.map((a) => a.start), values };
   detail.append(lineChart(`drift-${feature.name}`, `${feature.method} of ${feature.name} per window`, starts, [{ label: feature.method, values }],
     [{ value: feature.threshold, label: `threshold ${feature.threshold}` }]));
 }
