@@ -52,6 +52,9 @@ pub struct RetentionConfig {
     pub minute_profiles: String,
     /// Hour profiles (default 90d). Day profiles are kept for ever.
     pub hour_profiles: String,
+    /// Labels waiting for their prediction, in wall-clock time since they arrived
+    /// (default 30d).
+    pub pending_labels: String,
 }
 
 impl Default for RetentionConfig {
@@ -60,6 +63,7 @@ impl Default for RetentionConfig {
             raw_events: "30d".into(),
             minute_profiles: "7d".into(),
             hour_profiles: "90d".into(),
+            pending_labels: "30d".into(),
         }
     }
 }
@@ -74,6 +78,7 @@ impl RetentionConfig {
             raw_events_ms: parse("raw_events", &self.raw_events)?,
             minute_profiles_ms: parse("minute_profiles", &self.minute_profiles)?,
             hour_profiles_ms: parse("hour_profiles", &self.hour_profiles)?,
+            pending_labels_ms: parse("pending_labels", &self.pending_labels)?,
         })
     }
 }

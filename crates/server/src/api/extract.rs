@@ -135,15 +135,33 @@ pub fn unsupported(content_type: &str, accepted: &str) -> ApiError {
     .field("content-type")
 }
 
-/// The framing of a body of records: JSON (the default when no content type is
-/// given) or NDJSON.
-pub struct RecordFormat(pub BodyFormat);
+/// How an ingest body is framed: JSON or NDJSON records, or CSV rows mapped to records
+/// by the model's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A JSON array (or object) or NDJSON.
+    Records(BodyFormat),
+    /// `text/csv`: a header, then one record per row.
+    Csv,
+}
+
+/// The framing of an ingest body: JSON (the default when no content type is given),
+/// NDJSON or CSV.
+pub struct RecordFormat(pub Framing);
 
 impl<S: Send + Sync> FromRequestParts<S> for RecordFormat {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        record_format(&parts.headers).map(Self)
+        match content_type(&parts.headers).as_deref() {
+            Some("text/csv") => Ok(Self(Framing::Csv)),
+            None | Some("application/json") => Ok(Self(Framing::Records(BodyFormat::Json))),
+            Some(ndjson) if is_ndjson(ndjson) => Ok(Self(Framing::Records(BodyFormat::Ndjson))),
+            Some(other) => Err(unsupported(
+                other,
+                "application/json, application/x-ndjson or text/csv",
+            )),
+        }
     }
 }
 
