@@ -13,6 +13,7 @@ use modelwatch_core::body::BodyFormat;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Grant;
+use crate::service::ingest::Framing;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -133,16 +134,6 @@ pub fn unsupported(content_type: &str, accepted: &str) -> ApiError {
         format!("content type `{content_type}` is not accepted here; send {accepted}"),
     )
     .field("content-type")
-}
-
-/// How an ingest body is framed: JSON or NDJSON records, or CSV rows mapped to records
-/// by the model's columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// A JSON array (or object) or NDJSON.
-    Records(BodyFormat),
-    /// `text/csv`: a header, then one record per row.
-    Csv,
 }
 
 /// The framing of an ingest body: JSON (the default when no content type is given),

@@ -16,11 +16,20 @@ use modelwatch_store::ModelEntry;
 use serde_json::{Value, json};
 
 use super::blocking;
-use crate::api::extract::Framing;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::telemetry::ModelLabel;
 use crate::telemetry::Observed;
+
+/// How an ingest body is framed: JSON or NDJSON records, or CSV rows mapped to records
+/// by the model's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A JSON array (or object) or NDJSON.
+    Records(modelwatch_core::body::BodyFormat),
+    /// `text/csv`: a header, then one record per row.
+    Csv,
+}
 
 /// Valid items, the indexes they had in the body, and the rejected records.
 type Parsed<T> = (Vec<T>, Vec<usize>, Vec<(usize, FieldError)>);
