@@ -13,8 +13,8 @@ use modelwatch_core::body::BodyFormat;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Grant;
-use crate::service::ingest::Framing;
 use crate::error::{ApiError, ErrorCode};
+use crate::service::ingest::Framing;
 use crate::state::AppState;
 
 /// A request body within `min(limits.max_body_bytes, CAP)` bytes.
