@@ -1,6 +1,8 @@
 //! Splitting a request body into records: a JSON array (or a single object) or
 //! NDJSON, one object per record. A record that is not an object is rejected alone;
-//! a body that is not JSON at all is rejected whole.
+//! a body that is not JSON at all is rejected whole. Python's `NaN`, `Infinity` and
+//! `-Infinity` tokens are read as markers ([`crate::non_finite`]) that validation
+//! judges field by field.
 
 use serde_json::{Map, Value, value::RawValue};
 
@@ -32,11 +34,20 @@ fn object(raw: &str) -> RecordResult {
     }
 }
 
+/// Whether text that failed to parse as JSON reads as CSV: a first line that opens
+/// no JSON value and has a comma.
+fn looks_like_csv(trimmed: &str) -> bool {
+    let first_line = trimmed.lines().next().unwrap_or("");
+    !first_line.starts_with(['[', '{', '"']) && first_line.contains(',')
+}
+
 /// Splits `body` into records, or fails when the body as a whole is unreadable.
 pub fn split_records(body: &[u8], format: BodyFormat) -> Result<Vec<RecordResult>, FieldError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| FieldError::new("body", format!("is not valid UTF-8 ({e})")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = crate::non_finite::replace_tokens(text);
+    let text = text.as_ref();
     match format {
         BodyFormat::Ndjson => Ok(text
             .lines()
@@ -51,7 +62,11 @@ pub fn split_records(body: &[u8], format: BodyFormat) -> Result<Vec<RecordResult
                     .map_err(|e| FieldError::new("body", e.message));
             }
             let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
-                FieldError::new("body", format!("is not a JSON array of objects ({e})"))
+                if looks_like_csv(trimmed) {
+                    FieldError::new("body", "this looks like CSV: send Content-Type: text/csv")
+                } else {
+                    FieldError::new("body", format!("is not a JSON array of objects ({e})"))
+                }
             })?;
             Ok(items.into_iter().map(|raw| object(raw.get())).collect())
         }
@@ -79,6 +94,21 @@ mod tests {
     }
 
     #[test]
+    fn reads_python_non_finite_tokens() {
+        let records =
+            split_records(br#"[{"a": NaN, "b": -Infinity}, NaN]"#, BodyFormat::Json).unwrap();
+        let first = records[0].as_ref().unwrap();
+        assert_eq!(crate::non_finite::token(&first["a"]), Some("NaN"));
+        assert_eq!(crate::non_finite::token(&first["b"]), Some("-Infinity"));
+        assert!(records[1].is_err());
+        let lines = split_records(b"{\"a\": Infinity}\n", BodyFormat::Ndjson).unwrap();
+        assert_eq!(
+            crate::non_finite::token(&lines[0].as_ref().unwrap()["a"]),
+            Some("Infinity")
+        );
+    }
+
+    #[test]
     fn rejects_unreadable_bodies() {
         assert_eq!(
             split_records(b"[{\"a\":1}", BodyFormat::Json)
@@ -93,8 +123,13 @@ mod tests {
             "body"
         );
         assert_eq!(
-            split_records(b"[NaN]", BodyFormat::Json).unwrap_err().field,
+            split_records(b"[NaM]", BodyFormat::Json).unwrap_err().field,
             "body"
+        );
+        let csv = split_records(b"id,prediction\na,1\n", BodyFormat::Json).unwrap_err();
+        assert_eq!(
+            csv.message,
+            "this looks like CSV: send Content-Type: text/csv"
         );
         // A number out of f64's range rejects its record alone.
         let records = split_records(b"[1e400, {}]", BodyFormat::Json).unwrap();

@@ -6,7 +6,9 @@
 //! `score_<class>` (multiclass), `latency_ms`, `error`; every other column is a
 //! feature. An empty field is missing. Numbers are parsed where the model expects
 //! numbers; a field that does not parse is passed on as a string, so validation
-//! rejects it (or, for a feature, counts a type error) naming the column.
+//! rejects it (or, for a feature, counts a type error) naming the column. `NaN`, `inf`
+//! and their spellings there are read as JSON's `NaN` tokens are
+//! ([`crate::non_finite`]): missing in a feature, refused elsewhere.
 
 use std::io::Read;
 
@@ -34,6 +36,9 @@ pub struct CsvRecords<R: Read> {
 }
 
 fn number_or_text(text: &str) -> Value {
+    if let Some(token) = crate::non_finite::csv_token(text) {
+        return crate::non_finite::marker_value(token);
+    }
     match text.trim().parse::<f64>() {
         Ok(f) if f.is_finite() => {
             serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)

@@ -8,8 +8,9 @@
 use serde_json::{Map, Value};
 
 use crate::error::FieldError;
+use crate::non_finite;
 use crate::schema::{FeatureType, Model, Task};
-use crate::time::{json_type_name, parse_timestamp_json, truncate};
+use crate::time::{json_type_name, parse_event_timestamp, truncate};
 
 pub use crate::class::{MAX_STRING_LEN, class_from_json, normalize_class_text};
 pub use crate::schema::RESERVED_COLUMNS;
@@ -107,8 +108,16 @@ fn finite_number(value: &Value) -> Option<f64> {
     value.as_f64().filter(|f| f.is_finite())
 }
 
+/// Why a `NaN` or `Infinity` token is refused in a field other than a feature.
+fn non_finite_refused(token: &str) -> String {
+    format!("`{token}` is not a value here (NaN and Infinity count as missing only in features)")
+}
+
 /// Parses a target (prediction or label) for `model`.
 pub fn target_from_json(model: &Model, value: &Value) -> Result<Target, String> {
+    if let Some(token) = non_finite::token(value) {
+        return Err(non_finite_refused(token));
+    }
     match model.task() {
         Task::Regression => finite_number(value).map(Target::Value).ok_or_else(|| {
             format!(
@@ -131,6 +140,9 @@ pub fn target_from_json(model: &Model, value: &Value) -> Result<Target, String> 
 }
 
 fn probability(value: &Value) -> Result<f64, String> {
+    if let Some(token) = non_finite::token(value) {
+        return Err(format!("`{token}` is not a probability in [0, 1]"));
+    }
     match finite_number(value) {
         Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
         Some(p) => Err(format!("{p} is not a probability in [0, 1]")),
@@ -141,9 +153,47 @@ fn probability(value: &Value) -> Result<f64, String> {
     }
 }
 
+/// The probabilities of a `predict_proba` row, one per class in the order of the
+/// model's definition (`clf.classes_`).
+fn per_class_row(model: &Model, row: &[Value]) -> Result<Vec<f64>, String> {
+    let defined = &model.definition.classes;
+    if row.len() != defined.len() {
+        return Err(format!(
+            "an array of scores has one probability per class, in the order of `classes` {defined:?}: expected {}, got {}",
+            defined.len(),
+            row.len()
+        ));
+    }
+    let mut per_class = vec![0.0; model.classes.len()];
+    for (i, (class, p)) in defined.iter().zip(row).enumerate() {
+        let index = model
+            .classes
+            .binary_search(class)
+            .map_err(|_| format!("class `{class}` is not one of the model's classes"))?;
+        per_class[index] = probability(p).map_err(|e| format!("[{i}] ({class}): {e}"))?;
+    }
+    Ok(per_class)
+}
+
 fn score_from_json(model: &Model, value: &Value) -> Result<Score, String> {
     match (model.task(), value) {
         (Task::Regression, _) => Err("a regression model takes no score".into()),
+        (Task::BinaryClassification, Value::Array(row)) => {
+            let per_class = per_class_row(model, row)?;
+            let positive = model.positive_class.as_deref().unwrap_or("1");
+            let index = model
+                .classes
+                .binary_search_by(|c| c.as_str().cmp(positive))
+                .map_err(|_| format!("the positive class `{positive}` is not a class"))?;
+            Ok(Score::Positive(per_class[index]))
+        }
+        (Task::MulticlassClassification, Value::Array(row)) => {
+            let per_class = per_class_row(model, row)?;
+            if per_class.iter().sum::<f64>() <= 0.0 {
+                return Err("the probabilities sum to 0".into());
+            }
+            Ok(Score::PerClass(per_class))
+        }
         (Task::BinaryClassification, Value::Object(map)) => {
             let positive = model.positive_class.as_deref().unwrap_or("1");
             let p = map
@@ -172,7 +222,7 @@ fn score_from_json(model: &Model, value: &Value) -> Result<Score, String> {
             Ok(Score::PerClass(per_class))
         }
         (Task::MulticlassClassification, other) => Err(format!(
-            "expected an object of class → probability, got {}",
+            "expected an object of class → probability, or an array of probabilities in the order of `classes`, got {}",
             json_type_name(other)
         )),
     }
@@ -183,6 +233,9 @@ fn feature_value(
     value: &Value,
     max_string_bytes: usize,
 ) -> Result<FeatureValue, String> {
+    if non_finite::token(value).is_some() {
+        return Ok(FeatureValue::Missing);
+    }
     Ok(match (kind, value) {
         (_, Value::Null) => FeatureValue::Missing,
         (FeatureType::Numeric, Value::Number(_)) => match finite_number(value) {
@@ -251,6 +304,16 @@ pub fn validate_prediction_within(
     let mut score_value = None;
     for (key, value) in record {
         let field_error = |message: String| FieldError::new(key.as_str(), message);
+        if let Some(token) = non_finite::token(value) {
+            match key.as_str() {
+                // An operational value not measured is missing, as `null` is.
+                "latency_ms" | "error" => continue,
+                "prediction" | "score" | "label" | "id" | "timestamp" | "version" | "features" => {
+                    return Err(field_error(non_finite_refused(token)));
+                }
+                _ => {}
+            }
+        }
         match key.as_str() {
             "id" => {
                 event.id = bounded_string(value, MAX_ID_LEN, "an id").map_err(field_error)?;
@@ -258,7 +321,7 @@ pub fn validate_prediction_within(
             }
             "timestamp" => {
                 if !value.is_null() {
-                    event.timestamp_ms = parse_timestamp_json(value).map_err(field_error)?;
+                    event.timestamp_ms = parse_event_timestamp(value).map_err(field_error)?;
                 }
             }
             "version" => {
@@ -356,13 +419,39 @@ pub fn validate_prediction_within(
     Ok(event)
 }
 
+/// Moves the feature columns of a flat row (`df.to_json(orient="records")`: no
+/// `features` object, features at the top level as CSV columns are) into `features`.
+/// A row with a `features` object is left as it is.
+fn nest_flat_row(record: &mut Map<String, Value>) {
+    if record.contains_key("features") {
+        return;
+    }
+    let columns: Vec<String> = record
+        .keys()
+        .filter(|key| !RESERVED_COLUMNS.contains(&key.as_str()))
+        .cloned()
+        .collect();
+    if columns.is_empty() {
+        return;
+    }
+    let mut features = Map::new();
+    for column in columns {
+        if let Some(value) = record.remove(&column) {
+            features.insert(column, value);
+        }
+    }
+    record.insert("features".into(), Value::Object(features));
+}
+
 /// Validates one row of a reference data set: an event whose `id` and `prediction`
-/// may be left out (a training set has neither).
+/// may be left out (a training set has neither). A row may be flat, its feature
+/// columns at the top level, or nested in `features`.
 pub fn validate_reference_row(
     model: &Model,
     mut record: Map<String, Value>,
     limits: &InputLimits,
 ) -> Result<PredictionEvent, FieldError> {
+    nest_flat_row(&mut record);
     if !record.contains_key("id") {
         record.insert("id".into(), Value::String("reference".into()));
     }
@@ -384,6 +473,11 @@ pub fn validate_label(
     let mut id = None;
     let mut label = None;
     for (key, value) in record {
+        if let Some(token) = non_finite::token(value)
+            && matches!(key.as_str(), "id" | "label")
+        {
+            return Err(FieldError::new(key.as_str(), non_finite_refused(token)));
+        }
         match key.as_str() {
             "id" => {
                 id = Some(
@@ -563,6 +657,123 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.field, "score");
+    }
+
+    fn parsed(body: &str) -> Map<String, Value> {
+        let mut records =
+            crate::body::split_records(body.as_bytes(), crate::body::BodyFormat::Json).unwrap();
+        records.remove(0).unwrap()
+    }
+
+    #[test]
+    fn non_finite_tokens_are_missing_in_features_only() {
+        let event = validate_prediction(
+            &binary(),
+            &parsed(r#"{"id": "a", "prediction": 1, "latency_ms": NaN, "features": {"income": NaN, "region": -Infinity}}"#),
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            event.features,
+            vec![FeatureValue::Missing, FeatureValue::Missing]
+        );
+        assert_eq!(event.latency_ms, None);
+        for (body, field) in [
+            (r#"{"id": "a", "prediction": NaN}"#, "prediction"),
+            (
+                r#"{"id": "a", "prediction": 1, "score": Infinity}"#,
+                "score",
+            ),
+            (r#"{"id": "a", "prediction": 1, "label": NaN}"#, "label"),
+            (
+                r#"{"id": "a", "prediction": 1, "timestamp": NaN}"#,
+                "timestamp",
+            ),
+        ] {
+            let err = validate_prediction(&binary(), &parsed(body), 0).unwrap_err();
+            assert_eq!(err.field, field, "{body}");
+            assert!(err.message.contains("is not"), "{}", err.message);
+        }
+        let err = validate_label(&binary(), &parsed(r#"{"id": "a", "label": NaN}"#)).unwrap_err();
+        assert_eq!(err.field, "label");
+        assert!(err.message.starts_with("`NaN` is not"), "{}", err.message);
+    }
+
+    #[test]
+    fn epoch_seconds_are_refused_naming_the_unit() {
+        let err = validate_prediction(
+            &binary(),
+            &record(json!({"id": "a", "prediction": 1, "timestamp": 1_710_151_200})),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "timestamp");
+        assert!(
+            err.message.contains("looks like epoch seconds"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn scores_may_be_predict_proba_rows() {
+        let definition: ModelDefinition = serde_json::from_value(json!({
+            "task": "multiclass_classification", "classes": ["dog", "cat", "bird"]
+        }))
+        .unwrap();
+        let model = Model::new("m", definition).unwrap();
+        let event = validate_prediction(
+            &model,
+            &record(json!({"id": "a", "prediction": "cat", "score": [0.2, 0.7, 0.1]})),
+            0,
+        )
+        .unwrap();
+        // Stored in sorted class order: bird, cat, dog.
+        assert_eq!(event.score, Some(Score::PerClass(vec![0.1, 0.7, 0.2])));
+        let short = validate_prediction(
+            &model,
+            &record(json!({"id": "a", "prediction": "cat", "score": [0.2, 0.8]})),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(short.field, "score");
+        assert!(
+            short.message.contains("expected 3, got 2"),
+            "{}",
+            short.message
+        );
+        let binary_row = validate_prediction(
+            &binary(),
+            &record(json!({"id": "a", "prediction": 1, "score": [0.25, 0.75]})),
+            0,
+        )
+        .unwrap();
+        assert_eq!(binary_row.score, Some(Score::Positive(0.75)));
+    }
+
+    #[test]
+    fn reference_rows_may_be_flat() {
+        let flat = validate_reference_row(
+            &binary(),
+            record(json!({"income": 3.5, "region": "north", "label": 1})),
+            &InputLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            flat.features,
+            vec![
+                FeatureValue::Number(3.5),
+                FeatureValue::Category("north".into())
+            ]
+        );
+        assert_eq!(flat.label, Some(Target::Class("1".into())));
+        let mixed = validate_reference_row(
+            &binary(),
+            record(json!({"income": 3.5, "features": {"region": "north"}})),
+            &InputLimits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(mixed.field, "income");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - [`schema`]: model definitions and how they may change.
 //! - [`event`]: prediction events and labels, validated field by field.
 //! - [`class`]: class labels and their normalisation.
-//! - [`body`] and [`csv_input`]: untrusted bytes (JSON, NDJSON, CSV) into records.
+//! - [`body`] and [`csv_input`]: untrusted bytes (JSON, NDJSON, CSV) into records;
+//!   [`non_finite`]: Python's `NaN` and `Infinity` tokens in them.
 //! - [`sketch`]: mergeable sketches (latency quantiles, score histograms).
 //! - [`performance`]: exact, mergeable classification and regression profiles and the
 //!   scikit-learn metrics computed from them.
@@ -36,6 +37,7 @@ pub mod definition;
 pub mod drift;
 pub mod error;
 pub mod event;
+pub mod non_finite;
 pub mod offline;
 pub mod performance;
 pub mod profile;

@@ -116,11 +116,21 @@ pub struct FeatureSpec {
 pub struct ModelDefinition {
     /// What the model predicts.
     pub task: Task,
-    /// The positive class of a binary classifier (default `"1"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The positive class of a binary classifier (default `"1"`); a string, a number or
+    /// a boolean, normalised as labels are.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "class_label::optional"
+    )]
     pub positive_class: Option<String>,
-    /// The classes of a classifier.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The classes of a classifier: strings, numbers or booleans (`clf.classes_`),
+    /// normalised as labels are.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "class_label::list"
+    )]
     pub classes: Vec<String>,
     /// The inputs.
     #[serde(default)]
@@ -132,6 +142,34 @@ pub struct ModelDefinition {
     /// (default `1d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_lateness: Option<Duration>,
+}
+
+/// Class labels of a definition given as JSON strings, numbers or booleans.
+mod class_label {
+    use serde::{Deserialize, Deserializer, de::Error};
+    use serde_json::Value;
+
+    fn one<E: Error>(value: &Value) -> Result<String, E> {
+        match value {
+            // Strings are checked with the rest of the definition, naming the class.
+            Value::String(text) => Ok(text.clone()),
+            other => crate::class::class_from_json(other).map_err(E::custom),
+        }
+    }
+
+    pub fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+        let values = Vec::<Value>::deserialize(deserializer)?;
+        values.iter().map(one).collect()
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<String>, D::Error> {
+        match Option::<Value>::deserialize(deserializer)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => one(&value).map(Some),
+        }
+    }
 }
 
 /// Limits applied to a model definition.
@@ -277,6 +315,15 @@ impl Model {
                         return Err(FieldError::new(
                             "classes",
                             "a binary classifier has exactly two classes",
+                        ));
+                    }
+                    if definition.positive_class.is_none() && !classes.iter().any(|c| c == "1") {
+                        return Err(FieldError::new(
+                            "positive_class",
+                            format!(
+                                "classes are [{}]: set positive_class (it defaults to `1`, which is not one of them)",
+                                definition.classes.join(", ")
+                            ),
                         ));
                     }
                     let positive = definition
@@ -444,6 +491,44 @@ mod tests {
         .unwrap();
         assert_eq!(model.classes, ["0", "1"]);
         assert_eq!(model.positive_class.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn classes_may_be_numbers() {
+        let model = Model::new(
+            "m",
+            definition(r#"{"task": "multiclass_classification", "classes": [0, 1.0, "2", true]}"#),
+        )
+        .unwrap();
+        assert_eq!(model.definition.classes, ["0", "1", "2", "true"]);
+        let binary = Model::new(
+            "m",
+            definition(
+                r#"{"task": "binary_classification", "classes": [3, 7], "positive_class": 7.0}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(binary.positive_class.as_deref(), Some("7"));
+        assert!(
+            serde_json::from_str::<ModelDefinition>(r#"{"task": "regression", "classes": [[1]]}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_binary_model_without_class_1_names_its_classes() {
+        let err = Model::new(
+            "m",
+            definition(r#"{"task": "binary_classification", "classes": ["malignant", "benign"]}"#),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "positive_class");
+        assert!(
+            err.message
+                .starts_with("classes are [malignant, benign]: set positive_class"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -19,20 +19,41 @@ pub const MIN_TIMESTAMP_MS: i64 = 0;
 /// The latest accepted event time: 9999-12-31T23:59:59.999Z.
 pub const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 
-/// Parses an RFC 3339 string or integer epoch milliseconds into epoch milliseconds.
+/// The smallest integer read as epoch milliseconds in an event: below it (before
+/// 1973-03-03 in milliseconds) an integer is far more likely epoch seconds.
+pub const MIN_EPOCH_MS_INTEGER: i64 = 100_000_000_000;
+
+/// Parses an RFC 3339 string, a date (`2024-03-13`, midnight UTC) or integer epoch
+/// milliseconds into epoch milliseconds. A date and time without a UTC offset is
+/// refused: its instant depends on a time zone the text does not give.
 pub fn parse_timestamp_str(text: &str) -> Result<i64, String> {
     let text = text.trim();
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         let ms: i64 = text
             .parse()
             .map_err(|_| format!("`{text}` is not an integer number of epoch milliseconds"))?;
         return check_range(ms);
     }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc();
+        return check_range(midnight.timestamp_millis());
+    }
     let parsed = DateTime::parse_from_rfc3339(text).map_err(|e| {
-        format!(
-            "`{}` is not an RFC 3339 timestamp ({e})",
-            truncate(text, 40)
-        )
+        let no_offset = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .any(|format| chrono::NaiveDateTime::parse_from_str(text, format).is_ok());
+        if no_offset {
+            format!(
+                "`{}` has no UTC offset: add `Z` for UTC or an offset such as `+01:00`",
+                truncate(text, 40)
+            )
+        } else {
+            format!(
+                "`{}` is not an RFC 3339 timestamp ({e})",
+                truncate(text, 40)
+            )
+        }
     })?;
     check_range(parsed.timestamp_millis())
 }
@@ -52,6 +73,29 @@ pub fn parse_timestamp_json(value: &Value) -> Result<i64, String> {
             json_type_name(other)
         )),
     }
+}
+
+/// Parses an event's timestamp as [`parse_timestamp_json`] does, refusing an integer
+/// below [`MIN_EPOCH_MS_INTEGER`]: `1710151200` is epoch seconds, and read as
+/// milliseconds it would be stored in January 1970.
+pub fn parse_event_timestamp(value: &Value) -> Result<i64, String> {
+    let integer = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s)
+            if !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.trim().parse().ok()
+        }
+        _ => None,
+    };
+    if let Some(n) = integer
+        && (0..MIN_EPOCH_MS_INTEGER).contains(&n)
+    {
+        return Err(format!(
+            "{n} looks like epoch seconds: send milliseconds or RFC 3339"
+        ));
+    }
+    parse_timestamp_json(value)
 }
 
 fn check_range(ms: i64) -> Result<i64, String> {
@@ -331,6 +375,33 @@ mod tests {
         assert!(parse_timestamp_json(&serde_json::json!(-1)).is_err());
         assert!(parse_timestamp_str("10000-01-01T00:00:00Z").is_err());
         assert!(parse_timestamp_str("yesterday").is_err());
+    }
+
+    #[test]
+    fn dates_are_midnight_utc_and_offsets_are_required() {
+        assert_eq!(parse_timestamp_str("2024-03-13"), Ok(1_710_288_000_000));
+        let no_offset = parse_timestamp_str("2024-03-13T10:00:00").unwrap_err();
+        assert!(no_offset.contains("has no UTC offset"), "{no_offset}");
+        let spaced = parse_timestamp_str("2024-03-13 10:00:00.5").unwrap_err();
+        assert!(spaced.contains("has no UTC offset"), "{spaced}");
+    }
+
+    #[test]
+    fn events_refuse_epoch_seconds() {
+        let seconds = parse_event_timestamp(&serde_json::json!(1_710_151_200)).unwrap_err();
+        assert_eq!(
+            seconds,
+            "1710151200 looks like epoch seconds: send milliseconds or RFC 3339"
+        );
+        assert!(parse_event_timestamp(&serde_json::json!("1710151200")).is_err());
+        assert_eq!(
+            parse_event_timestamp(&serde_json::json!(1_710_151_200_000_i64)),
+            Ok(1_710_151_200_000)
+        );
+        assert_eq!(
+            parse_event_timestamp(&serde_json::json!("1970-01-01T00:00:01Z")),
+            Ok(1000)
+        );
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum ErrorCode {
     TooManyRecords,
     /// The content type is not accepted here (415).
     UnsupportedMediaType,
+    /// A non-empty ingest batch of which no record was accepted (422).
+    NothingAccepted,
     /// The write queue or the ingest admission is full; retry later (503).
     Overloaded,
     /// The store failed (500).
@@ -89,6 +91,7 @@ impl ErrorCode {
             Self::BodyTooLarge => "body_too_large",
             Self::TooManyRecords => "too_many_records",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NothingAccepted => "nothing_accepted",
             Self::Overloaded => "overloaded",
             Self::StoreError => "store_error",
             Self::SpillFailed => "spill_failed",
@@ -119,6 +122,7 @@ impl ErrorCode {
             }
             Self::BodyTooLarge | Self::TooManyRecords => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NothingAccepted => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::StoreError | Self::SpillFailed | Self::Internal => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -138,6 +142,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds after which a retry may succeed (for 503).
     pub retry_after: Option<u32>,
+    /// Members of the answer beside `error` (an ingest answer that stored nothing).
+    pub body: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -148,6 +154,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            body: None,
         }
     }
 
@@ -175,6 +182,22 @@ impl ApiError {
             format!("model `{name}` does not exist"),
         )
         .field("model")
+    }
+
+    /// 422 for a non-empty ingest batch that stored nothing: the ingest answer `body`
+    /// with the first rejection (`(index, reason)`) as the error.
+    pub fn nothing_accepted(
+        first: (usize, &FieldError),
+        body: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        let (index, reason) = first;
+        let mut error = Self::new(
+            ErrorCode::NothingAccepted,
+            format!("no record was accepted; record {index}: {reason}"),
+        )
+        .field(reason.field.clone());
+        error.body = Some(body);
+        error
     }
 
     /// 500 for a failure of the server itself (a worker that panicked, a poisoned lock).
@@ -207,8 +230,13 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code.as_str(), "message": self.message, "field": self.field}});
-        let mut response = (self.status(), axum::Json(body)).into_response();
+        let status = self.status();
+        let error =
+            json!({"code": self.code.as_str(), "message": self.message, "field": self.field});
+        let mut body = self.body.unwrap_or_default();
+        body.insert("error".into(), error);
+        let body = serde_json::Value::Object(body);
+        let mut response = (status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

@@ -104,7 +104,8 @@ async fn populate(server: &TestServer) {
             json!([with(event("a", 0, "v1", 1, 0.9), Some(1), Some(3.0))]),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
+    // A batch of one duplicate stores nothing: 422 with the ingest body.
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["rejected"].as_array().map(Vec::len), Some(1), "{body}");
     let (status, body) = server
         .post(

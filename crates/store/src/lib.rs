@@ -102,6 +102,9 @@ pub struct LabelOutcome {
     pub rejected: Vec<(usize, FieldError)>,
     /// Oldest and newest event time of the predictions that got their label.
     pub event_time_range: Option<(i64, i64)>,
+    /// `(index, label id, prediction id)` of labels kept waiting whose id is the float
+    /// rendering of a stored prediction's integer id (`"17.0"` while `"17"` is stored).
+    pub suspect_ids: Vec<(usize, String, String)>,
 }
 
 /// Tuning of the store.
@@ -129,7 +132,7 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Retention {
-    /// Raw events; also how long (in wall-clock time) a label waits for its prediction.
+    /// Raw events.
     #[serde(rename = "raw_events", with = "modelwatch_core::time::duration_ms")]
     pub raw_events_ms: i64,
     /// Minute profiles (performance and features).
@@ -141,6 +144,13 @@ pub struct Retention {
     /// Hour profiles.
     #[serde(rename = "hour_profiles", with = "modelwatch_core::time::duration_ms")]
     pub hour_profiles_ms: i64,
+    /// How long (in wall-clock time, since it arrived) a label waits for its
+    /// prediction before it is deleted, so waiting labels cannot grow without bound.
+    #[serde(
+        rename = "pending_labels",
+        with = "modelwatch_core::time::duration_ms"
+    )]
+    pub pending_labels_ms: i64,
 }
 
 impl Default for Retention {
@@ -150,6 +160,7 @@ impl Default for Retention {
             raw_events_ms: 30 * DAY,
             minute_profiles_ms: 7 * DAY,
             hour_profiles_ms: 90 * DAY,
+            pending_labels_ms: 30 * DAY,
         }
     }
 }
@@ -212,4 +223,13 @@ pub struct StoredCounts {
     pub pending_labels: u64,
     /// The newest event time seen.
     pub newest_event_ms: Option<i64>,
+}
+
+/// A label waiting for its prediction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLabel {
+    /// The id of the prediction it waits for.
+    pub id: String,
+    /// When it arrived (epoch ms, wall clock).
+    pub received_ms: i64,
 }

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::storage::{Storage, StoreFuture};
 use crate::writer::{self, Command};
 use crate::{
-    Closed, IngestOutcome, LabelOutcome, ModelEntry, PreparedBatch, PutModelOutcome,
+    Closed, IngestOutcome, LabelOutcome, ModelEntry, PendingLabel, PreparedBatch, PutModelOutcome,
     RetentionOutcome, StoreError, StoreOptions, StoredCounts, cache, parse_stored_model, schema,
 };
 
@@ -399,6 +399,21 @@ impl Storage for SqliteStore {
                 pending_labels: pending as u64,
                 newest_event_ms,
             })
+        })
+    }
+
+    fn pending_labels(&self, model_id: i64, limit: usize) -> Result<Vec<PendingLabel>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, received_ms FROM pending_labels WHERE model_id = ?1 ORDER BY received_ms, id LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![model_id, limit as i64], |row| {
+                Ok(PendingLabel {
+                    id: row.get(0)?,
+                    received_ms: row.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 

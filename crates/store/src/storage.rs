@@ -45,7 +45,7 @@ use modelwatch_core::event::LabelRecord;
 use modelwatch_core::{Granularity, Model, WindowProfile};
 
 use crate::{
-    Closed, IngestOutcome, LabelOutcome, ModelEntry, PreparedBatch, PutModelOutcome,
+    Closed, IngestOutcome, LabelOutcome, ModelEntry, PendingLabel, PreparedBatch, PutModelOutcome,
     RetentionOutcome, StoreError, StoredCounts,
 };
 
@@ -150,6 +150,10 @@ pub trait Storage: AlertStorage + TokenStorage + Send + Sync {
 
     /// Counts of stored predictions, labelled predictions and pending labels of a model.
     fn counts(&self, model_id: i64) -> Result<StoredCounts, StoreError>;
+
+    /// Up to `limit` labels of a model waiting for their prediction, oldest arrival
+    /// first (ties by id).
+    fn pending_labels(&self, model_id: i64, limit: usize) -> Result<Vec<PendingLabel>, StoreError>;
 
     /// Waits until every write queued so far is committed and every lazily written
     /// aggregate is stored.

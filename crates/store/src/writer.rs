@@ -564,11 +564,11 @@ fn apply_retention(
         }
     }
     crate::alerting::trim_log(tx)?;
-    // Labels that waited longer than raw events are kept (wall clock) will not find
-    // their prediction any more.
+    // Labels that waited longer than `pending_labels` (wall clock) are given up on, so
+    // labels for predictions never sent cannot pile up.
     let stale_labels = tx.execute(
         "DELETE FROM pending_labels WHERE received_ms < ?1",
-        [crate::now_ms() - retention.raw_events_ms],
+        [crate::now_ms() - retention.pending_labels_ms],
     )?;
     if stale_labels > 0 {
         let mut statement =
@@ -940,6 +940,17 @@ fn join_labels(
                 } else {
                     *state.pending_labels.entry(entry.id).or_insert(0) += 1;
                     outcome.pending += 1;
+                    let integer_id = modelwatch_core::class::normalize_class_text(&record.id);
+                    if integer_id != record.id
+                        && find
+                            .query_row(params![entry.id, integer_id], |_| Ok(()))
+                            .optional()?
+                            .is_some()
+                    {
+                        outcome
+                            .suspect_ids
+                            .push((index, record.id.clone(), integer_id));
+                    }
                 }
             }
         }

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::Grant;
 use crate::error::{ApiError, ErrorCode};
+use crate::service::ingest::Framing;
 use crate::state::AppState;
 
 /// A request body within `min(limits.max_body_bytes, CAP)` bytes.
@@ -135,15 +136,23 @@ pub fn unsupported(content_type: &str, accepted: &str) -> ApiError {
     .field("content-type")
 }
 
-/// The framing of a body of records: JSON (the default when no content type is
-/// given) or NDJSON.
-pub struct RecordFormat(pub BodyFormat);
+/// The framing of an ingest body: JSON (the default when no content type is given),
+/// NDJSON or CSV.
+pub struct RecordFormat(pub Framing);
 
 impl<S: Send + Sync> FromRequestParts<S> for RecordFormat {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        record_format(&parts.headers).map(Self)
+        match content_type(&parts.headers).as_deref() {
+            Some("text/csv") => Ok(Self(Framing::Csv)),
+            None | Some("application/json") => Ok(Self(Framing::Records(BodyFormat::Json))),
+            Some(ndjson) if is_ndjson(ndjson) => Ok(Self(Framing::Records(BodyFormat::Ndjson))),
+            Some(other) => Err(unsupported(
+                other,
+                "application/json, application/x-ndjson or text/csv",
+            )),
+        }
     }
 }
 

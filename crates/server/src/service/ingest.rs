@@ -1,12 +1,15 @@
 //! Ingest of predictions and labels: split and validate the records off the async
 //! workers, store the valid ones (answered once durable), tell the alerting engine
 //! which event time changed, count them for `/metrics`, and list what was rejected
-//! with its index and reason.
+//! with its index and reason. A non-empty batch that stored nothing is answered `422`
+//! with the same body, so a client's `raise_for_status()` does not pass it by.
 
 use std::sync::Arc;
 
 use modelwatch_core::FieldError;
-use modelwatch_core::body::{BodyFormat, RecordResult, split_records};
+use modelwatch_core::Model;
+use modelwatch_core::body::{RecordResult, split_records};
+use modelwatch_core::csv_input::CsvRecords;
 use modelwatch_core::event::{validate_label, validate_prediction_within};
 use modelwatch_core::time::now_ms;
 use modelwatch_store::ModelEntry;
@@ -18,17 +21,40 @@ use crate::state::AppState;
 use crate::telemetry::ModelLabel;
 use crate::telemetry::Observed;
 
+/// How an ingest body is framed: JSON or NDJSON records, or CSV rows mapped to records
+/// by the model's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A JSON array (or object) or NDJSON.
+    Records(modelwatch_core::body::BodyFormat),
+    /// `text/csv`: a header, then one record per row.
+    Csv,
+}
+
 /// Valid items, the indexes they had in the body, and the rejected records.
 type Parsed<T> = (Vec<T>, Vec<usize>, Vec<(usize, FieldError)>);
+
+/// Splits a body into records: JSON and NDJSON as they are, CSV rows by the model's
+/// columns (as a reference CSV is read).
+fn split_body(body: &[u8], framing: Framing, model: &Model) -> Result<Vec<RecordResult>, ApiError> {
+    match framing {
+        Framing::Records(format) => split_records(body, format).map_err(ApiError::invalid),
+        Framing::Csv => {
+            let rows = CsvRecords::new(body, model).map_err(ApiError::invalid)?;
+            Ok(rows.map(|(_, record)| record).collect())
+        }
+    }
+}
 
 /// Splits and validates a body (call it off the async runtime).
 fn parse_records<T>(
     body: &[u8],
-    format: BodyFormat,
+    framing: Framing,
+    model: &Model,
     max_records: usize,
     validate: impl Fn(serde_json::Map<String, Value>) -> Result<T, FieldError>,
 ) -> Result<Parsed<T>, ApiError> {
-    let records: Vec<RecordResult> = split_records(body, format).map_err(ApiError::invalid)?;
+    let records = split_body(body, framing, model)?;
     if records.len() > max_records {
         return Err(ApiError::new(
             ErrorCode::TooManyRecords,
@@ -55,14 +81,30 @@ fn parse_records<T>(
 }
 
 /// The `rejected` list of an ingest answer, by index.
-fn rejected_json(mut rejected: Vec<(usize, FieldError)>) -> Value {
-    rejected.sort_by_key(|(index, _)| *index);
+fn rejected_json(rejected: &[(usize, FieldError)]) -> Value {
     Value::Array(
         rejected
-            .into_iter()
+            .iter()
             .map(|(index, error)| json!({"index": index, "field": error.field, "error": error.to_string()}))
             .collect(),
     )
+}
+
+/// The ingest answer: `200` with `body`, or `422` with the same body when records were
+/// sent and none was accepted. `rejected` is sorted by index first.
+fn answer(
+    accepted: usize,
+    mut rejected: Vec<(usize, FieldError)>,
+    mut body: serde_json::Map<String, Value>,
+) -> Result<Value, ApiError> {
+    rejected.sort_by_key(|(index, _)| *index);
+    body.insert("rejected".into(), rejected_json(&rejected));
+    match rejected.first() {
+        Some((index, reason)) if accepted == 0 => {
+            Err(ApiError::nothing_accepted((*index, reason), body))
+        }
+        _ => Ok(Value::Object(body)),
+    }
 }
 
 /// Ingests a body of prediction events that arrived at `arrival` (epoch ms).
@@ -70,7 +112,7 @@ pub async fn predictions(
     state: &AppState,
     entry: Arc<ModelEntry>,
     arrival: i64,
-    format: BodyFormat,
+    framing: Framing,
     body: bytes::Bytes,
 ) -> Result<Value, ApiError> {
     let name = entry.model.name.clone();
@@ -80,11 +122,13 @@ pub async fn predictions(
     let max_records = state.limits.max_records_per_request;
     let input_limits = state.limits.input();
     let (batch, observed, indexes, mut rejected) = blocking(move || {
-        let (events, indexes, rejected) = parse_records(&body, format, max_records, |record| {
-            let mut event = validate_prediction_within(&model, &record, arrival, &input_limits)?;
-            pii.protect(&model, &mut event.features);
-            Ok(event)
-        })?;
+        let (events, indexes, rejected) =
+            parse_records(&body, framing, &model, max_records, |record| {
+                let mut event =
+                    validate_prediction_within(&model, &record, arrival, &input_limits)?;
+                pii.protect(&model, &mut event.features);
+                Ok(event)
+            })?;
         let batch = modelwatch_store::prepare(&model, events, reference.as_deref());
         let observed: Vec<Observed> = batch
             .events()
@@ -148,25 +192,24 @@ pub async fn predictions(
         .predictions_rejected
         .get_or_create(&label)
         .inc_by(rejected.len() as u64);
-    Ok(json!({
-        "accepted": outcome.accepted,
-        "labels_joined": outcome.joined_pending_labels,
-        "rejected": rejected_json(rejected),
-    }))
+    let mut body = serde_json::Map::new();
+    body.insert("accepted".into(), json!(outcome.accepted));
+    body.insert("labels_joined".into(), json!(outcome.joined_pending_labels));
+    answer(outcome.accepted, rejected, body)
 }
 
 /// Ingests a body of labels.
 pub async fn labels(
     state: &AppState,
     entry: Arc<ModelEntry>,
-    format: BodyFormat,
+    framing: Framing,
     body: bytes::Bytes,
 ) -> Result<Value, ApiError> {
     let name = entry.model.name.clone();
     let name = name.as_str();
     let (model, max_records) = (entry.model.clone(), state.limits.max_records_per_request);
     let (labels, indexes, mut rejected) = blocking(move || {
-        parse_records(&body, format, max_records, |record| {
+        parse_records(&body, framing, &model, max_records, |record| {
             validate_label(&model, &record)
         })
     })
@@ -186,10 +229,26 @@ pub async fn labels(
             model: name.to_string(),
         })
         .inc_by((outcome.matched + outcome.pending) as u64);
-    Ok(json!({
-        "accepted": outcome.matched + outcome.pending,
-        "matched": outcome.matched,
-        "pending": outcome.pending,
-        "rejected": rejected_json(rejected),
-    }))
+    let accepted = outcome.matched + outcome.pending;
+    let mut body = serde_json::Map::new();
+    body.insert("accepted".into(), json!(accepted));
+    body.insert("matched".into(), json!(outcome.matched));
+    body.insert("pending".into(), json!(outcome.pending));
+    if !outcome.suspect_ids.is_empty() {
+        let warnings = outcome
+            .suspect_ids
+            .iter()
+            .map(|(index, label_id, prediction_id)| {
+                json!({
+                    "index": indexes[*index],
+                    "field": "id",
+                    "warning": format!(
+                        "label id `{label_id}` waits for its prediction, but a prediction `{prediction_id}` is stored: a float rendering of an integer id is a likely mismatch (send the id as the prediction was sent)"
+                    ),
+                })
+            })
+            .collect();
+        body.insert("warnings".into(), Value::Array(warnings));
+    }
+    answer(accepted, rejected, body)
 }

@@ -13,6 +13,7 @@ pub mod answers;
 pub mod gauges;
 pub mod ingest;
 pub mod models;
+pub mod pending;
 pub mod ranges;
 pub mod reference;
 pub mod report;
