@@ -56,7 +56,7 @@ impl SqliteStore {
             )));
         }
         schema::migrate(&mut conn)?;
-        let writer = writer::Writer::new(conn, options.retention)?;
+        let writer = writer::Writer::new(conn, &options)?;
         let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
         let (done, closed) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -324,6 +324,24 @@ impl Storage for SqliteStore {
         version: Option<&str>,
     ) -> Result<Vec<(i64, WindowFeatures)>, StoreError> {
         self.load_windows(model_id, granularity, from, to, version)
+    }
+
+    fn first_window_with_data(
+        &self,
+        model_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT MIN(start_ms) FROM profiles
+                 WHERE model_id = ?1 AND granularity = ?2 AND start_ms >= ?3 AND start_ms < ?4",
+            )?;
+            Ok(statement.query_row(
+                params![model_id, cache::code(Granularity::Minute), from, to],
+                |row| row.get(0),
+            )?)
+        })
     }
 
     fn newest_event_times(&self) -> Result<std::collections::HashMap<String, i64>, StoreError> {

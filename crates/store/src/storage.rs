@@ -132,6 +132,16 @@ pub trait Storage: AlertStorage + TokenStorage + Send + Sync {
         version: Option<&str>,
     ) -> Result<Vec<(i64, WindowFeatures)>, StoreError>;
 
+    /// The start of the first minute window of `model_id` in `[from, to)` that holds
+    /// events (a performance profile), if any: how the alerting engine steps over
+    /// empty time instead of judging it span by span.
+    fn first_window_with_data(
+        &self,
+        model_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
     /// The newest event time of every model that has events, by model name.
     fn newest_event_times(&self) -> Result<std::collections::HashMap<String, i64>, StoreError>;
 

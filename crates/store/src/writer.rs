@@ -166,6 +166,11 @@ struct State {
     flush_requested: bool,
     /// How long data is kept.
     retention: crate::Retention,
+    /// Most distinct versions a model may hold.
+    max_versions_per_model: usize,
+    /// The versions of each model, loaded at its first ingest (dropped on a rollback,
+    /// since they may hold versions that were never committed).
+    versions: HashMap<i64, std::collections::HashSet<String>>,
 }
 
 /// Everything the writer thread owns.
@@ -182,8 +187,16 @@ pub(crate) struct Writer {
 impl Writer {
     pub(crate) fn new(
         mut conn: Connection,
-        retention: crate::Retention,
+        options: &crate::StoreOptions,
     ) -> Result<Self, StoreError> {
+        let bound = modelwatch_core::time::now_ms().saturating_add(options.max_event_future_ms);
+        let recovered = crate::watermark::recover(&mut conn, bound)?;
+        if !recovered.is_empty() {
+            tracing::warn!(
+                models = ?recovered,
+                "event clocks ahead of the server's clock (an outlier stored before the bound) were set back to their newest data"
+            );
+        }
         let mut pending_labels = HashMap::new();
         let mut references = HashMap::new();
         {
@@ -219,7 +232,9 @@ impl Writer {
                 pending_labels,
                 references,
                 flush_requested: false,
-                retention,
+                retention: options.retention,
+                max_versions_per_model: options.max_versions_per_model,
+                versions: HashMap::new(),
             },
             last_flush: Instant::now(),
             last_retention: None,
@@ -333,6 +348,7 @@ impl Writer {
                 self.state.pending_labels = pending_before;
                 self.state.references = references_before;
                 self.state.flush_requested = false;
+                self.state.versions.clear();
                 // Feature windows that were only in the cache are rebuilt from the store.
                 if let Err(error) = recover_features(&mut self.conn, &self.state.references) {
                     tracing::error!(%error, "rebuilding feature profiles failed; writes wait for it");
@@ -394,6 +410,7 @@ fn apply(
                 state.features.forget_model(id);
                 state.pending_labels.remove(&id);
                 state.references.remove(&id);
+                state.versions.remove(&id);
             }
             Reply::DeleteModel(reply, id.is_some())
         }
@@ -748,9 +765,18 @@ fn ingest(
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     let mut stored_flags = vec![true; events.len()];
+    let mut versions = match state.versions.remove(&entry.id) {
+        Some(versions) => versions,
+        None => model_versions(tx, entry.id)?,
+    };
     for (index, (event, row)) in events.iter().zip(&rows).enumerate() {
         if kept_from.is_some_and(|cut| event.timestamp_ms < cut) {
             outcome.too_old.push(index);
+            stored_flags[index] = false;
+            continue;
+        }
+        if !versions.contains(&event.version) && versions.len() >= state.max_versions_per_model {
+            outcome.version_limit.push(index);
             stored_flags[index] = false;
             continue;
         }
@@ -772,6 +798,9 @@ fn ingest(
             stored_flags[index] = false;
         } else {
             outcome.accepted += 1;
+            if !versions.contains(&event.version) {
+                versions.insert(event.version.clone());
+            }
             newest = newest.max(Some(event.timestamp_ms));
             outcome.event_time_range = Some(match outcome.event_time_range {
                 Some((low, high)) => (low.min(event.timestamp_ms), high.max(event.timestamp_ms)),
@@ -779,6 +808,7 @@ fn ingest(
             });
         }
     }
+    state.versions.insert(entry.id, versions);
     let stored = |index: usize| stored_flags[index];
     let reference = state.references.get(&entry.id).cloned();
     let current_generation = reference.as_ref().map(|r| r.generation);
@@ -861,6 +891,21 @@ fn ingest(
         )?;
     }
     Ok(outcome)
+}
+
+/// Every version `model_id` holds (day windows are kept for ever, so none is missed).
+fn model_versions(
+    tx: &Transaction<'_>,
+    model_id: i64,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut statement = tx.prepare_cached(
+        "SELECT DISTINCT version FROM profiles WHERE model_id = ?1 AND granularity = ?2",
+    )?;
+    let rows = statement.query_map(
+        params![model_id, crate::cache::code(Granularity::Day)],
+        |row| row.get(0),
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn join_labels(

@@ -3,11 +3,12 @@
 //! which event time changed, count them for `/metrics`, and list what was rejected
 //! with its index and reason.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use modelwatch_core::FieldError;
 use modelwatch_core::body::{BodyFormat, RecordResult, split_records};
-use modelwatch_core::event::{validate_label, validate_prediction_within};
+use modelwatch_core::event::{PredictionEvent, validate_label, validate_prediction_within};
 use modelwatch_core::time::now_ms;
 use modelwatch_store::ModelEntry;
 use serde_json::{Value, json};
@@ -54,6 +55,37 @@ fn parse_records<T>(
     Ok((valid, indexes, rejected))
 }
 
+/// Keeps the events of the first `max_versions` distinct versions of a request and
+/// rejects the others naming `version`: a request's work (and memory) grows with the
+/// versions it holds, since every version has profiles of its own.
+fn bound_versions(
+    events: Vec<PredictionEvent>,
+    indexes: Vec<usize>,
+    max_versions: usize,
+    rejected: &mut Vec<(usize, FieldError)>,
+) -> (Vec<PredictionEvent>, Vec<usize>) {
+    let mut seen = HashSet::new();
+    let mut kept = (Vec::with_capacity(events.len()), Vec::with_capacity(indexes.len()));
+    for (event, index) in events.into_iter().zip(indexes) {
+        if seen.contains(event.version.as_str()) || seen.len() < max_versions {
+            seen.insert(event.version.clone());
+            kept.0.push(event);
+            kept.1.push(index);
+        } else {
+            rejected.push((
+                index,
+                FieldError::new(
+                    "version",
+                    format!(
+                        "more than {max_versions} versions in one request (limits.max_versions_per_request)"
+                    ),
+                ),
+            ));
+        }
+    }
+    kept
+}
+
 /// The `rejected` list of an ingest answer, by index.
 fn rejected_json(mut rejected: Vec<(usize, FieldError)>) -> Value {
     rejected.sort_by_key(|(index, _)| *index);
@@ -79,12 +111,16 @@ pub async fn predictions(
     let reference = state.reference(entry.id);
     let max_records = state.limits.max_records_per_request;
     let input_limits = state.limits.input();
+    let max_versions = state.limits.max_versions_per_request;
     let (batch, observed, indexes, mut rejected) = blocking(move || {
-        let (events, indexes, rejected) = parse_records(&body, format, max_records, |record| {
-            let mut event = validate_prediction_within(&model, &record, arrival, &input_limits)?;
-            pii.protect(&model, &mut event.features);
-            Ok(event)
-        })?;
+        let (events, indexes, mut rejected) =
+            parse_records(&body, format, max_records, |record| {
+                let mut event =
+                    validate_prediction_within(&model, &record, arrival, &input_limits)?;
+                pii.protect(&model, &mut event.features);
+                Ok(event)
+            })?;
+        let (events, indexes) = bound_versions(events, indexes, max_versions, &mut rejected);
         let batch = modelwatch_store::prepare(&model, events, reference.as_deref());
         let observed: Vec<Observed> = batch
             .events()
@@ -112,6 +148,7 @@ pub async fn predictions(
         .too_old
         .iter()
         .chain(&outcome.duplicates)
+        .chain(&outcome.version_limit)
         .copied()
         .collect();
     state
@@ -123,6 +160,18 @@ pub async fn predictions(
             FieldError::new(
                 "timestamp",
                 "older than the raw events kept (retention), so it cannot be checked for duplicates",
+            ),
+        ));
+    }
+    for beyond in outcome.version_limit {
+        rejected.push((
+            indexes[beyond],
+            FieldError::new(
+                "version",
+                format!(
+                    "the model holds {} versions already, the most allowed (limits.max_versions_per_model)",
+                    state.limits.max_versions_per_model
+                ),
             ),
         ));
     }
