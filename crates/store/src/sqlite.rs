@@ -6,6 +6,7 @@
 //! parts of the boundary are implemented beside their tables (`alerting`, `tokens`).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
@@ -28,6 +29,8 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
     closed: Arc<Closed>,
+    /// Set by `stop_writes`; shared with the writer thread.
+    stopping: Arc<AtomicBool>,
 }
 
 /// The database file inside a data directory.
@@ -56,7 +59,8 @@ impl SqliteStore {
             )));
         }
         schema::migrate(&mut conn)?;
-        let writer = writer::Writer::new(conn, &options)?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let writer = writer::Writer::new(conn, &options, stopping.clone())?;
         let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
         let (done, closed) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -72,6 +76,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             path,
             closed: Arc::new(Closed::new(closed)),
+            stopping,
         })
     }
 
@@ -84,6 +89,9 @@ impl SqliteStore {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, StoreError> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
         let (reply, answer) = oneshot::channel();
         self.queue.try_send(make(reply)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
@@ -98,6 +106,9 @@ impl SqliteStore {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, StoreError> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(make(reply))
@@ -445,6 +456,10 @@ impl Storage for SqliteStore {
             ("database", size(&self.path)),
             ("wal", size(Path::new(&wal))),
         ]
+    }
+
+    fn stop_writes(&self) {
+        self.stopping.store(true, Ordering::Release);
     }
 
     fn closed(&self) -> Arc<Closed> {

@@ -178,6 +178,11 @@ pub trait Storage: AlertStorage + TokenStorage + Send + Sync {
     /// (`modelwatch_store_size_bytes{file=...}`); empty for a remote database.
     fn files_on_disk(&self) -> Vec<(&'static str, u64)>;
 
+    /// Stops taking writes, for a bounded shutdown: the commit in progress finishes
+    /// (its writes are answered as usual), and every write still queued or sent later
+    /// is answered [`StoreError::Closed`] without being applied.
+    fn stop_writes(&self);
+
     /// A handle that tells when the store has written its last commit and closed,
     /// after the last reference to it is dropped.
     fn closed(&self) -> Arc<Closed>;

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::time::{Duration, Instant};
 
@@ -30,8 +31,10 @@ pub(crate) type Apply =
 /// What a write returned, handed back after the commit.
 pub(crate) type Applied = Box<dyn std::any::Any + Send>;
 
-/// Bound on the events applied in one transaction.
-const MAX_EVENTS_PER_COMMIT: usize = 50_000;
+/// Bound on the work applied in one transaction, in units of [`Command::weight`]. A
+/// group commit stops taking commands once past it, so a command with a heavy profile
+/// commits with few others, and what queued behind it goes in the next transaction.
+const MAX_WORK_PER_COMMIT: usize = 50_000;
 
 /// A request to the writer.
 pub(crate) enum Command {
@@ -82,9 +85,14 @@ pub(crate) enum Command {
 }
 
 impl Command {
+    /// The work a command brings to a commit: one unit per event or label, and for
+    /// ingest one more per feature of each `(version, minute)` window it touches (the
+    /// feature windows are what grows with versions and features).
     fn weight(&self) -> usize {
         match self {
-            Command::Ingest { batch, .. } => batch.len(),
+            Command::Ingest { entry, batch, .. } => batch
+                .len()
+                .saturating_add(batch.windows().saturating_mul(entry.model.features().len())),
             Command::Labels { labels, .. } => labels.len(),
             _ => 1,
         }
@@ -182,12 +190,16 @@ pub(crate) struct Writer {
     /// A rollback emptied the feature cache and rebuilding from the store failed: no
     /// batch may be applied until it succeeds (it would build on stale rows).
     needs_recovery: bool,
+    /// Writes are no longer taken (`Storage::stop_writes`): commands not yet applied
+    /// are dropped, which answers their callers `StoreError::Closed`.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Writer {
     pub(crate) fn new(
         mut conn: Connection,
         options: &crate::StoreOptions,
+        stopping: Arc<AtomicBool>,
     ) -> Result<Self, StoreError> {
         let bound = modelwatch_core::time::now_ms().saturating_add(options.max_event_future_ms);
         let recovered = crate::watermark::recover(&mut conn, bound)?;
@@ -239,6 +251,7 @@ impl Writer {
             last_flush: Instant::now(),
             last_retention: None,
             needs_recovery: false,
+            stopping,
         })
     }
 
@@ -276,7 +289,7 @@ impl Writer {
             };
             let mut weight = first.weight();
             let mut batch = vec![first];
-            while weight < MAX_EVENTS_PER_COMMIT {
+            while weight < MAX_WORK_PER_COMMIT {
                 match queue.try_recv() {
                     Ok(command) => {
                         weight += command.weight();
@@ -317,11 +330,16 @@ impl Writer {
         let mut replies = Vec::with_capacity(batch.len());
         let flush_due = self.last_flush.elapsed() >= FLUSH_INTERVAL;
         let state = &mut self.state;
+        let stopping = &self.stopping;
         let result = (|| -> Result<bool, StoreError> {
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for command in batch {
+                // Stopping: what is applied commits; the rest is answered, not applied.
+                if stopping.load(Ordering::Acquire) && !matches!(command, Command::Flush { .. }) {
+                    continue;
+                }
                 replies.extend(apply(&tx, state, command)?);
             }
             let flush = flush_due || std::mem::take(&mut state.flush_requested);
