@@ -39,7 +39,7 @@ pub struct Limits {
     pub max_string_bytes: usize,
     /// How far ahead of the server's clock an event time may be (ms; a duration such as
     /// `"1d"` in the config file). A record beyond it is rejected naming `timestamp`.
-    #[serde(with = "duration_text")]
+    #[serde(with = "modelwatch_core::time::duration_ms")]
     pub max_event_future: i64,
     /// Most distinct versions one ingest request may carry; records of further versions
     /// are rejected naming `version`.
@@ -77,28 +77,17 @@ impl Default for Limits {
     }
 }
 
-/// A duration written as text (`"1d"`, `"90m"`) in the config file, held in ms.
-mod duration_text {
-    use modelwatch_core::time::{format_duration, parse_duration};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format_duration(*ms))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// What `GET /metrics` computes per model (see `docs/METRICS.md`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What `GET /metrics` computes per model (see `docs/METRICS.md`); `[metrics]` of the
+/// configuration file, checked by [`MetricsConfig::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// The trailing window of event time the model gauges cover, ending at the end of
     /// the minute that holds each model's newest event; a whole number of minutes.
+    #[serde(rename = "window", with = "modelwatch_core::time::duration_ms")]
     pub window_ms: i64,
     /// How long computed model gauges are served before they are computed again.
+    #[serde(with = "modelwatch_core::time::std_duration")]
     pub cache_ttl: std::time::Duration,
     /// Versions per model with series of their own; others share `version="_other"`.
     pub max_versions: usize,
@@ -111,6 +100,24 @@ impl Default for MetricsConfig {
             cache_ttl: std::time::Duration::from_secs(10),
             max_versions: 5,
         }
+    }
+}
+
+impl MetricsConfig {
+    /// Checks what the types do not: the window is whole minutes, and at least one
+    /// version has series of its own.
+    pub fn validate(&self) -> Result<(), modelwatch_core::FieldError> {
+        use modelwatch_core::{FieldError, time::MINUTE_MS};
+        if self.window_ms < MINUTE_MS || self.window_ms % MINUTE_MS != 0 {
+            return Err(FieldError::new(
+                "window",
+                "must be a whole number of minutes, at least 1m",
+            ));
+        }
+        if self.max_versions == 0 {
+            return Err(FieldError::new("max_versions", "must be at least 1"));
+        }
+        Ok(())
     }
 }
 
