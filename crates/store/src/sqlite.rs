@@ -343,15 +343,40 @@ impl Storage for SqliteStore {
         from: i64,
         to: i64,
     ) -> Result<Option<i64>, StoreError> {
+        use modelwatch_core::time::{DAY_MS, HOUR_MS, align_down};
         self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT MIN(start_ms) FROM profiles
-                 WHERE model_id = ?1 AND granularity = ?2 AND start_ms >= ?3 AND start_ms < ?4",
-            )?;
-            Ok(statement.query_row(
-                params![model_id, cache::code(Granularity::Minute), from, to],
-                |row| row.get(0),
-            )?)
+            let minute: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT MIN(start_ms) FROM profiles
+                     WHERE model_id = ?1 AND granularity = 0 AND start_ms >= ?2 AND start_ms < ?3",
+                )?
+                .query_row(params![model_id, from, to], |row| row.get(0))?;
+            // Where retention deleted the finer windows, an hour (day) window without
+            // minutes (hours) holds data too; its earliest possible point is its start,
+            // or `from`. Only windows before the answer so far can change it, so each
+            // scan stops early.
+            let mut first = minute;
+            for (coarse, finer, length) in [(1, 0, HOUR_MS), (2, 1, DAY_MS)] {
+                let until = first.map_or(to, |f| f.min(to));
+                let orphan: Option<i64> = conn
+                    .prepare_cached(
+                        "SELECT c.start_ms FROM profiles c
+                         WHERE c.model_id = ?1 AND c.granularity = ?2 AND c.start_ms >= ?3 AND c.start_ms < ?4
+                           AND NOT EXISTS (SELECT 1 FROM profiles f WHERE f.model_id = ?1
+                               AND f.granularity = ?5 AND f.start_ms >= c.start_ms AND f.start_ms < c.start_ms + ?6)
+                         ORDER BY c.start_ms LIMIT 1",
+                    )?
+                    .query_row(
+                        params![model_id, coarse, align_down(from, length), until, finer, length],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(orphan) = orphan {
+                    let point = orphan.max(from);
+                    first = Some(first.map_or(point, |f| f.min(point)));
+                }
+            }
+            Ok(first)
         })
     }
 

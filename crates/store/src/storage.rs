@@ -132,9 +132,11 @@ pub trait Storage: AlertStorage + TokenStorage + Send + Sync {
         version: Option<&str>,
     ) -> Result<Vec<(i64, WindowFeatures)>, StoreError>;
 
-    /// The start of the first minute window of `model_id` in `[from, to)` that holds
-    /// events (a performance profile), if any: how the alerting engine steps over
-    /// empty time instead of judging it span by span.
+    /// The earliest point at or after `from` (and before `to`) that may hold events of
+    /// `model_id`, if any: the start of the first minute window with a performance
+    /// profile, or, where retention deleted the finer windows, the start (at least
+    /// `from`) of an hour or day window without finer ones. How the alerting engine
+    /// steps over empty time instead of judging it span by span.
     fn first_window_with_data(
         &self,
         model_id: i64,

@@ -479,3 +479,27 @@ async fn tables_of_large_blobs_are_rowid_tables_in_fresh_and_migrated_stores() {
         before
     );
 }
+
+#[tokio::test]
+async fn the_first_window_with_data_sees_through_windows_deleted_by_retention() {
+    const HOUR: i64 = 3_600_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+    let entry = created(&store, json!({"task": "binary_classification"})).await;
+    let at = DAY + 10 * HOUR + 30 * 60_000;
+    ingest_all(&store, &entry, vec![event("a", at + 7, "1", None)]).await;
+    let first = |from: i64, to: i64| store.first_window_with_data(entry.id, from, to).unwrap();
+    assert_eq!(first(DAY, 2 * DAY), Some(at));
+    assert_eq!(first(at + 60_000, 2 * DAY), None);
+    assert_eq!(first(DAY, at), None);
+    let conn = rusqlite::Connection::open(modelwatch_store::database_path(dir.path())).unwrap();
+    // Retention deleted the minute windows: the hour window stands for them.
+    conn.execute("DELETE FROM profiles WHERE granularity = 0", []).unwrap();
+    assert_eq!(first(DAY, 2 * DAY), Some(DAY + 10 * HOUR));
+    assert_eq!(first(DAY + 10 * HOUR + 5 * 60_000, 2 * DAY), Some(DAY + 10 * HOUR + 5 * 60_000));
+    assert_eq!(first(DAY + 11 * HOUR, 2 * DAY), None);
+    // And the hour windows too: the day window stands for them.
+    conn.execute("DELETE FROM profiles WHERE granularity = 1", []).unwrap();
+    assert_eq!(first(DAY + HOUR, 2 * DAY), Some(DAY + HOUR));
+    assert_eq!(first(2 * DAY, 3 * DAY), None);
+}
