@@ -567,14 +567,21 @@ mod tests {
         // Arrival 2024-03-11T00:00:00Z; the bound reaches 2024-03-12T00:00:00Z exactly.
         let arrival = 1_710_115_200_000;
         let at = |ts: &str| record(json!({"id": "a", "prediction": 1, "timestamp": ts}));
-        let edge = validate_prediction_within(&binary(), &at("2024-03-12T00:00:00Z"), arrival, &limits);
+        let edge =
+            validate_prediction_within(&binary(), &at("2024-03-12T00:00:00Z"), arrival, &limits);
         assert_eq!(edge.unwrap().timestamp_ms, arrival + day);
-        let err = validate_prediction_within(&binary(), &at("2024-03-12T00:00:00.001Z"), arrival, &limits)
-            .unwrap_err();
+        let err = validate_prediction_within(
+            &binary(),
+            &at("2024-03-12T00:00:00.001Z"),
+            arrival,
+            &limits,
+        )
+        .unwrap_err();
         assert_eq!(err.field, "timestamp");
         assert!(err.to_string().contains("more than 1d ahead"), "{err}");
-        let err = validate_prediction_within(&binary(), &at("9999-12-31T23:59:00Z"), arrival, &limits)
-            .unwrap_err();
+        let err =
+            validate_prediction_within(&binary(), &at("9999-12-31T23:59:00Z"), arrival, &limits)
+                .unwrap_err();
         assert_eq!(err.field, "timestamp");
         // Reference rows are history: the bound does not apply to them.
         let row = validate_reference_row(&binary(), at("9999-12-31T23:59:00Z"), &limits).unwrap();

@@ -738,9 +738,7 @@ async fn after_an_outlier_stored_before_the_bound_real_events_raise_their_alert_
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let now = modelwatch_core::time::now_ms();
     let minute = now - now.rem_euclid(60_000) - 30 * 60_000;
-    let at = |id: &str, ts: Value, label: &str| {
-        json!({"id": id, "timestamp": ts, "prediction": "1", "label": label})
-    };
+    let at = |id: &str, ts: Value, label: &str| json!({"id": id, "timestamp": ts, "prediction": "1", "label": label});
     ingest(
         &server,
         vec![

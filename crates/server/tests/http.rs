@@ -678,6 +678,7 @@ async fn a_stop_is_bounded_while_a_commit_hangs_and_queued_writes_are_not_applie
     let dir = tempfile::tempdir().unwrap();
     let state = AppState::open(&ServerConfig::new(dir.path())).unwrap();
     let store = state.store.clone();
+    modelwatch_server::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -707,10 +708,12 @@ async fn a_stop_is_bounded_while_a_commit_hangs_and_queued_writes_are_not_applie
                 .await
         }
     });
-    tokio::task::spawn_blocking(move || entered_seen.recv_timeout(std::time::Duration::from_secs(60)))
-        .await
-        .unwrap()
-        .expect("the writer took the hanging commit");
+    tokio::task::spawn_blocking(move || {
+        entered_seen.recv_timeout(std::time::Duration::from_secs(60))
+    })
+    .await
+    .unwrap()
+    .expect("the writer took the hanging commit");
     // An ingest queues behind it.
     let waiting = tokio::spawn(
         client
@@ -724,7 +727,11 @@ async fn a_stop_is_bounded_while_a_commit_hangs_and_queued_writes_are_not_applie
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(store.queue_depth(), 1, "the ingest is queued behind the commit");
+    assert_eq!(
+        store.queue_depth(),
+        1,
+        "the ingest is queued behind the commit"
+    );
     let _ = stop.send(());
     // Liveness (a generous bound, not a timing): the server stops though the commit
     // still hangs; before, it waited for the queued request, so for the commit.
@@ -732,16 +739,19 @@ async fn a_stop_is_bounded_while_a_commit_hangs_and_queued_writes_are_not_applie
         .await
         .expect("the server did not stop while a commit hung");
     served.unwrap().unwrap();
-    // The queued request was refused or dropped, never acknowledged.
+    // The commit in progress finishes and commits; the queued write is not applied:
+    // it is refused (its connection outlived `serve` in this process), never
+    // acknowledged; later writes are refused at once.
+    release.send(()).unwrap();
+    hung.await.unwrap().unwrap();
     if let Ok(response) = waiting.await.unwrap() {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
-    // The commit in progress finishes and commits; the queued write is not applied,
-    // and later writes are refused at once.
-    release.send(()).unwrap();
-    hung.await.unwrap().unwrap();
     let model = store.load_models().unwrap().remove(0);
     let refused = store.write_alerting(|_tx| Ok(())).await;
-    assert!(matches!(refused, Err(modelwatch_store::StoreError::Closed)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(modelwatch_store::StoreError::Closed)),
+        "{refused:?}"
+    );
     assert_eq!(store.counts(model.id).unwrap().predictions, 0);
 }

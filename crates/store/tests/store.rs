@@ -358,11 +358,17 @@ async fn a_watermark_an_outlier_moved_is_recovered_at_start() {
         let outcome = ingest_all(
             &store,
             &entry,
-            vec![event("real", real, "1", None), event("outlier", YEAR_9999_MS, "1", None)],
+            vec![
+                event("real", real, "1", None),
+                event("outlier", YEAR_9999_MS, "1", None),
+            ],
         )
         .await;
         assert_eq!(outcome.accepted, 2);
-        assert_eq!(store.counts(entry.id).unwrap().newest_event_ms, Some(YEAR_9999_MS));
+        assert_eq!(
+            store.counts(entry.id).unwrap().newest_event_ms,
+            Some(YEAR_9999_MS)
+        );
         entry
     };
     // Retention that ran under the outlier's watermark cut the raw events far ahead.
@@ -413,7 +419,10 @@ async fn versions_beyond_the_model_bound_are_rejected_and_stay_rejected_after_a_
             ],
         )
         .await;
-        assert_eq!((outcome.accepted, outcome.version_limit.clone()), (3, vec![2]));
+        assert_eq!(
+            (outcome.accepted, outcome.version_limit.clone()),
+            (3, vec![2])
+        );
         entry
     };
     let store = SqliteStore::open(dir.path(), options).unwrap();
@@ -451,13 +460,18 @@ async fn tables_of_large_blobs_are_rowid_tables_in_fresh_and_migrated_stores() {
     let frozen = tempfile::tempdir().unwrap();
     let frozen_file = modelwatch_store::database_path(frozen.path());
     std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/frozen/modelwatch.sqlite"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/frozen/modelwatch.sqlite"
+        ),
         &frozen_file,
     )
     .unwrap();
     let count = |conn: &rusqlite::Connection, table: &str| -> i64 {
-        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get(0))
-            .unwrap()
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .unwrap()
     };
     let before = {
         let conn = rusqlite::Connection::open(&frozen_file).unwrap();
@@ -468,7 +482,12 @@ async fn tables_of_large_blobs_are_rowid_tables_in_fresh_and_migrated_stores() {
     for dir in [fresh.path(), frozen.path()] {
         drop(SqliteStore::open(dir, StoreOptions::default()).unwrap());
         let conn = rusqlite::Connection::open(modelwatch_store::database_path(dir)).unwrap();
-        for table in ["profiles", "feature_profiles", "model_references", "reference_chunks"] {
+        for table in [
+            "profiles",
+            "feature_profiles",
+            "model_references",
+            "reference_chunks",
+        ] {
             let sql = table_sql(&conn, table);
             assert!(!sql.contains("WITHOUT ROWID"), "{table}: {sql}");
         }
@@ -494,12 +513,17 @@ async fn the_first_window_with_data_sees_through_windows_deleted_by_retention() 
     assert_eq!(first(DAY, at), None);
     let conn = rusqlite::Connection::open(modelwatch_store::database_path(dir.path())).unwrap();
     // Retention deleted the minute windows: the hour window stands for them.
-    conn.execute("DELETE FROM profiles WHERE granularity = 0", []).unwrap();
+    conn.execute("DELETE FROM profiles WHERE granularity = 0", [])
+        .unwrap();
     assert_eq!(first(DAY, 2 * DAY), Some(DAY + 10 * HOUR));
-    assert_eq!(first(DAY + 10 * HOUR + 5 * 60_000, 2 * DAY), Some(DAY + 10 * HOUR + 5 * 60_000));
+    assert_eq!(
+        first(DAY + 10 * HOUR + 5 * 60_000, 2 * DAY),
+        Some(DAY + 10 * HOUR + 5 * 60_000)
+    );
     assert_eq!(first(DAY + 11 * HOUR, 2 * DAY), None);
     // And the hour windows too: the day window stands for them.
-    conn.execute("DELETE FROM profiles WHERE granularity = 1", []).unwrap();
+    conn.execute("DELETE FROM profiles WHERE granularity = 1", [])
+        .unwrap();
     assert_eq!(first(DAY + HOUR, 2 * DAY), Some(DAY + HOUR));
     assert_eq!(first(2 * DAY, 3 * DAY), None);
 }

@@ -240,7 +240,11 @@ pub fn spans_to_judge(
     }
     // Wall-clock rules judge one new span a round (and count rules, which judge empty
     // spans, are wall-clock by default): only event-clock rules skip empty time.
-    let mut data = if rule.clock == Clock::Event { data } else { None };
+    let mut data = if rule.clock == Clock::Event {
+        data
+    } else {
+        None
+    };
     let mut end = first_new;
     loop {
         let Some(found) = next_span_end(rule, end, last_complete, &mut data)? else {
@@ -433,9 +437,15 @@ mod tests {
     }
 
     /// Minute windows holding data, as the store's lookup would answer.
-    fn data_at(minutes: &[i64]) -> impl FnMut(i64, i64) -> Result<Option<i64>, StoreError> {
+    fn data_at(minutes: &[i64]) -> impl FnMut(i64, i64) -> Result<Option<i64>, StoreError> + use<> {
         let minutes = minutes.to_vec();
-        move |from, to| Ok(minutes.iter().copied().filter(|m| *m >= from && *m < to).min())
+        move |from, to| {
+            Ok(minutes
+                .iter()
+                .copied()
+                .filter(|m| *m >= from && *m < to)
+                .min())
+        }
     }
 
     #[test]
@@ -453,15 +463,22 @@ mod tests {
         // One event at 9999-12-31T23:59:00Z, real data two minutes later than judged.
         let far = 253_402_300_740_000;
         let mut data = data_at(&[11 * MINUTE, 12 * MINUTE, far]);
-        let (ends, more) =
-            spans_to_judge(&rule, &state, far + MINUTE, Some((11 * MINUTE, far)), Some(&mut data))
-                .unwrap();
+        let (ends, more) = spans_to_judge(
+            &rule,
+            &state,
+            far + MINUTE,
+            Some((11 * MINUTE, far)),
+            Some(&mut data),
+        )
+        .unwrap();
         // Three spans, not the 5,000 of empty minutes per round before.
-        assert_eq!(ends, vec![11 * MINUTE + MINUTE, 12 * MINUTE + MINUTE, far + MINUTE]);
+        assert_eq!(
+            ends,
+            vec![11 * MINUTE + MINUTE, 12 * MINUTE + MINUTE, far + MINUTE]
+        );
         assert!(!more);
         // Without the lookup (every span judged), the same call walks empty minutes.
-        let (walked, more) =
-            spans_to_judge(&rule, &state, far + MINUTE, None, None).unwrap();
+        let (walked, more) = spans_to_judge(&rule, &state, far + MINUTE, None, None).unwrap();
         assert_eq!((walked.len(), more), (MAX_SPANS_PER_ROUND, true));
     }
 
@@ -484,8 +501,7 @@ mod tests {
             .filter(|end| minutes.iter().any(|m| *m >= end - 5 * MINUTE && m < end))
             .collect();
         let mut data = data_at(&minutes);
-        let (ends, _) =
-            spans_to_judge(&rule, &state, 120 * MINUTE, None, Some(&mut data)).unwrap();
+        let (ends, _) = spans_to_judge(&rule, &state, 120 * MINUTE, None, Some(&mut data)).unwrap();
         assert_eq!(ends, expected);
         assert!(!ends.is_empty());
     }

@@ -65,7 +65,10 @@ fn bound_versions(
     rejected: &mut Vec<(usize, FieldError)>,
 ) -> (Vec<PredictionEvent>, Vec<usize>) {
     let mut seen = HashSet::new();
-    let mut kept = (Vec::with_capacity(events.len()), Vec::with_capacity(indexes.len()));
+    let mut kept = (
+        Vec::with_capacity(events.len()),
+        Vec::with_capacity(indexes.len()),
+    );
     for (event, index) in events.into_iter().zip(indexes) {
         if seen.contains(event.version.as_str()) || seen.len() < max_versions {
             seen.insert(event.version.clone());

@@ -108,7 +108,10 @@ pub const MAX_LISTED_CATEGORIES: usize = 1_000;
 
 /// One categorical feature of the reference answer: its most frequent categories (ties
 /// by value), and, when there are more, how many others there are and their count.
-fn categorical_json(name: &str, feature: &modelwatch_core::drift::reference::CategoricalReference) -> Value {
+fn categorical_json(
+    name: &str,
+    feature: &modelwatch_core::drift::reference::CategoricalReference,
+) -> Value {
     let mut answer = json!({"name": name, "type": "categorical", "count": feature.count,
         "missing": feature.missing});
     if feature.counts.len() <= MAX_LISTED_CATEGORIES {
@@ -153,7 +156,10 @@ mod tests {
         assert_eq!(listed["c1499"], 1_500);
         assert_eq!(listed["c0500"], 501);
         assert!(!listed.contains_key("c0499"));
-        assert_eq!(answer["other_categories"], json!({"distinct": 500, "count": 125_250}));
+        assert_eq!(
+            answer["other_categories"],
+            json!({"distinct": 500, "count": 125_250})
+        );
         assert_eq!(answer["count"], 1_125_750);
     }
 }
