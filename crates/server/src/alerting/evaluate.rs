@@ -493,8 +493,10 @@ mod tests {
             "clock": "event", "condition": {"op": ">", "threshold": 1}});
         let rule = Rule::new("r", &body, &model).unwrap();
         let minutes: Vec<i64> = [3, 4, 17, 40, 41, 90].iter().map(|m| m * MINUTE).collect();
-        let mut state = RuleState::default();
-        state.first_span_end_ms = Some(2 * MINUTE);
+        let state = RuleState {
+            first_span_end_ms: Some(2 * MINUTE),
+            ..RuleState::default()
+        };
         let (all, _) = spans_to_judge(&rule, &state, 120 * MINUTE, None, None).unwrap();
         let expected: Vec<i64> = all
             .into_iter()
@@ -508,12 +510,14 @@ mod tests {
 
     #[test]
     fn a_rule_judged_past_its_model_clock_restarts_and_resolves_its_alert() {
-        let mut state = RuleState::default();
-        state.raised = Some(Raised {
-            id: 7,
-            starts_at_ms: 5 * MINUTE,
-        });
-        state.settled_through_ms = Some(253_402_300_800_000);
+        let mut state = RuleState {
+            raised: Some(Raised {
+                id: 7,
+                starts_at_ms: 5 * MINUTE,
+            }),
+            settled_through_ms: Some(253_402_300_800_000),
+            ..RuleState::default()
+        };
         let change = restart(&mut state, 20 * MINUTE);
         assert_eq!(state, RuleState::default());
         assert!(matches!(
