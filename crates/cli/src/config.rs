@@ -109,6 +109,19 @@ mod tests {
         let config = ConfigFile::parse(text).unwrap();
         assert_eq!(config.listen, Some("127.0.0.1:8480".parse().unwrap()));
         assert_eq!(config.limits.max_records_per_request, 50_000);
+        assert_eq!(
+            config.limits.max_event_future,
+            modelwatch_core::time::DAY_MS
+        );
+        assert_eq!(
+            (
+                config.limits.max_versions_per_request,
+                config.limits.max_versions_per_model
+            ),
+            (100, 1_000)
+        );
+        // A duration the config file cannot mean is refused.
+        assert!(ConfigFile::parse("[limits]\nmax_event_future = \"soon\"").is_err());
         assert_eq!(config.retention, Retention::default());
         assert_eq!(config.metrics, MetricsConfig::default());
         assert_eq!(config.rules["low-accuracy"].metric, "accuracy");

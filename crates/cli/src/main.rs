@@ -235,6 +235,9 @@ fn main() -> ExitCode {
             Command::Export(args) => export::run(args).await,
         }
     });
+    // Work still on the blocking pool (a body being parsed for a request that was
+    // dropped at shutdown) must not hold the exit back.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

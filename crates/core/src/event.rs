@@ -25,12 +25,16 @@ pub const MAX_VERSION_LEN: usize = 64;
 pub struct InputLimits {
     /// Longest categorical feature value, in bytes.
     pub max_string_bytes: usize,
+    /// How far past the arrival time an event time may be, in ms; `None` for no bound
+    /// (offline reports and reference rows have no server clock to measure against).
+    pub max_future_ms: Option<i64>,
 }
 
 impl Default for InputLimits {
     fn default() -> Self {
         Self {
             max_string_bytes: MAX_STRING_LEN,
+            max_future_ms: None,
         }
     }
 }
@@ -322,6 +326,8 @@ pub fn validate_prediction_within(
             "timestamp" => {
                 if !value.is_null() {
                     event.timestamp_ms = parse_event_timestamp(value).map_err(field_error)?;
+                    check_not_too_far_ahead(event.timestamp_ms, arrival_ms, limits)
+                        .map_err(field_error)?;
                 }
             }
             "version" => {
@@ -443,6 +449,22 @@ fn nest_flat_row(record: &mut Map<String, Value>) {
     record.insert("features".into(), Value::Object(features));
 }
 
+/// Refuses an event time more than `limits.max_future_ms` past the arrival time: one
+/// such time would move the model's event clock (its watermark) far ahead of its data.
+fn check_not_too_far_ahead(
+    timestamp_ms: i64,
+    arrival_ms: i64,
+    limits: &InputLimits,
+) -> Result<(), String> {
+    match limits.max_future_ms {
+        Some(max) if timestamp_ms > arrival_ms.saturating_add(max) => Err(format!(
+            "more than {} ahead of the server's clock (limits.max_event_future)",
+            crate::time::format_duration(max)
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Validates one row of a reference data set: an event whose `id` and `prediction`
 /// may be left out (a training set has neither). A row may be flat, its feature
 /// columns at the top level, or nested in `features`.
@@ -452,6 +474,11 @@ pub fn validate_reference_row(
     limits: &InputLimits,
 ) -> Result<PredictionEvent, FieldError> {
     nest_flat_row(&mut record);
+    // A training set's timestamps are history, not measured against the server's clock.
+    let limits = &InputLimits {
+        max_future_ms: None,
+        ..*limits
+    };
     if !record.contains_key("id") {
         record.insert("id".into(), Value::String("reference".into()));
     }
@@ -622,6 +649,37 @@ mod tests {
             let err = validate_prediction(&binary(), &record(value.clone()), 0).unwrap_err();
             assert_eq!(err.field, field, "{value}");
         }
+    }
+
+    #[test]
+    fn an_event_time_beyond_the_future_bound_is_rejected_with_its_reason() {
+        let day = 86_400_000;
+        let limits = InputLimits {
+            max_future_ms: Some(day),
+            ..InputLimits::default()
+        };
+        // Arrival 2024-03-11T00:00:00Z; the bound reaches 2024-03-12T00:00:00Z exactly.
+        let arrival = 1_710_115_200_000;
+        let at = |ts: &str| record(json!({"id": "a", "prediction": 1, "timestamp": ts}));
+        let edge =
+            validate_prediction_within(&binary(), &at("2024-03-12T00:00:00Z"), arrival, &limits);
+        assert_eq!(edge.unwrap().timestamp_ms, arrival + day);
+        let err = validate_prediction_within(
+            &binary(),
+            &at("2024-03-12T00:00:00.001Z"),
+            arrival,
+            &limits,
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "timestamp");
+        assert!(err.to_string().contains("more than 1d ahead"), "{err}");
+        let err =
+            validate_prediction_within(&binary(), &at("9999-12-31T23:59:00Z"), arrival, &limits)
+                .unwrap_err();
+        assert_eq!(err.field, "timestamp");
+        // Reference rows are history: the bound does not apply to them.
+        let row = validate_reference_row(&binary(), at("9999-12-31T23:59:00Z"), &limits).unwrap();
+        assert_eq!(row.timestamp_ms, 253_402_300_740_000);
     }
 
     #[test]

@@ -37,6 +37,16 @@ pub struct Limits {
     pub max_label_bytes: usize,
     /// Longest categorical feature value in a prediction, in bytes.
     pub max_string_bytes: usize,
+    /// How far ahead of the server's clock an event time may be (ms; a duration such as
+    /// `"1d"` in the config file). A record beyond it is rejected naming `timestamp`.
+    #[serde(with = "modelwatch_core::time::duration_ms")]
+    pub max_event_future: i64,
+    /// Most distinct versions one ingest request may carry; records of further versions
+    /// are rejected naming `version`.
+    pub max_versions_per_request: usize,
+    /// Most distinct versions a model may hold; records of a version beyond them are
+    /// rejected naming `version`.
+    pub max_versions_per_model: usize,
 }
 
 impl Limits {
@@ -44,6 +54,7 @@ impl Limits {
     pub fn input(&self) -> modelwatch_core::event::InputLimits {
         modelwatch_core::event::InputLimits {
             max_string_bytes: self.max_string_bytes,
+            max_future_ms: Some(self.max_event_future),
         }
     }
 }
@@ -59,6 +70,9 @@ impl Default for Limits {
             max_features_per_model: modelwatch_core::schema::MAX_FEATURES,
             max_label_bytes: modelwatch_core::schema::MAX_NAME_LEN,
             max_string_bytes: modelwatch_core::event::MAX_STRING_LEN,
+            max_event_future: modelwatch_core::time::DAY_MS,
+            max_versions_per_request: 100,
+            max_versions_per_model: 1_000,
         }
     }
 }

@@ -217,6 +217,14 @@ impl From<StoreError> for ApiError {
                 e.retry_after = Some(1);
                 e
             }
+            StoreError::Closed => {
+                let mut e = ApiError::new(
+                    ErrorCode::Overloaded,
+                    "the server is stopping; retry after the time in Retry-After",
+                );
+                e.retry_after = Some(1);
+                e
+            }
             StoreError::ModelNotFound => {
                 ApiError::new(ErrorCode::ModelNotFound, "the model was deleted").field("model")
             }

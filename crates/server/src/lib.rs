@@ -44,7 +44,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod upload;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 pub use config::{Limits, MetricsConfig, ServerConfig};
@@ -57,8 +57,14 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// How long requests in flight may take to finish once a stop is asked for; then the
+/// server stops without them (their connections close).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the requests
-/// in flight.
+/// in flight, within a bounded time: the store stops taking writes (the commit in
+/// progress finishes; writes still queued are answered `503`), and requests that have
+/// not finished after [`SHUTDOWN_GRACE`] are dropped.
 pub async fn serve<L>(
     listener: L,
     state: Arc<AppState>,
@@ -71,9 +77,27 @@ where
     install_crypto_provider();
     let stop = tokio_util::sync::CancellationToken::new();
     let engine = tokio::spawn(alerting::engine::Engine::run(state.clone(), stop.clone()));
+    let store = state.store.clone();
+    let asked = Arc::new(tokio::sync::Notify::new());
+    let signal = asked.clone();
+    let shutdown = async move {
+        shutdown.await;
+        store.stop_writes();
+        signal.notify_one();
+    };
     let served = axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown)
-        .await;
+        .into_future();
+    let served = tokio::select! {
+        served = served => served,
+        _ = async {
+            asked.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still in flight after the grace period; stopping without them");
+            Ok(())
+        }
+    };
     // The engine holds the store: stop it so the store can close.
     stop.cancel();
     let _ = engine.await;

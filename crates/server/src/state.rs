@@ -57,7 +57,10 @@ pub enum StartError {
 impl AppState {
     /// Opens the SQLite store in `config.data_dir` and loads the models.
     pub fn open(config: &ServerConfig) -> Result<Arc<Self>, StartError> {
-        let store = SqliteStore::open(&config.data_dir, config.store.clone())?;
+        let mut options = config.store.clone();
+        options.max_event_future_ms = config.limits.max_event_future;
+        options.max_versions_per_model = config.limits.max_versions_per_model;
+        let store = SqliteStore::open(&config.data_dir, options)?;
         Self::with_storage(config, Arc::new(store))
     }
 

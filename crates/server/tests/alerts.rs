@@ -719,3 +719,66 @@ async fn a_rule_changed_or_deleted_just_before_a_stop_never_leaves_its_alert_fir
     })
     .await;
 }
+
+#[tokio::test]
+async fn after_an_outlier_stored_before_the_bound_real_events_raise_their_alert_again() {
+    // The server as it was before event times were bounded: one event dated in year
+    // 9999 is stored, and the model's event clock jumps there.
+    let mut server =
+        TestServer::start_with(|config| config.limits.max_event_future = i64::MAX / 2).await;
+    credit(&server, json!({"allowed_lateness": "0s"})).await;
+    let (status, body) = server
+        .put_json(
+            "/api/v1/rules/low-accuracy",
+            json!({"model": "credit", "metric": "accuracy", "window": "1m", "every": "1m",
+                   "clock": "event", "condition": {"op": "<", "threshold": 0.7},
+                   "keep_firing_for": "0s"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let now = modelwatch_core::time::now_ms();
+    let minute = now - now.rem_euclid(60_000) - 30 * 60_000;
+    let at = |id: &str, ts: Value, label: &str| json!({"id": id, "timestamp": ts, "prediction": "1", "label": label});
+    ingest(
+        &server,
+        vec![
+            at("good", json!(minute + 1), "1"),
+            at("outlier", json!("9999-12-31T23:59:00Z"), "1"),
+        ],
+    )
+    .await;
+    // Restarted with the bound: the clock is recovered from the real data, and the
+    // rule, judged toward year 9999, starts again from it.
+    server
+        .restart_with(|config| config.limits = modelwatch_server::Limits::default())
+        .await;
+    // Real bad events that follow raise their alert (before, they never did).
+    ingest(
+        &server,
+        vec![
+            at("bad1", json!(minute + 2 * 60_000 + 1), "0"),
+            at("bad2", json!(minute + 2 * 60_000 + 2), "0"),
+            at("next", json!(minute + 4 * 60_000), "1"),
+        ],
+    )
+    .await;
+    let firing = eventually(30, "the alert on real data to fire", || async {
+        let list = alerts(&server, "?state=firing").await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    assert_eq!(
+        firing[0]["starts_at"],
+        modelwatch_core::time::format_timestamp(minute + 3 * 60_000)
+    );
+    // An outlier now is refused with its reason, and moves nothing.
+    let (status, body) = server
+        .post(
+            "/api/v1/models/credit/predictions",
+            json!([at("late-outlier", json!("9999-12-31T23:59:00Z"), "1")]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rejected"][0]["field"], "timestamp", "{body}");
+}

@@ -68,7 +68,17 @@ fn event(extra: Value) -> Vec<u8> {
     serde_json::to_vec(&json!([base])).unwrap()
 }
 
+/// Events of the given ids and versions, in one body.
+fn versions(records: &[(&str, &str)]) -> Vec<u8> {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(id, version)| json!({"id": id, "prediction": 1, "version": version}))
+        .collect();
+    serde_json::to_vec(&records).unwrap()
+}
+
 fn cases() -> Vec<Case> {
+    let two_days_ahead = modelwatch_core::time::now_ms() + 2 * 86_400_000;
     let deep_array = "[".repeat(10_000) + &"]".repeat(10_000);
     let deep_object = "{\"a\":".repeat(10_000) + "1" + &"}".repeat(10_000);
     let mut csv_with_bom = b"\xef\xbb\xbfid,prediction,income,region\n".to_vec();
@@ -120,12 +130,19 @@ fn cases() -> Vec<Case> {
         case("negative epoch timestamp", "POST", P, event(json!({"id": "ts2", "timestamp": -5}))).expect(NOTHING, Some("timestamp")),
         case("huge epoch timestamp", "POST", P, event(json!({"id": "ts3", "timestamp": 1e20}))).expect(NOTHING, Some("timestamp")),
         case("timestamp as garbage", "POST", P, event(json!({"id": "ts4", "timestamp": "yesterday"}))).expect(NOTHING, Some("timestamp")),
+        // Issue 13: one event far ahead would move the model's event clock there.
+        case("event dated 9999-12-31T23:59:00Z", "POST", P, event(json!({"id": "ts5", "timestamp": "9999-12-31T23:59:00Z"}))).expect(NOTHING, Some("timestamp")),
+        case("event two days ahead of the server's clock", "POST", P, event(json!({"id": "ts6", "timestamp": two_days_ahead}))).expect(NOTHING, Some("timestamp")),
         case("features as an array", "POST", P, event(json!({"id": "f1", "features": [1, 2]}))).expect(NOTHING, Some("features")),
         case("categorical value too long", "POST", P, event(json!({"id": "f2", "features": {"region": "r".repeat(2000)}}))).expect(NOTHING, Some("features.region")),
         case("version too long", "POST", P, event(json!({"id": "v1", "version": "v".repeat(100)}))).expect(NOTHING, Some("version")),
         case("label of an unknown class", "POST", P, event(json!({"id": "lb1", "label": "maybe"}))).expect(NOTHING, Some("label")),
         case("wrongly typed feature is kept", "POST", P, event(json!({"id": "f3", "features": {"income": "lots"}}))).expect(OK, None).stores(1),
         case("NDJSON with a broken line", "POST", P, "{\"id\":\"n1\",\"prediction\":1}\n\n{oops\n{\"id\":\"n2\",\"prediction\":0}\n").content_type(Some("application/x-ndjson")).expect(OK, Some("record")).stores(2),
+        // Issue 13: versions bounded per request (3 here) and per model (4 here, with
+        // "default" stored above): each version has profiles of its own.
+        case("more versions in one request than allowed", "POST", P, versions(&[("vr1", "a"), ("vr2", "b"), ("vr3", "c"), ("vr4", "d"), ("vr5", "a")])).expect(OK, Some("version")).stores(4),
+        case("a version beyond the model's bound", "POST", P, versions(&[("vr6", "e"), ("vr7", "b")])).expect(OK, Some("version")).stores(1),
         // Labels.
         case("label body not JSON", "POST", L, "[{").expect(BAD, Some("body")),
         case("label without id", "POST", L, "[{\"label\": 1}]").expect(NOTHING, Some("id")),
@@ -198,8 +215,12 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test]
 async fn hostile_inputs_get_precise_errors_and_change_nothing_else() {
-    let server =
-        TestServer::start_with(|config| config.limits.max_records_per_request = 1000).await;
+    let server = TestServer::start_with(|config| {
+        config.limits.max_records_per_request = 1000;
+        config.limits.max_versions_per_request = 3;
+        config.limits.max_versions_per_model = 4;
+    })
+    .await;
     let (status, _) = server
         .put_model("m", json!({"task": "binary_classification", "features": [{"name": "income", "type": "numeric"}, {"name": "region", "type": "categorical"}]}))
         .await;

@@ -675,3 +675,86 @@ async fn every_operation_of_the_openapi_description_is_routed() {
     }
     assert!(operations >= 27, "{operations}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_is_bounded_while_a_commit_hangs_and_queued_writes_are_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::open(&ServerConfig::new(dir.path())).unwrap();
+    let store = state.store.clone();
+    modelwatch_server::install_crypto_provider();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(modelwatch_server::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let created = client
+        .put(format!("{base}/api/v1/models/m"))
+        .json(&json!({"task": "regression"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    // A commit that does not finish until released, as a pathological profile's did.
+    let (entered, entered_seen) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let hung = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .write_alerting(move |_tx| {
+                    entered.send(()).unwrap();
+                    let _ = released.recv_timeout(std::time::Duration::from_secs(600));
+                    Ok(())
+                })
+                .await
+        }
+    });
+    tokio::task::spawn_blocking(move || {
+        entered_seen.recv_timeout(std::time::Duration::from_secs(60))
+    })
+    .await
+    .unwrap()
+    .expect("the writer took the hanging commit");
+    // An ingest queues behind it.
+    let waiting = tokio::spawn(
+        client
+            .post(format!("{base}/api/v1/models/m/predictions"))
+            .json(&json!([{"id": "queued", "prediction": 1.0}]))
+            .send(),
+    );
+    for _ in 0..1200 {
+        if store.queue_depth() >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        store.queue_depth(),
+        1,
+        "the ingest is queued behind the commit"
+    );
+    let _ = stop.send(());
+    // Liveness (a generous bound, not a timing): the server stops though the commit
+    // still hangs; before, it waited for the queued request, so for the commit.
+    let served = tokio::time::timeout(std::time::Duration::from_secs(120), server)
+        .await
+        .expect("the server did not stop while a commit hung");
+    served.unwrap().unwrap();
+    // The commit in progress finishes and commits; the queued write is not applied:
+    // it is refused (its connection outlived `serve` in this process), never
+    // acknowledged; later writes are refused at once.
+    release.send(()).unwrap();
+    hung.await.unwrap().unwrap();
+    if let Ok(response) = waiting.await.unwrap() {
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let model = store.load_models().unwrap().remove(0);
+    let refused = store.write_alerting(|_tx| Ok(())).await;
+    assert!(
+        matches!(refused, Err(modelwatch_store::StoreError::Closed)),
+        "{refused:?}"
+    );
+    assert_eq!(store.counts(model.id).unwrap().predictions, 0);
+}

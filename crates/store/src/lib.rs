@@ -33,6 +33,7 @@ mod sqlite;
 mod sqlite_alerting;
 pub mod storage;
 pub mod tokens;
+mod watermark;
 mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -80,6 +81,9 @@ pub struct IngestOutcome {
     /// Indexes of events older than the raw-event retention already deleted (they could
     /// not be checked for duplicates).
     pub too_old: Vec<usize>,
+    /// Indexes of events of a version the model does not hold yet, while it holds
+    /// `StoreOptions::max_versions_per_model` versions already.
+    pub version_limit: Vec<usize>,
     /// Stored events that picked up a label that had arrived before them.
     pub joined_pending_labels: usize,
     /// Indexes (in the submitted list) of stored events without an inline label that
@@ -114,6 +118,13 @@ pub struct StoreOptions {
     pub queue_capacity: usize,
     /// How long data is kept, in event time behind each model's newest event.
     pub retention: Retention,
+    /// How far ahead of the clock an event time may be. At start, a model's newest
+    /// event time beyond it (moved there by an outlier stored before the bound) is
+    /// recovered from the newest data within it.
+    pub max_event_future_ms: i64,
+    /// Most distinct versions a model may hold; events of a further version are
+    /// rejected (`IngestOutcome::version_limit`).
+    pub max_versions_per_model: usize,
 }
 
 impl Default for StoreOptions {
@@ -121,6 +132,8 @@ impl Default for StoreOptions {
         Self {
             queue_capacity: 256,
             retention: Retention::default(),
+            max_event_future_ms: modelwatch_core::time::DAY_MS,
+            max_versions_per_model: 1_000,
         }
     }
 }

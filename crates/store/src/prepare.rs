@@ -39,6 +39,11 @@ impl PreparedBatch {
         self.events.len()
     }
 
+    /// The `(version, minute)` windows the batch touches.
+    pub fn windows(&self) -> usize {
+        self.deltas.len().max(self.feature_deltas.len())
+    }
+
     /// The events of the batch, in the submitted order.
     pub fn events(&self) -> &[PredictionEvent] {
         &self.events

@@ -6,6 +6,7 @@
 //! parts of the boundary are implemented beside their tables (`alerting`, `tokens`).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
@@ -28,6 +29,8 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
     closed: Arc<Closed>,
+    /// Set by `stop_writes`; shared with the writer thread.
+    stopping: Arc<AtomicBool>,
 }
 
 /// The database file inside a data directory.
@@ -56,7 +59,8 @@ impl SqliteStore {
             )));
         }
         schema::migrate(&mut conn)?;
-        let writer = writer::Writer::new(conn, options.retention)?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let writer = writer::Writer::new(conn, &options, stopping.clone())?;
         let (queue, receiver) = mpsc::channel(options.queue_capacity.max(1));
         let (done, closed) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -72,6 +76,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             path,
             closed: Arc::new(Closed::new(closed)),
+            stopping,
         })
     }
 
@@ -84,6 +89,9 @@ impl SqliteStore {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, StoreError> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
         let (reply, answer) = oneshot::channel();
         self.queue.try_send(make(reply)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
@@ -98,6 +106,9 @@ impl SqliteStore {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, StoreError> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(make(reply))
@@ -326,6 +337,49 @@ impl Storage for SqliteStore {
         self.load_windows(model_id, granularity, from, to, version)
     }
 
+    fn first_window_with_data(
+        &self,
+        model_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        use modelwatch_core::time::{DAY_MS, HOUR_MS, align_down};
+        self.read(|conn| {
+            let minute: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT MIN(start_ms) FROM profiles
+                     WHERE model_id = ?1 AND granularity = 0 AND start_ms >= ?2 AND start_ms < ?3",
+                )?
+                .query_row(params![model_id, from, to], |row| row.get(0))?;
+            // Where retention deleted the finer windows, an hour (day) window without
+            // minutes (hours) holds data too; its earliest possible point is its start,
+            // or `from`. Only windows before the answer so far can change it, so each
+            // scan stops early.
+            let mut first = minute;
+            for (coarse, finer, length) in [(1, 0, HOUR_MS), (2, 1, DAY_MS)] {
+                let until = first.map_or(to, |f| f.min(to));
+                let orphan: Option<i64> = conn
+                    .prepare_cached(
+                        "SELECT c.start_ms FROM profiles c
+                         WHERE c.model_id = ?1 AND c.granularity = ?2 AND c.start_ms >= ?3 AND c.start_ms < ?4
+                           AND NOT EXISTS (SELECT 1 FROM profiles f WHERE f.model_id = ?1
+                               AND f.granularity = ?5 AND f.start_ms >= c.start_ms AND f.start_ms < c.start_ms + ?6)
+                         ORDER BY c.start_ms LIMIT 1",
+                    )?
+                    .query_row(
+                        params![model_id, coarse, align_down(from, length), until, finer, length],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(orphan) = orphan {
+                    let point = orphan.max(from);
+                    first = Some(first.map_or(point, |f| f.min(point)));
+                }
+            }
+            Ok(first)
+        })
+    }
+
     fn newest_event_times(&self) -> Result<std::collections::HashMap<String, i64>, StoreError> {
         self.read(|conn| {
             let mut statement = conn.prepare_cached(
@@ -442,6 +496,10 @@ impl Storage for SqliteStore {
             ("database", size(&self.path)),
             ("wal", size(Path::new(&wal))),
         ]
+    }
+
+    fn stop_writes(&self) {
+        self.stopping.store(true, Ordering::Release);
     }
 
     fn closed(&self) -> Arc<Closed> {

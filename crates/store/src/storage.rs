@@ -132,6 +132,18 @@ pub trait Storage: AlertStorage + TokenStorage + Send + Sync {
         version: Option<&str>,
     ) -> Result<Vec<(i64, WindowFeatures)>, StoreError>;
 
+    /// The earliest point at or after `from` (and before `to`) that may hold events of
+    /// `model_id`, if any: the start of the first minute window with a performance
+    /// profile, or, where retention deleted the finer windows, the start (at least
+    /// `from`) of an hour or day window without finer ones. How the alerting engine
+    /// steps over empty time instead of judging it span by span.
+    fn first_window_with_data(
+        &self,
+        model_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
     /// The newest event time of every model that has events, by model name.
     fn newest_event_times(&self) -> Result<std::collections::HashMap<String, i64>, StoreError>;
 
@@ -171,6 +183,11 @@ pub trait Storage: AlertStorage + TokenStorage + Send + Sync {
     /// The store's files on disk and their sizes in bytes, by a short name
     /// (`modelwatch_store_size_bytes{file=...}`); empty for a remote database.
     fn files_on_disk(&self) -> Vec<(&'static str, u64)>;
+
+    /// Stops taking writes, for a bounded shutdown: the commit in progress finishes
+    /// (its writes are answered as usual), and every write still queued or sent later
+    /// is answered [`StoreError::Closed`] without being applied.
+    fn stop_writes(&self);
 
     /// A handle that tells when the store has written its last commit and closed,
     /// after the last reference to it is dropped.

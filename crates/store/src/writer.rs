@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::time::{Duration, Instant};
 
@@ -30,8 +31,10 @@ pub(crate) type Apply =
 /// What a write returned, handed back after the commit.
 pub(crate) type Applied = Box<dyn std::any::Any + Send>;
 
-/// Bound on the events applied in one transaction.
-const MAX_EVENTS_PER_COMMIT: usize = 50_000;
+/// Bound on the work applied in one transaction, in units of [`Command::weight`]. A
+/// group commit stops taking commands once past it, so a command with a heavy profile
+/// commits with few others, and what queued behind it goes in the next transaction.
+const MAX_WORK_PER_COMMIT: usize = 50_000;
 
 /// A request to the writer.
 pub(crate) enum Command {
@@ -82,9 +85,14 @@ pub(crate) enum Command {
 }
 
 impl Command {
+    /// The work a command brings to a commit: one unit per event or label, and for
+    /// ingest one more per feature of each `(version, minute)` window it touches (the
+    /// feature windows are what grows with versions and features).
     fn weight(&self) -> usize {
         match self {
-            Command::Ingest { batch, .. } => batch.len(),
+            Command::Ingest { entry, batch, .. } => batch
+                .len()
+                .saturating_add(batch.windows().saturating_mul(entry.model.features().len())),
             Command::Labels { labels, .. } => labels.len(),
             _ => 1,
         }
@@ -166,6 +174,11 @@ struct State {
     flush_requested: bool,
     /// How long data is kept.
     retention: crate::Retention,
+    /// Most distinct versions a model may hold.
+    max_versions_per_model: usize,
+    /// The versions of each model, loaded at its first ingest (dropped on a rollback,
+    /// since they may hold versions that were never committed).
+    versions: HashMap<i64, std::collections::HashSet<String>>,
 }
 
 /// Everything the writer thread owns.
@@ -177,13 +190,25 @@ pub(crate) struct Writer {
     /// A rollback emptied the feature cache and rebuilding from the store failed: no
     /// batch may be applied until it succeeds (it would build on stale rows).
     needs_recovery: bool,
+    /// Writes are no longer taken (`Storage::stop_writes`): commands not yet applied
+    /// are dropped, which answers their callers `StoreError::Closed`.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Writer {
     pub(crate) fn new(
         mut conn: Connection,
-        retention: crate::Retention,
+        options: &crate::StoreOptions,
+        stopping: Arc<AtomicBool>,
     ) -> Result<Self, StoreError> {
+        let bound = modelwatch_core::time::now_ms().saturating_add(options.max_event_future_ms);
+        let recovered = crate::watermark::recover(&mut conn, bound)?;
+        if !recovered.is_empty() {
+            tracing::warn!(
+                models = ?recovered,
+                "event clocks ahead of the server's clock (an outlier stored before the bound) were set back to their newest data"
+            );
+        }
         let mut pending_labels = HashMap::new();
         let mut references = HashMap::new();
         {
@@ -219,11 +244,14 @@ impl Writer {
                 pending_labels,
                 references,
                 flush_requested: false,
-                retention,
+                retention: options.retention,
+                max_versions_per_model: options.max_versions_per_model,
+                versions: HashMap::new(),
             },
             last_flush: Instant::now(),
             last_retention: None,
             needs_recovery: false,
+            stopping,
         })
     }
 
@@ -261,7 +289,7 @@ impl Writer {
             };
             let mut weight = first.weight();
             let mut batch = vec![first];
-            while weight < MAX_EVENTS_PER_COMMIT {
+            while weight < MAX_WORK_PER_COMMIT {
                 match queue.try_recv() {
                     Ok(command) => {
                         weight += command.weight();
@@ -302,11 +330,16 @@ impl Writer {
         let mut replies = Vec::with_capacity(batch.len());
         let flush_due = self.last_flush.elapsed() >= FLUSH_INTERVAL;
         let state = &mut self.state;
+        let stopping = &self.stopping;
         let result = (|| -> Result<bool, StoreError> {
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for command in batch {
+                // Stopping: what is applied commits; the rest is answered, not applied.
+                if stopping.load(Ordering::Acquire) && !matches!(command, Command::Flush { .. }) {
+                    continue;
+                }
                 replies.extend(apply(&tx, state, command)?);
             }
             let flush = flush_due || std::mem::take(&mut state.flush_requested);
@@ -333,6 +366,7 @@ impl Writer {
                 self.state.pending_labels = pending_before;
                 self.state.references = references_before;
                 self.state.flush_requested = false;
+                self.state.versions.clear();
                 // Feature windows that were only in the cache are rebuilt from the store.
                 if let Err(error) = recover_features(&mut self.conn, &self.state.references) {
                     tracing::error!(%error, "rebuilding feature profiles failed; writes wait for it");
@@ -394,6 +428,7 @@ fn apply(
                 state.features.forget_model(id);
                 state.pending_labels.remove(&id);
                 state.references.remove(&id);
+                state.versions.remove(&id);
             }
             Reply::DeleteModel(reply, id.is_some())
         }
@@ -748,9 +783,18 @@ fn ingest(
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     let mut stored_flags = vec![true; events.len()];
+    let mut versions = match state.versions.remove(&entry.id) {
+        Some(versions) => versions,
+        None => model_versions(tx, entry.id)?,
+    };
     for (index, (event, row)) in events.iter().zip(&rows).enumerate() {
         if kept_from.is_some_and(|cut| event.timestamp_ms < cut) {
             outcome.too_old.push(index);
+            stored_flags[index] = false;
+            continue;
+        }
+        if !versions.contains(&event.version) && versions.len() >= state.max_versions_per_model {
+            outcome.version_limit.push(index);
             stored_flags[index] = false;
             continue;
         }
@@ -772,6 +816,9 @@ fn ingest(
             stored_flags[index] = false;
         } else {
             outcome.accepted += 1;
+            if !versions.contains(&event.version) {
+                versions.insert(event.version.clone());
+            }
             newest = newest.max(Some(event.timestamp_ms));
             outcome.event_time_range = Some(match outcome.event_time_range {
                 Some((low, high)) => (low.min(event.timestamp_ms), high.max(event.timestamp_ms)),
@@ -779,6 +826,7 @@ fn ingest(
             });
         }
     }
+    state.versions.insert(entry.id, versions);
     let stored = |index: usize| stored_flags[index];
     let reference = state.references.get(&entry.id).cloned();
     let current_generation = reference.as_ref().map(|r| r.generation);
@@ -861,6 +909,21 @@ fn ingest(
         )?;
     }
     Ok(outcome)
+}
+
+/// Every version `model_id` holds (day windows are kept for ever, so none is missed).
+fn model_versions(
+    tx: &Transaction<'_>,
+    model_id: i64,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut statement = tx.prepare_cached(
+        "SELECT DISTINCT version FROM profiles WHERE model_id = ?1 AND granularity = ?2",
+    )?;
+    let rows = statement.query_map(
+        params![model_id, crate::cache::code(Granularity::Day)],
+        |row| row.get(0),
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn join_labels(

@@ -319,3 +319,212 @@ async fn a_reference_and_its_chunks_are_written_together_or_not_at_all() {
     );
     assert_eq!(store.load_reference(entry.id).unwrap().unwrap().0.rows, 30);
 }
+
+/// An event of `version` at `ts`.
+fn versioned(id: &str, ts: i64, version: &str) -> PredictionEvent {
+    PredictionEvent {
+        version: version.into(),
+        ..event(id, ts, "1", None)
+    }
+}
+
+async fn ingest_all(
+    store: &SqliteStore,
+    entry: &Arc<ModelEntry>,
+    events: Vec<PredictionEvent>,
+) -> modelwatch_store::IngestOutcome {
+    store
+        .ingest(
+            entry.clone(),
+            modelwatch_store::prepare(&entry.model, events, None),
+            modelwatch_core::time::now_ms(),
+        )
+        .await
+        .unwrap()
+}
+
+/// 9999-12-31T23:59:00Z, the outlier of issue 13.
+const YEAR_9999_MS: i64 = 253_402_300_740_000;
+
+#[tokio::test]
+async fn a_watermark_an_outlier_moved_is_recovered_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = modelwatch_core::time::now_ms();
+    let minute = |ts: i64| ts - ts.rem_euclid(60_000);
+    let real = minute(now) - 10 * 60_000 + 5;
+    let entry = {
+        // Stored as before the bound existed: the store takes what validation passed.
+        let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+        let entry = created(&store, json!({"task": "binary_classification"})).await;
+        let outcome = ingest_all(
+            &store,
+            &entry,
+            vec![
+                event("real", real, "1", None),
+                event("outlier", YEAR_9999_MS, "1", None),
+            ],
+        )
+        .await;
+        assert_eq!(outcome.accepted, 2);
+        assert_eq!(
+            store.counts(entry.id).unwrap().newest_event_ms,
+            Some(YEAR_9999_MS)
+        );
+        entry
+    };
+    // Retention that ran under the outlier's watermark cut the raw events far ahead.
+    {
+        let conn = rusqlite::Connection::open(modelwatch_store::database_path(dir.path())).unwrap();
+        conn.execute(
+            "UPDATE models SET raw_kept_from_ms = ?1",
+            [YEAR_9999_MS - 30 * DAY],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(store.newest_event_times().unwrap()["credit"], real);
+    // The cut is set back to the end of the newest minute with data: later real events
+    // are taken, older ones (which could duplicate deleted rows) are still refused.
+    let outcome = ingest_all(
+        &store,
+        &entry,
+        vec![
+            event("after", minute(real) + 60_000, "1", None),
+            event("before", minute(real) - 1, "1", None),
+        ],
+    )
+    .await;
+    assert_eq!((outcome.accepted, outcome.too_old), (1, vec![1]));
+    // The outlier's row stays stored; it no longer drives the clock.
+    assert_eq!(store.counts(entry.id).unwrap().predictions, 3);
+}
+
+#[tokio::test]
+async fn versions_beyond_the_model_bound_are_rejected_and_stay_rejected_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        max_versions_per_model: 2,
+        ..StoreOptions::default()
+    };
+    let entry = {
+        let store = SqliteStore::open(dir.path(), options.clone()).unwrap();
+        let entry = created(&store, json!({"task": "binary_classification"})).await;
+        let outcome = ingest_all(
+            &store,
+            &entry,
+            vec![
+                versioned("a", DAY, "v1"),
+                versioned("b", DAY, "v2"),
+                versioned("c", DAY, "v3"),
+                versioned("d", DAY, "v1"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (outcome.accepted, outcome.version_limit.clone()),
+            (3, vec![2])
+        );
+        entry
+    };
+    let store = SqliteStore::open(dir.path(), options).unwrap();
+    let outcome = ingest_all(
+        &store,
+        &entry,
+        vec![versioned("e", DAY, "v3"), versioned("f", DAY, "v2")],
+    )
+    .await;
+    assert_eq!((outcome.accepted, outcome.version_limit), (1, vec![0]));
+    assert_eq!(store.versions(entry.id).unwrap(), vec!["v1", "v2"]);
+    // Nothing of the rejected version reached a profile.
+    assert!(
+        store
+            .load_profiles(entry.id, Granularity::Day, None, None, Some("v3"))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The definition SQLite keeps of `table`.
+fn table_sql(conn: &rusqlite::Connection, table: &str) -> String {
+    conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn tables_of_large_blobs_are_rowid_tables_in_fresh_and_migrated_stores() {
+    // In a WITHOUT ROWID table every key search walks the blobs' overflow pages.
+    let fresh = tempfile::tempdir().unwrap();
+    let frozen = tempfile::tempdir().unwrap();
+    let frozen_file = modelwatch_store::database_path(frozen.path());
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/frozen/modelwatch.sqlite"
+        ),
+        &frozen_file,
+    )
+    .unwrap();
+    let count = |conn: &rusqlite::Connection, table: &str| -> i64 {
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .unwrap()
+    };
+    let before = {
+        let conn = rusqlite::Connection::open(&frozen_file).unwrap();
+        assert!(table_sql(&conn, "profiles").contains("WITHOUT ROWID"));
+        (count(&conn, "profiles"), count(&conn, "feature_profiles"))
+    };
+    assert!(before.0 > 0 && before.1 > 0);
+    for dir in [fresh.path(), frozen.path()] {
+        drop(SqliteStore::open(dir, StoreOptions::default()).unwrap());
+        let conn = rusqlite::Connection::open(modelwatch_store::database_path(dir)).unwrap();
+        for table in [
+            "profiles",
+            "feature_profiles",
+            "model_references",
+            "reference_chunks",
+        ] {
+            let sql = table_sql(&conn, table);
+            assert!(!sql.contains("WITHOUT ROWID"), "{table}: {sql}");
+        }
+    }
+    let conn = rusqlite::Connection::open(&frozen_file).unwrap();
+    assert_eq!(
+        (count(&conn, "profiles"), count(&conn, "feature_profiles")),
+        before
+    );
+}
+
+#[tokio::test]
+async fn the_first_window_with_data_sees_through_windows_deleted_by_retention() {
+    const HOUR: i64 = 3_600_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+    let entry = created(&store, json!({"task": "binary_classification"})).await;
+    let at = DAY + 10 * HOUR + 30 * 60_000;
+    ingest_all(&store, &entry, vec![event("a", at + 7, "1", None)]).await;
+    let first = |from: i64, to: i64| store.first_window_with_data(entry.id, from, to).unwrap();
+    assert_eq!(first(DAY, 2 * DAY), Some(at));
+    assert_eq!(first(at + 60_000, 2 * DAY), None);
+    assert_eq!(first(DAY, at), None);
+    let conn = rusqlite::Connection::open(modelwatch_store::database_path(dir.path())).unwrap();
+    // Retention deleted the minute windows: the hour window stands for them.
+    conn.execute("DELETE FROM profiles WHERE granularity = 0", [])
+        .unwrap();
+    assert_eq!(first(DAY, 2 * DAY), Some(DAY + 10 * HOUR));
+    assert_eq!(
+        first(DAY + 10 * HOUR + 5 * 60_000, 2 * DAY),
+        Some(DAY + 10 * HOUR + 5 * 60_000)
+    );
+    assert_eq!(first(DAY + 11 * HOUR, 2 * DAY), None);
+    // And the hour windows too: the day window stands for them.
+    conn.execute("DELETE FROM profiles WHERE granularity = 1", [])
+        .unwrap();
+    assert_eq!(first(DAY + HOUR, 2 * DAY), Some(DAY + HOUR));
+    assert_eq!(first(2 * DAY, 3 * DAY), None);
+}

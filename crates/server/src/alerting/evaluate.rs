@@ -157,15 +157,52 @@ pub fn horizon(rule: &Rule, view: &ModelView, now_ms: i64) -> Option<i64> {
     }
 }
 
+/// Where data lies: the start of the first window holding events in `[from, to)`.
+pub type DataLookup<'a> = dyn FnMut(i64, i64) -> Result<Option<i64>, StoreError> + 'a;
+
+/// The first span end at or after `end` (aligned to `every`) and at or before `last`
+/// whose span holds data; with no `data` lookup, simply `end`. Each step jumps past
+/// the next window with data, so the cost follows the data, never the empty time
+/// between (an event far ahead of the rest cannot make a rule walk every minute).
+fn next_span_end(
+    rule: &Rule,
+    mut end: i64,
+    last: i64,
+    data: &mut Option<&mut DataLookup<'_>>,
+) -> Result<Option<i64>, StoreError> {
+    loop {
+        if end > last {
+            return Ok(None);
+        }
+        let Some(data) = data.as_deref_mut() else {
+            return Ok(Some(end));
+        };
+        match data(end - rule.window_ms, last)? {
+            None => return Ok(None),
+            Some(start) if start < end => return Ok(Some(end)),
+            // The spans ending from `end` up to `start` hold nothing: skip them.
+            Some(start) => end = align_down(start, rule.every_ms) + rule.every_ms,
+        }
+    }
+}
+
+/// Whether a span without events can move `rule`'s state: it can only when such a
+/// span is judged (count rules, `min_count: 0`), so only then is empty time walked.
+pub fn judges_empty_spans(rule: &Rule) -> bool {
+    rule.is_judged(0)
+}
+
 /// The spans of `rule` to judge now: those completed since the last judged one, and
 /// open ones that overlap `changed` (late data or labels). The second value tells
-/// whether more remain for a later round.
+/// whether more remain for a later round. With a `data` lookup, spans that hold no
+/// events are left out (see [`judges_empty_spans`] for when that is allowed).
 pub fn spans_to_judge(
     rule: &Rule,
     state: &RuleState,
     horizon_ms: i64,
     changed: Option<(i64, i64)>,
-) -> (Vec<i64>, bool) {
+    mut data: Option<&mut DataLookup<'_>>,
+) -> Result<(Vec<i64>, bool), StoreError> {
     let every = rule.every_ms;
     let last_complete = align_down(horizon_ms, every);
     let first_new = match (state.judged_through_ms(), rule.clock) {
@@ -192,21 +229,33 @@ pub fn spans_to_judge(
         if let Some(settled) = state.settled_through_ms {
             end = end.max(settled + every);
         }
-        while end < first_new && end - rule.window_ms <= newest && ends.len() < MAX_SPANS_PER_ROUND
-        {
-            ends.push(end);
-            end += every;
+        let last_changed = (first_new - every).min(align_down(newest + rule.window_ms, every));
+        while ends.len() < MAX_SPANS_PER_ROUND {
+            let Some(found) = next_span_end(rule, end, last_changed, &mut data)? else {
+                break;
+            };
+            ends.push(found);
+            end = found + every;
         }
     }
+    // Wall-clock rules judge one new span a round (and count rules, which judge empty
+    // spans, are wall-clock by default): only event-clock rules skip empty time.
+    let mut data = if rule.clock == Clock::Event {
+        data
+    } else {
+        None
+    };
     let mut end = first_new;
-    while end <= last_complete {
+    loop {
+        let Some(found) = next_span_end(rule, end, last_complete, &mut data)? else {
+            return Ok((ends, false));
+        };
         if ends.len() >= MAX_SPANS_PER_ROUND {
-            return (ends, true);
+            return Ok((ends, true));
         }
-        ends.push(end);
-        end += every;
+        ends.push(found);
+        end = found + every;
     }
-    (ends, false)
 }
 
 /// Judges `rule`'s due spans into `state` and returns the alert changes, in order.
@@ -221,7 +270,24 @@ pub fn evaluate(
     let Some(horizon_ms) = horizon(rule, view, now_ms) else {
         return Ok((Vec::new(), false));
     };
-    let (ends, more) = spans_to_judge(rule, state, horizon_ms, changed);
+    let mut changes = Vec::new();
+    if rule.clock == Clock::Event
+        && state
+            .judged_through_ms()
+            .is_some_and(|judged| judged > align_down(horizon_ms, rule.every_ms))
+    {
+        // Judged past the model's event clock: the clock was moved back (an outlier's
+        // watermark recovered at start). Start again from the clock as it is now.
+        changes.extend(restart(state, horizon_ms));
+    }
+    let model_id = view.entry.id;
+    let mut lookup = |from: i64, to: i64| store.first_window_with_data(model_id, from, to);
+    let data: Option<&mut DataLookup<'_>> = if judges_empty_spans(rule) {
+        None
+    } else {
+        Some(&mut lookup)
+    };
+    let (ends, more) = spans_to_judge(rule, state, horizon_ms, changed, data)?;
     if state.judged_through_ms().is_none() && rule.clock == Clock::Event {
         // Nothing complete yet: remember where judging starts.
         let first = changed.map(|(oldest, _)| align_down(oldest, rule.every_ms) + rule.every_ms);
@@ -231,16 +297,28 @@ pub fn evaluate(
         };
     }
     if ends.is_empty() && state.open.is_empty() {
-        return Ok((Vec::new(), more));
+        return Ok((changes, more));
     }
     for end in ends {
         let value = span_value(store, rule, view, end)?;
         state.record(record(rule, view, end, value));
     }
-    let changes = reconcile(rule, state);
+    changes.extend(reconcile(rule, state));
     let settle_before = horizon_ms - view.entry.model.label_lateness_ms;
     state.settle(rule, settle_before);
     Ok((changes, more))
+}
+
+/// Forgets a rule's judged spans (resolving its raised alert at `horizon_ms`), so
+/// that it judges again from its model's event clock.
+fn restart(state: &mut RuleState, horizon_ms: i64) -> Option<Change> {
+    let raised = state.raised;
+    *state = RuleState::default();
+    raised.map(|raised| Change::Resolved {
+        raised,
+        ends_at_ms: horizon_ms.max(raised.starts_at_ms),
+        span: None,
+    })
 }
 
 /// Replays the open spans and turns what happened since the last round into changes,
@@ -325,7 +403,8 @@ mod tests {
     fn a_rule_defined_over_stored_data_judges_the_newest_complete_span_at_once() {
         let rule = daily_rule();
         // Data up to the middle of day 5: days 1 to 4 are complete; only day 4 is judged.
-        let (ends, more) = spans_to_judge(&rule, &RuleState::default(), 4 * DAY + DAY / 2, None);
+        let (ends, more) =
+            spans_to_judge(&rule, &RuleState::default(), 4 * DAY + DAY / 2, None, None).unwrap();
         assert_eq!((ends, more), (vec![4 * DAY], false));
     }
 
@@ -338,7 +417,112 @@ mod tests {
             &RuleState::default(),
             6 * DAY + 1,
             Some((0, 6 * DAY + 1)),
-        );
+            None,
+        )
+        .unwrap();
         assert_eq!(ends, (1..=6).map(|d| d * DAY).collect::<Vec<_>>());
+    }
+
+    const MINUTE: i64 = 60_000;
+
+    fn minute_accuracy_rule() -> Rule {
+        let definition: ModelDefinition = serde_json::from_value(
+            json!({"task": "binary_classification", "allowed_lateness": "0s"}),
+        )
+        .unwrap();
+        let model = Model::new("m", definition).unwrap();
+        let body = json!({"model": "m", "metric": "accuracy", "window": "1m", "every": "1m",
+            "clock": "event", "condition": {"op": "<", "threshold": 0.5}});
+        Rule::new("r", &body, &model).unwrap()
+    }
+
+    /// Minute windows holding data, as the store's lookup would answer.
+    fn data_at(minutes: &[i64]) -> impl FnMut(i64, i64) -> Result<Option<i64>, StoreError> + use<> {
+        let minutes = minutes.to_vec();
+        move |from, to| {
+            Ok(minutes
+                .iter()
+                .copied()
+                .filter(|m| *m >= from && *m < to)
+                .min())
+        }
+    }
+
+    #[test]
+    fn an_event_far_ahead_judges_only_the_spans_that_hold_data() {
+        let rule = minute_accuracy_rule();
+        assert!(!judges_empty_spans(&rule));
+        let mut state = RuleState::default();
+        state.record(SpanRecord {
+            end_ms: 10 * MINUTE,
+            count: 1,
+            value: Some(1.0),
+            holds: Some(false),
+            bounds: None,
+        });
+        // One event at 9999-12-31T23:59:00Z, real data two minutes later than judged.
+        let far = 253_402_300_740_000;
+        let mut data = data_at(&[11 * MINUTE, 12 * MINUTE, far]);
+        let (ends, more) = spans_to_judge(
+            &rule,
+            &state,
+            far + MINUTE,
+            Some((11 * MINUTE, far)),
+            Some(&mut data),
+        )
+        .unwrap();
+        // Three spans, not the 5,000 of empty minutes per round before.
+        assert_eq!(
+            ends,
+            vec![11 * MINUTE + MINUTE, 12 * MINUTE + MINUTE, far + MINUTE]
+        );
+        assert!(!more);
+        // Without the lookup (every span judged), the same call walks empty minutes.
+        let (walked, more) = spans_to_judge(&rule, &state, far + MINUTE, None, None).unwrap();
+        assert_eq!((walked.len(), more), (MAX_SPANS_PER_ROUND, true));
+    }
+
+    #[test]
+    fn spans_skipped_for_emptiness_are_exactly_the_empty_ones() {
+        // Property against a walk of every span: with every=2m and window=5m, a span
+        // holds data iff some data minute lies in [end − 5m, end).
+        let definition: ModelDefinition =
+            serde_json::from_value(json!({"task": "regression"})).unwrap();
+        let model = Model::new("m", definition).unwrap();
+        let body = json!({"model": "m", "metric": "mae", "window": "5m", "every": "2m",
+            "clock": "event", "condition": {"op": ">", "threshold": 1}});
+        let rule = Rule::new("r", &body, &model).unwrap();
+        let minutes: Vec<i64> = [3, 4, 17, 40, 41, 90].iter().map(|m| m * MINUTE).collect();
+        let state = RuleState {
+            first_span_end_ms: Some(2 * MINUTE),
+            ..RuleState::default()
+        };
+        let (all, _) = spans_to_judge(&rule, &state, 120 * MINUTE, None, None).unwrap();
+        let expected: Vec<i64> = all
+            .into_iter()
+            .filter(|end| minutes.iter().any(|m| *m >= end - 5 * MINUTE && m < end))
+            .collect();
+        let mut data = data_at(&minutes);
+        let (ends, _) = spans_to_judge(&rule, &state, 120 * MINUTE, None, Some(&mut data)).unwrap();
+        assert_eq!(ends, expected);
+        assert!(!ends.is_empty());
+    }
+
+    #[test]
+    fn a_rule_judged_past_its_model_clock_restarts_and_resolves_its_alert() {
+        let mut state = RuleState {
+            raised: Some(Raised {
+                id: 7,
+                starts_at_ms: 5 * MINUTE,
+            }),
+            settled_through_ms: Some(253_402_300_800_000),
+            ..RuleState::default()
+        };
+        let change = restart(&mut state, 20 * MINUTE);
+        assert_eq!(state, RuleState::default());
+        assert!(matches!(
+            change,
+            Some(Change::Resolved { raised: Raised { id: 7, .. }, ends_at_ms, .. }) if ends_at_ms == 20 * MINUTE
+        ));
     }
 }

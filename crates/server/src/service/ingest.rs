@@ -4,13 +4,14 @@
 //! with its index and reason. A non-empty batch that stored nothing is answered `422`
 //! with the same body, so a client's `raise_for_status()` does not pass it by.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use modelwatch_core::FieldError;
 use modelwatch_core::Model;
 use modelwatch_core::body::{RecordResult, split_records};
 use modelwatch_core::csv_input::CsvRecords;
-use modelwatch_core::event::{validate_label, validate_prediction_within};
+use modelwatch_core::event::{PredictionEvent, validate_label, validate_prediction_within};
 use modelwatch_core::time::now_ms;
 use modelwatch_store::ModelEntry;
 use serde_json::{Value, json};
@@ -80,6 +81,40 @@ fn parse_records<T>(
     Ok((valid, indexes, rejected))
 }
 
+/// Keeps the events of the first `max_versions` distinct versions of a request and
+/// rejects the others naming `version`: a request's work (and memory) grows with the
+/// versions it holds, since every version has profiles of its own.
+fn bound_versions(
+    events: Vec<PredictionEvent>,
+    indexes: Vec<usize>,
+    max_versions: usize,
+    rejected: &mut Vec<(usize, FieldError)>,
+) -> (Vec<PredictionEvent>, Vec<usize>) {
+    let mut seen = HashSet::new();
+    let mut kept = (
+        Vec::with_capacity(events.len()),
+        Vec::with_capacity(indexes.len()),
+    );
+    for (event, index) in events.into_iter().zip(indexes) {
+        if seen.contains(event.version.as_str()) || seen.len() < max_versions {
+            seen.insert(event.version.clone());
+            kept.0.push(event);
+            kept.1.push(index);
+        } else {
+            rejected.push((
+                index,
+                FieldError::new(
+                    "version",
+                    format!(
+                        "more than {max_versions} versions in one request (limits.max_versions_per_request)"
+                    ),
+                ),
+            ));
+        }
+    }
+    kept
+}
+
 /// The `rejected` list of an ingest answer, by index.
 fn rejected_json(rejected: &[(usize, FieldError)]) -> Value {
     Value::Array(
@@ -121,14 +156,16 @@ pub async fn predictions(
     let reference = state.reference(entry.id);
     let max_records = state.limits.max_records_per_request;
     let input_limits = state.limits.input();
+    let max_versions = state.limits.max_versions_per_request;
     let (batch, observed, indexes, mut rejected) = blocking(move || {
-        let (events, indexes, rejected) =
+        let (events, indexes, mut rejected) =
             parse_records(&body, framing, &model, max_records, |record| {
                 let mut event =
                     validate_prediction_within(&model, &record, arrival, &input_limits)?;
                 pii.protect(&model, &mut event.features);
                 Ok(event)
             })?;
+        let (events, indexes) = bound_versions(events, indexes, max_versions, &mut rejected);
         let batch = modelwatch_store::prepare(&model, events, reference.as_deref());
         let observed: Vec<Observed> = batch
             .events()
@@ -156,6 +193,7 @@ pub async fn predictions(
         .too_old
         .iter()
         .chain(&outcome.duplicates)
+        .chain(&outcome.version_limit)
         .copied()
         .collect();
     state
@@ -167,6 +205,18 @@ pub async fn predictions(
             FieldError::new(
                 "timestamp",
                 "older than the raw events kept (retention), so it cannot be checked for duplicates",
+            ),
+        ));
+    }
+    for beyond in outcome.version_limit {
+        rejected.push((
+            indexes[beyond],
+            FieldError::new(
+                "version",
+                format!(
+                    "the model holds {} versions already, the most allowed (limits.max_versions_per_model)",
+                    state.limits.max_versions_per_model
+                ),
             ),
         ));
     }

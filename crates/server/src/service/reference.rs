@@ -95,9 +95,71 @@ pub fn describe(state: &AppState, entry: &ModelEntry) -> Result<Value, ApiError>
             ReferenceFeature::Numeric(n) => json!({"name": name, "type": "numeric", "count": n.count, "missing": n.missing,
                 "min": finite(n.min), "max": finite(n.max), "mean": finite(n.mean), "std": finite(n.std_population),
                 "deciles": n.decile_edges}),
-            ReferenceFeature::Categorical(c) => json!({"name": name, "type": "categorical", "count": c.count,
-                "missing": c.missing, "categories": c.counts}),
+            ReferenceFeature::Categorical(c) => categorical_json(name, c),
         })
         .collect();
     Ok(answer)
+}
+
+/// Most categories of one feature that `GET .../reference` lists; the others are
+/// summed under `other_categories` (a reference of a million categories made the answer
+/// 36 MB, and eight at once took 818 MB).
+pub const MAX_LISTED_CATEGORIES: usize = 1_000;
+
+/// One categorical feature of the reference answer: its most frequent categories (ties
+/// by value), and, when there are more, how many others there are and their count.
+fn categorical_json(
+    name: &str,
+    feature: &modelwatch_core::drift::reference::CategoricalReference,
+) -> Value {
+    let mut answer = json!({"name": name, "type": "categorical", "count": feature.count,
+        "missing": feature.missing});
+    if feature.counts.len() <= MAX_LISTED_CATEGORIES {
+        answer["categories"] = json!(feature.counts);
+        return answer;
+    }
+    let mut by_count: Vec<(&String, &u64)> = feature.counts.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let (listed, others) = by_count.split_at(MAX_LISTED_CATEGORIES);
+    answer["categories"] = Value::Object(
+        listed
+            .iter()
+            .map(|(value, count)| ((*value).clone(), json!(count)))
+            .collect(),
+    );
+    answer["other_categories"] = json!({
+        "distinct": others.len(),
+        "count": others.iter().map(|(_, count)| **count).sum::<u64>(),
+    });
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use modelwatch_core::drift::reference::CategoricalReference;
+
+    #[test]
+    fn a_reference_of_many_categories_lists_the_most_frequent_and_sums_the_rest() {
+        // Category i has count i + 1 (1..=1,500): the 1,000 listed are 501..=1,500,
+        // the other 500 sum to 1 + 2 + … + 500 = 125,250.
+        let counts: std::collections::BTreeMap<String, u64> =
+            (0..1_500u64).map(|i| (format!("c{i:04}"), i + 1)).collect();
+        let feature = CategoricalReference {
+            count: counts.values().sum(),
+            missing: 0,
+            counts,
+        };
+        let answer = categorical_json("city", &feature);
+        let listed = answer["categories"].as_object().unwrap();
+        assert_eq!(listed.len(), MAX_LISTED_CATEGORIES);
+        assert_eq!(listed["c1499"], 1_500);
+        assert_eq!(listed["c0500"], 501);
+        assert!(!listed.contains_key("c0499"));
+        assert_eq!(
+            answer["other_categories"],
+            json!({"distinct": 500, "count": 125_250})
+        );
+        assert_eq!(answer["count"], 1_125_750);
+    }
 }

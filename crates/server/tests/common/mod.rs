@@ -82,6 +82,13 @@ impl TestServer {
         self.launch().await;
     }
 
+    /// Stops the server cleanly, changes its configuration and starts it again on the
+    /// same data directory.
+    pub async fn restart_with(&mut self, configure: impl FnOnce(&mut ServerConfig)) {
+        configure(&mut self.config);
+        self.restart().await;
+    }
+
     /// The server's store (to set up what has no HTTP endpoint, such as tokens).
     pub fn store(&self) -> &std::sync::Arc<dyn modelwatch_store::Storage> {
         self.store.as_ref().unwrap()
