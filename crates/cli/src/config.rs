@@ -26,6 +26,8 @@ pub struct ConfigFile {
     pub retention: RetentionConfig,
     /// `[metrics]`: the model series of `GET /metrics`.
     pub metrics: MetricsConfig,
+    /// `[http]`: connection limits and the checks of cross-site requests.
+    pub http: HttpSection,
     /// `auto`, `required` or `off` (see `modelwatch serve --help`).
     pub auth: Option<String>,
     /// PEM certificate chain for HTTPS.
@@ -121,6 +123,78 @@ impl MetricsConfig {
     }
 }
 
+/// `[http]`: connection limits and the checks of cross-site requests.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// From connecting, or from a further request's first byte, to the end of the
+    /// request's headers (default 10s).
+    pub header_read_timeout: String,
+    /// A connection silent this long, with no request being worked on, is closed
+    /// (default 60s).
+    pub idle_timeout: String,
+    /// Most connections open at once (default 4096).
+    pub max_connections: usize,
+    /// Origins besides the server's own from which browsers may send writes.
+    pub allowed_origins: Vec<String>,
+    /// Host names served with authentication off, besides IP addresses and localhost.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        let defaults = modelwatch_server::HttpConfig::default();
+        Self {
+            header_read_timeout: "10s".into(),
+            idle_timeout: "60s".into(),
+            max_connections: defaults.max_connections,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+impl HttpSection {
+    /// The server's connection settings, or which key is wrong.
+    pub fn resolve(&self) -> Result<modelwatch_server::HttpConfig, String> {
+        let positive = |key: &str, text: &str| {
+            let ms = modelwatch_core::time::parse_duration(text)
+                .map_err(|e| format!("http.{key}: {e}"))?;
+            if ms <= 0 {
+                return Err(format!("http.{key}: must be positive"));
+            }
+            Ok(std::time::Duration::from_millis(ms as u64))
+        };
+        if self.max_connections == 0 {
+            return Err("http.max_connections: must be at least 1".into());
+        }
+        for origin in &self.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.trim_end_matches('/').matches('/').count() != 2
+            {
+                return Err(format!(
+                    "http.allowed_origins: `{origin}` is not an origin (scheme://host[:port])"
+                ));
+            }
+        }
+        Ok(modelwatch_server::HttpConfig {
+            header_read_timeout: positive("header_read_timeout", &self.header_read_timeout)?,
+            idle_timeout: positive("idle_timeout", &self.idle_timeout)?,
+            max_connections: self.max_connections,
+            allowed_origins: self
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+                .collect(),
+            allowed_hosts: self
+                .allowed_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+        })
+    }
+}
+
 impl ConfigFile {
     /// Reads and parses `path` (JSON when it ends in `.json`, else TOML); any problem
     /// is a usage error naming the file.
@@ -132,6 +206,7 @@ impl ConfigFile {
                 .map_err(|e| e.to_string())
                 .and_then(|config| config.retention.resolve().map(|_| config))
                 .and_then(|config| config.metrics.resolve().map(|_| config))
+                .and_then(|config| config.http.resolve().map(|_| config))
         } else {
             Self::parse(&text)
         };
@@ -153,6 +228,7 @@ impl ConfigFile {
         let config: Self = toml::from_str(text).map_err(|e| e.message().to_string())?;
         config.retention.resolve()?;
         config.metrics.resolve()?;
+        config.http.resolve()?;
         Ok(config)
     }
 }
@@ -175,6 +251,10 @@ mod tests {
             config.metrics.resolve().unwrap(),
             modelwatch_server::MetricsConfig::default()
         );
+        assert_eq!(
+            config.http.resolve().unwrap(),
+            modelwatch_server::HttpConfig::default()
+        );
     }
 
     #[test]
@@ -196,5 +276,15 @@ mod tests {
                 .contains("metrics.window")
         );
         assert!(ConfigFile::parse("[metrics]\nmax_versions = 0").is_err());
+        assert!(
+            ConfigFile::parse("[http]\nheader_read_timeout = \"0s\"")
+                .unwrap_err()
+                .contains("http.header_read_timeout")
+        );
+        assert!(
+            ConfigFile::parse("[http]\nallowed_origins = [\"evil.example\"]")
+                .unwrap_err()
+                .contains("http.allowed_origins")
+        );
     }
 }

@@ -85,6 +85,39 @@ impl Default for MetricsConfig {
     }
 }
 
+/// How connections are accepted and which requests are let in (`[http]` of the config
+/// file; see `docs/API-NOTES.md`, "Connections and cross-site requests").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Longest a client may take from connecting (TLS handshake included), or from the
+    /// first byte of a further request, to the end of the request's headers.
+    pub header_read_timeout: std::time::Duration,
+    /// Longest a connection with no request in progress may stay open without a byte.
+    pub idle_timeout: std::time::Duration,
+    /// Most connections open at once. When full, the connection that has waited longest
+    /// for its request headers is closed to make room; if every connection is busy with
+    /// a request, new ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Origins (`scheme://host[:port]`) besides the server's own from which browsers
+    /// may send writes.
+    pub allowed_origins: Vec<String>,
+    /// Host names, besides IP addresses and `localhost`, the server answers to when
+    /// authentication is off (a guard against DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 4096,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
 /// How to run the server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -98,6 +131,8 @@ pub struct ServerConfig {
     pub auth: AuthMode,
     /// The model series of `GET /metrics`.
     pub metrics: MetricsConfig,
+    /// Connections and the checks of cross-site requests.
+    pub http: HttpConfig,
 }
 
 impl ServerConfig {
@@ -109,6 +144,7 @@ impl ServerConfig {
             store: StoreOptions::default(),
             auth: AuthMode::Off,
             metrics: MetricsConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }

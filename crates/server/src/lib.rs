@@ -21,7 +21,9 @@
 //! - [`pii`]: keyed hashing of personal data before it is stored.
 //! - [`config`]: limits, the model series' settings, authentication mode.
 //! - [`error`]: error codes, each with its HTTP status, and the error answer.
-//! - [`tls`]: the optional TLS listener.
+//! - [`connections`]: the accept loop, with its header-read deadline, idle timeout and
+//!   connection cap.
+//! - [`tls`]: the optional TLS configuration.
 //!
 //! [`serve`] runs the API on a listener until a shutdown future resolves; tests bind
 //! `127.0.0.1:0` and call it.
@@ -30,6 +32,7 @@ pub mod alerting;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod dashboard;
 pub mod error;
 pub mod pii;
@@ -44,7 +47,7 @@ pub mod upload;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use config::{Limits, MetricsConfig, ServerConfig};
+pub use config::{HttpConfig, Limits, MetricsConfig, ServerConfig};
 pub use state::{AppState, StartError};
 
 /// Installs rustls' process-wide crypto provider (ring), which the HTTP client of the
@@ -56,21 +59,36 @@ pub fn install_crypto_provider() {
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the requests
 /// in flight.
-pub async fn serve<L>(
-    listener: L,
+pub async fn serve(
+    listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()>
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-{
+) -> std::io::Result<()> {
+    serve_with(listener, None, state, shutdown).await
+}
+
+/// [`serve`] over TLS: each connection's handshake runs under the header-read deadline.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    serve_with(listener, Some(acceptor), state, shutdown).await
+}
+
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     install_crypto_provider();
     let stop = tokio_util::sync::CancellationToken::new();
     let engine = tokio::spawn(alerting::engine::Engine::run(state.clone(), stop.clone()));
-    let served = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.http.clone();
+    let served = connections::serve(listener, tls, api::router(state), limits, shutdown).await;
     // The engine holds the store: stop it so the store can close.
     stop.cancel();
     let _ = engine.await;

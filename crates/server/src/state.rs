@@ -9,7 +9,7 @@ use std::sync::Arc;
 use modelwatch_core::drift::ReferenceProfile;
 use modelwatch_store::{ModelEntry, SqliteStore, Storage};
 
-use crate::config::{AuthMode, Limits, MetricsConfig, ServerConfig};
+use crate::config::{AuthMode, HttpConfig, Limits, MetricsConfig, ServerConfig};
 use crate::pii::PiiKey;
 use crate::registry::{Models, References, UploadedReference};
 
@@ -41,6 +41,8 @@ pub struct AppState {
     pub metrics: MetricsConfig,
     /// When the model gauges were last computed (one computation at a time).
     pub model_gauges_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// Connection limits and the checks of cross-site requests.
+    pub http: HttpConfig,
 }
 
 /// Why the server could not start.
@@ -92,6 +94,7 @@ impl AppState {
             )),
             metrics: config.metrics.clone(),
             model_gauges_refreshed: tokio::sync::Mutex::new(None),
+            http: config.http.clone(),
         }))
     }
 
