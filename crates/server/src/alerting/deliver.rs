@@ -152,13 +152,32 @@ impl Notification {
     }
 }
 
+/// Why a delivery failed: a reason any reader of the event log may see, and what the
+/// receiver answered, which only an admin sees (it may echo the payload or secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, without the receiver's answer.
+    pub reason: String,
+    /// The start of the receiver's answer, if it sent one.
+    pub response: Option<String>,
+}
+
+impl<T: Into<String>> From<T> for Failure {
+    fn from(reason: T) -> Self {
+        Self {
+            reason: reason.into(),
+            response: None,
+        }
+    }
+}
+
 /// Sends `notification` through `channel`; the error says why it failed.
 pub async fn send(
     client: &reqwest::Client,
     channel: &Channel,
     notification: &Notification,
     now_ms: i64,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let (url, body) = match &channel.kind {
         ChannelKind::Webhook { url } => (url.clone(), notification.webhook_payload(&channel.name)),
         ChannelKind::Alertmanager { url } => (
@@ -166,7 +185,11 @@ pub async fn send(
             notification.alertmanager_payload(now_ms, channel.repeat_interval_ms),
         ),
         ChannelKind::Slack { url } => (url.clone(), json!({"text": notification.text()})),
-        ChannelKind::Email { .. } => return send_mail(channel, notification).await,
+        ChannelKind::Email { .. } => {
+            return send_mail(channel, notification)
+                .await
+                .map_err(Failure::from);
+        }
     };
     let response = client
         .post(&url)
@@ -174,16 +197,16 @@ pub async fn send(
         .timeout(DELIVERY_TIMEOUT)
         .send()
         .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
+        .map_err(|e| Failure::from(format!("POST {url}: {e}")))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
     }
     let text = response.text().await.unwrap_or_default();
-    Err(format!(
-        "POST {url}: HTTP {status}: {}",
-        modelwatch_core::time::truncate(text.trim(), 200)
-    ))
+    Err(Failure {
+        reason: format!("POST {url}: HTTP {status}"),
+        response: Some(modelwatch_core::time::truncate(text.trim(), 200)),
+    })
 }
 
 async fn send_mail(channel: &Channel, notification: &Notification) -> Result<(), String> {

@@ -370,6 +370,6 @@ async fn list_events(
         visible: caller.visible(),
         limit: limit(query.limit)?,
     };
-    let events = alerts::events(&state, query.before, listing).await?;
+    let events = alerts::events(&state, query.before, listing, caller.is_admin()).await?;
     Ok(Json(json!({"events": events})))
 }

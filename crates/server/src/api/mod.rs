@@ -10,6 +10,7 @@ pub mod models;
 pub mod queries;
 pub mod reference;
 pub mod report;
+pub mod request_checks;
 pub mod system;
 
 use std::sync::Arc;
@@ -18,7 +19,8 @@ use axum::extract::DefaultBodyLimit;
 
 use crate::state::AppState;
 
-/// Every route of the API, with the body limit and request tracing.
+/// Every route of the API, with the body limit, the checks of [`request_checks`] and
+/// request tracing.
 pub fn router(state: Arc<AppState>) -> axum::Router {
     let body_limit = state.limits.max_body_bytes;
     let routes = access::Routes::new(state.clone());
@@ -34,6 +36,10 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_checks::check,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
