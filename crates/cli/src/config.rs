@@ -8,11 +8,15 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use modelwatch_server::Limits;
+use modelwatch_core::ModelDefinition;
+use modelwatch_core::alert::{ChannelDefinition, RuleDefinition, SilenceDefinition};
+use modelwatch_server::{HttpConfig, Limits, MetricsConfig};
+use modelwatch_store::Retention;
 
 use crate::usage::usage;
 
-/// The contents of a configuration file.
+/// The contents of a configuration file. Its sections are the server's and the store's
+/// own option structs, so each default is written once, where it is used.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigFile {
@@ -22,12 +26,12 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     /// Request limits.
     pub limits: Limits,
-    /// How long data is kept.
-    pub retention: RetentionConfig,
+    /// `[retention]`: how long data is kept.
+    pub retention: Retention,
     /// `[metrics]`: the model series of `GET /metrics`.
     pub metrics: MetricsConfig,
     /// `[http]`: connection limits and the checks of cross-site requests.
-    pub http: HttpSection,
+    pub http: HttpConfig,
     /// `auto`, `required` or `off` (see `modelwatch serve --help`).
     pub auth: Option<String>,
     /// PEM certificate chain for HTTPS.
@@ -35,164 +39,13 @@ pub struct ConfigFile {
     /// PEM private key for HTTPS.
     pub tls_key: Option<PathBuf>,
     /// `[models.NAME]`: model definitions, applied at start.
-    pub models: BTreeMap<String, serde_json::Value>,
+    pub models: BTreeMap<String, ModelDefinition>,
     /// `[channels.NAME]`: notification channels, applied at start.
-    pub channels: BTreeMap<String, serde_json::Value>,
+    pub channels: BTreeMap<String, ChannelDefinition>,
     /// `[rules.NAME]`: alert rules, applied at start.
-    pub rules: BTreeMap<String, serde_json::Value>,
+    pub rules: BTreeMap<String, RuleDefinition>,
     /// `[silences.ID]`: silences, applied at start.
-    pub silences: BTreeMap<String, serde_json::Value>,
-}
-
-/// `[retention]`: durations in event time behind each model's newest event.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RetentionConfig {
-    /// Raw events (default 30d).
-    pub raw_events: String,
-    /// Minute profiles (default 7d).
-    pub minute_profiles: String,
-    /// Hour profiles (default 90d). Day profiles are kept for ever.
-    pub hour_profiles: String,
-}
-
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        Self {
-            raw_events: "30d".into(),
-            minute_profiles: "7d".into(),
-            hour_profiles: "90d".into(),
-        }
-    }
-}
-
-impl RetentionConfig {
-    /// The store's retention, or which key is wrong.
-    pub fn resolve(&self) -> Result<modelwatch_store::Retention, String> {
-        let parse = |key: &str, text: &str| {
-            modelwatch_core::time::parse_duration(text).map_err(|e| format!("retention.{key}: {e}"))
-        };
-        Ok(modelwatch_store::Retention {
-            raw_events_ms: parse("raw_events", &self.raw_events)?,
-            minute_profiles_ms: parse("minute_profiles", &self.minute_profiles)?,
-            hour_profiles_ms: parse("hour_profiles", &self.hour_profiles)?,
-        })
-    }
-}
-
-/// `[metrics]`: what `GET /metrics` computes per model (see docs/METRICS.md).
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// Trailing window of event time of the model gauges, whole minutes (default 1h).
-    pub window: String,
-    /// How long computed model gauges are served before being computed again (default 10s).
-    pub cache_ttl: String,
-    /// Versions per model with series of their own (default 5).
-    pub max_versions: usize,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self {
-            window: "1h".into(),
-            cache_ttl: "10s".into(),
-            max_versions: 5,
-        }
-    }
-}
-
-impl MetricsConfig {
-    /// The server's metrics configuration, or which key is wrong.
-    pub fn resolve(&self) -> Result<modelwatch_server::MetricsConfig, String> {
-        use modelwatch_core::time::{MINUTE_MS, parse_duration};
-        let window_ms = parse_duration(&self.window).map_err(|e| format!("metrics.window: {e}"))?;
-        if window_ms < MINUTE_MS || window_ms % MINUTE_MS != 0 {
-            return Err("metrics.window: must be a whole number of minutes, at least 1m".into());
-        }
-        let ttl_ms =
-            parse_duration(&self.cache_ttl).map_err(|e| format!("metrics.cache_ttl: {e}"))?;
-        if self.max_versions == 0 {
-            return Err("metrics.max_versions: must be at least 1".into());
-        }
-        Ok(modelwatch_server::MetricsConfig {
-            window_ms,
-            cache_ttl: std::time::Duration::from_millis(ttl_ms.max(0) as u64),
-            max_versions: self.max_versions,
-        })
-    }
-}
-
-/// `[http]`: connection limits and the checks of cross-site requests.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpSection {
-    /// From connecting, or from a further request's first byte, to the end of the
-    /// request's headers (default 10s).
-    pub header_read_timeout: String,
-    /// A connection silent this long, with no request being worked on, is closed
-    /// (default 60s).
-    pub idle_timeout: String,
-    /// Most connections open at once (default 4096).
-    pub max_connections: usize,
-    /// Origins besides the server's own from which browsers may send writes.
-    pub allowed_origins: Vec<String>,
-    /// Host names served with authentication off, besides IP addresses and localhost.
-    pub allowed_hosts: Vec<String>,
-}
-
-impl Default for HttpSection {
-    fn default() -> Self {
-        let defaults = modelwatch_server::HttpConfig::default();
-        Self {
-            header_read_timeout: "10s".into(),
-            idle_timeout: "60s".into(),
-            max_connections: defaults.max_connections,
-            allowed_origins: Vec::new(),
-            allowed_hosts: Vec::new(),
-        }
-    }
-}
-
-impl HttpSection {
-    /// The server's connection settings, or which key is wrong.
-    pub fn resolve(&self) -> Result<modelwatch_server::HttpConfig, String> {
-        let positive = |key: &str, text: &str| {
-            let ms = modelwatch_core::time::parse_duration(text)
-                .map_err(|e| format!("http.{key}: {e}"))?;
-            if ms <= 0 {
-                return Err(format!("http.{key}: must be positive"));
-            }
-            Ok(std::time::Duration::from_millis(ms as u64))
-        };
-        if self.max_connections == 0 {
-            return Err("http.max_connections: must be at least 1".into());
-        }
-        for origin in &self.allowed_origins {
-            if !(origin.starts_with("http://") || origin.starts_with("https://"))
-                || origin.trim_end_matches('/').matches('/').count() != 2
-            {
-                return Err(format!(
-                    "http.allowed_origins: `{origin}` is not an origin (scheme://host[:port])"
-                ));
-            }
-        }
-        Ok(modelwatch_server::HttpConfig {
-            header_read_timeout: positive("header_read_timeout", &self.header_read_timeout)?,
-            idle_timeout: positive("idle_timeout", &self.idle_timeout)?,
-            max_connections: self.max_connections,
-            allowed_origins: self
-                .allowed_origins
-                .iter()
-                .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
-                .collect(),
-            allowed_hosts: self
-                .allowed_hosts
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
-        })
-    }
+    pub silences: BTreeMap<String, SilenceDefinition>,
 }
 
 impl ConfigFile {
@@ -202,11 +55,7 @@ impl ConfigFile {
         let text = std::fs::read_to_string(path)
             .map_err(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
         let parsed = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str::<Self>(&text)
-                .map_err(|e| e.to_string())
-                .and_then(|config| config.retention.resolve().map(|_| config))
-                .and_then(|config| config.metrics.resolve().map(|_| config))
-                .and_then(|config| config.http.resolve().map(|_| config))
+            Self::parse_json(&text)
         } else {
             Self::parse(&text)
         };
@@ -223,14 +72,34 @@ impl ConfigFile {
         }
     }
 
-    /// Parses TOML text.
+    /// Parses TOML text; the error names the key (`retention.raw_events: ...`).
     pub fn parse(text: &str) -> Result<Self, String> {
-        let config: Self = toml::from_str(text).map_err(|e| e.message().to_string())?;
-        config.retention.resolve()?;
-        config.metrics.resolve()?;
-        config.http.resolve()?;
-        Ok(config)
+        let document = toml::Deserializer::parse(text).map_err(|e| e.message().to_string())?;
+        let config: Self = serde_path_to_error::deserialize(document)
+            .map_err(|e| field_error(e.path(), e.inner().message()))?;
+        config.validate()
     }
+
+    /// Parses JSON text; the error names the key.
+    fn parse_json(text: &str) -> Result<Self, String> {
+        let mut document = serde_json::Deserializer::from_str(text);
+        let config: Self = serde_path_to_error::deserialize(&mut document)
+            .map_err(|e| field_error(e.path(), &e.inner().to_string()))?;
+        config.validate()
+    }
+
+    /// What the types do not check.
+    fn validate(mut self) -> Result<Self, String> {
+        self.metrics
+            .validate()
+            .map_err(|e| format!("metrics.{e}"))?;
+        self.http = self.http.validate().map_err(|e| format!("http.{e}"))?;
+        Ok(self)
+    }
+}
+
+fn field_error(path: &serde_path_to_error::Path, message: &str) -> String {
+    modelwatch_core::definition::field_error(path, message).to_string()
 }
 
 #[cfg(test)]
@@ -243,18 +112,10 @@ mod tests {
         let config = ConfigFile::parse(text).unwrap();
         assert_eq!(config.listen, Some("127.0.0.1:8480".parse().unwrap()));
         assert_eq!(config.limits.max_records_per_request, 50_000);
-        assert_eq!(
-            config.retention.resolve().unwrap(),
-            modelwatch_store::Retention::default()
-        );
-        assert_eq!(
-            config.metrics.resolve().unwrap(),
-            modelwatch_server::MetricsConfig::default()
-        );
-        assert_eq!(
-            config.http.resolve().unwrap(),
-            modelwatch_server::HttpConfig::default()
-        );
+        assert_eq!(config.retention, Retention::default());
+        assert_eq!(config.metrics, MetricsConfig::default());
+        assert_eq!(config.http, HttpConfig::default());
+        assert_eq!(config.rules["low-accuracy"].metric, "accuracy");
     }
 
     #[test]
@@ -271,12 +132,6 @@ mod tests {
                 .contains("retention.raw_events")
         );
         assert!(
-            ConfigFile::parse("[metrics]\nwindow = \"90s\"")
-                .unwrap_err()
-                .contains("metrics.window")
-        );
-        assert!(ConfigFile::parse("[metrics]\nmax_versions = 0").is_err());
-        assert!(
             ConfigFile::parse("[http]\nheader_read_timeout = \"0s\"")
                 .unwrap_err()
                 .contains("http.header_read_timeout")
@@ -284,7 +139,78 @@ mod tests {
         assert!(
             ConfigFile::parse("[http]\nallowed_origins = [\"evil.example\"]")
                 .unwrap_err()
-                .contains("http.allowed_origins")
+                .contains("http.allowed_origins[0]")
         );
+        assert!(
+            ConfigFile::parse("[metrics]\nwindow = \"90s\"")
+                .unwrap_err()
+                .contains("metrics.window")
+        );
+        assert!(ConfigFile::parse("[metrics]\nmax_versions = 0").is_err());
+    }
+
+    #[test]
+    fn errors_in_sections_name_the_key() {
+        let error = |text: &str| ConfigFile::parse(text).unwrap_err();
+        for (text, path) in [
+            (
+                "[retention]\nraw_events_days = 3",
+                "retention.raw_events_days",
+            ),
+            ("[metrics]\ncache_ttl = \"soon\"", "metrics.cache_ttl"),
+            ("[metrics]\nmax_versions = 0", "metrics.max_versions"),
+            ("[limits]\nmax_body = 1", "limits.max_body"),
+            (
+                "[models.m]\ntask = \"regression\"\nallowed_lateness = \"soon\"",
+                "models.m.allowed_lateness",
+            ),
+            (
+                "[rules.r]\nmodel = \"m\"\nmetric = \"mae\"\ncolour = \"red\"",
+                "rules.r.colour",
+            ),
+            (
+                "[rules.r]\nmodel = \"m\"\nmetric = \"mae\"\ncondition = { op = \">\", threshold = 1, unit = \"%\" }",
+                "rules.r.condition.unit",
+            ),
+            (
+                "[rules.r]\nmodel = \"m\"\nmetric = \"mae\"\nfor = \"a bit\"",
+                "rules.r.for",
+            ),
+            ("[rules.r]\nmodel = \"m\"", "rules.r.metric"),
+            (
+                "[channels.c]\ntype = \"webhook\"\nurl = \"http://h\"\ngroup_wait = \"a bit\"",
+                "channels.c.group_wait",
+            ),
+            (
+                "[channels.c]\ntype = \"webhook\"\nurl = \"http://h\"\nretries = 3",
+                "channels.c.retries",
+            ),
+            (
+                "[silences.s]\nmatchers = { model = \"m\" }\nends_at = \"2099-01-01T00:00:00Z\"\nuntil = 1",
+                "silences.s.until",
+            ),
+        ] {
+            let error = error(text);
+            assert!(error.starts_with(&format!("{path}: ")), "{text} → {error}");
+        }
+    }
+
+    #[test]
+    fn a_json_config_is_read_the_same_way() {
+        let config = ConfigFile::parse_json(
+            r#"{"retention": {"raw_events": "10d"}, "rules": {"r": {"model": "m", "metric": "mae", "window": "1d"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.retention.raw_events_ms, 10 * 86_400_000);
+        assert_eq!(
+            config.retention.hour_profiles_ms,
+            Retention::default().hour_profiles_ms
+        );
+        assert_eq!(config.rules["r"].window.as_ref().unwrap().ms(), 86_400_000);
+        let error = ConfigFile::parse_json(r#"{"metrics": {"window": "90s"}}"#).unwrap_err();
+        assert!(error.starts_with("metrics.window: "), "{error}");
+        let error = ConfigFile::parse_json(r#"{"silences": {"s": {"matchers": {}, "ends": 1}}}"#)
+            .unwrap_err();
+        assert!(error.starts_with("silences.s.ends: "), "{error}");
     }
 }

@@ -116,9 +116,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("modelwatch-data"));
     let mut server_config = modelwatch_server::ServerConfig::new(&data_dir);
     server_config.limits = file.limits.clone();
-    server_config.store.retention = file.retention.resolve().map_err(usage)?;
-    server_config.metrics = file.metrics.resolve().map_err(usage)?;
-    server_config.http = file.http.resolve().map_err(usage)?;
+    server_config.store.retention = file.retention;
+    server_config.metrics = file.metrics.clone();
+    server_config.http = file.http.clone();
     let auth = args
         .auth
         .clone()

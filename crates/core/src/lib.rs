@@ -18,6 +18,8 @@
 //! - [`offline`]: the CSV-to-profiles path of the offline report.
 //! - [`alert`]: alert rules, their state machine, baselines, channels, silences, groups.
 //! - [`time`]: timestamps, durations and UTC alignment.
+//! - [`definition`]: user definitions (rules, channels, silences, configuration) read
+//!   into typed structs, with errors naming the field.
 //! - [`error`]: the field error every validation returns.
 //!
 //! No module imports in a circle (`.ci/module-cycles`); `schema`, `class`, `time` and
@@ -30,6 +32,7 @@ pub mod answer;
 pub mod body;
 pub mod class;
 pub mod csv_input;
+pub mod definition;
 pub mod drift;
 pub mod error;
 pub mod event;

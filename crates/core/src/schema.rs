@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
+use crate::time::Duration;
 
 /// Column and key names with a meaning of their own; every other CSV column is a feature.
 pub const RESERVED_COLUMNS: &[&str] = &[
@@ -117,13 +118,13 @@ pub struct ModelDefinition {
     /// The inputs.
     #[serde(default)]
     pub features: Vec<FeatureSpec>,
-    /// How long after a window ends late data is still expected (a duration, default `5m`).
+    /// How long after a window ends late data is still expected (default `5m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_lateness: Option<String>,
+    pub allowed_lateness: Option<Duration>,
     /// How long after a span is first judged late labels may still change its verdict
-    /// (a duration, default `1d`).
+    /// (default `1d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label_lateness: Option<String>,
+    pub label_lateness: Option<Duration>,
 }
 
 /// Limits applied to a model definition.
@@ -206,16 +207,14 @@ impl Model {
                 ));
             }
         }
-        let allowed_lateness_ms = match &definition.allowed_lateness {
-            None => 5 * crate::time::MINUTE_MS,
-            Some(text) => crate::time::parse_duration(text)
-                .map_err(|e| FieldError::new("allowed_lateness", e))?,
-        };
-        let label_lateness_ms = match &definition.label_lateness {
-            None => crate::time::DAY_MS,
-            Some(text) => crate::time::parse_duration(text)
-                .map_err(|e| FieldError::new("label_lateness", e))?,
-        };
+        let allowed_lateness_ms = definition
+            .allowed_lateness
+            .as_ref()
+            .map_or(5 * crate::time::MINUTE_MS, Duration::ms);
+        let label_lateness_ms = definition
+            .label_lateness
+            .as_ref()
+            .map_or(crate::time::DAY_MS, Duration::ms);
         let mut classes = Vec::new();
         let mut positive_class = None;
         match definition.task {
@@ -464,16 +463,18 @@ mod tests {
                 r#"{"task": "regression", "features": [{"name":"label","type":"numeric"}]}"#,
                 "features[0].name",
             ),
-            (
-                r#"{"task": "regression", "allowed_lateness": "5 parsecs"}"#,
-                "allowed_lateness",
-            ),
         ];
         for (json, field) in cases {
             let err = Model::new("m", definition(json)).unwrap_err();
             assert_eq!(err.field, field, "{json}");
         }
         assert!(serde_json::from_str::<ModelDefinition>(r#"{"task": "ranking"}"#).is_err());
+        // A duration is checked as it is read.
+        let lateness = serde_json::from_str::<ModelDefinition>(
+            r#"{"task": "regression", "allowed_lateness": "5 parsecs"}"#,
+        )
+        .unwrap_err();
+        assert!(lateness.to_string().contains("5 parsecs"), "{lateness}");
         assert!(
             serde_json::from_str::<ModelDefinition>(r#"{"task": "regression", "x": 1}"#).is_err()
         );

@@ -126,6 +126,156 @@ pub fn format_duration(ms: i64) -> String {
     format!("{ms}ms")
 }
 
+/// A duration as written in a definition or a configuration file (`"30s"`, `"5m"`,
+/// `"1d"`): its length, and the text it was written as, which is what a `GET` shows
+/// back. Two durations are equal when their lengths are.
+#[derive(Debug, Clone)]
+pub struct Duration {
+    ms: i64,
+    text: String,
+}
+
+impl Duration {
+    /// Parses `text` with [`parse_duration`]'s rules.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Ok(Self {
+            ms: parse_duration(text)?,
+            text: text.to_string(),
+        })
+    }
+
+    /// `ms` milliseconds, written canonically ([`format_duration`]).
+    pub fn from_ms(ms: i64) -> Self {
+        Self {
+            ms,
+            text: format_duration(ms),
+        }
+    }
+
+    /// The length in milliseconds.
+    pub fn ms(&self) -> i64 {
+        self.ms
+    }
+
+    /// The text it was written as.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for Duration {
+    fn eq(&self, other: &Self) -> bool {
+        self.ms == other.ms
+    }
+}
+
+impl Eq for Duration {}
+
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl serde::Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Duration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration such as \"30s\", \"5m\" or \"1d\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+                Duration::parse(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}
+
+/// `#[serde(with = "modelwatch_core::time::duration_ms")]`: an `i64` of milliseconds
+/// written as a duration (`"30d"`).
+pub mod duration_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `ms` canonically.
+    pub fn serialize<S: Serializer>(ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_duration(*ms))
+    }
+
+    /// Reads a duration.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        Ok(super::Duration::deserialize(deserializer)?.ms())
+    }
+}
+
+/// `#[serde(with = "modelwatch_core::time::std_duration")]`: a [`std::time::Duration`]
+/// written as a duration (`"10s"`), to the millisecond.
+pub mod std_duration {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `duration` canonically.
+    pub fn serialize<S: Serializer>(
+        duration: &std::time::Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        serializer.serialize_str(&super::format_duration(ms))
+    }
+
+    /// Reads a duration (never negative).
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<std::time::Duration, D::Error> {
+        let ms = super::Duration::deserialize(deserializer)?.ms();
+        Ok(std::time::Duration::from_millis(ms.max(0) as u64))
+    }
+}
+
+/// An instant as written in a definition: an RFC 3339 string or integer epoch
+/// milliseconds, within the accepted range. Written back as RFC 3339.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub i64);
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_timestamp(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Instant;
+        impl serde::de::Visitor<'_> for Instant {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an RFC 3339 string or epoch milliseconds")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Timestamp, E> {
+                parse_timestamp_str(text).map(Timestamp).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, ms: i64) -> Result<Timestamp, E> {
+                check_range(ms).map(Timestamp).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, ms: u64) -> Result<Timestamp, E> {
+                self.visit_i64(i64::try_from(ms).unwrap_or(i64::MAX))
+            }
+            fn visit_f64<E: serde::de::Error>(self, ms: f64) -> Result<Timestamp, E> {
+                Err(E::custom(format!(
+                    "{ms} is not an integer number of epoch milliseconds"
+                )))
+            }
+        }
+        deserializer.deserialize_any(Instant)
+    }
+}
+
 /// The start of the window of length `length_ms` that holds `ms`.
 pub fn align_down(ms: i64, length_ms: i64) -> i64 {
     ms - ms.rem_euclid(length_ms)
@@ -205,6 +355,36 @@ mod tests {
         assert!(parse_duration("99999999999999999999d").is_err());
         assert_eq!(format_duration(DAY_MS), "1d");
         assert_eq!(format_duration(90 * MINUTE_MS), "90m");
+    }
+
+    #[test]
+    fn a_duration_keeps_its_text_and_compares_by_length() {
+        let written: Duration = serde_json::from_value(serde_json::json!("300s")).unwrap();
+        assert_eq!(written.ms(), 5 * MINUTE_MS);
+        assert_eq!(serde_json::to_value(&written).unwrap(), "300s");
+        assert_eq!(written, Duration::from_ms(5 * MINUTE_MS));
+        assert_eq!(Duration::from_ms(5 * MINUTE_MS).as_str(), "5m");
+        let error = serde_json::from_value::<Duration>(serde_json::json!("5 parsecs")).unwrap_err();
+        assert!(error.to_string().contains("5 parsecs"), "{error}");
+        let error = serde_json::from_value::<Duration>(serde_json::json!(5)).unwrap_err();
+        assert!(error.to_string().contains("a duration such as"), "{error}");
+    }
+
+    #[test]
+    fn a_timestamp_reads_rfc3339_or_epoch_ms() {
+        let read = |v: serde_json::Value| serde_json::from_value::<Timestamp>(v);
+        assert_eq!(read(serde_json::json!(1000)).unwrap(), Timestamp(1000));
+        assert_eq!(
+            read(serde_json::json!("1970-01-01T00:00:01Z")).unwrap(),
+            Timestamp(1000)
+        );
+        assert!(read(serde_json::json!(-1)).is_err());
+        assert!(read(serde_json::json!(1.5)).is_err());
+        assert!(read(serde_json::json!("soon")).is_err());
+        assert_eq!(
+            serde_json::to_value(Timestamp(1000)).unwrap(),
+            "1970-01-01T00:00:01Z"
+        );
     }
 
     #[test]

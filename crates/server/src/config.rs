@@ -63,13 +63,17 @@ impl Default for Limits {
     }
 }
 
-/// What `GET /metrics` computes per model (see `docs/METRICS.md`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What `GET /metrics` computes per model (see `docs/METRICS.md`); `[metrics]` of the
+/// configuration file, checked by [`MetricsConfig::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// The trailing window of event time the model gauges cover, ending at the end of
     /// the minute that holds each model's newest event; a whole number of minutes.
+    #[serde(rename = "window", with = "modelwatch_core::time::duration_ms")]
     pub window_ms: i64,
     /// How long computed model gauges are served before they are computed again.
+    #[serde(with = "modelwatch_core::time::std_duration")]
     pub cache_ttl: std::time::Duration,
     /// Versions per model with series of their own; others share `version="_other"`.
     pub max_versions: usize,
@@ -85,18 +89,40 @@ impl Default for MetricsConfig {
     }
 }
 
-/// How connections are accepted and which requests are let in (`[http]` of the config
-/// file; see `docs/API-NOTES.md`, "Connections and cross-site requests").
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl MetricsConfig {
+    /// Checks what the types do not: the window is whole minutes, and at least one
+    /// version has series of its own.
+    pub fn validate(&self) -> Result<(), modelwatch_core::FieldError> {
+        use modelwatch_core::{FieldError, time::MINUTE_MS};
+        if self.window_ms < MINUTE_MS || self.window_ms % MINUTE_MS != 0 {
+            return Err(FieldError::new(
+                "window",
+                "must be a whole number of minutes, at least 1m",
+            ));
+        }
+        if self.max_versions == 0 {
+            return Err(FieldError::new("max_versions", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// How connections are accepted and which requests are let in; `[http]` of the
+/// configuration file (see `docs/API-NOTES.md`, "Connections and cross-site requests").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Longest a client may take from connecting (TLS handshake included), or from the
     /// first byte of a further request, to the end of the request's headers.
+    #[serde(with = "modelwatch_core::time::std_duration")]
     pub header_read_timeout: std::time::Duration,
-    /// Longest a connection with no request in progress may stay open without a byte.
+    /// Longest a connection may stay without a byte in either direction while the
+    /// server is not working on one of its requests.
+    #[serde(with = "modelwatch_core::time::std_duration")]
     pub idle_timeout: std::time::Duration,
     /// Most connections open at once. When full, the connection that has waited longest
-    /// for its request headers is closed to make room; if every connection is busy with
-    /// a request, new ones wait in the kernel's backlog.
+    /// for a request is closed to make room; if every connection is busy with a
+    /// request, new ones wait in the kernel's backlog.
     pub max_connections: usize,
     /// Origins (`scheme://host[:port]`) besides the server's own from which browsers
     /// may send writes.
@@ -115,6 +141,41 @@ impl Default for HttpConfig {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
         }
+    }
+}
+
+impl HttpConfig {
+    /// Checks what the types do not, and writes origins and hosts in lowercase.
+    pub fn validate(mut self) -> Result<Self, modelwatch_core::FieldError> {
+        use modelwatch_core::FieldError;
+        for (key, timeout) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(FieldError::new(key, "must be positive"));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(FieldError::new("max_connections", "must be at least 1"));
+        }
+        for (i, origin) in self.allowed_origins.iter_mut().enumerate() {
+            let trimmed = origin.trim_end_matches('/').to_ascii_lowercase();
+            let host = trimmed
+                .strip_prefix("http://")
+                .or_else(|| trimmed.strip_prefix("https://"));
+            if host.is_none_or(|h| h.is_empty() || h.contains('/')) {
+                return Err(FieldError::new(
+                    format!("allowed_origins[{i}]"),
+                    "expected an origin: http(s)://host[:port]",
+                ));
+            }
+            *origin = trimmed;
+        }
+        for host in &mut self.allowed_hosts {
+            *host = host.to_ascii_lowercase();
+        }
+        Ok(self)
     }
 }
 

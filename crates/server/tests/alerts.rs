@@ -340,7 +340,7 @@ async fn definitions_are_validated_field_by_field() {
         ),
         (
             rule(json!({"condition": {"auto": {"baseline": "yesterday"}}})),
-            "condition.auto",
+            "condition.auto.baseline",
         ),
         (
             rule(

@@ -125,13 +125,21 @@ impl Default for StoreOptions {
 /// How long each kind of data is kept, measured in event time back from a model's
 /// newest event (so a replay of old logs is not deleted as it arrives). Day profiles
 /// are kept for ever; coarser windows answer queries once finer ones are gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `[retention]` of the configuration file, in durations (`raw_events = "30d"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Retention {
     /// Raw events; also how long (in wall-clock time) a label waits for its prediction.
+    #[serde(rename = "raw_events", with = "modelwatch_core::time::duration_ms")]
     pub raw_events_ms: i64,
     /// Minute profiles (performance and features).
+    #[serde(
+        rename = "minute_profiles",
+        with = "modelwatch_core::time::duration_ms"
+    )]
     pub minute_profiles_ms: i64,
     /// Hour profiles.
+    #[serde(rename = "hour_profiles", with = "modelwatch_core::time::duration_ms")]
     pub hour_profiles_ms: i64,
 }
 

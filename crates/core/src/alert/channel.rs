@@ -2,10 +2,11 @@
 //! and how notifications are grouped and repeated (Alertmanager's `group_by`,
 //! `group_wait`, `group_interval` and `repeat_interval`).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::FieldError;
-use crate::time::{format_duration, parse_duration};
+use crate::time::{Duration, HOUR_MS, MINUTE_MS};
 
 /// How an email channel secures its SMTP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,153 @@ pub enum ChannelKind {
     },
 }
 
+/// The `type` of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelType {
+    /// [`ChannelKind::Webhook`].
+    Webhook,
+    /// [`ChannelKind::Alertmanager`].
+    Alertmanager,
+    /// [`ChannelKind::Slack`].
+    Slack,
+    /// [`ChannelKind::Email`].
+    Email,
+}
+
+impl ChannelType {
+    const ALL: [ChannelType; 4] = [
+        ChannelType::Webhook,
+        ChannelType::Alertmanager,
+        ChannelType::Slack,
+        ChannelType::Email,
+    ];
+
+    /// Its name in a definition.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelType::Webhook => "webhook",
+            ChannelType::Alertmanager => "alertmanager",
+            ChannelType::Slack => "slack",
+            ChannelType::Email => "email",
+        }
+    }
+}
+
+impl Serialize for ChannelType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const EXPECTED: &str = "expected webhook, alertmanager, slack or email";
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = ChannelType;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ChannelType, E> {
+                ChannelType::ALL
+                    .into_iter()
+                    .find(|kind| kind.as_str() == name)
+                    .ok_or_else(|| E::custom(EXPECTED))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
+}
+
+/// `starttls` of an `smtp://` email channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartTls {
+    /// Upgrade when the server offers it (the default).
+    Opportunistic,
+    /// Upgrade or fail.
+    Required,
+    /// Stay plain.
+    Never,
+}
+
+/// `to` of an email channel: one address, or a list of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged, expecting = "expected one to 100 email addresses")]
+pub enum Recipients {
+    /// `"to": "oncall@example.org"`
+    One(String),
+    /// `"to": ["a@example.org", "b@example.org"]`
+    Many(Vec<String>),
+}
+
+/// A channel as sent (`PUT /api/v1/channels/{channel}`, or `[channels.NAME]` in the
+/// configuration file): one flat object whose fields depend on its `type`
+/// ([`Channel::from_definition`] checks which apply).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+pub struct ChannelDefinition {
+    /// Where it delivers.
+    #[serde(rename = "type")]
+    pub kind: ChannelType,
+    /// The receiver (`webhook`, `alertmanager`, `slack`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `smtp://host[:port]` or `smtps://host[:port]` (`email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<String>,
+    /// STARTTLS on `smtp://` (`email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starttls: Option<StartTls>,
+    /// Sender address (`email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Recipient addresses (`email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Recipients>,
+    /// SMTP AUTH user (`email`, with `password`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// SMTP AUTH password (`email`, with `username`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Labels whose values split alerts into notification groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<Vec<String>>,
+    /// How long a new group waits before its first notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_wait: Option<Duration>,
+    /// How long a group waits before notifying about changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_interval: Option<Duration>,
+    /// How long before unchanged firing alerts are notified again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_interval: Option<Duration>,
+    /// Whether resolved alerts are notified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+}
+
+impl ChannelDefinition {
+    /// The fields set that a channel of its type does not take.
+    fn foreign_field(&self) -> Option<&'static str> {
+        let email = [
+            ("smtp", self.smtp.is_some()),
+            ("starttls", self.starttls.is_some()),
+            ("from", self.from.is_some()),
+            ("to", self.to.is_some()),
+            ("username", self.username.is_some()),
+            ("password", self.password.is_some()),
+        ];
+        let http = [("url", self.url.is_some())];
+        let foreign: &[(&'static str, bool)] = match self.kind {
+            ChannelType::Email => &http,
+            _ => &email,
+        };
+        foreign.iter().find(|(_, set)| *set).map(|(name, _)| *name)
+    }
+}
+
 /// A validated channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Channel {
@@ -72,15 +220,14 @@ pub struct Channel {
     pub repeat_interval_ms: i64,
     /// Whether resolved alerts are notified.
     pub send_resolved: bool,
-    /// The definition with defaults filled in and the password hidden, for `GET`.
-    pub definition: Value,
+    /// The definition with defaults filled in: what is stored (the password with it,
+    /// to be used) and, with the password hidden, shown.
+    pub definition: ChannelDefinition,
 }
 
-fn http_url(object: &serde_json::Map<String, Value>) -> Result<String, FieldError> {
-    let url = object
-        .get("url")
-        .and_then(Value::as_str)
-        .ok_or_else(|| FieldError::new("url", "is required (an http:// or https:// URL)"))?;
+fn http_url(url: Option<&String>) -> Result<String, FieldError> {
+    let url =
+        url.ok_or_else(|| FieldError::new("url", "is required (an http:// or https:// URL)"))?;
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
@@ -95,31 +242,28 @@ fn http_url(object: &serde_json::Map<String, Value>) -> Result<String, FieldErro
             "expected an http:// or https:// URL with a host, at most 2048 bytes",
         ));
     }
-    Ok(url.to_string())
+    Ok(url.clone())
 }
 
-fn address(value: &Value, field: &str) -> Result<String, FieldError> {
-    value
-        .as_str()
-        .filter(|a| {
-            a.len() <= 254
-                && a.split_once('@')
-                    .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
-                && !a.contains(char::is_whitespace)
-        })
-        .map(str::to_string)
-        .ok_or_else(|| {
-            FieldError::new(
-                field,
-                "expected an email address such as oncall@example.org",
-            )
-        })
+fn address(address: &str, field: &str) -> Result<String, FieldError> {
+    let valid = address.len() <= 254
+        && address
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
+        && !address.contains(char::is_whitespace);
+    if !valid {
+        return Err(FieldError::new(
+            field,
+            "expected an email address such as oncall@example.org",
+        ));
+    }
+    Ok(address.to_string())
 }
 
-fn email(object: &serde_json::Map<String, Value>) -> Result<ChannelKind, FieldError> {
-    let smtp = object
-        .get("smtp")
-        .and_then(Value::as_str)
+fn email(definition: &ChannelDefinition) -> Result<ChannelKind, FieldError> {
+    let smtp = definition
+        .smtp
+        .as_deref()
         .ok_or_else(|| FieldError::new("smtp", "is required, e.g. smtp://mail.example.org:587"))?;
     let (wrapped, rest) = if let Some(rest) = smtp.strip_prefix("smtps://") {
         (true, rest)
@@ -145,46 +289,41 @@ fn email(object: &serde_json::Map<String, Value>) -> Result<ChannelKind, FieldEr
     if host.is_empty() || host.contains(['/', '@', ' ']) {
         return Err(FieldError::new("smtp", "expected smtp://host[:port]"));
     }
-    let security = match (wrapped, object.get("starttls").and_then(Value::as_str)) {
+    let security = match (wrapped, definition.starttls) {
         (true, None) => SmtpSecurity::Wrapped,
         (true, Some(_)) => {
             return Err(FieldError::new("starttls", "does not apply to smtps://"));
         }
-        (false, None | Some("opportunistic")) => SmtpSecurity::Opportunistic,
-        (false, Some("required")) => SmtpSecurity::StartTls,
-        (false, Some("never")) => SmtpSecurity::None,
-        (false, Some(_)) => {
-            return Err(FieldError::new(
-                "starttls",
-                "expected \"opportunistic\", \"required\" or \"never\"",
-            ));
-        }
+        (false, None | Some(StartTls::Opportunistic)) => SmtpSecurity::Opportunistic,
+        (false, Some(StartTls::Required)) => SmtpSecurity::StartTls,
+        (false, Some(StartTls::Never)) => SmtpSecurity::None,
     };
     let from = address(
-        object
-            .get("from")
+        definition
+            .from
+            .as_deref()
             .ok_or_else(|| FieldError::new("from", "is required"))?,
         "from",
     )?;
-    let to = match object.get("to") {
-        Some(Value::String(_)) => vec![address(&object["to"], "to")?],
-        Some(Value::Array(items)) if !items.is_empty() && items.len() <= 100 => items
+    let to = match &definition.to {
+        Some(Recipients::One(to)) => vec![address(to, "to")?],
+        Some(Recipients::Many(items)) if !items.is_empty() && items.len() <= 100 => items
             .iter()
             .enumerate()
-            .map(|(i, v)| address(v, &format!("to[{i}]")))
+            .map(|(i, to)| address(to, &format!("to[{i}]")))
             .collect::<Result<_, _>>()?,
         _ => {
             return Err(FieldError::new("to", "expected one to 100 email addresses"));
         }
     };
-    let text = |key: &str| -> Result<Option<String>, FieldError> {
-        match object.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.len() <= 1024 => Ok(Some(s.clone())),
-            Some(_) => Err(FieldError::new(key, "expected a string")),
-        }
+    let text = |field: &str, value: &Option<String>| match value {
+        Some(text) if text.len() > 1024 => Err(FieldError::new(field, "at most 1024 bytes")),
+        other => Ok(other.clone()),
     };
-    let credentials = match (text("username")?, text("password")?) {
+    let credentials = match (
+        text("username", &definition.username)?,
+        text("password", &definition.password)?,
+    ) {
         (Some(user), Some(password)) => Some((user, password)),
         (None, None) => None,
         (Some(_), None) => return Err(FieldError::new("password", "is required with `username`")),
@@ -201,108 +340,81 @@ fn email(object: &serde_json::Map<String, Value>) -> Result<ChannelKind, FieldEr
 }
 
 impl Channel {
-    /// Validates a channel definition.
+    /// Checks a channel's name (the rules of model names).
+    pub fn check_name(name: &str) -> Result<(), FieldError> {
+        super::check_name(name, "channel", "channel name")
+    }
+
+    /// Reads and validates a channel definition sent as JSON.
     pub fn new(name: &str, definition: &Value) -> Result<Channel, FieldError> {
-        crate::schema::validate_model_name(name).map_err(|e| {
-            FieldError::new("channel", e.message.replace("model name", "channel name"))
-        })?;
-        let object = definition
-            .as_object()
-            .ok_or_else(|| FieldError::new("body", "expected a JSON object"))?;
-        let kind_name = object.get("type").and_then(Value::as_str).ok_or_else(|| {
-            FieldError::new("type", "is required: webhook, alertmanager, slack or email")
-        })?;
-        let mut known = vec![
-            "type",
-            "group_by",
-            "group_wait",
-            "group_interval",
-            "repeat_interval",
-            "send_resolved",
-        ];
-        let kind = match kind_name {
-            "webhook" => ChannelKind::Webhook {
-                url: http_url(object)?,
+        Self::check_name(name)?;
+        Self::from_definition(name, crate::definition::from_json(definition)?)
+    }
+
+    /// Validates a channel definition.
+    pub fn from_definition(
+        name: &str,
+        mut definition: ChannelDefinition,
+    ) -> Result<Channel, FieldError> {
+        Self::check_name(name)?;
+        let kind = match definition.kind {
+            ChannelType::Webhook => ChannelKind::Webhook {
+                url: http_url(definition.url.as_ref())?,
             },
-            "alertmanager" => ChannelKind::Alertmanager {
-                url: http_url(object)?,
+            ChannelType::Alertmanager => ChannelKind::Alertmanager {
+                url: http_url(definition.url.as_ref())?,
             },
-            "slack" => ChannelKind::Slack {
-                url: http_url(object)?,
+            ChannelType::Slack => ChannelKind::Slack {
+                url: http_url(definition.url.as_ref())?,
             },
-            "email" => email(object)?,
-            _ => {
-                return Err(FieldError::new(
-                    "type",
-                    "expected webhook, alertmanager, slack or email",
-                ));
-            }
+            ChannelType::Email => email(&definition)?,
         };
-        match kind {
-            ChannelKind::Email { .. } => {
-                known.extend(["smtp", "starttls", "from", "to", "username", "password"]);
-            }
-            _ => known.push("url"),
-        }
-        if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(FieldError::new(unknown.as_str(), "unknown field"));
+        if let Some(field) = definition.foreign_field() {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "unknown field for a channel of type {}",
+                    definition.kind.as_str()
+                ),
+            ));
         }
         // Alertmanager groups and repeats on its own; it needs every change at once
         // and firing alerts refreshed before they would expire there.
         let (wait, interval, repeat) = match kind {
-            ChannelKind::Alertmanager { .. } => ("0s", "0s", "1m"),
-            _ => ("30s", "5m", "4h"),
+            ChannelKind::Alertmanager { .. } => (0, 0, MINUTE_MS),
+            _ => (30_000, 5 * MINUTE_MS, 4 * HOUR_MS),
         };
-        let duration = |key: &str, default: &str| -> Result<i64, FieldError> {
-            match object.get(key) {
-                None | Some(Value::Null) => Ok(parse_duration(default).unwrap_or(0)),
-                Some(Value::String(text)) => {
-                    parse_duration(text).map_err(|e| FieldError::new(key, e))
-                }
-                Some(_) => Err(FieldError::new(key, "expected a duration such as \"30s\"")),
-            }
+        let or = |duration: &Option<Duration>, default: i64| {
+            duration.as_ref().map_or(default, Duration::ms)
         };
-        let group_wait_ms = duration("group_wait", wait)?;
-        let group_interval_ms = duration("group_interval", interval)?;
-        let repeat_interval_ms = duration("repeat_interval", repeat)?;
+        let group_wait_ms = or(&definition.group_wait, wait);
+        let group_interval_ms = or(&definition.group_interval, interval);
+        let repeat_interval_ms = or(&definition.repeat_interval, repeat);
         if repeat_interval_ms < 1000 {
             return Err(FieldError::new("repeat_interval", "must be at least 1s"));
         }
-        let group_by = match object.get("group_by") {
-            None | Some(Value::Null) => vec!["alertname".to_string(), "model".to_string()],
-            Some(Value::Array(items)) if items.len() <= 32 => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    v.as_str()
-                        .filter(|s| !s.is_empty() && s.len() <= 64)
-                        .map(str::to_string)
-                        .ok_or_else(|| {
-                            FieldError::new(format!("group_by[{i}]"), "expected a label name")
-                        })
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => {
-                return Err(FieldError::new(
-                    "group_by",
-                    "expected at most 32 label names",
-                ));
-            }
-        };
-        let send_resolved = match object.get("send_resolved") {
-            None | Some(Value::Null) => true,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(FieldError::new("send_resolved", "expected true or false")),
-        };
-        let mut shown = definition.clone();
-        shown["group_by"] = serde_json::json!(group_by);
-        shown["group_wait"] = Value::String(format_duration(group_wait_ms));
-        shown["group_interval"] = Value::String(format_duration(group_interval_ms));
-        shown["repeat_interval"] = Value::String(format_duration(repeat_interval_ms));
-        shown["send_resolved"] = Value::Bool(send_resolved);
-        if shown.get("password").is_some() {
-            shown["password"] = Value::String("<hidden>".into());
+        let group_by = definition
+            .group_by
+            .clone()
+            .unwrap_or_else(|| vec!["alertname".to_string(), "model".to_string()]);
+        if group_by.len() > 32 {
+            return Err(FieldError::new(
+                "group_by",
+                "expected at most 32 label names",
+            ));
         }
+        if let Some(i) = group_by.iter().position(|l| l.is_empty() || l.len() > 64) {
+            return Err(FieldError::new(
+                format!("group_by[{i}]"),
+                "expected a label name",
+            ));
+        }
+        let send_resolved = definition.send_resolved.unwrap_or(true);
+        definition.group_by = Some(group_by.clone());
+        definition.group_wait = Some(Duration::from_ms(group_wait_ms));
+        definition.group_interval = Some(Duration::from_ms(group_interval_ms));
+        definition.repeat_interval = Some(Duration::from_ms(repeat_interval_ms));
+        definition.send_resolved = Some(send_resolved);
         Ok(Channel {
             name: name.to_string(),
             kind,
@@ -311,18 +423,24 @@ impl Channel {
             group_interval_ms,
             repeat_interval_ms,
             send_resolved,
-            definition: shown,
+            definition,
         })
+    }
+
+    /// The channel as `GET` shows it: its definition, password hidden, and its name.
+    pub fn to_json(&self) -> Value {
+        let mut shown = self.definition.clone();
+        if shown.password.is_some() {
+            shown.password = Some("<hidden>".to_string());
+        }
+        let mut body = serde_json::to_value(&shown).unwrap_or_default();
+        body["name"] = Value::String(self.name.clone());
+        body
     }
 
     /// The channel's type name.
     pub fn type_name(&self) -> &'static str {
-        match self.kind {
-            ChannelKind::Webhook { .. } => "webhook",
-            ChannelKind::Alertmanager { .. } => "alertmanager",
-            ChannelKind::Slack { .. } => "slack",
-            ChannelKind::Email { .. } => "email",
-        }
+        self.definition.kind.as_str()
     }
 }
 
@@ -373,7 +491,8 @@ mod tests {
             ("127.0.0.1", 2525, SmtpSecurity::StartTls)
         );
         assert_eq!(credentials.as_ref().unwrap().1, "secret");
-        assert_eq!(channel.definition["password"], "<hidden>");
+        assert_eq!(channel.to_json()["password"], "<hidden>");
+        assert_eq!(channel.definition.password.as_deref(), Some("secret"));
     }
 
     #[test]
@@ -418,5 +537,39 @@ mod tests {
             Channel::new("A B", &json!({})).unwrap_err().field,
             "channel"
         );
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_durations_are_named() {
+        let error = |body: Value| Channel::new("c", &body).unwrap_err();
+        let unknown = error(json!({"type": "slack", "url": "https://x", "colour": "red"}));
+        assert_eq!(unknown.field, "colour");
+        assert!(
+            unknown.message.contains("unknown field `colour`"),
+            "{unknown}"
+        );
+        let duration =
+            error(json!({"type": "slack", "url": "https://x", "repeat_interval": "often"}));
+        assert_eq!(duration.field, "repeat_interval");
+        assert!(duration.message.contains("often"), "{duration}");
+        assert_eq!(
+            error(json!({"type": "email", "smtp": "smtp://h", "from": "a@b", "to": "c@d", "starttls": "maybe"})).field,
+            "starttls"
+        );
+    }
+
+    #[test]
+    fn the_stored_definition_gives_back_the_same_channel() {
+        let sent = json!({"type": "email", "smtp": "smtps://mail.example.org", "from": "mw@example.org",
+                          "to": "oncall@example.org", "username": "mw", "password": "secret",
+                          "group_wait": "60s"});
+        let channel = Channel::new("mail", &sent).unwrap();
+        assert_eq!(
+            channel.to_json().to_string(),
+            r#"{"from":"mw@example.org","group_by":["alertname","model"],"group_interval":"5m","group_wait":"1m","name":"mail","password":"<hidden>","repeat_interval":"4h","send_resolved":true,"smtp":"smtps://mail.example.org","to":"oncall@example.org","type":"email","username":"mw"}"#
+        );
+        let stored: ChannelDefinition =
+            serde_json::from_str(&serde_json::to_string(&channel.definition).unwrap()).unwrap();
+        assert_eq!(Channel::from_definition("mail", stored).unwrap(), channel);
     }
 }

@@ -11,11 +11,23 @@ pub mod rule;
 pub mod silence;
 pub mod state;
 
-pub use channel::{Channel, ChannelKind, SmtpSecurity};
+pub use channel::{
+    Channel, ChannelDefinition, ChannelKind, ChannelType, Recipients, SmtpSecurity, StartTls,
+};
 pub use group::{AlertSnapshot, Group, Timing};
-pub use rule::{Baseline, Clock, Condition, MetricRef, Op, Rule};
-pub use silence::Silence;
+pub use rule::{
+    AutoDefinition, Baseline, Clock, Condition, ConditionDefinition, MetricRef, Op, Rule,
+    RuleDefinition,
+};
+pub use silence::{Silence, SilenceDefinition};
 pub use state::{Judgement, Phase, Raised, Replay, RuleState, SpanRecord, Transition};
+
+/// Checks the name of a rule, channel or silence (the rules of model names); the error
+/// is on `field` and calls it a `noun`.
+pub fn check_name(name: &str, field: &str, noun: &str) -> Result<(), crate::FieldError> {
+    crate::schema::validate_model_name(name)
+        .map_err(|e| crate::FieldError::new(field, e.message.replace("model name", noun)))
+}
 
 /// A stable fingerprint of an alert's labels (FNV-1a, 16 hex digits, like
 /// Alertmanager's).

@@ -1,6 +1,6 @@
-//! Alert rules: the definition a user sends (`PUT /api/v1/rules/{rule}`), validated
-//! against the model into a [`Rule`] whose metric, durations and condition are known
-//! to make sense.
+//! Alert rules: the definition a user sends (`PUT /api/v1/rules/{rule}`), read into a
+//! [`RuleDefinition`] and validated against the model into a [`Rule`] whose metric,
+//! durations and condition are known to make sense.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::FieldError;
 use crate::schema::{FeatureType, Model};
-use crate::time::parse_duration;
+use crate::time::Duration;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,9 +50,8 @@ pub enum Baseline {
     History,
 }
 
-/// When a span's value is a problem.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+/// When a span's value is a problem (validated from a [`ConditionDefinition`]).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     /// A fixed threshold.
     Threshold {
@@ -71,19 +70,16 @@ pub enum Condition {
 }
 
 /// The parameters of an automatic threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AutoCondition {
     /// Where normal is learned.
     pub baseline: Baseline,
     /// Width of the band in standard deviations.
-    #[serde(default = "default_k")]
     pub k: f64,
 }
 
-fn default_k() -> f64 {
-    3.0
-}
+/// The width of an automatic threshold's band when none is given.
+const DEFAULT_K: f64 = 3.0;
 
 /// Which clock a rule's spans are judged on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +118,79 @@ impl MetricRef {
     }
 }
 
+/// A rule as sent (`PUT /api/v1/rules/{rule}`, or `[rules.NAME]` in the configuration
+/// file): which fields exist and their types. [`Rule::from_definition`] checks it
+/// against the model. Absent fields are absent when it is shown back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+pub struct RuleDefinition {
+    /// The model it watches.
+    pub model: String,
+    /// The metric, as written (see [`parse_metric`]).
+    pub metric: String,
+    /// Span length (default `1h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Duration>,
+    /// Span spacing (default `window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Duration>,
+    /// When the value is a problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<ConditionDefinition>,
+    /// How long the condition must hold before the alert fires (default `0s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#for: Option<Duration>,
+    /// How long a firing alert stays firing after the condition stops holding
+    /// (default `2 × every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_firing_for: Option<Duration>,
+    /// Spans with fewer events are not judged (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<u64>,
+    /// The `severity` label (default `warning`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// Extra labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Channels notified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<String>>,
+    /// The clock spans are judged on (default `wall` for absence rules, else `event`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<Clock>,
+    /// Shown as an annotation of the alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A condition as sent: `{"op", "threshold"}` or `{"auto": {...}}`. Numbers are kept as
+/// written, so that a definition is shown back as it was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+pub struct ConditionDefinition {
+    /// The comparison of a fixed threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<Op>,
+    /// The bound of a fixed threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<serde_json::Number>,
+    /// A learned threshold instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<AutoDefinition>,
+}
+
+/// The parameters of an automatic threshold, as sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+pub struct AutoDefinition {
+    /// Where normal is learned.
+    pub baseline: Baseline,
+    /// Width of the band in standard deviations (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<serde_json::Number>,
+}
+
 /// A validated alert rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -154,23 +223,9 @@ pub struct Rule {
     pub channels: Vec<String>,
     /// The clock spans are judged on.
     pub clock: Clock,
-    /// The definition as sent (with defaults filled in), for `GET`.
-    pub definition: Value,
-}
-
-fn duration_field(
-    object: &serde_json::Map<String, Value>,
-    key: &str,
-    default: Option<&str>,
-) -> Result<i64, FieldError> {
-    match object.get(key) {
-        None | Some(Value::Null) => match default {
-            Some(d) => Ok(parse_duration(d).unwrap_or(0)),
-            None => Err(FieldError::new(key, "is required")),
-        },
-        Some(Value::String(text)) => parse_duration(text).map_err(|e| FieldError::new(key, e)),
-        Some(_) => Err(FieldError::new(key, "expected a duration such as \"1h\"")),
-    }
+    /// The definition as sent, with `window`, `every` and `clock` filled in: what is
+    /// stored and shown.
+    pub definition: RuleDefinition,
 }
 
 fn feature_metric(model: &Model, prefix: &str, feature: &str) -> Result<String, FieldError> {
@@ -235,176 +290,146 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
     }
 }
 
-fn parse_condition(metric: &MetricRef, value: Option<&Value>) -> Result<Condition, FieldError> {
-    let Some(value) = value.filter(|v| !v.is_null()) else {
+fn parse_condition(
+    metric: &MetricRef,
+    condition: Option<&ConditionDefinition>,
+) -> Result<Condition, FieldError> {
+    let Some(condition) = condition else {
         return match metric {
             MetricRef::Drift(_) | MetricRef::PredictionDrift => Ok(Condition::DriftVerdict),
             _ => Err(FieldError::new("condition", "is required for this metric")),
         };
     };
-    let object = value
-        .as_object()
-        .ok_or_else(|| FieldError::new("condition", "expected an object"))?;
-    if let Some(auto) = object.get("auto") {
-        if object.len() > 1 {
+    if let Some(auto) = &condition.auto {
+        if condition.op.is_some() || condition.threshold.is_some() {
             return Err(FieldError::new(
                 "condition",
                 "`auto` takes no `op` or `threshold`",
             ));
         }
-        let auto: AutoCondition = serde_json::from_value(auto.clone())
-            .map_err(|e| FieldError::new("condition.auto", e.to_string()))?;
-        if !(auto.k.is_finite() && auto.k > 0.0) {
-            return Err(FieldError::new(
-                "condition.auto.k",
-                "must be a positive number",
-            ));
-        }
-        return Ok(Condition::Auto { auto });
+        let k = match &auto.k {
+            None => DEFAULT_K,
+            Some(k) => k
+                .as_f64()
+                .filter(|k| k.is_finite() && *k > 0.0)
+                .ok_or_else(|| FieldError::new("condition.auto.k", "must be a positive number"))?,
+        };
+        return Ok(Condition::Auto {
+            auto: AutoCondition {
+                baseline: auto.baseline,
+                k,
+            },
+        });
     }
-    for key in object.keys() {
-        if key != "op" && key != "threshold" {
-            return Err(FieldError::new(
-                format!("condition.{key}"),
-                "unknown field (use op and threshold, or auto)",
-            ));
-        }
-    }
-    let op: Op = serde_json::from_value(object.get("op").cloned().unwrap_or(Value::Null))
-        .map_err(|_| FieldError::new("condition.op", "expected one of <, <=, >, >="))?;
-    let threshold = object
-        .get("threshold")
-        .and_then(Value::as_f64)
+    let op = condition.op.ok_or_else(|| {
+        FieldError::new(
+            "condition.op",
+            "is required: one of <, <=, >, >= (or use auto)",
+        )
+    })?;
+    let threshold = condition
+        .threshold
+        .as_ref()
+        .and_then(serde_json::Number::as_f64)
         .filter(|t| t.is_finite())
-        .ok_or_else(|| FieldError::new("condition.threshold", "expected a finite number"))?;
+        .ok_or_else(|| FieldError::new("condition.threshold", "is required: a finite number"))?;
     Ok(Condition::Threshold { op, threshold })
+}
+
+/// Checks a span length or spacing: whole minutes, at least one.
+fn whole_minutes(field: &str, ms: i64) -> Result<i64, FieldError> {
+    if ms < crate::time::MINUTE_MS || ms % crate::time::MINUTE_MS != 0 {
+        return Err(FieldError::new(
+            field,
+            "must be a whole number of minutes, at least 1m",
+        ));
+    }
+    Ok(ms)
+}
+
+fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), FieldError> {
+    if labels.len() > MAX_LABELS {
+        return Err(FieldError::new(
+            "labels",
+            format!("at most {MAX_LABELS} labels"),
+        ));
+    }
+    for (key, value) in labels {
+        let valid_key = !key.is_empty()
+            && key.len() <= 64
+            && key
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_key || ["alertname", "model", "severity"].contains(&key.as_str()) {
+            return Err(FieldError::new(
+                format!("labels.{key}"),
+                "must match [a-zA-Z_][a-zA-Z0-9_]* and not be alertname, model or severity",
+            ));
+        }
+        if value.len() > 256 {
+            return Err(FieldError::new(
+                format!("labels.{key}"),
+                "expected a string of at most 256 bytes",
+            ));
+        }
+    }
+    Ok(())
 }
 
 const MAX_LABELS: usize = 32;
 
 impl Rule {
-    /// Validates a rule definition (`definition`) named `name` against `model`.
+    /// Checks a rule's name (the rules of model names).
+    pub fn check_name(name: &str) -> Result<(), FieldError> {
+        super::check_name(name, "rule", "rule name")
+    }
+
+    /// Reads and validates a rule definition sent as JSON (`definition`), named `name`,
+    /// against `model`.
     pub fn new(name: &str, definition: &Value, model: &Model) -> Result<Rule, FieldError> {
-        crate::schema::validate_model_name(name)
-            .map_err(|e| FieldError::new("rule", e.message.replace("model name", "rule name")))?;
-        let object = definition
-            .as_object()
-            .ok_or_else(|| FieldError::new("body", "expected a JSON object"))?;
-        const KNOWN: [&str; 13] = [
-            "clock",
-            "model",
-            "metric",
+        Self::check_name(name)?;
+        Self::from_definition(name, crate::definition::from_json(definition)?, model)
+    }
+
+    /// Validates a rule definition named `name` against `model`.
+    pub fn from_definition(
+        name: &str,
+        mut definition: RuleDefinition,
+        model: &Model,
+    ) -> Result<Rule, FieldError> {
+        Self::check_name(name)?;
+        let metric = parse_metric(model, &definition.metric)?;
+        let window_ms = whole_minutes(
             "window",
+            definition
+                .window
+                .as_ref()
+                .map_or(crate::time::HOUR_MS, Duration::ms),
+        )?;
+        let every_ms = whole_minutes(
             "every",
-            "condition",
-            "for",
-            "keep_firing_for",
-            "min_count",
-            "severity",
-            "labels",
-            "channels",
-            "description",
-        ];
-        if let Some(unknown) = object.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(FieldError::new(unknown.as_str(), "unknown field"));
-        }
-        let metric_name = object
-            .get("metric")
-            .and_then(Value::as_str)
-            .ok_or_else(|| FieldError::new("metric", "is required (a metric name)"))?
-            .to_string();
-        let metric = parse_metric(model, &metric_name)?;
-        let window_ms = duration_field(object, "window", Some("1h"))?;
-        if window_ms < crate::time::MINUTE_MS || window_ms % crate::time::MINUTE_MS != 0 {
+            definition.every.as_ref().map_or(window_ms, Duration::ms),
+        )?;
+        let for_ms = definition.r#for.as_ref().map_or(0, Duration::ms);
+        let keep_firing_for_ms = definition
+            .keep_firing_for
+            .as_ref()
+            .map_or(2 * every_ms, Duration::ms);
+        let severity = definition
+            .severity
+            .clone()
+            .unwrap_or_else(|| "warning".to_string());
+        if severity.is_empty() || severity.len() > 64 {
             return Err(FieldError::new(
-                "window",
-                "must be a whole number of minutes, at least 1m",
+                "severity",
+                "expected a short string such as \"critical\"",
             ));
         }
-        let every_ms = match object.get("every") {
-            None | Some(Value::Null) => window_ms,
-            Some(_) => duration_field(object, "every", None)?,
-        };
-        if every_ms < crate::time::MINUTE_MS || every_ms % crate::time::MINUTE_MS != 0 {
-            return Err(FieldError::new(
-                "every",
-                "must be a whole number of minutes, at least 1m",
-            ));
-        }
-        let for_ms = duration_field(object, "for", Some("0s"))?;
-        let keep_firing_for_ms = match object.get("keep_firing_for") {
-            None | Some(Value::Null) => 2 * every_ms,
-            Some(_) => duration_field(object, "keep_firing_for", None)?,
-        };
-        let min_count = match object.get("min_count") {
-            None | Some(Value::Null) => 1,
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| FieldError::new("min_count", "expected a whole number ≥ 0"))?,
-        };
-        let severity = match object.get("severity") {
-            None | Some(Value::Null) => "warning".to_string(),
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => s.clone(),
-            Some(_) => {
-                return Err(FieldError::new(
-                    "severity",
-                    "expected a short string such as \"critical\"",
-                ));
-            }
-        };
-        let mut labels = BTreeMap::new();
-        if let Some(value) = object.get("labels").filter(|v| !v.is_null()) {
-            let map = value
-                .as_object()
-                .ok_or_else(|| FieldError::new("labels", "expected an object of strings"))?;
-            if map.len() > MAX_LABELS {
-                return Err(FieldError::new(
-                    "labels",
-                    format!("at most {MAX_LABELS} labels"),
-                ));
-            }
-            for (key, value) in map {
-                let valid_key = !key.is_empty()
-                    && key.len() <= 64
-                    && key
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !valid_key || ["alertname", "model", "severity"].contains(&key.as_str()) {
-                    return Err(FieldError::new(
-                        format!("labels.{key}"),
-                        "must match [a-zA-Z_][a-zA-Z0-9_]* and not be alertname, model or severity",
-                    ));
-                }
-                let text = value.as_str().filter(|s| s.len() <= 256).ok_or_else(|| {
-                    FieldError::new(
-                        format!("labels.{key}"),
-                        "expected a string of at most 256 bytes",
-                    )
-                })?;
-                labels.insert(key.clone(), text.to_string());
-            }
-        }
-        let channels = match object.get("channels") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    v.as_str().map(str::to_string).ok_or_else(|| {
-                        FieldError::new(format!("channels[{i}]"), "expected a channel name")
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => {
-                return Err(FieldError::new(
-                    "channels",
-                    "expected an array of channel names",
-                ));
-            }
-        };
-        let condition = parse_condition(&metric, object.get("condition"))?;
+        let labels = definition.labels.clone().unwrap_or_default();
+        check_labels(&labels)?;
+        let condition = parse_condition(&metric, definition.condition.as_ref())?;
         if let Condition::Auto { auto } = &condition
             && auto.baseline == Baseline::Reference
             && !matches!(metric, MetricRef::Performance(_))
@@ -414,11 +439,6 @@ impl Rule {
                 "`reference` learns from reference chunks and works for performance metrics only; use `history` for drift and quality metrics",
             ));
         }
-        if condition == Condition::DriftVerdict
-            && !matches!(metric, MetricRef::Drift(_) | MetricRef::PredictionDrift)
-        {
-            return Err(FieldError::new("condition", "is required for this metric"));
-        }
         let absence = metric == MetricRef::Performance("count".into())
             && matches!(
                 condition,
@@ -427,38 +447,36 @@ impl Rule {
                     ..
                 }
             );
-        let clock = match object.get("clock") {
-            None | Some(Value::Null) => {
-                if absence {
-                    Clock::Wall
-                } else {
-                    Clock::Event
-                }
-            }
-            Some(value) => serde_json::from_value(value.clone())
-                .map_err(|_| FieldError::new("clock", "expected \"event\" or \"wall\""))?,
-        };
-        let mut definition = definition.clone();
-        definition["window"] = Value::String(crate::time::format_duration(window_ms));
-        definition["every"] = Value::String(crate::time::format_duration(every_ms));
-        definition["clock"] = serde_json::to_value(clock).unwrap_or(Value::Null);
+        let clock = definition
+            .clock
+            .unwrap_or(if absence { Clock::Wall } else { Clock::Event });
+        definition.window = Some(Duration::from_ms(window_ms));
+        definition.every = Some(Duration::from_ms(every_ms));
+        definition.clock = Some(clock);
         Ok(Rule {
             name: name.to_string(),
             model: model.name.clone(),
             metric,
-            metric_name,
+            metric_name: definition.metric.clone(),
             window_ms,
             every_ms,
             condition,
             for_ms,
             keep_firing_for_ms,
-            min_count,
+            min_count: definition.min_count.unwrap_or(1),
             severity,
             labels,
-            channels,
+            channels: definition.channels.clone().unwrap_or_default(),
             clock,
             definition,
         })
+    }
+
+    /// The rule as `GET` shows it: its definition and its name.
+    pub fn to_json(&self) -> Value {
+        let mut body = serde_json::to_value(&self.definition).unwrap_or_default();
+        body["name"] = Value::String(self.name.clone());
+        body
     }
 
     /// Whether a span of `count` events is judged: spans below `min_count` are not,
@@ -474,5 +492,166 @@ impl Rule {
         labels.insert("model".into(), self.model.clone());
         labels.insert("severity".into(), self.severity.clone());
         labels
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ModelDefinition;
+    use serde_json::json;
+
+    fn model() -> Model {
+        let definition: ModelDefinition = serde_json::from_value(json!({
+            "task": "binary_classification",
+            "features": [{"name": "income", "type": "numeric"}, {"name": "region", "type": "categorical"}]
+        }))
+        .unwrap();
+        Model::new("credit", definition).unwrap()
+    }
+
+    fn field(definition: Value) -> String {
+        Rule::new("r", &definition, &model()).unwrap_err().field
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_their_path() {
+        let error = Rule::new(
+            "r",
+            &json!({"model": "credit", "metric": "count", "colour": "red"}),
+            &model(),
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "colour");
+        assert!(error.message.contains("unknown field `colour`"), "{error}");
+        assert_eq!(
+            field(json!({"model": "credit", "metric": "count",
+                         "condition": {"op": "<", "threshold": 1, "unit": "%"}})),
+            "condition.unit"
+        );
+        assert_eq!(
+            field(json!({"model": "credit", "metric": "accuracy",
+                         "condition": {"auto": {"baseline": "history", "sigma": 2}}})),
+            "condition.auto.sigma"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let rule = |extra: Value| {
+            let mut body = json!({"model": "credit", "metric": "accuracy",
+                                  "condition": {"op": "<", "threshold": 0.7}});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            body
+        };
+        for (extra, expected) in [
+            (json!({"window": "5 parsecs"}), "window"),
+            (json!({"every": 5}), "every"),
+            (json!({"for": "soon"}), "for"),
+            (json!({"keep_firing_for": "1y"}), "keep_firing_for"),
+            (json!({"min_count": -1}), "min_count"),
+            (
+                json!({"condition": {"op": "<", "threshold": "high"}}),
+                "condition.threshold",
+            ),
+            (json!({"condition": {"op": "<"}}), "condition.threshold"),
+            (json!({"condition": {"threshold": 1}}), "condition.op"),
+            (
+                json!({"condition": {"auto": {"baseline": "history", "k": 0}}}),
+                "condition.auto.k",
+            ),
+            (
+                json!({"condition": {"auto": {"baseline": "history"}, "op": "<"}}),
+                "condition",
+            ),
+            (json!({"channels": ["ops", 7]}), "channels[1]"),
+            (json!({"labels": {"team": 7}}), "labels.team"),
+            (json!({"labels": {"1team": "x"}}), "labels.1team"),
+            (json!({"severity": ""}), "severity"),
+            (json!({"clock": "sundial"}), "clock"),
+            (json!({"description": ["a"]}), "description"),
+        ] {
+            assert_eq!(field(rule(extra.clone())), expected, "{extra}");
+        }
+        let error = Rule::new("r", &rule(json!({"window": "5 parsecs"})), &model()).unwrap_err();
+        assert!(error.message.contains("5 parsecs"), "{error}");
+        assert_eq!(
+            field(json!({"metric": "accuracy"})),
+            "model",
+            "a missing field is named"
+        );
+        assert_eq!(field(json!(["credit", "accuracy"])), "body");
+    }
+
+    #[test]
+    fn the_definition_is_shown_as_sent_with_the_spans_and_clock_filled_in() {
+        let sent = json!({"model": "credit", "metric": "count", "window": "60m",
+                          "condition": {"op": "<", "threshold": 1}, "for": "0s",
+                          "keep_firing_for": "90s", "labels": {"team": "risk"},
+                          "description": "quiet"});
+        let rule = Rule::new("quiet", &sent, &model()).unwrap();
+        assert_eq!((rule.window_ms, rule.every_ms), (3_600_000, 3_600_000));
+        assert_eq!((rule.for_ms, rule.keep_firing_for_ms), (0, 90_000));
+        let shown = rule.to_json();
+        // Keys in order, numbers and durations as written; window canonical, as today.
+        assert_eq!(
+            shown.to_string(),
+            r#"{"clock":"wall","condition":{"op":"<","threshold":1},"description":"quiet","every":"1h","for":"0s","keep_firing_for":"90s","labels":{"team":"risk"},"metric":"count","model":"credit","name":"quiet","window":"1h"}"#
+        );
+        // What is shown, sent again, is the same rule.
+        let mut again = shown.clone();
+        again.as_object_mut().unwrap().remove("name");
+        let round_trip = Rule::new("quiet", &again, &model()).unwrap();
+        assert_eq!(round_trip, rule);
+        assert_eq!(round_trip.to_json(), shown);
+        // And so is what is stored.
+        let stored: RuleDefinition =
+            serde_json::from_str(&serde_json::to_string(&rule.definition).unwrap()).unwrap();
+        assert_eq!(
+            Rule::from_definition("quiet", stored, &model()).unwrap(),
+            rule
+        );
+    }
+
+    #[test]
+    fn an_automatic_threshold_keeps_its_numbers_as_written() {
+        let rule = Rule::new(
+            "r",
+            &json!({"model": "credit", "metric": "accuracy",
+                    "condition": {"auto": {"baseline": "reference", "k": 2}}}),
+            &model(),
+        )
+        .unwrap();
+        assert_eq!(
+            rule.condition,
+            Condition::Auto {
+                auto: AutoCondition {
+                    baseline: Baseline::Reference,
+                    k: 2.0
+                }
+            }
+        );
+        assert_eq!(
+            rule.to_json()["condition"].to_string(),
+            r#"{"auto":{"baseline":"reference","k":2}}"#
+        );
+        let default = Rule::new(
+            "r",
+            &json!({"model": "credit", "metric": "accuracy",
+                    "condition": {"auto": {"baseline": "history"}}}),
+            &model(),
+        )
+        .unwrap();
+        assert_eq!(
+            default.condition,
+            Condition::Auto {
+                auto: AutoCondition {
+                    baseline: Baseline::History,
+                    k: 3.0
+                }
+            }
+        );
     }
 }

@@ -3,13 +3,31 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::FieldError;
-use crate::time::{format_timestamp, parse_timestamp_json};
+use crate::time::{Timestamp, format_timestamp};
 
 /// Most matchers one silence may have.
 const MAX_MATCHERS: usize = 32;
+
+/// A silence as sent (`PUT /api/v1/silences/{id}`, or `[silences.ID]` in the
+/// configuration file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+pub struct SilenceDefinition {
+    /// Label name → value an alert must have, all of them, to be muted.
+    pub matchers: BTreeMap<String, String>,
+    /// When it starts muting (default: when it is created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<Timestamp>,
+    /// When it stops muting.
+    pub ends_at: Timestamp,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
 
 /// A validated silence.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,73 +45,61 @@ pub struct Silence {
 }
 
 impl Silence {
-    /// Validates a silence definition; `starts_at` defaults to `now_ms`.
+    /// Checks a silence's id (the rules of model names).
+    pub fn check_id(id: &str) -> Result<(), FieldError> {
+        super::check_name(id, "silence", "silence id")
+    }
+
+    /// Reads and validates a silence definition sent as JSON; `starts_at` defaults to
+    /// `now_ms`.
     pub fn new(id: &str, definition: &Value, now_ms: i64) -> Result<Silence, FieldError> {
-        crate::schema::validate_model_name(id).map_err(|e| {
-            FieldError::new("silence", e.message.replace("model name", "silence id"))
-        })?;
-        let object = definition
-            .as_object()
-            .ok_or_else(|| FieldError::new("body", "expected a JSON object"))?;
-        if let Some(unknown) = object
-            .keys()
-            .find(|k| !["matchers", "starts_at", "ends_at", "comment"].contains(&k.as_str()))
-        {
-            return Err(FieldError::new(unknown.as_str(), "unknown field"));
+        Self::check_id(id)?;
+        Self::from_definition(id, crate::definition::from_json(definition)?, now_ms)
+    }
+
+    /// Validates a silence definition; `starts_at` defaults to `now_ms`.
+    pub fn from_definition(
+        id: &str,
+        definition: SilenceDefinition,
+        now_ms: i64,
+    ) -> Result<Silence, FieldError> {
+        Self::check_id(id)?;
+        let matchers = definition.matchers;
+        if matchers.is_empty() {
+            return Err(FieldError::new(
+                "matchers",
+                "expected a non-empty object of label name → value",
+            ));
         }
-        let matchers_json = object
-            .get("matchers")
-            .and_then(Value::as_object)
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| {
-                FieldError::new(
-                    "matchers",
-                    "expected a non-empty object of label name → value",
-                )
-            })?;
-        if matchers_json.len() > MAX_MATCHERS {
+        if matchers.len() > MAX_MATCHERS {
             return Err(FieldError::new(
                 "matchers",
                 format!("at most {MAX_MATCHERS} matchers"),
             ));
         }
-        let mut matchers = BTreeMap::new();
-        for (name, value) in matchers_json {
-            let value = value.as_str().filter(|v| v.len() <= 256).ok_or_else(|| {
-                FieldError::new(
+        for (name, value) in &matchers {
+            if value.len() > 256 {
+                return Err(FieldError::new(
                     format!("matchers.{name}"),
                     "expected a string of at most 256 bytes",
-                )
-            })?;
+                ));
+            }
             if name.is_empty() || name.len() > 64 {
                 return Err(FieldError::new("matchers", "label names are 1 to 64 bytes"));
             }
-            matchers.insert(name.clone(), value.to_string());
         }
-        let time = |key: &str| -> Result<Option<i64>, FieldError> {
-            match object.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(value) => parse_timestamp_json(value)
-                    .map(Some)
-                    .map_err(|e| FieldError::new(key, e)),
-            }
-        };
-        let starts_at_ms = time("starts_at")?.unwrap_or(now_ms);
-        let ends_at_ms =
-            time("ends_at")?.ok_or_else(|| FieldError::new("ends_at", "is required"))?;
+        let starts_at_ms = definition.starts_at.map_or(now_ms, |t| t.0);
+        let ends_at_ms = definition.ends_at.0;
         if ends_at_ms <= starts_at_ms {
             return Err(FieldError::new("ends_at", "must be after `starts_at`"));
         }
-        let comment = match object.get("comment") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(text)) if text.len() <= 4096 => text.clone(),
-            Some(_) => {
-                return Err(FieldError::new(
-                    "comment",
-                    "expected a string of at most 4096 bytes",
-                ));
-            }
-        };
+        let comment = definition.comment.unwrap_or_default();
+        if comment.len() > 4096 {
+            return Err(FieldError::new(
+                "comment",
+                "expected a string of at most 4096 bytes",
+            ));
+        }
         Ok(Silence {
             id: id.to_string(),
             matchers,
@@ -101,6 +107,17 @@ impl Silence {
             ends_at_ms,
             comment,
         })
+    }
+
+    /// The definition to store: the one sent, with its start filled in (so that a
+    /// restart does not move it).
+    pub fn definition(&self) -> SilenceDefinition {
+        SilenceDefinition {
+            matchers: self.matchers.clone(),
+            starts_at: Some(Timestamp(self.starts_at_ms)),
+            ends_at: Timestamp(self.ends_at_ms),
+            comment: (!self.comment.is_empty()).then(|| self.comment.clone()),
+        }
     }
 
     /// Whether it mutes at `now_ms`.
@@ -197,5 +214,25 @@ mod tests {
             Silence::new("../x", &json!({}), 0).unwrap_err().field,
             "silence"
         );
+    }
+
+    #[test]
+    fn the_stored_definition_keeps_the_start() {
+        let silence = Silence::new(
+            "s",
+            &json!({"matchers": {"model": "credit"}, "ends_at": "2099-01-01T00:00:00Z", "comment": "upgrade"}),
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(silence.starts_at_ms, 1_000);
+        let stored: SilenceDefinition =
+            serde_json::from_str(&serde_json::to_string(&silence.definition()).unwrap()).unwrap();
+        assert_eq!(
+            Silence::from_definition("s", stored, 5_000).unwrap(),
+            silence
+        );
+        // As stored before definitions were typed: the start in epoch milliseconds.
+        let old = json!({"matchers": {"model": "credit"}, "starts_at": 1000, "ends_at": "2099-01-01T00:00:00Z", "comment": "upgrade"});
+        assert_eq!(Silence::new("s", &old, 5_000).unwrap(), silence);
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use modelwatch_core::ModelDefinition;
+use modelwatch_core::alert::{ChannelDefinition, RuleDefinition, SilenceDefinition};
 
 use crate::error::ApiError;
 
@@ -13,13 +14,13 @@ use crate::error::ApiError;
 #[derive(Debug, Default, Clone)]
 pub struct Declarations {
     /// Models by name (the body of `PUT /api/v1/models/{model}`).
-    pub models: BTreeMap<String, Value>,
+    pub models: BTreeMap<String, ModelDefinition>,
     /// Channels by name.
-    pub channels: BTreeMap<String, Value>,
+    pub channels: BTreeMap<String, ChannelDefinition>,
     /// Rules by name.
-    pub rules: BTreeMap<String, Value>,
+    pub rules: BTreeMap<String, RuleDefinition>,
     /// Silences by id.
-    pub silences: BTreeMap<String, Value>,
+    pub silences: BTreeMap<String, SilenceDefinition>,
 }
 
 /// Applies `declarations`; the error names the section, entry and field.
@@ -29,9 +30,7 @@ pub async fn declare(state: &crate::AppState, declarations: &Declarations) -> Re
         None => format!("{section}.{name}: {}", error.message),
     };
     for (name, definition) in &declarations.models {
-        let parsed = serde_json::from_value::<modelwatch_core::ModelDefinition>(definition.clone())
-            .map_err(|e| format!("models.{name}: {e}"))?;
-        let model = modelwatch_core::Model::new(name, parsed)
+        let model = modelwatch_core::Model::new(name, definition.clone())
             .map_err(|e| describe("models", name, ApiError::invalid(e)))?;
         crate::service::models::store_model(state, model)
             .await
@@ -40,25 +39,22 @@ pub async fn declare(state: &crate::AppState, declarations: &Declarations) -> Re
     for (name, definition) in &declarations.channels {
         state
             .alerting
-            .put_channel(state.store.as_ref(), name, definition)
+            .put_channel(state.store.as_ref(), name, definition.clone())
             .await
             .map_err(|e| describe("channels", name, e))?;
     }
     for (name, definition) in &declarations.rules {
-        let model = definition
-            .get("model")
-            .and_then(Value::as_str)
-            .and_then(|m| state.model(m));
+        let model = state.model(&definition.model);
         state
             .alerting
-            .put_rule(state.store.as_ref(), name, definition, model)
+            .put_rule(state.store.as_ref(), name, definition.clone(), model)
             .await
             .map_err(|e| describe("rules", name, e))?;
     }
     for (name, definition) in &declarations.silences {
         state
             .alerting
-            .put_silence(state.store.as_ref(), name, definition)
+            .put_silence(state.store.as_ref(), name, definition.clone())
             .await
             .map_err(|e| describe("silences", name, e))?;
     }

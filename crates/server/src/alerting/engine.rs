@@ -15,7 +15,8 @@ use std::time::Duration;
 use modelwatch_core::alert::baseline::ReferenceChunks;
 use modelwatch_core::alert::group::group_of;
 use modelwatch_core::alert::{
-    AlertSnapshot, Clock, Condition, Group, Rule, RuleState, SpanRecord, Timing, fingerprint,
+    AlertSnapshot, Clock, Condition, Group, Rule, RuleDefinition, RuleState, SpanRecord, Timing,
+    fingerprint,
 };
 use modelwatch_core::time::{format_duration, format_timestamp, now_ms};
 use modelwatch_store::StoreError;
@@ -150,8 +151,8 @@ fn describe(
     if let Some(value) = value {
         annotations.insert("value".into(), short(value));
     }
-    if let Some(description) = rule.definition.get("description").and_then(Value::as_str) {
-        annotations.insert("description".into(), description.to_string());
+    if let Some(description) = &rule.definition.description {
+        annotations.insert("description".into(), description.clone());
     }
     let (op, threshold) = match &rule.condition {
         Condition::Threshold { op, threshold } => (
@@ -185,7 +186,8 @@ impl Engine {
         let mut orphans = Vec::new();
         for row in store.load_rule_states()? {
             let state = RuleState::decode(&row.state).unwrap_or_default();
-            let saved_definition: Option<Value> = serde_json::from_str(&row.definition).ok();
+            let saved_definition: Option<RuleDefinition> =
+                serde_json::from_str(&row.definition).ok();
             match registry.get(&row.rule) {
                 // Judged under the current definition (or saved before definitions were).
                 Some(rule)
@@ -209,7 +211,7 @@ impl Engine {
                 _ => {
                     let old = saved_definition.and_then(|definition| {
                         let model = app.model(&row.model)?;
-                        Rule::new(&row.rule, &definition, &model.model).ok()
+                        Rule::from_definition(&row.rule, definition, &model.model).ok()
                     });
                     match old {
                         Some(old) => {
@@ -517,7 +519,7 @@ impl Engine {
                     name,
                     retired: false,
                     model: rule.model.clone(),
-                    definition: rule.definition.to_string(),
+                    definition: serde_json::to_string(&rule.definition).unwrap_or_default(),
                     state,
                     changes,
                 });

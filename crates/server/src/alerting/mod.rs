@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use modelwatch_core::FieldError;
-use modelwatch_core::alert::{Channel, Rule, Silence};
+use modelwatch_core::alert::{
+    Channel, ChannelDefinition, Rule, RuleDefinition, Silence, SilenceDefinition,
+};
 use modelwatch_store::alerting::Resource;
 use modelwatch_store::{ModelEntry, Storage, StoreError};
 use parking_lot::{Mutex, RwLock};
@@ -80,6 +82,26 @@ async fn store_and_publish<T>(
     Ok((put, value))
 }
 
+/// The JSON text a definition is stored as.
+fn to_text<T: serde::Serialize>(definition: &T) -> String {
+    serde_json::to_string(definition).unwrap_or_default()
+}
+
+/// A stored definition, read back; `None` if it no longer parses.
+///
+/// Before definitions were typed, a rule's `description` and an email channel's
+/// `starttls` were stored whatever their type, and used only when they were strings;
+/// any other is dropped here, so that what was accepted then still loads.
+fn stored<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
+    let mut value: Value = serde_json::from_str(text).ok()?;
+    if let Some(object) = value.as_object_mut() {
+        object.retain(|key, field| {
+            field.is_string() || !matches!(key.as_str(), "description" | "starttls")
+        });
+    }
+    modelwatch_core::definition::from_json(&value).ok()
+}
+
 fn read<T: Clone>(lock: &RwLock<BTreeMap<String, T>>) -> BTreeMap<String, T> {
     lock.read().clone()
 }
@@ -93,21 +115,22 @@ impl Alerting {
     ) -> Result<Self, StoreError> {
         let now = modelwatch_core::time::now_ms();
         let load = |resource| store.load_definitions(resource);
-        let parse = |_name: &str, text: &str| serde_json::from_str::<Value>(text).ok();
         let mut channels = BTreeMap::new();
         for (name, text) in load(Resource::Channels)? {
-            match parse(&name, &text).map(|d| Channel::new(&name, &d)) {
-                Some(Ok(channel)) => {
+            match stored(&text).and_then(|d| Channel::from_definition(&name, d).ok()) {
+                Some(channel) => {
                     channels.insert(name, Arc::new(channel));
                 }
-                _ => tracing::warn!(channel = %name, "stored channel does not validate; skipped"),
+                None => {
+                    tracing::warn!(channel = %name, "stored channel does not validate; skipped")
+                }
             }
         }
         let mut rules = BTreeMap::new();
         for (name, text) in load(Resource::Rules)? {
-            let rule = parse(&name, &text).and_then(|d| {
-                let model = models.get(d.get("model")?.as_str()?)?;
-                Rule::new(&name, &d, &model.model).ok()
+            let rule = stored::<RuleDefinition>(&text).and_then(|d| {
+                let model = models.get(&d.model)?;
+                Rule::from_definition(&name, d, &model.model).ok()
             });
             match rule {
                 Some(rule) => {
@@ -120,11 +143,13 @@ impl Alerting {
         }
         let mut silences = BTreeMap::new();
         for (name, text) in load(Resource::Silences)? {
-            match parse(&name, &text).map(|d| Silence::new(&name, &d, now)) {
-                Some(Ok(silence)) => {
+            match stored(&text).and_then(|d| Silence::from_definition(&name, d, now).ok()) {
+                Some(silence) => {
                     silences.insert(name, Arc::new(silence));
                 }
-                _ => tracing::warn!(silence = %name, "stored silence does not validate; skipped"),
+                None => {
+                    tracing::warn!(silence = %name, "stored silence does not validate; skipped")
+                }
             }
         }
         Ok(Self {
@@ -174,36 +199,27 @@ impl Alerting {
         read(&self.silences)
     }
 
-    /// Validates and stores a rule for `model` (looked up by the caller).
+    /// Validates and stores a rule for `model` (looked up by the caller from
+    /// `definition.model`).
     pub async fn put_rule(
         &self,
         store: &dyn Storage,
         name: &str,
-        definition: &Value,
+        definition: RuleDefinition,
         model: Option<Arc<ModelEntry>>,
     ) -> Result<(Put, Arc<Rule>), ApiError> {
-        modelwatch_core::schema::validate_model_name(name).map_err(|e| {
-            ApiError::invalid(FieldError::new(
-                "rule",
-                e.message.replace("model name", "rule name"),
-            ))
-        })?;
-        let model_name = definition
-            .get("model")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ApiError::invalid(FieldError::new("model", "is required (a model name)"))
-            })?;
+        Rule::check_name(name).map_err(ApiError::invalid)?;
         let model = model.ok_or_else(|| {
             ApiError::invalid(FieldError::new(
                 "model",
                 format!(
                     "no model named `{}`",
-                    modelwatch_core::time::truncate(model_name, 64)
+                    modelwatch_core::time::truncate(&definition.model, 64)
                 ),
             ))
         })?;
-        let rule = Rule::new(name, definition, &model.model).map_err(ApiError::invalid)?;
+        let rule =
+            Rule::from_definition(name, definition, &model.model).map_err(ApiError::invalid)?;
         let channels = self.channels();
         if let Some((i, missing)) = rule
             .channels
@@ -219,7 +235,7 @@ impl Alerting {
                 ),
             )));
         }
-        let (text, model) = (rule.definition.to_string(), Some(rule.model.clone()));
+        let (text, model) = (to_text(&rule.definition), Some(rule.model.clone()));
         let stored =
             store_and_publish(store, Resource::Rules, name, model, text, &self.rules, rule).await?;
         self.wake.notify_one();
@@ -231,9 +247,9 @@ impl Alerting {
         &self,
         store: &dyn Storage,
         name: &str,
-        definition: &Value,
+        definition: ChannelDefinition,
     ) -> Result<(Put, Arc<Channel>), ApiError> {
-        let channel = Channel::new(name, definition).map_err(ApiError::invalid)?;
+        let channel = Channel::from_definition(name, definition).map_err(ApiError::invalid)?;
         if let modelwatch_core::alert::ChannelKind::Webhook { url }
         | modelwatch_core::alert::ChannelKind::Alertmanager { url }
         | modelwatch_core::alert::ChannelKind::Slack { url } = &channel.kind
@@ -242,8 +258,8 @@ impl Alerting {
                 ApiError::invalid(FieldError::new("url", format!("not a valid URL: {e}")))
             })?;
         }
-        // The password must be kept to be used; the definition shown hides it.
-        let text = definition.to_string();
+        // The password is stored, to be used; `GET` hides it.
+        let text = to_text(&channel.definition);
         store_and_publish(
             store,
             Resource::Channels,
@@ -261,14 +277,12 @@ impl Alerting {
         &self,
         store: &dyn Storage,
         id: &str,
-        definition: &Value,
+        definition: SilenceDefinition,
     ) -> Result<(Put, Arc<Silence>), ApiError> {
         let now = modelwatch_core::time::now_ms();
-        let silence = Silence::new(id, definition, now).map_err(ApiError::invalid)?;
+        let silence = Silence::from_definition(id, definition, now).map_err(ApiError::invalid)?;
         // Stored with its start filled in, so a restart does not move it.
-        let mut stored = definition.clone();
-        stored["starts_at"] = Value::from(silence.starts_at_ms);
-        let text = stored.to_string();
+        let text = to_text(&silence.definition());
         let stored = store_and_publish(
             store,
             Resource::Silences,

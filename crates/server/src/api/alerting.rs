@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use modelwatch_core::FieldError;
+use modelwatch_core::alert::{Channel, Rule, RuleDefinition, Silence};
 use modelwatch_core::time::now_ms;
 use modelwatch_store::alerting::Resource;
 use serde_json::{Value, json};
@@ -103,11 +104,14 @@ fn not_found(kind: &str, name: &str) -> ApiError {
     .field(kind)
 }
 
-/// The JSON of a rule, with its evaluation state.
-fn rule_json(rule: &modelwatch_core::alert::Rule) -> Value {
-    let mut body = rule.definition.clone();
-    body["name"] = json!(rule.name);
-    body
+/// Reads a definition from a request's JSON `body`, once the name in its path has
+/// passed `name_check`.
+fn read_definition<T: serde::de::DeserializeOwned>(
+    name_check: Result<(), FieldError>,
+    body: &Value,
+) -> Result<T, ApiError> {
+    name_check.map_err(ApiError::invalid)?;
+    modelwatch_core::definition::from_json(body).map_err(ApiError::invalid)
 }
 
 /// `PUT /api/v1/rules/{rule}`
@@ -115,10 +119,10 @@ async fn put_rule(
     State(state): Shared,
     Path(name): Path<String>,
     caller: Caller,
-    JsonBody(definition): JsonBody<Value, DEFINITION_BYTES>,
+    JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
 ) -> Result<Response, ApiError> {
-    let model_name = definition.get("model").and_then(Value::as_str);
-    if let Some(model) = model_name
+    // Authorization before validation, as for every other request.
+    if let Some(model) = body.get("model").and_then(Value::as_str)
         && !caller.covers(model)
     {
         return Err(other_models());
@@ -128,12 +132,13 @@ async fn put_rule(
     {
         return Err(other_models());
     }
-    let model = model_name.and_then(|m| state.model(m));
+    let definition: RuleDefinition = read_definition(Rule::check_name(&name), &body)?;
+    let model = state.model(&definition.model);
     let (put, rule) = state
         .alerting
-        .put_rule(state.store.as_ref(), &name, &definition, model)
+        .put_rule(state.store.as_ref(), &name, definition, model)
         .await?;
-    Ok((put_status(&put), Json(rule_json(&rule))).into_response())
+    Ok((put_status(&put), Json(rule.to_json())).into_response())
 }
 
 /// `GET /api/v1/rules`
@@ -143,7 +148,7 @@ async fn list_rules(State(state): Shared, caller: Caller) -> Json<Value> {
         .rules()
         .values()
         .filter(|r| caller.covers(&r.model))
-        .map(|r| rule_json(r))
+        .map(|r| r.to_json())
         .collect();
     Json(json!({"rules": rules}))
 }
@@ -161,7 +166,7 @@ async fn get_rule(
         .cloned()
         .filter(|r| caller.covers(&r.model))
         .ok_or_else(|| not_found("rule", &name))?;
-    Ok(Json(rule_json(&rule)))
+    Ok(Json(rule.to_json()))
 }
 
 async fn delete_resource(
@@ -199,19 +204,14 @@ async fn delete_rule(
 async fn put_channel(
     State(state): Shared,
     Path(name): Path<String>,
-    JsonBody(definition): JsonBody<Value, DEFINITION_BYTES>,
+    JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
 ) -> Result<Response, ApiError> {
+    let definition = read_definition(Channel::check_name(&name), &body)?;
     let (put, channel) = state
         .alerting
-        .put_channel(state.store.as_ref(), &name, &definition)
+        .put_channel(state.store.as_ref(), &name, definition)
         .await?;
-    Ok((put_status(&put), Json(channel_json(&channel))).into_response())
-}
-
-fn channel_json(channel: &modelwatch_core::alert::Channel) -> Value {
-    let mut body = channel.definition.clone();
-    body["name"] = json!(channel.name);
-    body
+    Ok((put_status(&put), Json(channel.to_json())).into_response())
 }
 
 /// `GET /api/v1/channels`
@@ -220,7 +220,7 @@ async fn list_channels(State(state): Shared) -> Json<Value> {
         .alerting
         .channels()
         .values()
-        .map(|c| channel_json(c))
+        .map(|c| c.to_json())
         .collect();
     Json(json!({"channels": channels}))
 }
@@ -236,7 +236,7 @@ async fn get_channel(
         .get(&name)
         .cloned()
         .ok_or_else(|| not_found("channel", &name))?;
-    Ok(Json(channel_json(&channel)))
+    Ok(Json(channel.to_json()))
 }
 
 /// `DELETE /api/v1/channels/{channel}`
@@ -251,11 +251,12 @@ async fn delete_channel(
 async fn put_silence(
     State(state): Shared,
     Path(id): Path<String>,
-    JsonBody(definition): JsonBody<Value, DEFINITION_BYTES>,
+    JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
 ) -> Result<Response, ApiError> {
+    let definition = read_definition(Silence::check_id(&id), &body)?;
     let (put, silence) = state
         .alerting
-        .put_silence(state.store.as_ref(), &id, &definition)
+        .put_silence(state.store.as_ref(), &id, definition)
         .await?;
     Ok((put_status(&put), Json(silence.to_json(now_ms()))).into_response())
 }
