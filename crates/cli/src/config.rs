@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use modelwatch_core::ModelDefinition;
 use modelwatch_core::alert::{ChannelDefinition, RuleDefinition, SilenceDefinition};
-use modelwatch_server::{HttpConfig, Limits, MetricsConfig};
+use modelwatch_server::{HttpConfig, Limits, MetricsConfig, OutboundConfig};
 use modelwatch_store::Retention;
 
 use crate::usage::usage;
@@ -32,6 +32,8 @@ pub struct ConfigFile {
     pub metrics: MetricsConfig,
     /// `[http]`: connection limits and the checks of cross-site requests.
     pub http: HttpConfig,
+    /// `[outbound]`: where notifications may go.
+    pub outbound: OutboundConfig,
     /// `auto`, `required` or `off` (see `modelwatch serve --help`).
     pub auth: Option<String>,
     /// PEM certificate chain for HTTPS.
@@ -94,6 +96,9 @@ impl ConfigFile {
             .validate()
             .map_err(|e| format!("metrics.{e}"))?;
         self.http = self.http.validate().map_err(|e| format!("http.{e}"))?;
+        self.outbound
+            .validate()
+            .map_err(|e| format!("outbound.{e}"))?;
         Ok(self)
     }
 }
@@ -115,6 +120,7 @@ mod tests {
         assert_eq!(config.retention, Retention::default());
         assert_eq!(config.metrics, MetricsConfig::default());
         assert_eq!(config.http, HttpConfig::default());
+        assert_eq!(config.outbound, OutboundConfig::default());
         assert_eq!(config.rules["low-accuracy"].metric, "accuracy");
     }
 
@@ -130,6 +136,11 @@ mod tests {
             ConfigFile::parse("[retention]\nraw_events = \"a while\"")
                 .unwrap_err()
                 .contains("retention.raw_events")
+        );
+        assert!(
+            ConfigFile::parse("[outbound]\ndeny_networks = [\"10.0.0.0/40\"]")
+                .unwrap_err()
+                .contains("outbound.deny_networks[0]")
         );
         assert!(
             ConfigFile::parse("[http]\nheader_read_timeout = \"0s\"")

@@ -119,6 +119,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server_config.store.retention = file.retention;
     server_config.metrics = file.metrics.clone();
     server_config.http = file.http.clone();
+    server_config.outbound = file.outbound.clone();
     let auth = args
         .auth
         .clone()

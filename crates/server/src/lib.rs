@@ -47,7 +47,7 @@ pub mod upload;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use config::{HttpConfig, Limits, MetricsConfig, ServerConfig};
+pub use config::{HttpConfig, Limits, MetricsConfig, OutboundConfig, ServerConfig};
 pub use state::{AppState, StartError};
 
 /// Installs rustls' process-wide crypto provider (ring), which the HTTP client of the

@@ -388,3 +388,284 @@ async fn a_compressed_body_is_refused() {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
     assert_eq!(body["error"]["field"], "content-encoding");
 }
+
+/// Every byte of every file in `dir`.
+fn files_contain(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn channel_secrets_are_shown_to_admins_only_and_sealed_on_disk() {
+    let mut server = TestServer::start_with(|config| config.auth = AuthMode::Required).await;
+    let admin = token(&server, "admin", None).await;
+    let reader = token(&server, "read", None).await;
+    let url = "http://hookuser:hunter2@127.0.0.1:9/services/T0/B0/slacksecret";
+    for (name, definition) in [
+        ("hook", json!({"type": "slack", "url": url})),
+        (
+            "mail",
+            json!({"type": "email", "smtp": "smtp://127.0.0.1:2525", "from": "mw@example.org",
+                   "to": "oncall@example.org", "username": "mw", "password": "smtp-secret-99",
+                   "starttls": "required"}),
+        ),
+    ] {
+        let (status, body) = send(
+            &server,
+            server
+                .client
+                .put(server.url(&format!("/api/v1/channels/{name}")))
+                .json(&definition),
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let list = |token: String| {
+        let request = server.client.get(server.url("/api/v1/channels"));
+        async move { send(&server, request, Some(&token)).await.1.to_string() }
+    };
+    let seen = list(reader.clone()).await;
+    for secret in ["hunter2", "slacksecret", "smtp-secret-99"] {
+        assert!(!seen.contains(secret), "a read token saw {secret}: {seen}");
+    }
+    assert!(seen.contains("127.0.0.1:9"), "{seen}");
+    let (_, one) = send(
+        &server,
+        server.client.get(server.url("/api/v1/channels/hook")),
+        Some(&reader),
+    )
+    .await;
+    assert!(!one.to_string().contains("hunter2"), "{one}");
+    assert!(
+        list(admin.clone()).await.contains(url),
+        "the admin sees the URL"
+    );
+    for secret in ["hunter2", "slacksecret", "smtp-secret-99"] {
+        let found = files_contain(server._dir.path(), secret);
+        assert!(found.is_empty(), "{secret} in plain text in {found:?}");
+    }
+    // Sealed, not lost: after a restart the channel still has its URL.
+    server.restart().await;
+    assert!(list(admin).await.contains(url));
+}
+
+/// A receiver on 127.0.0.1 with one route answering as `answer` says; returns its base
+/// URL and how many requests reached `/landing`.
+async fn receiver_with(
+    answer: axum::routing::MethodRouter,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let landed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = landed.clone();
+    let app = axum::Router::new().route("/hook", answer).route(
+        "/landing",
+        axum::routing::post(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { "ok" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), landed)
+}
+
+async fn test_channel(server: &TestServer, definition: Value) -> Value {
+    let (status, body) = server.put_json("/api/v1/channels/c", definition).await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = send(
+        server,
+        server
+            .client
+            .post(server.url("/api/v1/channels/c/test"))
+            .header("content-type", "application/json"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn webhooks_follow_no_redirect_and_read_only_the_start_of_an_answer() {
+    let server = TestServer::start().await;
+    // A redirect to another path of the same receiver: not followed by default.
+    let (base, landed) = receiver_with(axum::routing::post(|| async {
+        (
+            axum::http::StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, "/landing")],
+        )
+    }))
+    .await;
+    let result = test_channel(
+        &server,
+        json!({"type": "webhook", "url": format!("{base}/hook")}),
+    )
+    .await;
+    assert_eq!(result["delivered"], false, "{result}");
+    assert!(
+        result["error"].as_str().unwrap().contains("307"),
+        "{result}"
+    );
+    assert_eq!(landed.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // An answer that never ends: only its start is read, and the test ends.
+    let (base, _) = receiver_with(axum::routing::post(|| async {
+        let endless = futures_util::stream::repeat_with(|| {
+            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 64 * 1024]))
+        });
+        (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            axum::body::Body::from_stream(endless),
+        )
+    }))
+    .await;
+    let result = test_channel(
+        &server,
+        json!({"type": "webhook", "url": format!("{base}/hook")}),
+    )
+    .await;
+    assert_eq!(result["delivered"], false, "{result}");
+    assert!(
+        result["error"].as_str().unwrap().contains("500"),
+        "{result}"
+    );
+    let response = result["response"].as_str().unwrap();
+    assert!(
+        !response.is_empty() && response.len() <= 4096,
+        "{}",
+        response.len()
+    );
+}
+
+#[tokio::test]
+async fn same_origin_redirects_are_followed_only_when_configured() {
+    let server =
+        TestServer::start_with(|config| config.outbound.same_origin_redirects = true).await;
+    let (base, landed) = receiver_with(axum::routing::post(|| async {
+        (
+            axum::http::StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, "/landing")],
+        )
+    }))
+    .await;
+    let result = test_channel(
+        &server,
+        json!({"type": "webhook", "url": format!("{base}/hook")}),
+    )
+    .await;
+    assert_eq!(result["delivered"], true, "{result}");
+    assert_eq!(landed.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn notifications_reach_only_the_permitted_networks() {
+    let server = TestServer::start().await;
+    let result = test_channel(
+        &server,
+        json!({"type": "webhook", "url": "http://169.254.169.254/latest/meta-data"}),
+    )
+    .await;
+    assert_eq!(result["delivered"], false, "{result}");
+    assert!(
+        result["error"].as_str().unwrap().contains("outbound"),
+        "{result}"
+    );
+    let only_ten =
+        TestServer::start_with(|config| config.outbound.allow_networks = vec!["10.0.0.0/8".into()])
+            .await;
+    let (base, _) = receiver_with(axum::routing::post(|| async { "ok" })).await;
+    let result = test_channel(
+        &only_ten,
+        json!({"type": "webhook", "url": format!("{base}/hook")}),
+    )
+    .await;
+    assert_eq!(result["delivered"], false, "{result}");
+    let by_name = test_channel(
+        &only_ten,
+        json!({"type": "webhook", "url": format!("{}/hook", base.replace("127.0.0.1", "localhost"))}),
+    )
+    .await;
+    assert_eq!(by_name["delivered"], false, "{by_name}");
+    assert!(
+        by_name["error"].as_str().unwrap().contains("outbound"),
+        "{by_name}"
+    );
+}
+
+#[tokio::test]
+async fn smtp_credentials_are_never_sent_without_tls() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    // An SMTP server that offers AUTH but no STARTTLS, and records every command.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let commands = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = commands.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 plain.example ESMTP\r\n").await;
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        }
+                        continue;
+                    }
+                    seen.lock().unwrap().push(line.clone());
+                    let upper = line.to_ascii_uppercase();
+                    let answer: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-plain.example\r\n250 AUTH PLAIN LOGIN\r\n"
+                    } else if upper.starts_with("AUTH") {
+                        b"235 ok\r\n"
+                    } else if upper.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    let _ = write.write_all(answer).await;
+                }
+            });
+        }
+    });
+    let server = TestServer::start().await;
+    let result = test_channel(
+        &server,
+        json!({"type": "email", "smtp": format!("smtp://127.0.0.1:{port}"), "from": "mw@example.org",
+               "to": "oncall@example.org", "username": "mw", "password": "smtp-secret-42"}),
+    )
+    .await;
+    assert_eq!(result["delivered"], false, "{result}");
+    let commands = commands.lock().unwrap().clone();
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.to_ascii_uppercase().starts_with("AUTH")),
+        "credentials sent without TLS: {commands:?}"
+    );
+    // Saying so explicitly sends them.
+    let result = test_channel(
+        &server,
+        json!({"type": "email", "smtp": format!("smtp://127.0.0.1:{port}"), "from": "mw@example.org",
+               "to": "oncall@example.org", "username": "mw", "password": "smtp-secret-42",
+               "insecure_auth": true}),
+    )
+    .await;
+    assert_eq!(result["delivered"], true, "{result}");
+}

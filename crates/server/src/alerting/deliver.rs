@@ -171,9 +171,11 @@ impl<T: Into<String>> From<T> for Failure {
     }
 }
 
-/// Sends `notification` through `channel`; the error says why it failed.
+/// Sends `notification` through `channel` (with the client of
+/// [`super::outbound::client`]); the error says why it failed, without the URL's secrets.
 pub async fn send(
     client: &reqwest::Client,
+    destinations: &super::outbound::Destinations,
     channel: &Channel,
     notification: &Notification,
     now_ms: i64,

@@ -259,7 +259,7 @@ impl Engine {
             chunks: HashMap::new(),
             muted_logged: HashSet::new(),
             deliveries: mpsc::unbounded_channel(),
-            client: reqwest::Client::new(),
+            client: app.outbound.clone(),
             again: false,
         })
     }
@@ -779,7 +779,14 @@ impl Engine {
             tokio::spawn(async move {
                 let result = match (channel, notification) {
                     (Some(channel), Ok(notification)) => {
-                        send(&client, &channel, &notification, now_ms()).await
+                        send(
+                            &client,
+                            &wake.destinations,
+                            &channel,
+                            &notification,
+                            now_ms(),
+                        )
+                        .await
                     }
                     (None, _) => Err(Failure::from("the channel no longer exists")),
                     (_, Err(e)) => Err(Failure::from(format!(
