@@ -403,6 +403,11 @@ fn files_contain(dir: &std::path::Path, needle: &str) -> Vec<String> {
     found
 }
 
+async fn list_channels(server: &TestServer, token: &str) -> String {
+    let request = server.client.get(server.url("/api/v1/channels"));
+    send(server, request, Some(token)).await.1.to_string()
+}
+
 #[tokio::test]
 async fn channel_secrets_are_shown_to_admins_only_and_sealed_on_disk() {
     let mut server = TestServer::start_with(|config| config.auth = AuthMode::Required).await;
@@ -429,11 +434,7 @@ async fn channel_secrets_are_shown_to_admins_only_and_sealed_on_disk() {
         .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
-    let list = |token: String| {
-        let request = server.client.get(server.url("/api/v1/channels"));
-        async move { send(&server, request, Some(&token)).await.1.to_string() }
-    };
-    let seen = list(reader.clone()).await;
+    let seen = list_channels(&server, &reader).await;
     for secret in ["hunter2", "slacksecret", "smtp-secret-99"] {
         assert!(!seen.contains(secret), "a read token saw {secret}: {seen}");
     }
@@ -446,7 +447,7 @@ async fn channel_secrets_are_shown_to_admins_only_and_sealed_on_disk() {
     .await;
     assert!(!one.to_string().contains("hunter2"), "{one}");
     assert!(
-        list(admin.clone()).await.contains(url),
+        list_channels(&server, &admin).await.contains(url),
         "the admin sees the URL"
     );
     for secret in ["hunter2", "slacksecret", "smtp-secret-99"] {
@@ -455,7 +456,7 @@ async fn channel_secrets_are_shown_to_admins_only_and_sealed_on_disk() {
     }
     // Sealed, not lost: after a restart the channel still has its URL.
     server.restart().await;
-    assert!(list(admin).await.contains(url));
+    assert!(list_channels(&server, &admin).await.contains(url));
 }
 
 /// A receiver on 127.0.0.1 with one route answering as `answer` says; returns its base

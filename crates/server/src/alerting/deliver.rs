@@ -187,28 +187,54 @@ pub async fn send(
             notification.alertmanager_payload(now_ms, channel.repeat_interval_ms),
         ),
         ChannelKind::Slack { url } => (url.clone(), json!({"text": notification.text()})),
-        ChannelKind::Email { .. } => {
+        ChannelKind::Email { host, port, .. } => {
+            destinations.resolve(host, *port).await?;
             return send_mail(channel, notification)
                 .await
                 .map_err(Failure::from);
         }
     };
+    let shown = crate::alerting::secrets::redact_url(&url);
+    let parsed = reqwest::Url::parse(&url).map_err(|e| format!("POST {shown}: {e}"))?;
+    destinations
+        .check_url(&parsed)
+        .map_err(|e| format!("POST {shown}: {e}"))?;
     let response = client
-        .post(&url)
+        .post(parsed)
         .json(&body)
         .timeout(DELIVERY_TIMEOUT)
         .send()
         .await
-        .map_err(|e| Failure::from(format!("POST {url}: {e}")))?;
+        .map_err(|e| Failure::from(format!("POST {shown}: {}", with_causes(&e.without_url()))))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
     }
-    let text = response.text().await.unwrap_or_default();
+    let redirect = if status.is_redirection() {
+        " (redirects are not followed; see outbound.same_origin_redirects)"
+    } else {
+        ""
+    };
+    let text = super::outbound::answer_start(response).await;
     Err(Failure {
-        reason: format!("POST {url}: HTTP {status}"),
+        reason: format!("POST {shown}: HTTP {status}{redirect}"),
         response: Some(modelwatch_core::time::truncate(text.trim(), 200)),
     })
+}
+
+/// An error and its causes, `: `-separated (a refused destination is a cause).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 async fn send_mail(channel: &Channel, notification: &Notification) -> Result<(), String> {

@@ -180,6 +180,7 @@ fn describe(
 impl Engine {
     /// Loads the engine's state from the store.
     fn load(app: Arc<AppState>) -> Result<Self, StoreError> {
+        let outbound = app.outbound.clone();
         let store = &app.store;
         let registry = app.alerting.rules();
         let mut rules = HashMap::new();
@@ -259,7 +260,7 @@ impl Engine {
             chunks: HashMap::new(),
             muted_logged: HashSet::new(),
             deliveries: mpsc::unbounded_channel(),
-            client: app.outbound.clone(),
+            client: outbound,
             again: false,
         })
     }
