@@ -6,7 +6,7 @@
 //! - a write (any method but `GET`, `HEAD` and `OPTIONS`) from another site is refused:
 //!   an `Origin` that is not the server's own nor in `http.allowed_origins`, or a
 //!   `Sec-Fetch-Site` other than `same-origin` and `none` (403, field `origin`);
-//! - a write with a body (`POST`, `PUT`, `PATCH`) must say it is JSON, NDJSON or CSV,
+//! - a write with a body (`POST`, `PUT`) must say it is JSON, NDJSON or CSV,
 //!   the content types a form or a simple cross-site request cannot send (415, field
 //!   `content-type`);
 //! - a body in a `Content-Encoding` is refused (415, field `content-encoding`): no
@@ -93,7 +93,7 @@ pub fn refusal(
     if let Some(why) = cross_site(headers, host.as_deref(), &http.allowed_origins) {
         return Some(ApiError::new(ErrorCode::Forbidden, why).field("origin"));
     }
-    if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+    if matches!(*method, Method::POST | Method::PUT) {
         let essence = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
