@@ -8,6 +8,8 @@
 //!   completes a span to the webhook delivery of the alert it causes.
 //! - [`overload`]: an open-loop load above what the server absorbs, to show that it
 //!   pushes back instead of growing its memory.
+//! - [`slowloris`]: sockets that trickle a request header beside normal ingest, with
+//!   `/healthz` probed for its latency.
 //! - [`target`]: the server under load, a child `modelwatch serve` on a temporary store
 //!   or one given by URL, and its CPU time and memory read from `/proc`.
 //! - [`workload`]: the benchmark model and its generated events.
@@ -21,5 +23,6 @@ pub mod alerts;
 pub mod client;
 pub mod ingest;
 pub mod overload;
+pub mod slowloris;
 pub mod target;
 pub mod workload;

@@ -3,7 +3,7 @@
 
 use modelwatch_bench::ingest::IngestOptions;
 use modelwatch_bench::target::Target;
-use modelwatch_bench::{alerts, ingest, overload};
+use modelwatch_bench::{alerts, ingest, overload, slowloris};
 
 /// Arguments of `modelwatch bench`.
 #[derive(clap::Args)]
@@ -26,9 +26,11 @@ pub struct BenchArgs {
     /// Times the metrics query is repeated.
     #[arg(long, default_value_t = 20)]
     query_repeats: u32,
-    /// What to measure: `ingest` (throughput, memory, query latency) or `alerts` (rule
-    /// evaluation and the delay from ingest to webhook delivery).
-    #[arg(long, default_value = "ingest", value_parser = ["ingest", "alerts", "overload"])]
+    /// What to measure: `ingest` (throughput, memory, query latency), `alerts` (rule
+    /// evaluation and the delay from ingest to webhook delivery), `overload` (pushing
+    /// back above the sustainable load) or `slowloris` (`/healthz` latency while many
+    /// sockets trickle request headers).
+    #[arg(long, default_value = "ingest", value_parser = ["ingest", "alerts", "overload", "slowloris"])]
     scenario: String,
     /// `alerts`: models.
     #[arg(long, default_value_t = 100)]
@@ -43,9 +45,12 @@ pub struct BenchArgs {
     /// ≈ 90,000 events/s measured as sustainable in docs/PERFORMANCE.md).
     #[arg(long, default_value_t = 180_000)]
     rate: u64,
-    /// `overload`: seconds of offered load.
+    /// `overload`, `slowloris`: seconds of offered load.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    /// `slowloris`: sockets trickling a request header.
+    #[arg(long, default_value_t = 2_000)]
+    sockets: u64,
 }
 
 /// Runs the chosen scenario; without `--url`, against a child `serve` of this binary.
@@ -58,6 +63,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     match args.scenario.as_str() {
         "overload" => overload::run(&target, args.rate, args.seconds, args.batch).await,
+        "slowloris" => slowloris::run(&target, args.sockets, args.seconds, args.batch).await,
         "alerts" => alerts::run(&target, args.models, args.rules_per_model, args.steps).await,
         _ => {
             let options = IngestOptions {

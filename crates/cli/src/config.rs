@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use modelwatch_core::ModelDefinition;
 use modelwatch_core::alert::{ChannelDefinition, RuleDefinition, SilenceDefinition};
-use modelwatch_server::{Limits, MetricsConfig};
+use modelwatch_server::{HttpConfig, Limits, MetricsConfig, OutboundConfig};
 use modelwatch_store::Retention;
 
 use crate::usage::usage;
@@ -30,6 +30,10 @@ pub struct ConfigFile {
     pub retention: Retention,
     /// `[metrics]`: the model series of `GET /metrics`.
     pub metrics: MetricsConfig,
+    /// `[http]`: connection limits and the checks of cross-site requests.
+    pub http: HttpConfig,
+    /// `[outbound]`: where notifications may go.
+    pub outbound: OutboundConfig,
     /// `auto`, `required` or `off` (see `modelwatch serve --help`).
     pub auth: Option<String>,
     /// PEM certificate chain for HTTPS.
@@ -87,10 +91,14 @@ impl ConfigFile {
     }
 
     /// What the types do not check.
-    fn validate(self) -> Result<Self, String> {
+    fn validate(mut self) -> Result<Self, String> {
         self.metrics
             .validate()
             .map_err(|e| format!("metrics.{e}"))?;
+        self.http = self.http.validate().map_err(|e| format!("http.{e}"))?;
+        self.outbound
+            .validate()
+            .map_err(|e| format!("outbound.{e}"))?;
         Ok(self)
     }
 }
@@ -124,6 +132,8 @@ mod tests {
         assert!(ConfigFile::parse("[limits]\nmax_event_future = \"soon\"").is_err());
         assert_eq!(config.retention, Retention::default());
         assert_eq!(config.metrics, MetricsConfig::default());
+        assert_eq!(config.http, HttpConfig::default());
+        assert_eq!(config.outbound, OutboundConfig::default());
         assert_eq!(config.rules["low-accuracy"].metric, "accuracy");
     }
 
@@ -139,6 +149,21 @@ mod tests {
             ConfigFile::parse("[retention]\nraw_events = \"a while\"")
                 .unwrap_err()
                 .contains("retention.raw_events")
+        );
+        assert!(
+            ConfigFile::parse("[outbound]\ndeny_networks = [\"10.0.0.0/40\"]")
+                .unwrap_err()
+                .contains("outbound.deny_networks[0]")
+        );
+        assert!(
+            ConfigFile::parse("[http]\nheader_read_timeout = \"0s\"")
+                .unwrap_err()
+                .contains("http.header_read_timeout")
+        );
+        assert!(
+            ConfigFile::parse("[http]\nallowed_origins = [\"evil.example\"]")
+                .unwrap_err()
+                .contains("http.allowed_origins[0]")
         );
         assert!(
             ConfigFile::parse("[metrics]\nwindow = \"90s\"")

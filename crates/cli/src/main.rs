@@ -130,6 +130,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server_config.limits = file.limits.clone();
     server_config.store.retention = file.retention;
     server_config.metrics = file.metrics.clone();
+    server_config.http = file.http.clone();
+    server_config.outbound = file.outbound.clone();
     let auth = args
         .auth
         .clone()
@@ -190,8 +192,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(address = %address, scheme, auth = ?server_config.auth, data_dir = %data_dir.display(), "modelwatch serving");
     match tls_config {
         Some(config) => {
-            let listener = modelwatch_server::tls::TlsListener::new(listener, config)?;
-            modelwatch_server::serve(listener, state, shutdown_signal()).await?;
+            modelwatch_server::serve_tls(listener, config, state, shutdown_signal()).await?
         }
         None => modelwatch_server::serve(listener, state, shutdown_signal()).await?,
     }

@@ -22,6 +22,28 @@ fn float_cell(f: f64) -> String {
     }
 }
 
+/// Text from the data (category values, class labels, names, versions) made inert in
+/// Markdown, as the HTML report escapes it: a line break or control character becomes a
+/// space (no forged heading or row), `|` cannot end a cell, HTML is written as entities
+/// (no tag), and code, emphasis and link punctuation is escaped.
+pub(crate) fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '|' | '`' | '*' | '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A table cell of an alert's field: floats as [`float_cell`], `—` for null.
 pub(crate) fn cell(value: &Value) -> String {
     match value {

@@ -8,8 +8,8 @@ use modelwatch_core::answer::quality::QualityAnswer;
 use modelwatch_core::answer::report::Report;
 
 use crate::cells::{
-    cell, count_cell, inputs, kind_name, metric_cell, new_categories, number_cell, quality_cells,
-    scalar_metrics,
+    cell, count_cell, inputs, kind_name, markdown_text as md, metric_cell, new_categories,
+    number_cell, quality_cells, scalar_metrics,
 };
 
 fn drift_markdown(out: &mut String, drift: Option<&DriftAnswer>) {
@@ -36,7 +36,7 @@ fn drift_markdown(out: &mut String, drift: Option<&DriftAnswer>) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {verdict} |",
-            f.name,
+            md(&f.name),
             kind_name(f.kind),
             f.method.name(),
             number_cell(f.statistic),
@@ -52,7 +52,7 @@ fn quality_markdown(out: &mut String, quality: &QualityAnswer) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            f.name(),
+            md(f.name()),
             f.missing(),
             f.type_errors(),
             cells.min,
@@ -60,7 +60,7 @@ fn quality_markdown(out: &mut String, quality: &QualityAnswer) {
             cells.max,
             count_cell(cells.out_of_range),
             cells.distinct,
-            new_categories(f).unwrap_or_else(|| "—".to_string()),
+            new_categories(f).map_or_else(|| "—".to_string(), |new| md(&new)),
         );
     }
 }
@@ -68,7 +68,7 @@ fn quality_markdown(out: &mut String, quality: &QualityAnswer) {
 /// Renders the report as Markdown.
 pub fn markdown(report: &Report) -> String {
     let mut out = match &report.model {
-        Some(model) => format!("# modelwatch report: {model}\n\n"),
+        Some(model) => format!("# modelwatch report: {}\n\n", md(model)),
         None => String::from("# modelwatch report\n\n"),
     };
     let _ = writeln!(out, "Task: `{}`\n", report.task.as_str());
@@ -80,7 +80,7 @@ pub fn markdown(report: &Report) -> String {
         ("generated_at", report.generated_at.clone()),
     ] {
         if let Some(value) = value {
-            let _ = writeln!(out, "- {key}: {value}");
+            let _ = writeln!(out, "- {key}: {}", md(&value));
         }
     }
     for (part, rows, rejected) in inputs(report) {
@@ -97,9 +97,10 @@ pub fn markdown(report: &Report) -> String {
     }
     if let Some(matrix) = &summary.confusion_matrix {
         out.push_str("\n## Confusion matrix (rows: true class, columns: predicted)\n\n");
-        let _ = writeln!(out, "| | {} |", matrix.labels.join(" | "));
+        let labels: Vec<String> = matrix.labels.iter().map(|l| md(l)).collect();
+        let _ = writeln!(out, "| | {} |", labels.join(" | "));
         let _ = writeln!(out, "|---|{}", "---|".repeat(matrix.labels.len()));
-        for (label, row) in matrix.labels.iter().zip(&matrix.matrix) {
+        for (label, row) in labels.iter().zip(&matrix.matrix) {
             let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
             let _ = writeln!(out, "| **{label}** | {} |", cells.join(" | "));
         }
@@ -137,8 +138,8 @@ pub fn markdown(report: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} |",
-                    a["rule"].as_str().unwrap_or(""),
-                    a["state"].as_str().unwrap_or(""),
+                    md(a["rule"].as_str().unwrap_or("")),
+                    md(a["state"].as_str().unwrap_or("")),
                     cell(&a["value"]),
                     cell(&a["threshold"]),
                     a["starts_at"].as_str().unwrap_or(""),

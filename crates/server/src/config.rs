@@ -125,6 +125,127 @@ impl MetricsConfig {
     }
 }
 
+/// How connections are accepted and which requests are let in; `[http]` of the
+/// configuration file (see `docs/API-NOTES.md`, "Connections and cross-site requests").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Longest a client may take from connecting (TLS handshake included), or from the
+    /// first byte of a further request, to the end of the request's headers.
+    #[serde(with = "modelwatch_core::time::std_duration")]
+    pub header_read_timeout: std::time::Duration,
+    /// Longest a connection may stay without a byte in either direction while the
+    /// server is not working on one of its requests.
+    #[serde(with = "modelwatch_core::time::std_duration")]
+    pub idle_timeout: std::time::Duration,
+    /// Most connections open at once. When full, the connection that has waited longest
+    /// for a request is closed to make room; if every connection is busy with a
+    /// request, new ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Origins (`scheme://host[:port]`) besides the server's own from which browsers
+    /// may send writes.
+    pub allowed_origins: Vec<String>,
+    /// Host names, besides IP addresses and `localhost`, the server answers to when
+    /// authentication is off (a guard against DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 4096,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Checks what the types do not, and writes origins and hosts in lowercase.
+    pub fn validate(mut self) -> Result<Self, modelwatch_core::FieldError> {
+        use modelwatch_core::FieldError;
+        for (key, timeout) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(FieldError::new(key, "must be positive"));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(FieldError::new("max_connections", "must be at least 1"));
+        }
+        for (i, origin) in self.allowed_origins.iter_mut().enumerate() {
+            let trimmed = origin.trim_end_matches('/').to_ascii_lowercase();
+            let host = trimmed
+                .strip_prefix("http://")
+                .or_else(|| trimmed.strip_prefix("https://"));
+            if host.is_none_or(|h| h.is_empty() || h.contains('/')) {
+                return Err(FieldError::new(
+                    format!("allowed_origins[{i}]"),
+                    "expected an origin: http(s)://host[:port]",
+                ));
+            }
+            *origin = trimmed;
+        }
+        for host in &mut self.allowed_hosts {
+            *host = host.to_ascii_lowercase();
+        }
+        Ok(self)
+    }
+}
+
+/// Where notifications may go; `[outbound]` of the configuration file (see
+/// `docs/ALERTING.md`, "Outbound requests").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Networks (`10.0.0.0/8`) channels may reach; empty: any that is not denied.
+    pub allow_networks: Vec<String>,
+    /// Networks channels may never reach; they win over `allow_networks`. By default
+    /// the link-local networks and the cloud metadata addresses.
+    pub deny_networks: Vec<String>,
+    /// Whether a webhook's redirect to the same origin (scheme, host and port) is
+    /// followed; a redirect elsewhere never is.
+    pub same_origin_redirects: bool,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            allow_networks: Vec::new(),
+            deny_networks: [
+                "169.254.0.0/16",
+                "fe80::/10",
+                "fd00:ec2::254/128",
+                "100.100.100.200/32",
+            ]
+            .map(String::from)
+            .to_vec(),
+            same_origin_redirects: false,
+        }
+    }
+}
+
+impl OutboundConfig {
+    /// Checks that every network parses.
+    pub fn validate(&self) -> Result<(), modelwatch_core::FieldError> {
+        for (key, list) in [
+            ("allow_networks", &self.allow_networks),
+            ("deny_networks", &self.deny_networks),
+        ] {
+            for (i, network) in list.iter().enumerate() {
+                network
+                    .parse::<crate::alerting::outbound::Network>()
+                    .map_err(|e| modelwatch_core::FieldError::new(format!("{key}[{i}]"), e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How to run the server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -138,6 +259,10 @@ pub struct ServerConfig {
     pub auth: AuthMode,
     /// The model series of `GET /metrics`.
     pub metrics: MetricsConfig,
+    /// Connections and the checks of cross-site requests.
+    pub http: HttpConfig,
+    /// Where notifications may go.
+    pub outbound: OutboundConfig,
 }
 
 impl ServerConfig {
@@ -149,6 +274,8 @@ impl ServerConfig {
             store: StoreOptions::default(),
             auth: AuthMode::Off,
             metrics: MetricsConfig::default(),
+            http: HttpConfig::default(),
+            outbound: OutboundConfig::default(),
         }
     }
 }

@@ -22,7 +22,9 @@
 //! - [`pii`]: keyed hashing of personal data before it is stored.
 //! - [`config`]: limits, the model series' settings, authentication mode.
 //! - [`error`]: error codes, each with its HTTP status, and the error answer.
-//! - [`tls`]: the optional TLS listener.
+//! - [`connections`]: the accept loop, with its header-read deadline, idle timeout and
+//!   connection cap.
+//! - [`tls`]: the optional TLS configuration.
 //!
 //! [`serve`] runs the API on a listener until a shutdown future resolves; tests bind
 //! `127.0.0.1:0` and call it.
@@ -31,6 +33,7 @@ pub mod alerting;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod dashboard;
 pub mod error;
 pub mod pii;
@@ -44,10 +47,10 @@ pub mod telemetry;
 pub mod tls;
 pub mod upload;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
-pub use config::{Limits, MetricsConfig, ServerConfig};
+pub use config::{HttpConfig, Limits, MetricsConfig, OutboundConfig, ServerConfig};
 pub use state::{AppState, StartError};
 
 /// Installs rustls' process-wide crypto provider (ring), which the HTTP client of the
@@ -65,15 +68,31 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1
 /// in flight, within a bounded time: the store stops taking writes (the commit in
 /// progress finishes; writes still queued are answered `503`), and requests that have
 /// not finished after [`SHUTDOWN_GRACE`] are dropped.
-pub async fn serve<L>(
-    listener: L,
+pub async fn serve(
+    listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()>
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-{
+) -> std::io::Result<()> {
+    serve_with(listener, None, state, shutdown).await
+}
+
+/// [`serve`] over TLS: each connection's handshake runs under the header-read deadline.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    serve_with(listener, Some(acceptor), state, shutdown).await
+}
+
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     install_crypto_provider();
     let stop = tokio_util::sync::CancellationToken::new();
     let engine = tokio::spawn(alerting::engine::Engine::run(state.clone(), stop.clone()));
@@ -85,9 +104,8 @@ where
         store.stop_writes();
         signal.notify_one();
     };
-    let served = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .into_future();
+    let limits = state.http.clone();
+    let served = connections::serve(listener, tls, api::router(state), limits, shutdown);
     let served = tokio::select! {
         served = served => served,
         _ = async {

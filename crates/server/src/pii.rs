@@ -70,6 +70,15 @@ impl PiiKey {
         Ok(Self(key))
     }
 
+    /// A key for another purpose, derived from this one (HMAC-SHA256 of `purpose`), so
+    /// one key file serves both and neither key reveals the other.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The keyed hash of `value`.
     pub fn hash(&self, value: &str) -> String {
         let mut mac =

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use modelwatch_core::drift::ReferenceProfile;
 use modelwatch_store::{ModelEntry, SqliteStore, Storage};
 
-use crate::config::{AuthMode, Limits, MetricsConfig, ServerConfig};
+use crate::config::{AuthMode, HttpConfig, Limits, MetricsConfig, ServerConfig};
 use crate::pii::PiiKey;
 use crate::registry::{Models, References, UploadedReference};
 
@@ -41,6 +41,12 @@ pub struct AppState {
     pub metrics: MetricsConfig,
     /// When the model gauges were last computed (one computation at a time).
     pub model_gauges_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// Connection limits and the checks of cross-site requests.
+    pub http: HttpConfig,
+    /// Where notifications may go.
+    pub destinations: Arc<crate::alerting::outbound::Destinations>,
+    /// The HTTP client of the channels (no redirect elsewhere, permitted networks only).
+    pub outbound: reqwest::Client,
 }
 
 /// Why the server could not start.
@@ -52,6 +58,9 @@ pub enum StartError {
     /// The PII key could not be read or created.
     #[error("cannot read or create the PII key: {0}")]
     PiiKey(#[from] std::io::Error),
+    /// `[outbound]` names a network that does not parse.
+    #[error("outbound: {0}")]
+    Outbound(String),
 }
 
 impl AppState {
@@ -78,7 +87,15 @@ impl AppState {
             }
         }
         let models = Models::new(entries);
-        let alerting = crate::alerting::Alerting::load(&*store, &models.by_name())?;
+        let alerting = crate::alerting::Alerting::load(
+            &*store,
+            &models.by_name(),
+            crate::alerting::secrets::SecretBox::new(&pii),
+        )?;
+        let destinations = Arc::new(
+            crate::alerting::outbound::Destinations::new(&config.outbound)
+                .map_err(StartError::Outbound)?,
+        );
         Ok(Arc::new(Self {
             store,
             models,
@@ -95,6 +112,9 @@ impl AppState {
             )),
             metrics: config.metrics.clone(),
             model_gauges_refreshed: tokio::sync::Mutex::new(None),
+            http: config.http.clone(),
+            destinations: destinations.clone(),
+            outbound: crate::alerting::outbound::client(&config.outbound, destinations),
         }))
     }
 

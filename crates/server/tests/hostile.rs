@@ -14,6 +14,8 @@ struct Case {
     method: &'static str,
     path: String,
     content_type: Option<&'static str>,
+    /// Further request headers.
+    headers: Vec<(&'static str, &'static str)>,
     body: Vec<u8>,
     status: StatusCode,
     /// For an error answer: `error.field`. For a 200 ingest answer: the field of the
@@ -29,6 +31,7 @@ fn case(name: &'static str, method: &'static str, path: &str, body: impl Into<Ve
         method,
         path: path.to_string(),
         content_type: Some("application/json"),
+        headers: Vec::new(),
         body: body.into(),
         status: StatusCode::BAD_REQUEST,
         field: None,
@@ -44,6 +47,10 @@ impl Case {
     }
     fn content_type(mut self, content_type: Option<&'static str>) -> Self {
         self.content_type = content_type;
+        self
+    }
+    fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
         self
     }
     fn stores(mut self, n: u64) -> Self {
@@ -106,7 +113,15 @@ fn cases() -> Vec<Case> {
         case("epoch seconds", "POST", P, event(json!({"id": "sec1", "timestamp": 1_710_151_200}))).expect(NOTHING, Some("timestamp")),
         case("timestamp without an offset", "POST", P, event(json!({"id": "off1", "timestamp": "2024-03-13T10:00:00"}))).expect(NOTHING, Some("timestamp")),
         case("score array of the wrong length", "POST", P, event(json!({"id": "sa1", "score": [0.5]}))).expect(NOTHING, Some("score")),
-        case("no content type means JSON", "POST", P, event(json!({"id": "ct0"}))).content_type(None).expect(OK, None).stores(1),
+        // Issue 13: what a web page could make a browser send.
+        case("write without a content type", "POST", P, event(json!({"id": "ct0"}))).content_type(None).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("form post", "POST", P, "id=1").content_type(Some("application/x-www-form-urlencoded")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("write from another origin", "POST", P, event(json!({"id": "o1"}))).header("origin", "https://evil.example").expect(StatusCode::FORBIDDEN, Some("origin")),
+        case("write from an opaque origin", "PUT", "/api/v1/models/n", "{\"task\": \"regression\"}").header("origin", "null").expect(StatusCode::FORBIDDEN, Some("origin")),
+        case("cross-site fetch", "DELETE", "/api/v1/models/m", "").header("sec-fetch-site", "cross-site").expect(StatusCode::FORBIDDEN, Some("origin")),
+        case("host name rebound to the server", "GET", "/api/v1/models", "").header("host", "evil.example").expect(StatusCode::FORBIDDEN, Some("host")),
+        case("gzip body", "POST", P, vec![0x1f, 0x8b, 0x08, 0x00]).header("content-encoding", "gzip").expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-encoding")),
+        case("JSON with its charset", "POST", P, event(json!({"id": "ct1"}))).content_type(Some("application/json; charset=utf-8")).expect(OK, None).stores(1),
         case("deeply nested record", "POST", P, deep_array).expect(NOTHING, Some("record")),
         case("number out of range", "POST", P, "[{\"id\": \"a\", \"prediction\": 1e400}]").expect(NOTHING, Some("record")),
         case("records that are not objects", "POST", P, "[1, \"a\", null]").expect(NOTHING, Some("record")),
@@ -236,6 +251,9 @@ async fn hostile_inputs_get_precise_errors_and_change_nothing_else() {
             .body(case.body.clone());
         if let Some(content_type) = case.content_type {
             request = request.header("content-type", content_type);
+        }
+        for (name, value) in &case.headers {
+            request = request.header(*name, *value);
         }
         let response = request
             .send()

@@ -38,16 +38,50 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("modelwatch.sqlite")
 }
 
+/// Creates `dir` and its missing parents readable by the owner only (0700 on Unix).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the database file readable by the owner only (0600 on Unix), or makes an
+/// existing one and its WAL and shared-memory files so. SQLite creates the WAL and
+/// shared-memory files with the database file's mode.
+fn make_private(database: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    drop(options.open(database)?);
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut file = database.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir` and starts its writer thread.
     pub fn open(data_dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        create_private_dir(data_dir).map_err(|e| {
             StoreError::Unusable(format!(
                 "cannot create data directory {}: {e}",
                 data_dir.display()
             ))
         })?;
         let path = database_path(data_dir);
+        make_private(&path).map_err(|e| {
+            StoreError::Unusable(format!("cannot make {} private: {e}", path.display()))
+        })?;
         let mut conn = Connection::open(&path)?;
         schema::configure(&conn)?;
         // Fail now, not on first use, if the file is not a database or is damaged.

@@ -166,6 +166,11 @@ pub struct ChannelDefinition {
     /// SMTP AUTH password (`email`, with `username`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Whether the credentials may be sent over a connection that is not encrypted
+    /// (`email`; default false: with credentials, `opportunistic` STARTTLS becomes
+    /// `required`, and `never` is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_auth: Option<bool>,
     /// Labels whose values split alerts into notification groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<Vec<String>>,
@@ -193,6 +198,7 @@ impl ChannelDefinition {
             ("to", self.to.is_some()),
             ("username", self.username.is_some()),
             ("password", self.password.is_some()),
+            ("insecure_auth", self.insecure_auth.is_some()),
         ];
         let http = [("url", self.url.is_some())];
         let foreign: &[(&'static str, bool)] = match self.kind {
@@ -328,6 +334,18 @@ fn email(definition: &ChannelDefinition) -> Result<ChannelKind, FieldError> {
         (None, None) => None,
         (Some(_), None) => return Err(FieldError::new("password", "is required with `username`")),
         (None, Some(_)) => return Err(FieldError::new("username", "is required with `password`")),
+    };
+    // Credentials never travel in clear text unless the definition says they may.
+    let security = match (security, &credentials, definition.insecure_auth) {
+        (_, None, _) | (_, Some(_), Some(true)) => security,
+        (SmtpSecurity::Opportunistic, Some(_), _) => SmtpSecurity::StartTls,
+        (SmtpSecurity::None, Some(_), _) => {
+            return Err(FieldError::new(
+                "starttls",
+                "`never` would send the password unencrypted: use `required` or smtps://, or set `insecure_auth: true`",
+            ));
+        }
+        (secure, Some(_), _) => secure,
     };
     Ok(ChannelKind::Email {
         host: host.to_string(),
@@ -493,6 +511,38 @@ mod tests {
         assert_eq!(credentials.as_ref().unwrap().1, "secret");
         assert_eq!(channel.to_json()["password"], "<hidden>");
         assert_eq!(channel.definition.password.as_deref(), Some("secret"));
+    }
+
+    #[test]
+    fn credentials_never_travel_unencrypted_unless_allowed() {
+        let security = |extra: Value| {
+            let mut body = json!({"type": "email", "smtp": "smtp://127.0.0.1:2525",
+                                  "from": "mw@example.org", "to": "oncall@example.org"});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            Channel::new("mail", &body).map(|c| match c.kind {
+                ChannelKind::Email { security, .. } => security,
+                _ => panic!("not an email channel"),
+            })
+        };
+        let login = json!({"username": "mw", "password": "secret"});
+        // Without credentials, opportunistic stays opportunistic.
+        assert_eq!(security(json!({})).unwrap(), SmtpSecurity::Opportunistic);
+        // With them, STARTTLS becomes required, and `never` is refused...
+        assert_eq!(security(login.clone()).unwrap(), SmtpSecurity::StartTls);
+        let mut never = login.clone();
+        never["starttls"] = json!("never");
+        assert_eq!(security(never.clone()).unwrap_err().field, "starttls");
+        // ...unless the definition says clear text is fine.
+        never["insecure_auth"] = json!(true);
+        assert_eq!(security(never).unwrap(), SmtpSecurity::None);
+        let mut opportunistic = login;
+        opportunistic["insecure_auth"] = json!(true);
+        assert_eq!(
+            security(opportunistic).unwrap(),
+            SmtpSecurity::Opportunistic
+        );
     }
 
     #[test]

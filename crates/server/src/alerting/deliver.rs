@@ -152,13 +152,34 @@ impl Notification {
     }
 }
 
-/// Sends `notification` through `channel`; the error says why it failed.
+/// Why a delivery failed: a reason any reader of the event log may see, and what the
+/// receiver answered, which only an admin sees (it may echo the payload or secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, without the receiver's answer.
+    pub reason: String,
+    /// The start of the receiver's answer, if it sent one.
+    pub response: Option<String>,
+}
+
+impl<T: Into<String>> From<T> for Failure {
+    fn from(reason: T) -> Self {
+        Self {
+            reason: reason.into(),
+            response: None,
+        }
+    }
+}
+
+/// Sends `notification` through `channel` (with the client of
+/// [`super::outbound::client`]); the error says why it failed, without the URL's secrets.
 pub async fn send(
     client: &reqwest::Client,
+    destinations: &super::outbound::Destinations,
     channel: &Channel,
     notification: &Notification,
     now_ms: i64,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let (url, body) = match &channel.kind {
         ChannelKind::Webhook { url } => (url.clone(), notification.webhook_payload(&channel.name)),
         ChannelKind::Alertmanager { url } => (
@@ -166,24 +187,54 @@ pub async fn send(
             notification.alertmanager_payload(now_ms, channel.repeat_interval_ms),
         ),
         ChannelKind::Slack { url } => (url.clone(), json!({"text": notification.text()})),
-        ChannelKind::Email { .. } => return send_mail(channel, notification).await,
+        ChannelKind::Email { host, port, .. } => {
+            destinations.resolve(host, *port).await?;
+            return send_mail(channel, notification)
+                .await
+                .map_err(Failure::from);
+        }
     };
+    let shown = crate::alerting::secrets::redact_url(&url);
+    let parsed = reqwest::Url::parse(&url).map_err(|e| format!("POST {shown}: {e}"))?;
+    destinations
+        .check_url(&parsed)
+        .map_err(|e| format!("POST {shown}: {e}"))?;
     let response = client
-        .post(&url)
+        .post(parsed)
         .json(&body)
         .timeout(DELIVERY_TIMEOUT)
         .send()
         .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
+        .map_err(|e| Failure::from(format!("POST {shown}: {}", with_causes(&e.without_url()))))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
     }
-    let text = response.text().await.unwrap_or_default();
-    Err(format!(
-        "POST {url}: HTTP {status}: {}",
-        modelwatch_core::time::truncate(text.trim(), 200)
-    ))
+    let redirect = if status.is_redirection() {
+        " (redirects are not followed; see outbound.same_origin_redirects)"
+    } else {
+        ""
+    };
+    let text = super::outbound::answer_start(response).await;
+    Err(Failure {
+        reason: format!("POST {shown}: HTTP {status}{redirect}"),
+        response: Some(modelwatch_core::time::truncate(text.trim(), 200)),
+    })
+}
+
+/// An error and its causes, `: `-separated (a refused destination is a cause).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 async fn send_mail(channel: &Channel, notification: &Notification) -> Result<(), String> {

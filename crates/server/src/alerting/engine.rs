@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::deliver::{MAX_ATTEMPTS, Notification, backoff_ms, send};
+use super::deliver::{Failure, MAX_ATTEMPTS, Notification, backoff_ms, send};
 use super::evaluate::{Change, ModelView, evaluate};
 use crate::AppState;
 
@@ -64,7 +64,7 @@ struct RoundWrite {
 /// The result of one delivery try.
 struct Delivery {
     id: i64,
-    result: Result<(), String>,
+    result: Result<(), Failure>,
 }
 
 /// The engine's state between rounds.
@@ -180,6 +180,7 @@ fn describe(
 impl Engine {
     /// Loads the engine's state from the store.
     fn load(app: Arc<AppState>) -> Result<Self, StoreError> {
+        let outbound = app.outbound.clone();
         let store = &app.store;
         let registry = app.alerting.rules();
         let mut rules = HashMap::new();
@@ -259,7 +260,7 @@ impl Engine {
             chunks: HashMap::new(),
             muted_logged: HashSet::new(),
             deliveries: mpsc::unbounded_channel(),
-            client: reqwest::Client::new(),
+            client: outbound,
             again: false,
         })
     }
@@ -779,10 +780,19 @@ impl Engine {
             tokio::spawn(async move {
                 let result = match (channel, notification) {
                     (Some(channel), Ok(notification)) => {
-                        send(&client, &channel, &notification, now_ms()).await
+                        send(
+                            &client,
+                            &wake.destinations,
+                            &channel,
+                            &notification,
+                            now_ms(),
+                        )
+                        .await
                     }
-                    (None, _) => Err("the channel no longer exists".into()),
-                    (_, Err(e)) => Err(format!("unreadable queued notification: {e}")),
+                    (None, _) => Err(Failure::from("the channel no longer exists")),
+                    (_, Err(e)) => Err(Failure::from(format!(
+                        "unreadable queued notification: {e}"
+                    ))),
                 };
                 let _ = sender.send(Delivery { id, result });
                 wake.alerting.wake.notify_one();
@@ -813,81 +823,108 @@ impl Engine {
                 continue;
             };
             let notification = serde_json::from_str::<Notification>(&row.payload).ok();
-            let (model, rule) = notification
-                .as_ref()
-                .and_then(|n| n.alerts.first())
-                .map(|a| {
-                    (
-                        a.labels.get("model").cloned(),
-                        a.labels.get("alertname").cloned(),
-                    )
-                })
-                .unwrap_or_default();
-            let summary = json!({
-                "channel": row.channel,
-                "notification": id,
-                "title": notification.as_ref().map(Notification::title),
-                "alerts": notification.as_ref().map(|n| n.alerts.iter().map(|a| json!({"fingerprint": a.fingerprint, "status": if a.is_resolved() {"resolved"} else {"firing"}})).collect::<Vec<_>>()),
-                "attempt": row.attempts + 1,
-            });
             let attempts = row.attempts + 1;
-            match result {
+            let (kind, retry, failure) = match result {
                 Ok(()) => {
                     self.count_delivery(&row.channel, "delivered");
                     self.outbox.remove(&id);
-                    updates.push((id, None, model, rule, "notified", summary));
+                    ("notified", None, None)
                 }
-                Err(error) if attempts >= MAX_ATTEMPTS || !channels.contains_key(&row.channel) => {
+                Err(failure)
+                    if attempts >= MAX_ATTEMPTS || !channels.contains_key(&row.channel) =>
+                {
                     self.count_delivery(&row.channel, "abandoned");
                     self.outbox.remove(&id);
-                    let mut detail = summary;
-                    detail["error"] = json!(error);
-                    detail["payload"] = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
-                    tracing::error!(channel = %row.channel, %error, "notification abandoned");
-                    updates.push((id, None, model, rule, "delivery_abandoned", detail));
+                    tracing::error!(channel = %row.channel, error = %failure.reason, "notification abandoned");
+                    ("delivery_abandoned", None, Some(failure))
                 }
-                Err(error) => {
+                Err(failure) => {
                     self.count_delivery(&row.channel, "failed");
                     let next = now + backoff_ms(row.attempts);
                     if let Some(row) = self.outbox.get_mut(&id) {
                         row.attempts = attempts;
                         row.next_attempt_ms = next;
                     }
-                    let mut detail = summary;
-                    detail["error"] = json!(error);
-                    detail["next_attempt"] = json!(format_timestamp(next));
-                    tracing::warn!(channel = %row.channel, %error, attempts, "notification delivery failed; will retry");
-                    updates.push((
-                        id,
-                        Some((attempts, next)),
-                        model,
-                        rule,
-                        "delivery_failed",
-                        detail,
-                    ));
+                    tracing::warn!(channel = %row.channel, error = %failure.reason, attempts, "notification delivery failed; will retry");
+                    ("delivery_failed", Some((attempts, next)), Some(failure))
                 }
+            };
+            let mut events = Vec::new();
+            for (model, part) in per_model(notification.as_ref()) {
+                let rule = part
+                    .as_ref()
+                    .and_then(|n| n.alerts.first())
+                    .and_then(|a| a.labels.get("alertname").cloned());
+                let mut detail = json!({
+                    "channel": row.channel,
+                    "notification": id,
+                    "title": part.as_ref().map(Notification::title),
+                    "alerts": part.as_ref().map(|n| n.alerts.iter().map(|a| json!({"fingerprint": a.fingerprint, "status": if a.is_resolved() {"resolved"} else {"firing"}})).collect::<Vec<_>>()),
+                    "attempt": attempts,
+                });
+                if let Some(failure) = &failure {
+                    detail["error"] = json!(failure.reason);
+                    if let Some(response) = &failure.response {
+                        detail["response"] = json!(response);
+                    }
+                }
+                if let Some((_, next)) = retry {
+                    detail["next_attempt"] = json!(format_timestamp(next));
+                }
+                if kind == "delivery_abandoned" {
+                    detail["payload"] = serde_json::to_value(&part).unwrap_or(Value::Null);
+                }
+                events.push((model, rule, kind, detail));
             }
+            updates.push((id, retry, events));
         }
         self.app
             .store
             .write_alerting(move |tx| {
-                for (id, retry, model, rule, kind, detail) in updates {
+                for (id, retry, events) in updates {
                     match retry {
                         Some((attempts, next)) => tx.reschedule(id, attempts, next)?,
                         None => tx.dequeue(id)?,
                     }
-                    tx.log_event(
-                        now,
-                        model.as_deref(),
-                        rule.as_deref(),
-                        kind,
-                        &detail.to_string(),
-                    )?;
+                    for (model, rule, kind, detail) in events {
+                        tx.log_event(
+                            now,
+                            model.as_deref(),
+                            rule.as_deref(),
+                            kind,
+                            &detail.to_string(),
+                        )?;
+                    }
                 }
                 Ok(())
             })
             .await
     }
+}
+
+/// A notification split by the models of its alerts, so that each delivery event
+/// concerns one model and shows only its alerts; an unreadable notification is one
+/// part without a model.
+fn per_model(notification: Option<&Notification>) -> Vec<(Option<String>, Option<Notification>)> {
+    let Some(notification) = notification else {
+        return vec![(None, None)];
+    };
+    let mut parts: std::collections::BTreeMap<Option<String>, Notification> = Default::default();
+    for alert in &notification.alerts {
+        parts
+            .entry(alert.labels.get("model").cloned())
+            .or_insert_with(|| Notification {
+                group_key: notification.group_key.clone(),
+                group_labels: notification.group_labels.clone(),
+                alerts: Vec::new(),
+            })
+            .alerts
+            .push(alert.clone());
+    }
+    if parts.is_empty() {
+        return vec![(None, Some(notification.clone()))];
+    }
+    parts.into_iter().map(|(m, n)| (m, Some(n))).collect()
 }
 
 fn timing(channel: &modelwatch_core::alert::Channel) -> Timing {

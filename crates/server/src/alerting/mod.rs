@@ -13,6 +13,8 @@ pub mod declare;
 pub mod deliver;
 pub mod engine;
 pub mod evaluate;
+pub mod outbound;
+pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -47,6 +49,8 @@ pub struct Alerting {
     changes: Mutex<Changes>,
     /// Wakes the engine.
     pub wake: Notify,
+    /// Seals channel secrets before they are stored.
+    secrets: secrets::SecretBox,
 }
 
 /// Whether a `PUT` created or replaced.
@@ -112,12 +116,14 @@ impl Alerting {
     pub fn load(
         store: &dyn Storage,
         models: &HashMap<String, Arc<ModelEntry>>,
+        secrets: secrets::SecretBox,
     ) -> Result<Self, StoreError> {
         let now = modelwatch_core::time::now_ms();
         let load = |resource| store.load_definitions(resource);
         let mut channels = BTreeMap::new();
         for (name, text) in load(Resource::Channels)? {
-            match stored(&text).and_then(|d| Channel::from_definition(&name, d).ok()) {
+            let opened = stored(&text).and_then(|d| secrets.open_definition(d).ok());
+            match opened.and_then(|d| Channel::from_definition(&name, d).ok()) {
                 Some(channel) => {
                     channels.insert(name, Arc::new(channel));
                 }
@@ -158,6 +164,7 @@ impl Alerting {
             silences: RwLock::new(silences),
             changes: Mutex::new(Changes::default()),
             wake: Notify::new(),
+            secrets,
         })
     }
 
@@ -258,8 +265,8 @@ impl Alerting {
                 ApiError::invalid(FieldError::new("url", format!("not a valid URL: {e}")))
             })?;
         }
-        // The password is stored, to be used; `GET` hides it.
-        let text = to_text(&channel.definition);
+        // The secrets are stored sealed, to be used; `GET` hides them.
+        let text = to_text(&self.secrets.seal_definition(&channel.definition));
         store_and_publish(
             store,
             Resource::Channels,

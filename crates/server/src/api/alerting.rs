@@ -54,6 +54,10 @@ pub fn routes(routes: Routes) -> Routes {
                 ),
             ],
         )
+        .route(
+            "/api/v1/channels/{channel}/test",
+            [(admin_server, axum::routing::post(test_channel))],
+        )
         .route("/api/v1/silences", [(read_server, get(list_silences))])
         .route(
             "/api/v1/silences/{silence}",
@@ -215,18 +219,43 @@ async fn put_channel(
 }
 
 /// `GET /api/v1/channels`
-async fn list_channels(State(state): Shared) -> Json<Value> {
+async fn list_channels(State(state): Shared, caller: Caller) -> Json<Value> {
     let channels: Vec<Value> = state
         .alerting
         .channels()
         .values()
-        .map(|c| c.to_json())
+        .map(|c| shown(c, &caller))
         .collect();
     Json(json!({"channels": channels}))
 }
 
+/// A channel as `caller` may see it: without its URL's secrets unless an admin.
+fn shown(channel: &Channel, caller: &Caller) -> Value {
+    if caller.is_admin() {
+        channel.to_json()
+    } else {
+        crate::alerting::secrets::shown_to_non_admin(channel.to_json())
+    }
+}
+
 /// `GET /api/v1/channels/{channel}`
 async fn get_channel(
+    State(state): Shared,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let channel = state
+        .alerting
+        .channels()
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| not_found("channel", &name))?;
+    Ok(Json(shown(&channel, &caller)))
+}
+
+/// `POST /api/v1/channels/{channel}/test`: sends a test notification through the
+/// channel now, by the path real ones take, and says how it went.
+async fn test_channel(
     State(state): Shared,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -236,7 +265,43 @@ async fn get_channel(
         .get(&name)
         .cloned()
         .ok_or_else(|| not_found("channel", &name))?;
-    Ok(Json(channel.to_json()))
+    let now = modelwatch_core::time::now_ms();
+    let labels = std::collections::BTreeMap::from([
+        ("alertname".to_string(), "modelwatch-test".to_string()),
+        ("channel".to_string(), name.clone()),
+    ]);
+    let notification = crate::alerting::deliver::Notification {
+        group_key: format!("test:{name}"),
+        group_labels: labels.clone(),
+        alerts: vec![modelwatch_core::alert::AlertSnapshot {
+            fingerprint: "modelwatch-test".to_string(),
+            labels,
+            annotations: std::collections::BTreeMap::from([(
+                "summary".to_string(),
+                format!("a test notification of the channel {name} from modelwatch"),
+            )]),
+            starts_at_ms: now,
+            ends_at_ms: None,
+        }],
+    };
+    let sent = crate::alerting::deliver::send(
+        &state.outbound,
+        &state.destinations,
+        &channel,
+        &notification,
+        now,
+    )
+    .await;
+    let (error, response) = match sent {
+        Ok(()) => (None, None),
+        Err(failure) => (Some(failure.reason), failure.response),
+    };
+    Ok(Json(json!({
+        "channel": name,
+        "delivered": error.is_none(),
+        "error": error,
+        "response": response,
+    })))
 }
 
 /// `DELETE /api/v1/channels/{channel}`
@@ -371,6 +436,6 @@ async fn list_events(
         visible: caller.visible(),
         limit: limit(query.limit)?,
     };
-    let events = alerts::events(&state, query.before, listing).await?;
+    let events = alerts::events(&state, query.before, listing, caller.is_admin()).await?;
     Ok(Json(json!({"events": events})))
 }

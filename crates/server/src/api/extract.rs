@@ -192,6 +192,14 @@ impl Caller {
     pub fn visible(&self) -> Option<std::collections::BTreeSet<String>> {
         self.0.as_ref().and_then(|g| g.models.clone())
     }
+
+    /// Whether the caller may see secrets and what receivers said: an admin token
+    /// for every model, or anyone when authentication is off.
+    pub fn is_admin(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|g| g.allows(crate::auth::Scope::Admin) && g.models.is_none())
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

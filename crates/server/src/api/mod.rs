@@ -12,6 +12,7 @@ pub mod queries;
 pub mod reference;
 pub mod report;
 pub mod request_log;
+pub mod request_checks;
 pub mod system;
 
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use axum::extract::DefaultBodyLimit;
 
 use crate::state::AppState;
 
-/// Every route of the API, with the body limit and the request log.
+/// Every route of the API, with the body limit, the checks of [`request_checks`] and
+/// the request log.
 pub fn router(state: Arc<AppState>) -> axum::Router {
     let body_limit = state.limits.max_body_bytes;
     let routes = access::Routes::new(state.clone());
@@ -37,6 +39,10 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_checks::check,
+        ))
         .layer(axum::middleware::from_fn(request_log::log_request))
         .with_state(state)
 }

@@ -73,14 +73,22 @@ async fn get_report(
     let body = report::build(&state, entry, range).await?;
     let (content_type, text) = match format {
         Format::Json => return Ok(Json(body).into_response()),
-        Format::Html => (
-            "text/html; charset=utf-8",
-            blocking(move || {
+        Format::Html => {
+            let page = blocking(move || {
                 modelwatch_report::html(&body)
                     .map_err(|e| ApiError::internal(format!("the report does not render: {e}")))
             })
-            .await?,
-        ),
+            .await?;
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CONTENT_SECURITY_POLICY, REPORT_CSP),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
+                page,
+            )
+                .into_response());
+        }
         Format::Markdown => (
             "text/markdown; charset=utf-8",
             blocking(move || Ok(modelwatch_report::markdown(&body))).await?,
@@ -88,3 +96,7 @@ async fn get_report(
     };
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
+
+/// The HTML report's policy: no script runs (its data block is JSON, not script), no
+/// request leaves the page; only its own inline styles and `data:` images apply.
+pub const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";

@@ -85,12 +85,18 @@ pub async fn alerts(
         .collect())
 }
 
+/// What only an admin sees of an event's detail: a queued notification's payload and
+/// what a receiver answered.
+pub const ADMIN_ONLY_DETAIL: [&str; 2] = ["payload", "response"];
+
 /// The event log, newest first; `before` pages back by id. A restricted reader sees
-/// only its models' entries, not server-wide ones.
+/// only its models' entries, not server-wide ones; a non-admin sees no payload nor
+/// receiver's answer ([`ADMIN_ONLY_DETAIL`]).
 pub async fn events(
     state: &AppState,
     before: Option<i64>,
     listing: Listing,
+    admin: bool,
 ) -> Result<Vec<Value>, ApiError> {
     let store = state.store.clone();
     let rows = blocking(move || {
@@ -106,13 +112,19 @@ pub async fn events(
     Ok(rows
         .into_iter()
         .map(|row| {
+            let mut detail = serde_json::from_str::<Value>(&row.detail).unwrap_or(Value::Null);
+            if !admin && let Some(detail) = detail.as_object_mut() {
+                for key in ADMIN_ONLY_DETAIL {
+                    detail.remove(key);
+                }
+            }
             json!({
                 "id": row.id,
                 "at": format_timestamp(row.at_ms),
                 "model": row.model,
                 "rule": row.rule,
                 "kind": row.kind,
-                "detail": serde_json::from_str::<Value>(&row.detail).unwrap_or(Value::Null),
+                "detail": detail,
             })
         })
         .collect())
