@@ -159,10 +159,7 @@ pub struct Retention {
     pub hour_profiles_ms: i64,
     /// How long (in wall-clock time, since it arrived) a label waits for its
     /// prediction before it is deleted, so waiting labels cannot grow without bound.
-    #[serde(
-        rename = "pending_labels",
-        with = "modelwatch_core::time::duration_ms"
-    )]
+    #[serde(rename = "pending_labels", with = "modelwatch_core::time::duration_ms")]
     pub pending_labels_ms: i64,
 }
 

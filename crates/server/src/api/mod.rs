@@ -11,8 +11,8 @@ pub mod pending;
 pub mod queries;
 pub mod reference;
 pub mod report;
-pub mod request_log;
 pub mod request_checks;
+pub mod request_log;
 pub mod system;
 
 use std::sync::Arc;
