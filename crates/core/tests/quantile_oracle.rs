@@ -75,7 +75,10 @@ fn check(name: &str, window: usize) {
         if values.len() <= 4096 {
             assert_eq!(*value, exact, "{name} q={q}: numpy says {exact}");
         } else {
-            let (low, high) = (want["low"].as_f64().unwrap(), want["high"].as_f64().unwrap());
+            let (low, high) = (
+                want["low"].as_f64().unwrap(),
+                want["high"].as_f64().unwrap(),
+            );
             assert!(
                 low <= *value && *value <= high,
                 "{name} q={q} (windows of {window}): {value} outside numpy's [{low}, {high}]"
