@@ -211,7 +211,7 @@ mod tests {
         };
         let mut out = vec![-0.10436552421115437];
         while out.len() < 10_000 {
-            let value = if next() % 2 == 0 {
+            let value = if next().is_multiple_of(2) {
                 f64::from_bits(next())
             } else {
                 ((next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e3
@@ -243,7 +243,7 @@ mod tests {
             toml_text.push_str(&format!(
                 "[rules.r{i:05}]\ncondition = {{ threshold = {v:e} }}\n"
             ));
-            let shortest = if i % 2 == 0 {
+            let shortest = if i.is_multiple_of(2) {
                 format!("{v}")
             } else {
                 format!("{v:e}")

@@ -49,7 +49,7 @@ fn random_doubles() -> Vec<f64> {
 /// The shortest decimal form that reads back as `value` (Rust's `Display` and
 /// `LowerExp` both give the shortest digits; alternate between them).
 fn shortest(value: f64, index: usize) -> String {
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         format!("{value}")
     } else {
         format!("{value:e}")

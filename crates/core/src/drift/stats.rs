@@ -209,7 +209,7 @@ fn exact_current_ks_wasserstein(reference: &NumericReference, values: &mut [f64]
     // The reference CDF from an integer count, so that equal samples give a KS of exactly 0
     // (a running sum of shares drifts by rounding).
     let mut below = 0u64;
-    let (mut f_r, mut ks, mut wasserstein) = (0.0f64, 0.0f64, 0.0);
+    let (mut ks, mut wasserstein) = (0.0f64, 0.0);
     // Below the minimum: F_r = 0.
     while next < values.len() && values[next] < edges[0] {
         wasserstein += (edges[0] - values[next]) / m;
@@ -219,7 +219,7 @@ fn exact_current_ks_wasserstein(reference: &NumericReference, values: &mut [f64]
     for (i, edge) in edges.iter().enumerate() {
         // The point slot at the edge.
         below += reference.slots[2 * i + 1].0;
-        f_r = below as f64 / n;
+        let f_r = below as f64 / n;
         while next < values.len() && values[next] == *edge {
             next += 1;
         }
@@ -249,7 +249,6 @@ fn exact_current_ks_wasserstein(reference: &NumericReference, values: &mut [f64]
             ks = ks.max((next as f64 / m - (f_r + slope * (to - a))).abs());
         }
         below += reference.slots[2 * i + 2].0;
-        f_r = below as f64 / n;
     }
     // Above the maximum: F_r = 1.
     let max = edges[edges.len() - 1];

@@ -27,7 +27,7 @@ const MIN_CAPACITY: usize = 8;
 /// Each level below the top holds this share of the capacity of the one above.
 const SHRINK: f64 = 2.0 / 3.0;
 /// The coin's starting state (any constant would do).
-const COIN_SEED: u64 = 0x5EED_0F_C0FFEE;
+const COIN_SEED: u64 = 0x5EED_0FC0_FFEE;
 
 /// A mergeable quantile sketch with a rank guarantee; see the module doc.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,7 +139,7 @@ impl RankSketch {
         let offset = (self.coin >> 63) as usize;
         let mut items = std::mem::take(&mut self.levels[h]);
         items.sort_unstable_by(f64::total_cmp);
-        if items.len() % 2 == 1 {
+        if !items.len().is_multiple_of(2) {
             // The odd item out: the largest stays, with its weight, at this level.
             let last = items.pop().expect("odd length is at least 1");
             self.levels[h].push(last);
