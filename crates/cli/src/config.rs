@@ -246,4 +246,74 @@ mod tests {
             .unwrap_err();
         assert!(error.starts_with("silences.s.ends: "), "{error}");
     }
+
+    /// 10,000 finite doubles from a fixed SplitMix64 stream: any bit pattern, or
+    /// everyday magnitudes.
+    fn random_doubles() -> Vec<f64> {
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut out = vec![-0.10436552421115437];
+        while out.len() < 10_000 {
+            let value = if next().is_multiple_of(2) {
+                f64::from_bits(next())
+            } else {
+                ((next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e3
+            };
+            if value.is_finite() {
+                out.push(value);
+            }
+        }
+        out
+    }
+
+    fn thresholds(config: &ConfigFile, count: usize) -> Vec<f64> {
+        (0..count)
+            .map(|i| {
+                config.rules[&format!("r{i:05}")]["condition"]["threshold"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn numbers_in_toml_and_json_configs_are_read_exactly() {
+        let values = random_doubles();
+        let mut toml_text = String::new();
+        let mut json_rules = serde_json::Map::new();
+        for (i, v) in values.iter().enumerate() {
+            // TOML wants a float to have a fraction or an exponent: `{:e}` always has one.
+            toml_text.push_str(&format!(
+                "[rules.r{i:05}]\ncondition = {{ threshold = {v:e} }}\n"
+            ));
+            let shortest = if i.is_multiple_of(2) {
+                format!("{v}")
+            } else {
+                format!("{v:e}")
+            };
+            json_rules.insert(
+                format!("r{i:05}"),
+                serde_json::from_str(&format!(r#"{{"condition":{{"threshold":{shortest}}}}}"#))
+                    .unwrap(),
+            );
+        }
+        let from_toml = ConfigFile::parse(&toml_text).unwrap();
+        let json_text = serde_json::json!({ "rules": json_rules }).to_string();
+        let from_json: ConfigFile = serde_json::from_str(&json_text).unwrap();
+        for (path, config) in [("TOML", &from_toml), ("JSON", &from_json)] {
+            let read = thresholds(config, values.len());
+            let wrong = read
+                .iter()
+                .zip(&values)
+                .filter(|(r, v)| r.to_bits() != v.to_bits() && !(**r == 0.0 && **v == 0.0))
+                .count();
+            assert_eq!(wrong, 0, "{path}: {wrong} thresholds read inexactly");
+        }
+    }
 }

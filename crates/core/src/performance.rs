@@ -165,11 +165,43 @@ fn number(x: Option<f64>) -> Option<Option<f64>> {
     Some(x.filter(|f| f.is_finite()))
 }
 
+/// Sorts class labels as scikit-learn does: numerically when every label is a number
+/// (`2` before `10`), else as text.
+pub fn sort_like_scikit_learn(labels: &mut Vec<&str>) {
+    let numbers: Option<Vec<f64>> = labels
+        .iter()
+        .map(|l| l.parse::<f64>().ok().filter(|f| f.is_finite()))
+        .collect();
+    if numbers.is_some() {
+        labels.sort_by(|a, b| {
+            let (x, y) = (a.parse::<f64>().unwrap(), b.parse::<f64>().unwrap());
+            x.total_cmp(&y).then_with(|| a.cmp(b))
+        });
+    } else {
+        labels.sort_unstable();
+    }
+    labels.dedup();
+}
+
+/// The confusion matrix's classes: the model's declared `classes` in their declared
+/// order, then any other class `seen` (in stored data only), sorted as scikit-learn does.
+fn matrix_order<'a>(model: &'a Model, mut seen: Vec<&'a str>) -> Vec<&'a str> {
+    let declared: Vec<&str> = model
+        .definition
+        .classes
+        .iter()
+        .map(String::as_str)
+        .collect();
+    seen.retain(|c| !declared.contains(c));
+    sort_like_scikit_learn(&mut seen);
+    declared.into_iter().chain(seen).collect()
+}
+
 /// Classification metrics, named as in API.md, into `out`.
 pub fn classification_metrics(model: &Model, profile: &ClassificationProfile, out: &mut Metrics) {
     let total: u64 = profile.confusion.values().flat_map(BTreeMap::values).sum();
-    // Classes for the confusion matrix: the model's, plus any seen (sorted).
-    let mut matrix_classes: Vec<&str> = model.classes.iter().map(String::as_str).collect();
+    // Classes for the confusion matrix: the model's, plus any seen.
+    let mut matrix_classes: Vec<&str> = Vec::new();
     // Classes for averaged metrics: those present in y_true ∪ y_pred (scikit-learn's default).
     let mut present: Vec<&str> = Vec::new();
     for (t, row) in &profile.confusion {
@@ -178,8 +210,7 @@ pub fn classification_metrics(model: &Model, profile: &ClassificationProfile, ou
             present.extend([t.as_str(), p.as_str()]);
         }
     }
-    matrix_classes.sort_unstable();
-    matrix_classes.dedup();
+    let matrix_classes = matrix_order(model, matrix_classes);
     present.sort_unstable();
     present.dedup();
     let cell = |t: &str, p: &str| -> u64 {
@@ -285,4 +316,45 @@ pub fn regression_metrics(profile: &RegressionProfile, out: &mut Metrics) {
         }
     });
     out.r2 = number(r2);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ModelDefinition;
+
+    #[test]
+    fn labels_sort_numerically_only_when_all_are_numbers() {
+        let mut numbers = vec!["10", "2", "-1", "0.5", "2"];
+        sort_like_scikit_learn(&mut numbers);
+        assert_eq!(numbers, ["-1", "0.5", "2", "10"]);
+        let mut mixed = vec!["10", "2", "cat"];
+        sort_like_scikit_learn(&mut mixed);
+        assert_eq!(mixed, ["10", "2", "cat"]);
+    }
+
+    #[test]
+    fn the_matrix_follows_the_declared_class_order() {
+        let definition: ModelDefinition = serde_json::from_value(serde_json::json!({
+            "task": "multiclass_classification", "classes": ["dog", "bird", "cat"]
+        }))
+        .unwrap();
+        let model = Model::new("m", definition).unwrap();
+        let mut profile = ClassificationProfile::default();
+        profile
+            .confusion
+            .entry("cat".into())
+            .or_default()
+            .insert("dog".into(), 2);
+        profile
+            .confusion
+            .entry("bird".into())
+            .or_default()
+            .insert("bird".into(), 1);
+        let mut out = Metrics::default();
+        classification_metrics(&model, &profile, &mut out);
+        let matrix = out.confusion_matrix.unwrap();
+        assert_eq!(matrix.labels, ["dog", "bird", "cat"]);
+        assert_eq!(matrix.matrix, [[0, 0, 0], [0, 1, 0], [2, 0, 0]]);
+    }
 }

@@ -77,3 +77,17 @@ fn multiclass_matches_scikit_learn() {
 fn regression_matches_scikit_learn() {
     check_task("regression");
 }
+
+/// Twelve integer classes: the confusion matrix follows the declared (numeric) order, as
+/// scikit-learn's does for integer labels, not the text order `0, 1, 10, 11, 2, ...`
+/// (`testdata/golden/gen_classes.py`).
+#[test]
+fn integer_classes_keep_scikit_learn_order() {
+    let (model, profiles, expected) = load("classes12");
+    let summary = profiles.merged(None, None).unwrap().summary.metrics(&model);
+    assert_metrics(
+        "classes12 summary",
+        &summary,
+        expected["summary"].as_object().unwrap(),
+    );
+}

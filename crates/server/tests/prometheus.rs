@@ -854,3 +854,82 @@ async fn model_gauges_are_served_from_the_cache_until_its_ttl_passes() {
     let s = parsed(&server).await;
     assert_eq!(s.value("modelwatch_window_predictions", &all), 8.0);
 }
+
+/// One meaning of "labelled" (docs/STATISTICS.md): a stored prediction record with both a
+/// `prediction` and a label. A label for an `error` record without an output is stored
+/// (a second one is refused) but labels nothing, whether it came inline, through the labels
+/// endpoint, or before its record. `labelled_count`, the model's `stats.labelled`, the
+/// labelled-predictions gauge and the per-version labels counter then agree.
+#[tokio::test]
+async fn labels_for_error_rows_without_output_count_nowhere_as_labelled() {
+    let server = TestServer::start().await;
+    let (status, body) = server
+        .put_model(
+            "m",
+            json!({"task": "binary_classification", "features": [{"name": "x", "type": "numeric"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let at = |id: &str, minute: i64| json!({"id": id, "timestamp": T + minute * MINUTE, "features": {"x": minute}});
+    let mut events = Vec::new();
+    for (i, id) in ["p1", "p2", "p3", "e1", "e2", "e3"].iter().enumerate() {
+        let mut e = at(id, i as i64);
+        if id.starts_with('p') {
+            e["prediction"] = json!(1);
+        } else {
+            e["error"] = json!("timeout");
+        }
+        if matches!(*id, "p1" | "e1") {
+            e["label"] = json!(1);
+        }
+        events.push(e);
+    }
+    // Labels that arrive before their record: `p3` and `e3`.
+    let (status, body) = server
+        .post(
+            "/api/v1/models/m/labels",
+            json!([{"id": "p3", "label": 0}, {"id": "e3", "label": 0}]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["pending"].as_u64()),
+        (StatusCode::OK, Some(2)),
+        "{body}"
+    );
+    let (status, body) = server
+        .post("/api/v1/models/m/predictions", json!(events))
+        .await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (StatusCode::OK, Some(6)),
+        "{body}"
+    );
+    let (status, body) = server
+        .post(
+            "/api/v1/models/m/labels",
+            json!([{"id": "p2", "label": 1}, {"id": "e2", "label": 1}]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["matched"].as_u64()),
+        (StatusCode::OK, Some(2)),
+        "{body}"
+    );
+
+    let (_, metrics) = server
+        .get("/api/v1/models/m/metrics?from=2024-03-11T00:00:00Z&to=2024-03-12T00:00:00Z")
+        .await;
+    assert_eq!(metrics["summary"]["labelled_count"], 3, "{metrics}");
+    let (_, model) = server.get("/api/v1/models/m").await;
+    assert_eq!(model["stats"]["labelled"], 3, "{model}");
+    assert_eq!(model["stats"]["pending_labels"], 0, "{model}");
+    let s = parsed(&server).await;
+    let v = [("model", "m"), ("version", "default")];
+    assert_eq!(s.value("modelwatch_version_labels_total", &v), 3.0);
+    assert_eq!(s.value("modelwatch_window_labelled_predictions", &v), 3.0);
+    // Labels accepted by the endpoint: the four sent there, whatever they labelled.
+    assert_eq!(
+        s.value("modelwatch_labels_ingested_total", &[("model", "m")]),
+        4.0
+    );
+}

@@ -87,7 +87,8 @@ pub struct IngestOutcome {
     /// Stored events that picked up a label that had arrived before them.
     pub joined_pending_labels: usize,
     /// Indexes (in the submitted list) of stored events without an inline label that
-    /// were labelled by a label that had arrived before them.
+    /// were labelled by a label that had arrived before them (events without an output
+    /// included: the label is stored, though it labels nothing).
     pub labelled_from_pending: Vec<usize>,
     /// Oldest and newest event time among the stored events.
     pub event_time_range: Option<(i64, i64)>,
@@ -98,8 +99,10 @@ pub struct IngestOutcome {
 pub struct LabelOutcome {
     /// Labels joined to their prediction.
     pub matched: usize,
-    /// `matched`, by the version of the prediction each label joined.
-    pub matched_by_version: std::collections::BTreeMap<String, u64>,
+    /// Labels that made their prediction *labelled* (it has an output; docs/STATISTICS.md),
+    /// by its version. A label joined to an `error` record without an output is in
+    /// `matched` but not here, as it is not in `labelled_count`.
+    pub labelled_by_version: std::collections::BTreeMap<String, u64>,
     /// Labels kept until their prediction arrives.
     pub pending: usize,
     /// `(index, reason)` of labels refused (the prediction already has one, or one is already waiting).
@@ -227,7 +230,7 @@ pub(crate) fn parse_stored_model(name: &str, definition: &str) -> Result<Model, 
 pub struct StoredCounts {
     /// Stored predictions.
     pub predictions: u64,
-    /// Predictions with a label.
+    /// Predictions with an output and a label (`labelled_count`'s meaning).
     pub labelled: u64,
     /// Labels waiting for their prediction.
     pub pending_labels: u64,

@@ -464,7 +464,7 @@ impl Storage for SqliteStore {
     fn counts(&self, model_id: i64) -> Result<StoredCounts, StoreError> {
         self.read(|conn| {
             let (predictions, labelled): (i64, i64) = conn.query_row(
-                "SELECT COUNT(*), COUNT(label) FROM predictions WHERE model_id = ?1",
+                "SELECT COUNT(*), COUNT(label) FILTER (WHERE prediction IS NOT NULL) FROM predictions WHERE model_id = ?1",
                 [model_id],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )?;

@@ -970,10 +970,12 @@ fn join_labels(
             Some((ts, version, prediction, score, None)) => {
                 set_label.execute(params![entry.id, record.id, label_json])?;
                 outcome.matched += 1;
-                *outcome
-                    .matched_by_version
-                    .entry(version.clone())
-                    .or_insert(0) += 1;
+                if prediction.is_some() {
+                    *outcome
+                        .labelled_by_version
+                        .entry(version.clone())
+                        .or_insert(0) += 1;
+                }
                 outcome.event_time_range = Some(match outcome.event_time_range {
                     Some((low, high)) => (low.min(ts), high.max(ts)),
                     None => (ts, ts),

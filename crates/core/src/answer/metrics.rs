@@ -12,7 +12,8 @@ use crate::schema::Task;
 pub type TaskMetric = Option<Option<f64>>;
 
 /// The confusion matrix: rows are true classes, columns predicted ones, both in the
-/// order of `labels` (the model's classes and any other seen, sorted).
+/// order of `labels` (the model's declared classes in declared order, then any other
+/// seen, sorted as scikit-learn sorts).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfusionMatrix {
     /// The classes.

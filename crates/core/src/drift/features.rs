@@ -3,9 +3,12 @@
 //! (counts and sums per reference slot, counts per reference decile), all mergeable.
 //!
 //! Memory per feature per window is bounded: a numeric feature holds at most
-//! `2·1001 + 1` slots of (count, sum), 10 decile counts, up to 8 exact small values and
-//! a quantile sketch (about 230 buckets per decade of magnitude); a categorical
-//! feature at most [`MAX_CATEGORIES`] category counts plus an overflow count.
+//! `2·1001 + 1` slots of (count, sum), 10 decile counts, up to 8 exact small values, up to
+//! [`EXACT_VALUES`] exact values and a rank sketch (about 3,000 values at most); a
+//! categorical feature at most [`MAX_CATEGORIES`] category counts plus an overflow count.
+//!
+//! Encoding 2 holds the rank sketch. Encoding 1 (before it) held a relative-error sketch;
+//! such a profile is read through [`legacy`] and its buckets carried into a rank sketch.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +19,7 @@ use crate::drift::reference::{
 };
 use crate::event::{FeatureValue, PredictionEvent, Score, Target};
 use crate::schema::{FeatureType, Model};
-use crate::sketch::QuantileSketch;
+use crate::sketch::RankSketch;
 
 /// Most distinct categories a window keeps per feature; rarer ones are folded into
 /// `other` when the cap is passed (documented in docs/STATISTICS.md).
@@ -52,8 +55,8 @@ pub struct NumericProfile {
     pub missing: u64,
     /// Rows where the value had the wrong type (also counted as missing in reports).
     pub type_errors: u64,
-    /// Quantiles, exact min/max, sum and count of the values.
-    pub sketch: QuantileSketch,
+    /// Quantiles (a rank guarantee), exact min/max and count of the values.
+    pub sketch: RankSketch,
     /// Welford mean of the values.
     pub mean: f64,
     /// Welford sum of squared deviations.
@@ -73,7 +76,7 @@ impl Default for NumericProfile {
         Self {
             missing: 0,
             type_errors: 0,
-            sketch: QuantileSketch::default(),
+            sketch: RankSketch::default(),
             mean: 0.0,
             m2: 0.0,
             small_values: Some(Vec::new()),
@@ -115,6 +118,103 @@ pub struct WindowFeatures {
     pub unknown_features: u64,
     /// By feature name (plus `prediction` and `score`).
     pub features: BTreeMap<String, FeatureProfile>,
+}
+
+pub mod legacy {
+    //! Encoding 1 of [`WindowFeatures`](super::WindowFeatures), written before numeric
+    //! features had a rank sketch: the same fields, with the relative-error
+    //! [`QuantileSketch`] in place of the rank sketch.
+    //!
+    //! [`WindowFeaturesV1::upgrade`] carries each bucket into a rank sketch with its exact
+    //! count, the exact minimum and maximum as themselves. An old window therefore answers
+    //! its quantiles exactly while it still has its exact values (at most 4,096), and
+    //! otherwise as it did before: each value is its bucket's representative, within 0.5%
+    //! of itself (the old guarantee, relative, not in rank), and ranks are as the rank
+    //! sketch keeps them. Everything else (counts, moments, bins) is read unchanged.
+
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::{Binned, CategoricalProfile, FeatureProfile, NumericProfile, WindowFeatures};
+    use crate::sketch::{QuantileSketch, RankSketch};
+
+    /// A numeric feature in encoding 1.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NumericProfileV1 {
+        missing: u64,
+        type_errors: u64,
+        sketch: QuantileSketch,
+        mean: f64,
+        m2: f64,
+        small_values: Option<Vec<(f64, u64)>>,
+        exact: Option<Vec<f64>>,
+        bins: Option<Binned>,
+        unbinned: u64,
+    }
+
+    /// A feature in encoding 1.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub enum FeatureProfileV1 {
+        /// Numeric.
+        Numeric(NumericProfileV1),
+        /// Categorical (unchanged).
+        Categorical(CategoricalProfile),
+    }
+
+    /// [`WindowFeatures`] in encoding 1.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct WindowFeaturesV1 {
+        rows: u64,
+        unknown_features: u64,
+        features: BTreeMap<String, FeatureProfileV1>,
+    }
+
+    impl WindowFeaturesV1 {
+        /// The profile in today's form.
+        pub fn upgrade(self) -> WindowFeatures {
+            let features = self
+                .features
+                .into_iter()
+                .map(|(name, profile)| {
+                    let profile = match profile {
+                        FeatureProfileV1::Categorical(p) => FeatureProfile::Categorical(p),
+                        FeatureProfileV1::Numeric(p) => {
+                            let mut sketch = RankSketch::default();
+                            match &p.exact {
+                                // The exact values are the better source.
+                                Some(values) if values.len() as u64 == p.sketch.count() => {
+                                    values.iter().for_each(|v| sketch.insert(*v))
+                                }
+                                _ => {
+                                    for (value, n) in p.sketch.weighted_values() {
+                                        sketch.insert_weighted(value, n);
+                                    }
+                                }
+                            }
+                            FeatureProfile::Numeric(NumericProfile {
+                                missing: p.missing,
+                                type_errors: p.type_errors,
+                                sketch,
+                                mean: p.mean,
+                                m2: p.m2,
+                                small_values: p.small_values,
+                                exact: p.exact,
+                                bins: p.bins,
+                                unbinned: p.unbinned,
+                            })
+                        }
+                    };
+                    (name, profile)
+                })
+                .collect();
+            WindowFeatures {
+                rows: self.rows,
+                unknown_features: self.unknown_features,
+                features,
+            }
+        }
+    }
 }
 
 fn merge_small_values(into: &mut Option<Vec<(f64, u64)>>, from: &Option<Vec<(f64, u64)>>) {
@@ -234,6 +334,32 @@ impl NumericProfile {
                     self.unbinned += theirs.count();
                 }
             }
+        }
+    }
+
+    /// The `q`-quantiles with numpy's default (linear) interpolation: exact from the
+    /// exact values while there are at most [`EXACT_VALUES`], else from the rank sketch
+    /// (between the exact quantiles at `q ± 0.005`).
+    pub fn quantiles(&self, qs: &[f64]) -> Vec<Option<f64>> {
+        match &self.exact {
+            Some(values) if !values.is_empty() && values.len() as u64 == self.sketch.count() => {
+                let mut sorted = values.clone();
+                sorted.sort_unstable_by(f64::total_cmp);
+                qs.iter()
+                    .map(|q| {
+                        let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+                        let lower = position.floor() as usize;
+                        let fraction = position - lower as f64;
+                        Some(match sorted.get(lower + 1) {
+                            Some(high) if fraction > 0.0 => {
+                                sorted[lower] + fraction * (high - sorted[lower])
+                            }
+                            _ => sorted[lower],
+                        })
+                    })
+                    .collect()
+            }
+            _ => self.sketch.quantiles(qs),
         }
     }
 
@@ -426,7 +552,7 @@ impl WindowFeatures {
                         + p.bins
                             .as_ref()
                             .map_or(0, |b| b.slots.len() * 24 + b.deciles.len() * 8)
-                        + p.sketch.bucket_count() * 12
+                        + p.sketch.item_count() * 8
                 }
                 FeatureProfile::Categorical(p) => {
                     128 + p.counts.keys().map(|k| k.len() + 48).sum::<usize>()
@@ -436,13 +562,17 @@ impl WindowFeatures {
         64 + per_feature
     }
 
-    /// A compact encoding for the store.
+    /// A compact encoding for the store (encoding 2: with the rank sketch).
     pub fn encode(&self) -> Vec<u8> {
-        crate::profile::encode_tagged(1, self)
+        crate::profile::encode_tagged(2, self)
     }
 
-    /// Reads what [`Self::encode`] wrote.
+    /// Reads what [`Self::encode`] wrote, or what an older version wrote (encoding 1).
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
-        crate::profile::decode_tagged(1, bytes)
+        match bytes.first() {
+            Some(1) => crate::profile::decode_tagged::<legacy::WindowFeaturesV1>(1, bytes)
+                .map(legacy::WindowFeaturesV1::upgrade),
+            _ => crate::profile::decode_tagged(2, bytes),
+        }
     }
 }

@@ -43,7 +43,11 @@ fn entry(
                 _ => None,
             };
             let sketch = p.map(|p| &p.sketch);
-            let quantile = |q: f64| sketch.and_then(|s| s.quantile(q)).and_then(finite);
+            let quantiles = p.map_or_else(
+                || vec![None; 5],
+                |p| p.quantiles(&[0.05, 0.25, 0.5, 0.75, 0.95]),
+            );
+            let quantile = |i: usize| quantiles[i].and_then(finite);
             let values = p.map_or(0, |p| p.sketch.count());
             let out_of_range = match (reference, reference_feature) {
                 (Some(r), Some(ReferenceFeature::Numeric(numeric))) if numeric.count > 0 => {
@@ -76,11 +80,11 @@ fn entry(
                 missing_share,
                 name: spec.name.clone(),
                 out_of_range,
-                p25: quantile(0.25),
-                p5: quantile(0.05),
-                p50: quantile(0.5),
-                p75: quantile(0.75),
-                p95: quantile(0.95),
+                p25: quantile(1),
+                p5: quantile(0),
+                p50: quantile(2),
+                p75: quantile(3),
+                p95: quantile(4),
                 std: p.and_then(|p| p.std()).and_then(finite),
                 kind: FeatureType::Numeric,
                 type_errors,

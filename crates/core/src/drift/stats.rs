@@ -144,13 +144,14 @@ pub fn numeric_stats(reference: &NumericReference, current: &Binned) -> Option<N
     let edges = &reference.edges;
     let last = reference.slots.len() - 1;
     // Walk the slots in order, tracking both CDFs.
+    // CDFs from integer counts: equal samples give a KS of exactly 0.
+    let (mut r_below, mut c_below) = (0u64, 0u64);
     let (mut f_r, mut f_c) = (0.0f64, 0.0f64);
     let mut ks = 0.0f64;
     let mut wasserstein = 0.0;
     for slot in 0..=last {
         let (r_count, r_sum) = reference.slots[slot];
         let (c_count, c_sum) = current_slots[slot];
-        let (r_share, c_share) = (r_count as f64 / n, c_count as f64 / m_f);
         if slot == 0 {
             // Below the reference minimum: F_r = 0, ∫ F_c = Σ (min − v) / m.
             wasserstein += (c_count as f64 * edges[0] - c_sum) / m_f;
@@ -166,8 +167,10 @@ pub fn numeric_stats(reference: &NumericReference, current: &Binned) -> Option<N
             // the reference's tail slots narrow, the measured error stays under 1%.
             wasserstein += (integral_c - integral_r).abs();
         }
-        f_r += r_share;
-        f_c += c_share;
+        r_below += r_count;
+        c_below += c_count;
+        f_r = r_below as f64 / n;
+        f_c = c_below as f64 / m_f;
         ks = ks.max((f_c - f_r).abs());
     }
     let lambda = (n * m_f / (n + m_f)).sqrt() * ks;
@@ -203,7 +206,10 @@ fn exact_current_ks_wasserstein(reference: &NumericReference, values: &mut [f64]
     let (n, m) = (reference.count as f64, values.len() as f64);
     let edges = &reference.edges;
     let mut next = 0; // index of the next current value to account for
-    let (mut f_r, mut ks, mut wasserstein) = (0.0f64, 0.0f64, 0.0);
+    // The reference CDF from an integer count, so that equal samples give a KS of exactly 0
+    // (a running sum of shares drifts by rounding).
+    let mut below = 0u64;
+    let (mut ks, mut wasserstein) = (0.0f64, 0.0);
     // Below the minimum: F_r = 0.
     while next < values.len() && values[next] < edges[0] {
         wasserstein += (edges[0] - values[next]) / m;
@@ -212,7 +218,8 @@ fn exact_current_ks_wasserstein(reference: &NumericReference, values: &mut [f64]
     ks = ks.max(next as f64 / m);
     for (i, edge) in edges.iter().enumerate() {
         // The point slot at the edge.
-        f_r += reference.slots[2 * i + 1].0 as f64 / n;
+        below += reference.slots[2 * i + 1].0;
+        let f_r = below as f64 / n;
         while next < values.len() && values[next] == *edge {
             next += 1;
         }
@@ -241,7 +248,7 @@ fn exact_current_ks_wasserstein(reference: &NumericReference, values: &mut [f64]
             from = to;
             ks = ks.max((next as f64 / m - (f_r + slope * (to - a))).abs());
         }
-        f_r += reference.slots[2 * i + 2].0 as f64 / n;
+        below += reference.slots[2 * i + 2].0;
     }
     // Above the maximum: F_r = 1.
     let max = edges[edges.len() - 1];

@@ -1,12 +1,15 @@
 //! Mergeable sketches for the statistics that cannot be kept exactly in bounded memory.
 //!
-//! Each sketch's merge is associative and commutative and exact (it adds counts),
-//! so a sketch of merged windows equals the sketch of all their values at once.
+//! The relative-error and score sketches merge exactly (they add counts), so a sketch of
+//! merged windows equals the sketch of all their values at once. The rank sketch's merge
+//! compacts, so it equals it only within its rank guarantee (and is deterministic).
 
 pub mod quantile;
+pub mod rank;
 pub mod score;
 
 pub use quantile::{LatencySketch, QuantileSketch};
+pub use rank::RankSketch;
 pub use score::ScoreHistogram;
 
 /// Merges `from` into `into`, both sorted by key, adding the values of equal keys.

@@ -1,6 +1,7 @@
 //! A relative-error quantile sketch (the DDSketch idea: logarithmic buckets, so every
-//! value is known to within ±α of itself), used for latencies and for the quantiles
-//! of numeric features.
+//! value is known to within ±α of itself), used for latencies. (Numeric features used it
+//! until their profiles moved to the rank sketch, encoding 2 of `WindowFeatures`; profiles
+//! stored before are carried over with [`QuantileSketch::weighted_values`].)
 //!
 //! A value `x` with `|x| ≥` [`MIN_TRACKED`] goes to bucket `ceil(ln|x| / ln γ)` of the
 //! store for its sign, with `γ = (1+α)/(1−α)`; the bucket's representative
@@ -116,6 +117,36 @@ impl QuantileSketch {
     /// The exact maximum.
     pub fn max(&self) -> Option<f64> {
         (self.count > 0).then_some(self.max)
+    }
+
+    /// Every value as the sketch knows it, with counts, ascending: each bucket's
+    /// representative, except that the smallest and the largest value are the exact
+    /// minimum and maximum (as [`Self::quantile`] answers them).
+    pub fn weighted_values(&self) -> Vec<(f64, u64)> {
+        let mut out: Vec<(f64, u64)> = Vec::new();
+        out.extend(
+            self.negative
+                .iter()
+                .rev()
+                .map(|(b, n)| (-representative(*b), *n)),
+        );
+        if self.zero_count > 0 {
+            out.push((0.0, self.zero_count));
+        }
+        out.extend(self.positive.iter().map(|(b, n)| (representative(*b), *n)));
+        // (A well-formed sketch has `count` values in its buckets; a damaged one is read
+        // without panicking.)
+        if self.count >= 1 && !out.is_empty() {
+            out[0].1 = out[0].1.saturating_sub(1);
+            out.insert(0, (self.min, 1));
+        }
+        if self.count >= 2 && out.len() >= 2 {
+            let last = out.len() - 1;
+            out[last].1 = out[last].1.saturating_sub(1);
+            out.push((self.max, 1));
+        }
+        out.retain(|(_, n)| *n > 0);
+        out
     }
 
     /// The mean, exact up to floating-point rounding.
@@ -261,5 +292,29 @@ mod tests {
         assert_eq!(right.positive, all.positive);
         assert_eq!(right.negative, all.negative);
         assert_eq!(right.quantile(0.99), all.quantile(0.99));
+    }
+
+    #[test]
+    fn weighted_values_answer_as_the_sketch_does() {
+        let mut sketch = QuantileSketch::default();
+        for v in [-3.0, 0.0, 0.0, 1.0, 1.001, 7.5, 120.0] {
+            sketch.insert(v);
+        }
+        let values = sketch.weighted_values();
+        assert_eq!(values.iter().map(|(_, n)| n).sum::<u64>(), 7);
+        assert_eq!(values.first(), Some(&(-3.0, 1)));
+        assert_eq!(values.last(), Some(&(120.0, 1)));
+        let expanded: Vec<f64> = values
+            .iter()
+            .flat_map(|(v, n)| std::iter::repeat_n(*v, *n as usize))
+            .collect();
+        // In the sketch's order (a bucket's representative may lie just past min or max).
+        for q in [0.0, 0.2, 0.5, 0.8, 1.0] {
+            assert_eq!(
+                sketch.quantile(q),
+                Some(exact_quantile(&expanded, q)),
+                "q={q}"
+            );
+        }
     }
 }

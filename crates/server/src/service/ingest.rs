@@ -173,7 +173,8 @@ pub async fn predictions(
             .map(|e| Observed {
                 version: e.version.clone(),
                 latency_ms: e.latency_ms,
-                labelled: e.label.is_some(),
+                labelled: e.label.is_some() && e.prediction.is_some(),
+                predicted: e.prediction.is_some(),
             })
             .collect();
         Ok((batch, observed, indexes, rejected))
@@ -268,7 +269,7 @@ pub async fn labels(
     state.alerting.data_changed(name, outcome.event_time_range);
     state
         .telemetry
-        .observe_labels(name, &outcome.matched_by_version);
+        .observe_labels(name, &outcome.labelled_by_version);
     for (index, error) in outcome.rejected {
         rejected.push((indexes[index], error));
     }

@@ -118,8 +118,10 @@ pub struct Observed {
     pub version: String,
     /// Its serving latency, in milliseconds.
     pub latency_ms: Option<f64>,
-    /// Whether it carried its label inline.
+    /// Whether it carried its label inline and has an output, so it counts as labelled.
     pub labelled: bool,
+    /// Whether it has an output (a label that waited for it labels it only then).
+    pub predicted: bool,
 }
 
 /// The body formats of `GET /metrics`.
@@ -423,7 +425,8 @@ impl Telemetry {
             }
             let entry = by_version.entry(&event.version).or_default();
             entry.0 += 1;
-            entry.1 += (event.labelled || from_pending.contains(&index)) as u64;
+            entry.1 +=
+                (event.labelled || (event.predicted && from_pending.contains(&index))) as u64;
             if let Some(ms) = event.latency_ms {
                 entry.2.push(ms / 1000.0);
             }
@@ -443,9 +446,9 @@ impl Telemetry {
     }
 
     /// Counts labels joined by a label ingest, by the version of their prediction.
-    pub fn observe_labels(&self, model: &str, matched_by_version: &BTreeMap<String, u64>) {
+    pub fn observe_labels(&self, model: &str, labelled_by_version: &BTreeMap<String, u64>) {
         let now = Instant::now();
-        for (version, count) in matched_by_version {
+        for (version, count) in labelled_by_version {
             let label = self.version_label(model, version, now);
             self.version_labels.get_or_create(&label).inc_by(*count);
         }
