@@ -275,8 +275,9 @@ mod tests {
     fn thresholds(config: &ConfigFile, count: usize) -> Vec<f64> {
         (0..count)
             .map(|i| {
-                config.rules[&format!("r{i:05}")]["condition"]["threshold"]
-                    .as_f64()
+                let condition = config.rules[&format!("r{i:05}")].condition.as_ref();
+                condition
+                    .and_then(|c| c.threshold.as_ref()?.as_f64())
                     .unwrap()
             })
             .collect()
@@ -290,7 +291,7 @@ mod tests {
         for (i, v) in values.iter().enumerate() {
             // TOML wants a float to have a fraction or an exponent: `{:e}` always has one.
             toml_text.push_str(&format!(
-                "[rules.r{i:05}]\ncondition = {{ threshold = {v:e} }}\n"
+                "[rules.r{i:05}]\nmodel = \"m\"\nmetric = \"mae\"\nwindow = \"1d\"\ncondition = {{ threshold = {v:e} }}\n"
             ));
             let shortest = if i.is_multiple_of(2) {
                 format!("{v}")
@@ -299,7 +300,9 @@ mod tests {
             };
             json_rules.insert(
                 format!("r{i:05}"),
-                serde_json::from_str(&format!(r#"{{"condition":{{"threshold":{shortest}}}}}"#))
+                serde_json::from_str(&format!(
+                    r#"{{"model":"m","metric":"mae","window":"1d","condition":{{"threshold":{shortest}}}}}"#
+                ))
                     .unwrap(),
             );
         }

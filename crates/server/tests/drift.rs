@@ -603,6 +603,7 @@ async fn each_step_of_a_series_is_the_answer_of_its_window_alone() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(error_field(&body), "step");
+}
 
 /// The `exact` case (`testdata/drift/gen_exact.py`): the current rows hold exactly the
 /// reference's values, in 17-digit shortest form. Sent as a JSON array and as NDJSON (the
