@@ -752,9 +752,9 @@ fn every_request_is_logged_with_its_status_and_record_counts() {
         &address,
         "POST",
         "/api/v1/models/m/predictions",
-        r#"[{"id": "a", "timestamp": 0, "prediction": 1.5},
-            {"id": "b", "timestamp": 0},
-            {"id": "c", "timestamp": 0, "prediction": 2.5}]"#,
+        r#"[{"id": "a", "timestamp": "2024-03-11T00:00:00Z", "prediction": 1.5},
+            {"id": "b", "timestamp": "2024-03-11T00:00:00Z"},
+            {"id": "c", "timestamp": "2024-03-11T00:00:00Z", "prediction": 2.5}]"#,
     );
     assert_eq!(status, 200, "{body}");
     let (status, body) = http_send(

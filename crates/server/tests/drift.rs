@@ -240,7 +240,7 @@ async fn bad_references_change_nothing() {
     );
     // A step is answered with a series, but not one of 13 million minutes.
     let (status, body) = server
-        .get("/api/v1/models/m/drift?from=2000-01-01T00:00:00Z&step=1m")
+        .get("/api/v1/models/m/drift?from=2000-01-01T00:00:00Z&to=2025-01-01T00:00:00Z&step=1m")
         .await;
     assert_eq!(
         (status, error_field(&body)),
