@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use modelwatch_store::StoreOptions;
 
+pub use crate::alerting::outbound::OutboundConfig;
+
 /// Whether requests must carry a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
@@ -194,55 +196,6 @@ impl HttpConfig {
             *host = host.to_ascii_lowercase();
         }
         Ok(self)
-    }
-}
-
-/// Where notifications may go; `[outbound]` of the configuration file (see
-/// `docs/ALERTING.md`, "Outbound requests").
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OutboundConfig {
-    /// Networks (`10.0.0.0/8`) channels may reach; empty: any that is not denied.
-    pub allow_networks: Vec<String>,
-    /// Networks channels may never reach; they win over `allow_networks`. By default
-    /// the link-local networks and the cloud metadata addresses.
-    pub deny_networks: Vec<String>,
-    /// Whether a webhook's redirect to the same origin (scheme, host and port) is
-    /// followed; a redirect elsewhere never is.
-    pub same_origin_redirects: bool,
-}
-
-impl Default for OutboundConfig {
-    fn default() -> Self {
-        Self {
-            allow_networks: Vec::new(),
-            deny_networks: [
-                "169.254.0.0/16",
-                "fe80::/10",
-                "fd00:ec2::254/128",
-                "100.100.100.200/32",
-            ]
-            .map(String::from)
-            .to_vec(),
-            same_origin_redirects: false,
-        }
-    }
-}
-
-impl OutboundConfig {
-    /// Checks that every network parses.
-    pub fn validate(&self) -> Result<(), modelwatch_core::FieldError> {
-        for (key, list) in [
-            ("allow_networks", &self.allow_networks),
-            ("deny_networks", &self.deny_networks),
-        ] {
-            for (i, network) in list.iter().enumerate() {
-                network
-                    .parse::<crate::alerting::outbound::Network>()
-                    .map_err(|e| modelwatch_core::FieldError::new(format!("{key}[{i}]"), e))?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -215,6 +215,17 @@ pub mod legacy {
             }
         }
     }
+
+    impl WindowFeatures {
+        /// Reads what [`Self::encode`] wrote, or what an older version wrote (encoding 1).
+        pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
+            match bytes.first() {
+                Some(1) => crate::profile::decode_tagged::<WindowFeaturesV1>(1, bytes)
+                    .map(WindowFeaturesV1::upgrade),
+                _ => crate::profile::decode_tagged(2, bytes),
+            }
+        }
+    }
 }
 
 fn merge_small_values(into: &mut Option<Vec<(f64, u64)>>, from: &Option<Vec<(f64, u64)>>) {
@@ -565,14 +576,5 @@ impl WindowFeatures {
     /// A compact encoding for the store (encoding 2: with the rank sketch).
     pub fn encode(&self) -> Vec<u8> {
         crate::profile::encode_tagged(2, self)
-    }
-
-    /// Reads what [`Self::encode`] wrote, or what an older version wrote (encoding 1).
-    pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
-        match bytes.first() {
-            Some(1) => crate::profile::decode_tagged::<legacy::WindowFeaturesV1>(1, bytes)
-                .map(legacy::WindowFeaturesV1::upgrade),
-            _ => crate::profile::decode_tagged(2, bytes),
-        }
     }
 }
