@@ -121,7 +121,7 @@ pub struct WindowFeatures {
 }
 
 pub mod legacy {
-    //! Encoding 1 of [`WindowFeatures`](super::WindowFeatures), written before numeric
+    //! Encoding 1 of [`WindowFeatures`], written before numeric
     //! features had a rank sketch: the same fields, with the relative-error
     //! [`QuantileSketch`] in place of the rank sketch.
     //!
