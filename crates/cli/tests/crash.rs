@@ -595,6 +595,43 @@ async fn consistent_counts(client: &reqwest::Client, base: &str) -> u64 {
     stored
 }
 
+/// The live generation of a SQLite WAL file: the frames after the header whose salts
+/// match the header's. A checkpoint restarts the WAL from its start with new salts, so
+/// frames of older generations linger past the live ones until overwritten.
+struct WalGeneration {
+    salts: [u8; 8],
+    frame_len: u64,
+    frames: u64,
+    /// For each commit frame, the number of frames up to and including it.
+    commits: Vec<u64>,
+}
+
+fn wal_generation(wal: &std::path::Path) -> WalGeneration {
+    let bytes = std::fs::read(wal).unwrap();
+    assert!(bytes.len() >= 32, "no WAL header");
+    let page_size = u32::from_be_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let salts: [u8; 8] = bytes[16..24].try_into().unwrap();
+    let frame_len = 24 + page_size;
+    let (mut frames, mut commits, mut offset) = (0, Vec::new(), 32);
+    while offset + frame_len <= bytes.len() && bytes[offset + 8..offset + 16] == salts {
+        frames += 1;
+        if bytes[offset + 4..offset + 8] != [0; 4] {
+            commits.push(frames);
+        }
+        offset += frame_len;
+    }
+    WalGeneration {
+        salts,
+        frame_len: frame_len as u64,
+        frames,
+        commits,
+    }
+}
+
+/// SQLite checkpoints on its own once the WAL holds 1,000 frames; a generation well
+/// below that has not been copied into the database file.
+const FRAMES_BELOW_AUTOCHECKPOINT: u64 = 900;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_wal_recovers_to_a_consistent_earlier_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -607,18 +644,43 @@ async fn a_torn_wal_recovers_to_a_consistent_earlier_state() {
         .send()
         .await
         .unwrap();
-    let acknowledged = ingest_batches(&client, &server.base, 0..30).await;
+    let mut acknowledged = ingest_batches(&client, &server.base, 0..30).await;
+    // Make sure an acknowledged batch follows a commit in the same WAL generation, with
+    // no checkpoint since: tearing the WAL after that commit must then lose the batch.
+    let wal = dir.path().join("modelwatch.sqlite-wal");
+    let mut batch = 30;
+    let salts = loop {
+        let before = wal_generation(&wal);
+        acknowledged += ingest_batches(&client, &server.base, batch..batch + 1).await;
+        batch += 1;
+        let after = wal_generation(&wal);
+        if !before.commits.is_empty()
+            && before.salts == after.salts
+            && after.frames < FRAMES_BELOW_AUTOCHECKPOINT
+        {
+            break after.salts;
+        }
+        assert!(
+            batch < 100,
+            "the WAL never held two commits of one generation"
+        );
+    };
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    // Tear the newest WAL frames: cut the file in the middle of its last pages.
-    let wal = dir.path().join("modelwatch.sqlite-wal");
-    let length = std::fs::metadata(&wal).unwrap().len();
-    assert!(length > 3 * 4096, "the WAL holds the acknowledged writes");
+    // Tear the WAL in the middle of the frame that follows the generation's first commit.
+    let generation = wal_generation(&wal);
+    assert_eq!(generation.salts, salts, "the WAL restarted after the kill");
+    let first_commit = generation.commits[0];
+    assert!(
+        generation.frames > first_commit,
+        "nothing follows the first commit"
+    );
+    let cut = 32 + first_commit * generation.frame_len + generation.frame_len / 2;
     std::fs::OpenOptions::new()
         .write(true)
         .open(&wal)
         .unwrap()
-        .set_len(length - 4096 - 1000)
+        .set_len(cut)
         .unwrap();
     server = start(dir.path());
     wait_healthy(&client, &server.base).await;
@@ -805,15 +867,24 @@ async fn a_queued_notification_survives_kill_dash_nine() {
     );
     let alerts = get_json(&client, &format!("{}/api/v1/alerts", server.base)).await;
     assert_eq!(alerts["alerts"].as_array().unwrap().len(), 1, "{alerts}");
-    let events = get_json(&client, &format!("{}/api/v1/events", server.base)).await;
-    let kinds: Vec<&str> = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    // The receiver records the body before it answers, and the server records the
+    // delivery only after the answer: wait for the record.
+    let mut kinds = Vec::new();
+    for _ in 0..300 {
+        let events = get_json(&client, &format!("{}/api/v1/events", server.base)).await;
+        kinds = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect();
+        if kinds.iter().any(|k| k == "notified") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
-        kinds.contains(&"notified") && kinds.contains(&"firing"),
+        kinds.iter().any(|k| k == "notified") && kinds.iter().any(|k| k == "firing"),
         "{kinds:?}"
     );
 }

@@ -148,15 +148,17 @@ async fn alerts_reach_a_real_alertmanager_with_their_labels() {
             .unwrap()
             .contains("accuracy of model credit = 0.5")
     );
-    let (_, events) = server.get("/api/v1/events").await;
-    assert!(
+    // Alertmanager shows the alert before modelwatch has its answer and records the
+    // delivery: wait for the record.
+    eventually(20, "the delivery in the event log", || async {
+        let (_, events) = server.get("/api/v1/events").await;
         events["events"]
-            .as_array()
-            .unwrap()
+            .as_array()?
             .iter()
-            .any(|e| e["kind"] == "notified"),
-        "{events}"
-    );
+            .any(|e| e["kind"] == "notified")
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
