@@ -168,7 +168,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .transpose()?;
     let state = modelwatch_server::AppState::open(&server_config)?;
     if server_config.auth == modelwatch_server::auth::AuthMode::Required {
-        let active = state.store.count_active_tokens()?;
+        let active = state.catalog.store.count_active_tokens()?;
         if active == 0 {
             return Err(usage(format!(
                 "authentication is required on {listen}, but no token exists: create one with `modelwatch token create --data-dir {} --scope admin`, or pass --auth off to serve without authentication",
@@ -177,12 +177,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(path) = &args.config {
-        modelwatch_server::alerting::declare::declare(&state, &file.declarations())
+        modelwatch_server::alerting::declare::declare(&state.catalog, &file.declarations())
             .await
             .map_err(|e| usage(format!("config file {}: {e}", path.display())))?;
     }
     let listener = bind(listen).await?;
-    let closed = state.store.closed();
+    let closed = state.catalog.store.closed();
     let address = listener.local_addr()?;
     let scheme = if tls_config.is_some() {
         "https"

@@ -102,7 +102,7 @@ async fn main() {
     // answer every query below), which keeps the file small.
     config.store.retention.minute_profiles_ms = modelwatch_core::time::HOUR_MS;
     let state = AppState::open(&config).expect("open");
-    let store = state.store.clone();
+    let store = state.catalog.store.clone();
     let closed = store.closed();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

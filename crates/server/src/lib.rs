@@ -95,8 +95,12 @@ async fn serve_with(
 ) -> std::io::Result<()> {
     install_crypto_provider();
     let stop = tokio_util::sync::CancellationToken::new();
-    let engine = tokio::spawn(alerting::engine::Engine::run(state.clone(), stop.clone()));
-    let store = state.store.clone();
+    let engine = tokio::spawn(alerting::engine::Engine::run(
+        state.catalog.clone(),
+        state.dispatch.clone(),
+        stop.clone(),
+    ));
+    let store = state.catalog.store.clone();
     let asked = Arc::new(tokio::sync::Notify::new());
     let signal = asked.clone();
     let shutdown = async move {
@@ -104,8 +108,8 @@ async fn serve_with(
         store.stop_writes();
         signal.notify_one();
     };
-    let limits = state.http.clone();
-    let served = connections::serve(listener, tls, api::router(state), limits, shutdown);
+    let limits = crate::config::HttpConfig::clone(&state.http);
+    let served = connections::serve(listener, tls, api::router(&state), limits, shutdown);
     let served = tokio::select! {
         served = served => served,
         _ = async {

@@ -1,11 +1,14 @@
-//! The server's shared state: the store, the caches of models and references, the
-//! alerting registry, telemetry and the configuration. Built once at start; every
-//! handler, the service layer and the alerting engine read it.
+//! The server's shared state, built once at start, in parts: the [`Catalog`] (store,
+//! caches, alerting registry) that the service layer and the data routes work on, the
+//! [`Gate`] of authentication, ingest admission, the `/metrics` model gauges, the HTTP
+//! checks and the notifications' [`Dispatch`]. The router's state is [`AppState`]; each
+//! route, middleware and task extracts only the parts it needs ([`FromRef`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use modelwatch_core::drift::ReferenceProfile;
 use modelwatch_store::{ModelEntry, SqliteStore, Storage};
 
@@ -13,8 +16,26 @@ use crate::config::{AuthMode, HttpConfig, Limits, MetricsConfig, ServerConfig};
 use crate::pii::PiiKey;
 use crate::registry::{Models, References, UploadedReference};
 
-/// Shared by every request handler.
+/// The server's state, in parts: each route, middleware and task takes only the parts
+/// it needs (axum's [`FromRef`]), never the whole. Cloning it clones pointers.
+#[derive(Clone)]
 pub struct AppState {
+    /// The store, its caches and the alerting registry: what the service layer works on.
+    pub catalog: Arc<Catalog>,
+    /// Who may call: the authentication mode and the token cache.
+    pub gate: Arc<Gate>,
+    /// Admission of ingest requests (see [`Limits::max_concurrent_ingest`]).
+    pub ingest_permits: IngestPermits,
+    /// The model series of `GET /metrics`.
+    pub monitoring: Arc<Monitoring>,
+    /// Connection limits and the checks of cross-site requests.
+    pub http: Arc<HttpConfig>,
+    /// How notifications leave the server.
+    pub dispatch: Arc<Dispatch>,
+}
+
+/// The store, its caches and the alerting registry.
+pub struct Catalog {
     /// The durable store, behind the storage boundary.
     pub store: Arc<dyn Storage>,
     /// Models by name (a cache of the store's).
@@ -31,22 +52,80 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Rules, channels and silences.
     pub alerting: crate::alerting::Alerting,
+}
+
+/// Who may call.
+pub struct Gate {
     /// Whether requests need a token.
     pub auth: AuthMode,
     /// Recent token lookups.
     pub tokens: crate::auth::TokenCache,
-    /// Admission of ingest requests (see [`Limits::max_concurrent_ingest`]).
-    pub ingest_permits: Arc<tokio::sync::Semaphore>,
-    /// The model series of `GET /metrics`.
+    /// Where tokens are kept.
+    pub store: Arc<dyn Storage>,
+}
+
+/// The permits of ingest requests being read.
+#[derive(Clone)]
+pub struct IngestPermits(pub Arc<tokio::sync::Semaphore>);
+
+/// The model series of `GET /metrics`: what they cover and when they were computed.
+pub struct Monitoring {
+    /// The models whose series are computed.
+    pub catalog: Arc<Catalog>,
+    /// Which series, over what window.
     pub metrics: MetricsConfig,
     /// When the model gauges were last computed (one computation at a time).
-    pub model_gauges_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
-    /// Connection limits and the checks of cross-site requests.
-    pub http: HttpConfig,
+    pub refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How notifications leave the server.
+pub struct Dispatch {
     /// Where notifications may go.
     pub destinations: Arc<crate::alerting::outbound::Destinations>,
     /// The HTTP client of the channels (no redirect elsewhere, permitted networks only).
     pub outbound: reqwest::Client,
+}
+
+impl FromRef<AppState> for Arc<Catalog> {
+    fn from_ref(state: &AppState) -> Self {
+        state.catalog.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Gate> {
+    fn from_ref(state: &AppState) -> Self {
+        state.gate.clone()
+    }
+}
+
+impl FromRef<AppState> for AuthMode {
+    fn from_ref(state: &AppState) -> Self {
+        state.gate.auth
+    }
+}
+
+impl FromRef<AppState> for IngestPermits {
+    fn from_ref(state: &AppState) -> Self {
+        state.ingest_permits.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Monitoring> {
+    fn from_ref(state: &AppState) -> Self {
+        state.monitoring.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<HttpConfig> {
+    fn from_ref(state: &AppState) -> Self {
+        state.http.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Dispatch> {
+    fn from_ref(state: &AppState) -> Self {
+        state.dispatch.clone()
+    }
 }
 
 /// Why the server could not start.
@@ -96,8 +175,8 @@ impl AppState {
             crate::alerting::outbound::Destinations::new(&config.outbound)
                 .map_err(StartError::Outbound)?,
         );
-        Ok(Arc::new(Self {
-            store,
+        let catalog = Arc::new(Catalog {
+            store: store.clone(),
             models,
             references: References::new(references),
             pii,
@@ -105,19 +184,32 @@ impl AppState {
             telemetry: crate::telemetry::Telemetry::new(config.metrics.max_versions),
             data_dir: config.data_dir.clone(),
             alerting,
-            auth: config.auth,
-            tokens: crate::auth::TokenCache::default(),
-            ingest_permits: Arc::new(tokio::sync::Semaphore::new(
+        });
+        Ok(Arc::new(Self {
+            gate: Arc::new(Gate {
+                auth: config.auth,
+                tokens: crate::auth::TokenCache::default(),
+                store,
+            }),
+            ingest_permits: IngestPermits(Arc::new(tokio::sync::Semaphore::new(
                 config.limits.max_concurrent_ingest.max(1),
-            )),
-            metrics: config.metrics.clone(),
-            model_gauges_refreshed: tokio::sync::Mutex::new(None),
-            http: config.http.clone(),
-            destinations: destinations.clone(),
-            outbound: crate::alerting::outbound::client(&config.outbound, destinations),
+            ))),
+            monitoring: Arc::new(Monitoring {
+                catalog: catalog.clone(),
+                metrics: config.metrics.clone(),
+                refreshed: tokio::sync::Mutex::new(None),
+            }),
+            http: Arc::new(config.http.clone()),
+            dispatch: Arc::new(Dispatch {
+                destinations: destinations.clone(),
+                outbound: crate::alerting::outbound::client(&config.outbound, destinations),
+            }),
+            catalog,
         }))
     }
+}
 
+impl Catalog {
     /// The current reference of a model, if any.
     pub fn reference(&self, model_id: i64) -> Option<Arc<ReferenceProfile>> {
         self.references.get(model_id)

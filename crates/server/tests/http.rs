@@ -680,7 +680,7 @@ async fn every_operation_of_the_openapi_description_is_routed() {
 async fn a_stop_is_bounded_while_a_commit_hangs_and_queued_writes_are_not_applied() {
     let dir = tempfile::tempdir().unwrap();
     let state = AppState::open(&ServerConfig::new(dir.path())).unwrap();
-    let store = state.store.clone();
+    let store = state.catalog.store.clone();
     modelwatch_server::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

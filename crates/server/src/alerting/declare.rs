@@ -24,7 +24,10 @@ pub struct Declarations {
 }
 
 /// Applies `declarations`; the error names the section, entry and field.
-pub async fn declare(state: &crate::AppState, declarations: &Declarations) -> Result<(), String> {
+pub async fn declare(
+    catalog: &crate::state::Catalog,
+    declarations: &Declarations,
+) -> Result<(), String> {
     let describe = |section: &str, name: &str, error: ApiError| match error.field {
         Some(field) => format!("{section}.{name}.{field}: {}", error.message),
         None => format!("{section}.{name}: {}", error.message),
@@ -32,29 +35,29 @@ pub async fn declare(state: &crate::AppState, declarations: &Declarations) -> Re
     for (name, definition) in &declarations.models {
         let model = modelwatch_core::Model::new(name, definition.clone())
             .map_err(|e| describe("models", name, ApiError::invalid(e)))?;
-        crate::service::models::store_model(state, model)
+        crate::service::models::store_model(catalog, model)
             .await
             .map_err(|e| describe("models", name, e))?;
     }
     for (name, definition) in &declarations.channels {
-        state
+        catalog
             .alerting
-            .put_channel(state.store.as_ref(), name, definition.clone())
+            .put_channel(catalog.store.as_ref(), name, definition.clone())
             .await
             .map_err(|e| describe("channels", name, e))?;
     }
     for (name, definition) in &declarations.rules {
-        let model = state.model(&definition.model);
-        state
+        let model = catalog.model(&definition.model);
+        catalog
             .alerting
-            .put_rule(state.store.as_ref(), name, definition.clone(), model)
+            .put_rule(catalog.store.as_ref(), name, definition.clone(), model)
             .await
             .map_err(|e| describe("rules", name, e))?;
     }
     for (name, definition) in &declarations.silences {
-        state
+        catalog
             .alerting
-            .put_silence(state.store.as_ref(), name, definition.clone())
+            .put_silence(catalog.store.as_ref(), name, definition.clone())
             .await
             .map_err(|e| describe("silences", name, e))?;
     }

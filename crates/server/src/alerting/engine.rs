@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::deliver::{Failure, MAX_ATTEMPTS, Notification, backoff_ms, send};
 use super::evaluate::{Change, ModelView, evaluate};
-use crate::AppState;
+use crate::state::{Catalog, Dispatch};
 
 /// How often the engine looks at the clock when nothing wakes it.
 const TICK: Duration = Duration::from_millis(250);
@@ -69,7 +69,7 @@ struct Delivery {
 
 /// The engine's state between rounds.
 pub struct Engine {
-    app: Arc<AppState>,
+    catalog: Arc<Catalog>,
     rules: HashMap<String, RuleEntry>,
     /// Saved states of rules that no longer exist and whose definition cannot be rebuilt
     /// (their model is gone): the first round resolves their alerts and forgets them.
@@ -83,7 +83,8 @@ pub struct Engine {
         mpsc::UnboundedSender<Delivery>,
         mpsc::UnboundedReceiver<Delivery>,
     ),
-    client: reqwest::Client,
+    /// The channels' HTTP client and where it may send.
+    dispatch: Arc<Dispatch>,
     again: bool,
 }
 
@@ -179,10 +180,9 @@ fn describe(
 
 impl Engine {
     /// Loads the engine's state from the store.
-    fn load(app: Arc<AppState>) -> Result<Self, StoreError> {
-        let outbound = app.outbound.clone();
-        let store = &app.store;
-        let registry = app.alerting.rules();
+    fn load(catalog: Arc<Catalog>, dispatch: Arc<Dispatch>) -> Result<Self, StoreError> {
+        let store = &catalog.store;
+        let registry = catalog.alerting.rules();
         let mut rules = HashMap::new();
         let mut orphans = Vec::new();
         for row in store.load_rule_states()? {
@@ -211,7 +211,7 @@ impl Engine {
                 // it, resolving and notifying its open alert as it would have.
                 _ => {
                     let old = saved_definition.and_then(|definition| {
-                        let model = app.model(&row.model)?;
+                        let model = catalog.model(&row.model)?;
                         Rule::from_definition(&row.rule, definition, &model.model).ok()
                     });
                     match old {
@@ -251,7 +251,7 @@ impl Engine {
             .map(|row| (row.id, row))
             .collect();
         Ok(Self {
-            app,
+            catalog,
             rules,
             orphans,
             groups,
@@ -260,18 +260,15 @@ impl Engine {
             chunks: HashMap::new(),
             muted_logged: HashSet::new(),
             deliveries: mpsc::unbounded_channel(),
-            client: outbound,
+            dispatch,
             again: false,
         })
     }
 
     /// Runs until `stop` is cancelled. Deliveries still in flight then stay queued and
     /// are retried after the next start.
-    pub async fn run(app: Arc<AppState>, stop: CancellationToken) {
-        let loaded = {
-            let app = app.clone();
-            tokio::task::spawn_blocking(move || Engine::load(app)).await
-        };
+    pub async fn run(catalog: Arc<Catalog>, dispatch: Arc<Dispatch>, stop: CancellationToken) {
+        let loaded = tokio::task::spawn_blocking(move || Engine::load(catalog, dispatch)).await;
         let mut engine = match loaded {
             Ok(Ok(engine)) => engine,
             Ok(Err(error)) => {
@@ -287,7 +284,7 @@ impl Engine {
             if !engine.again {
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = engine.app.alerting.wake.notified() => {}
+                    _ = engine.catalog.alerting.wake.notified() => {}
                     _ = tokio::time::sleep(TICK) => {}
                 }
             }
@@ -314,8 +311,10 @@ impl Engine {
 
     async fn reload(&mut self) {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let app = self.app.clone();
-        if let Ok(Ok(fresh)) = tokio::task::spawn_blocking(move || Engine::load(app)).await {
+        let (catalog, dispatch) = (self.catalog.clone(), self.dispatch.clone());
+        if let Ok(Ok(fresh)) =
+            tokio::task::spawn_blocking(move || Engine::load(catalog, dispatch)).await
+        {
             let deliveries = std::mem::replace(&mut self.deliveries, mpsc::unbounded_channel());
             *self = fresh;
             self.deliveries = deliveries;
@@ -323,14 +322,14 @@ impl Engine {
     }
 
     fn model_view(&mut self, model: &str, newest: &HashMap<String, i64>) -> Option<ModelView> {
-        let entry = self.app.model(model)?;
-        let reference = self.app.reference_with_time(entry.id);
+        let entry = self.catalog.model(model)?;
+        let reference = self.catalog.reference_with_time(entry.id);
         let chunks = match &reference {
             Some((_, uploaded)) => match self.chunks.get(&entry.id) {
                 Some((at, chunks)) if at == uploaded => chunks.clone(),
                 _ => {
                     let loaded = self
-                        .app
+                        .catalog
                         .store
                         .load_reference_chunks(entry.id)
                         .ok()
@@ -356,8 +355,8 @@ impl Engine {
     async fn round(&mut self) -> Result<(), StoreError> {
         self.again = false;
         let now = now_ms();
-        let changes = self.app.alerting.take_changes();
-        let rules = self.app.alerting.rules();
+        let changes = self.catalog.alerting.take_changes();
+        let rules = self.catalog.alerting.rules();
         let mut write = RoundWrite::default();
 
         // Rules deleted or redefined: their open alert resolves now, their state goes.
@@ -399,7 +398,7 @@ impl Engine {
         }
         if !self.orphans.is_empty() {
             let orphans = std::mem::take(&mut self.orphans);
-            self.app
+            self.catalog
                 .store
                 .write_alerting(move |tx| {
                     for rule in &orphans {
@@ -434,7 +433,7 @@ impl Engine {
         let newest: HashMap<String, i64> = if self.rules.is_empty() {
             HashMap::new()
         } else {
-            let store = self.app.store.clone();
+            let store = self.catalog.store.clone();
             tokio::task::spawn_blocking(move || store.newest_event_times())
                 .await
                 .map_err(|e| StoreError::WriteFailed(e.to_string()))??
@@ -452,7 +451,7 @@ impl Engine {
                 || changed.is_some()
                 || (rule.clock == Clock::Wall && {
                     let lateness = self
-                        .app
+                        .catalog
                         .model(&rule.model)
                         .map_or(0, |m| m.model.allowed_lateness_ms);
                     entry
@@ -474,12 +473,12 @@ impl Engine {
             due.push((name, rule, view, std::mem::take(&mut entry.state), changed));
         }
         if needs_flush {
-            self.app.store.flush().await?;
+            self.catalog.store.flush().await?;
         }
         let started = std::time::Instant::now();
         let judged_rules = due.len();
         if !due.is_empty() {
-            let store = self.app.store.clone();
+            let store = self.catalog.store.clone();
             let judged = tokio::task::spawn_blocking(move || {
                 due.into_iter()
                     .map(|(name, rule, view, mut state, changed)| {
@@ -535,7 +534,7 @@ impl Engine {
             return Ok(());
         }
         self.commit(write, now).await?;
-        let telemetry = &self.app.telemetry;
+        let telemetry = &self.catalog.telemetry;
         if judged_rules > 0 {
             telemetry.alert_rounds.inc();
             telemetry.alert_rules_judged.inc_by(judged_rules as u64);
@@ -554,7 +553,7 @@ impl Engine {
         now: i64,
         write: &mut RoundWrite,
     ) {
-        let channels = self.app.alerting.channels();
+        let channels = self.catalog.alerting.channels();
         for name in &rule.channels {
             let Some(channel) = channels.get(name) else {
                 continue;
@@ -573,8 +572,8 @@ impl Engine {
     }
 
     fn look_at_groups(&mut self, now: i64, write: &mut RoundWrite) {
-        let channels = self.app.alerting.channels();
-        let silences = self.app.alerting.silences();
+        let channels = self.catalog.alerting.channels();
+        let silences = self.catalog.alerting.silences();
         let mut emptied = Vec::new();
         for ((channel_name, key), group) in self.groups.iter_mut() {
             let Some(channel) = channels.get(channel_name) else {
@@ -675,7 +674,7 @@ impl Engine {
             .map(|o| (o.name.clone(), o.model.clone()))
             .collect();
         let (rules, queued) = self
-            .app
+            .catalog
             .store
             .write_alerting(move |tx| {
                 let mut out = Vec::new();
@@ -740,7 +739,7 @@ impl Engine {
                     rule: name.clone(),
                     model: entry.rule.model.clone(),
                 };
-                self.app
+                self.catalog
                     .telemetry
                     .alert_firing
                     .get_or_create(&label)
@@ -754,7 +753,7 @@ impl Engine {
                 rule: name.0,
                 model: name.1,
             };
-            self.app.telemetry.alert_firing.remove(&label);
+            self.catalog.telemetry.alert_firing.remove(&label);
         }
         for row in queued {
             self.outbox.insert(row.id, row);
@@ -765,7 +764,7 @@ impl Engine {
     /// Starts a delivery for every queued notification that is due.
     fn deliver_due(&mut self) {
         let now = now_ms();
-        let channels = self.app.alerting.channels();
+        let channels = self.catalog.alerting.channels();
         for row in self.outbox.values() {
             if row.next_attempt_ms > now || self.in_flight.contains(&row.id) {
                 continue;
@@ -775,14 +774,14 @@ impl Engine {
             let sender = self.deliveries.0.clone();
             let channel = channels.get(&row.channel).cloned();
             let notification = serde_json::from_str::<Notification>(&row.payload);
-            let client = self.client.clone();
-            let wake = self.app.clone();
+            let dispatch = self.dispatch.clone();
+            let wake = self.catalog.clone();
             tokio::spawn(async move {
                 let result = match (channel, notification) {
                     (Some(channel), Ok(notification)) => {
                         send(
-                            &client,
-                            &wake.destinations,
+                            &dispatch.outbound,
+                            &dispatch.destinations,
                             &channel,
                             &notification,
                             now_ms(),
@@ -805,7 +804,11 @@ impl Engine {
             channel: channel.to_string(),
             outcome: outcome.to_string(),
         };
-        self.app.telemetry.notifications.get_or_create(&label).inc();
+        self.catalog
+            .telemetry
+            .notifications
+            .get_or_create(&label)
+            .inc();
     }
 
     /// Records finished deliveries: delivered ones leave the outbox, failed ones are
@@ -815,7 +818,7 @@ impl Engine {
             return Ok(());
         }
         let now = now_ms();
-        let channels = self.app.alerting.channels();
+        let channels = self.catalog.alerting.channels();
         let mut updates = Vec::new();
         for Delivery { id, result } in finished {
             self.in_flight.remove(&id);
@@ -878,7 +881,7 @@ impl Engine {
             }
             updates.push((id, retry, events));
         }
-        self.app
+        self.catalog
             .store
             .write_alerting(move |tx| {
                 for (id, retry, events) in updates {

@@ -15,7 +15,7 @@ use axum::routing::MethodRouter;
 
 use crate::auth::{AuthMode, Grant, Scope};
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::state::{AppState, Gate};
 
 /// Which models a route touches, for tokens restricted to some models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,16 +69,16 @@ impl Access {
 
 /// The API's routes, each added with its access.
 pub struct Routes {
-    router: Router<Arc<AppState>>,
-    state: Arc<AppState>,
+    router: Router<AppState>,
+    gate: Arc<Gate>,
 }
 
 impl Routes {
     /// No routes yet.
-    pub fn new(state: Arc<AppState>) -> Self {
+    pub fn new(gate: Arc<Gate>) -> Self {
         Self {
             router: Router::new(),
-            state,
+            gate,
         }
     }
 
@@ -86,7 +86,7 @@ impl Routes {
     pub fn route(
         mut self,
         path: &str,
-        methods: impl IntoIterator<Item = (Access, MethodRouter<Arc<AppState>>)>,
+        methods: impl IntoIterator<Item = (Access, MethodRouter<AppState>)>,
     ) -> Self {
         let mut guarded = MethodRouter::new();
         for (access, method) in methods {
@@ -97,16 +97,12 @@ impl Routes {
     }
 
     /// `method` behind the check of `access`.
-    pub fn guard(
-        &self,
-        access: Access,
-        method: MethodRouter<Arc<AppState>>,
-    ) -> MethodRouter<Arc<AppState>> {
-        method.route_layer(from_fn_with_state((self.state.clone(), access), authorize))
+    pub fn guard(&self, access: Access, method: MethodRouter<AppState>) -> MethodRouter<AppState> {
+        method.route_layer(from_fn_with_state((self.gate.clone(), access), authorize))
     }
 
     /// The router, for the fallbacks and layers that apply to every route.
-    pub fn into_router(self) -> Router<Arc<AppState>> {
+    pub fn into_router(self) -> Router<AppState> {
         self.router
     }
 }
@@ -131,7 +127,7 @@ fn model_of(path: &str) -> Option<&str> {
 
 /// The grant of the request's bearer token: `Err` with the `401` answer when it has
 /// none, or an unknown or revoked one.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<Grant>, Response> {
+pub async fn authenticate(gate: &Gate, headers: &HeaderMap) -> Result<Arc<Grant>, Response> {
     let secret = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -142,7 +138,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<G
             "this server needs a token: send `Authorization: Bearer <token>` (create one with `modelwatch token create`)",
         ));
     };
-    match state.tokens.lookup(&state.store, secret).await {
+    match gate.tokens.lookup(&gate.store, secret).await {
         Ok(Some(grant)) => Ok(grant),
         Ok(None) => Err(unauthorized("unknown or revoked token")),
         Err(error) => Err(error.into_response()),
@@ -151,17 +147,17 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<G
 
 /// The check of one route's [`Access`].
 async fn authorize(
-    State((state, access)): State<(Arc<AppState>, Access)>,
+    State((gate, access)): State<(Arc<Gate>, Access)>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let Some(needed) = access.scope else {
         return next.run(request).await;
     };
-    if state.auth == AuthMode::Off {
+    if gate.auth == AuthMode::Off {
         return next.run(request).await;
     }
-    let grant = match authenticate(&state, request.headers()).await {
+    let grant = match authenticate(&gate, request.headers()).await {
         Ok(grant) => grant,
         Err(refusal) => return refusal,
     };

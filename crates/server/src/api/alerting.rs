@@ -19,7 +19,7 @@ use super::extract::{Caller, JsonBody, ValidQuery};
 use crate::alerting::Put;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::alerts::{self, Listing, MAX_LIST};
-use crate::state::AppState;
+use crate::state::{Catalog, Dispatch};
 
 /// Largest definition of a rule, channel or silence, in bytes.
 const DEFINITION_BYTES: usize = 1024 * 1024;
@@ -81,7 +81,7 @@ fn put_status(put: &Put) -> StatusCode {
     }
 }
 
-type Shared = State<Arc<AppState>>;
+type Shared = State<Arc<Catalog>>;
 
 fn other_models() -> ApiError {
     ApiError::new(
@@ -120,7 +120,7 @@ fn read_definition<T: serde::de::DeserializeOwned>(
 
 /// `PUT /api/v1/rules/{rule}`
 async fn put_rule(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(name): Path<String>,
     caller: Caller,
     JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
@@ -131,23 +131,23 @@ async fn put_rule(
     {
         return Err(other_models());
     }
-    if let Some(existing) = state.alerting.rules().get(&name)
+    if let Some(existing) = catalog.alerting.rules().get(&name)
         && !caller.covers(&existing.model)
     {
         return Err(other_models());
     }
     let definition: RuleDefinition = read_definition(Rule::check_name(&name), &body)?;
-    let model = state.model(&definition.model);
-    let (put, rule) = state
+    let model = catalog.model(&definition.model);
+    let (put, rule) = catalog
         .alerting
-        .put_rule(state.store.as_ref(), &name, definition, model)
+        .put_rule(catalog.store.as_ref(), &name, definition, model)
         .await?;
     Ok((put_status(&put), Json(rule.to_json())).into_response())
 }
 
 /// `GET /api/v1/rules`
-async fn list_rules(State(state): Shared, caller: Caller) -> Json<Value> {
-    let rules: Vec<Value> = state
+async fn list_rules(State(catalog): Shared, caller: Caller) -> Json<Value> {
+    let rules: Vec<Value> = catalog
         .alerting
         .rules()
         .values()
@@ -159,11 +159,11 @@ async fn list_rules(State(state): Shared, caller: Caller) -> Json<Value> {
 
 /// `GET /api/v1/rules/{rule}`
 async fn get_rule(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(name): Path<String>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let rule = state
+    let rule = catalog
         .alerting
         .rules()
         .get(&name)
@@ -174,14 +174,14 @@ async fn get_rule(
 }
 
 async fn delete_resource(
-    state: &AppState,
+    catalog: &Catalog,
     resource: Resource,
     kind: &str,
     name: &str,
 ) -> Result<StatusCode, ApiError> {
-    if state
+    if catalog
         .alerting
-        .delete(state.store.as_ref(), resource, name)
+        .delete(catalog.store.as_ref(), resource, name)
         .await?
     {
         Ok(StatusCode::NO_CONTENT)
@@ -192,35 +192,35 @@ async fn delete_resource(
 
 /// `DELETE /api/v1/rules/{rule}`
 async fn delete_rule(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(name): Path<String>,
     caller: Caller,
 ) -> Result<StatusCode, ApiError> {
-    if let Some(rule) = state.alerting.rules().get(&name)
+    if let Some(rule) = catalog.alerting.rules().get(&name)
         && !caller.covers(&rule.model)
     {
         return Err(other_models());
     }
-    delete_resource(&state, Resource::Rules, "rule", &name).await
+    delete_resource(&catalog, Resource::Rules, "rule", &name).await
 }
 
 /// `PUT /api/v1/channels/{channel}`
 async fn put_channel(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(name): Path<String>,
     JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
 ) -> Result<Response, ApiError> {
     let definition = read_definition(Channel::check_name(&name), &body)?;
-    let (put, channel) = state
+    let (put, channel) = catalog
         .alerting
-        .put_channel(state.store.as_ref(), &name, definition)
+        .put_channel(catalog.store.as_ref(), &name, definition)
         .await?;
     Ok((put_status(&put), Json(channel.to_json())).into_response())
 }
 
 /// `GET /api/v1/channels`
-async fn list_channels(State(state): Shared, caller: Caller) -> Json<Value> {
-    let channels: Vec<Value> = state
+async fn list_channels(State(catalog): Shared, caller: Caller) -> Json<Value> {
+    let channels: Vec<Value> = catalog
         .alerting
         .channels()
         .values()
@@ -240,11 +240,11 @@ fn shown(channel: &Channel, caller: &Caller) -> Value {
 
 /// `GET /api/v1/channels/{channel}`
 async fn get_channel(
-    State(state): Shared,
+    State(catalog): Shared,
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let channel = state
+    let channel = catalog
         .alerting
         .channels()
         .get(&name)
@@ -256,10 +256,11 @@ async fn get_channel(
 /// `POST /api/v1/channels/{channel}/test`: sends a test notification through the
 /// channel now, by the path real ones take, and says how it went.
 async fn test_channel(
-    State(state): Shared,
+    State(catalog): Shared,
+    State(dispatch): State<Arc<Dispatch>>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let channel = state
+    let channel = catalog
         .alerting
         .channels()
         .get(&name)
@@ -285,8 +286,8 @@ async fn test_channel(
         }],
     };
     let sent = crate::alerting::deliver::send(
-        &state.outbound,
-        &state.destinations,
+        &dispatch.outbound,
+        &dispatch.destinations,
         &channel,
         &notification,
         now,
@@ -306,30 +307,30 @@ async fn test_channel(
 
 /// `DELETE /api/v1/channels/{channel}`
 async fn delete_channel(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    delete_resource(&state, Resource::Channels, "channel", &name).await
+    delete_resource(&catalog, Resource::Channels, "channel", &name).await
 }
 
 /// `PUT /api/v1/silences/{id}`
 async fn put_silence(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
 ) -> Result<Response, ApiError> {
     let definition = read_definition(Silence::check_id(&id), &body)?;
-    let (put, silence) = state
+    let (put, silence) = catalog
         .alerting
-        .put_silence(state.store.as_ref(), &id, definition)
+        .put_silence(catalog.store.as_ref(), &id, definition)
         .await?;
     Ok((put_status(&put), Json(silence.to_json(now_ms()))).into_response())
 }
 
 /// `GET /api/v1/silences`
-async fn list_silences(State(state): Shared) -> Json<Value> {
+async fn list_silences(State(catalog): Shared) -> Json<Value> {
     let now = now_ms();
-    let silences: Vec<Value> = state
+    let silences: Vec<Value> = catalog
         .alerting
         .silences()
         .values()
@@ -340,10 +341,10 @@ async fn list_silences(State(state): Shared) -> Json<Value> {
 
 /// `GET /api/v1/silences/{id}`
 async fn get_silence(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let silence = state
+    let silence = catalog
         .alerting
         .silences()
         .get(&id)
@@ -354,10 +355,10 @@ async fn get_silence(
 
 /// `DELETE /api/v1/silences/{id}`
 async fn delete_silence(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    delete_resource(&state, Resource::Silences, "silence", &id).await
+    delete_resource(&catalog, Resource::Silences, "silence", &id).await
 }
 
 /// Query of `GET /api/v1/alerts`.
@@ -382,7 +383,7 @@ fn limit(value: Option<i64>) -> Result<i64, ApiError> {
 
 /// `GET /api/v1/alerts?state=firing|resolved|all&model=&limit=`
 async fn list_alerts(
-    State(state): Shared,
+    State(catalog): Shared,
     caller: Caller,
     ValidQuery(query): ValidQuery<AlertQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -407,7 +408,7 @@ async fn list_alerts(
         visible: caller.visible(),
         limit,
     };
-    let alerts = alerts::alerts(&state, filter, listing).await?;
+    let alerts = alerts::alerts(&catalog, filter, listing).await?;
     Ok(Json(json!({"alerts": alerts})))
 }
 
@@ -422,7 +423,7 @@ pub struct EventQuery {
 
 /// `GET /api/v1/events?model=&limit=&before=`: newest first; `before` pages back by id.
 async fn list_events(
-    State(state): Shared,
+    State(catalog): Shared,
     caller: Caller,
     ValidQuery(query): ValidQuery<EventQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -436,6 +437,6 @@ async fn list_events(
         visible: caller.visible(),
         limit: limit(query.limit)?,
     };
-    let events = alerts::events(&state, query.before, listing, caller.is_admin()).await?;
+    let events = alerts::events(&catalog, query.before, listing, caller.is_admin()).await?;
     Ok(Json(json!({"events": events})))
 }

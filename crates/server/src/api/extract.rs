@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use modelwatch_core::body::BodyFormat;
@@ -15,16 +15,23 @@ use serde::de::DeserializeOwned;
 use crate::auth::Grant;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::ingest::Framing;
-use crate::state::AppState;
+use crate::state::Catalog;
 
 /// A request body within `min(limits.max_body_bytes, CAP)` bytes.
 pub struct RawBody<const CAP: usize = { usize::MAX }>(pub Bytes);
 
-impl<const CAP: usize> FromRequest<Arc<AppState>> for RawBody<CAP> {
+impl<S, const CAP: usize> FromRequest<S> for RawBody<CAP>
+where
+    Arc<Catalog>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
-        let limit = state.limits.max_body_bytes.min(CAP);
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let limit = Arc::<Catalog>::from_ref(state)
+            .limits
+            .max_body_bytes
+            .min(CAP);
         let too_large = || {
             ApiError::new(
                 ErrorCode::BodyTooLarge,
@@ -53,10 +60,14 @@ impl<const CAP: usize> FromRequest<Arc<AppState>> for RawBody<CAP> {
 /// its path.
 pub struct JsonBody<T, const CAP: usize = { usize::MAX }>(pub T);
 
-impl<T: DeserializeOwned, const CAP: usize> FromRequest<Arc<AppState>> for JsonBody<T, CAP> {
+impl<S, T: DeserializeOwned, const CAP: usize> FromRequest<S> for JsonBody<T, CAP>
+where
+    Arc<Catalog>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         require_json(request.headers())?;
         let RawBody(bytes) = RawBody::<CAP>::from_request(request, state).await?;
         parse_json(&bytes).map(Self)
@@ -213,19 +224,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// The model named by the path's `{model}`, or `404`.
 pub struct ModelPath(pub Arc<modelwatch_store::ModelEntry>);
 
-impl FromRequestParts<Arc<AppState>> for ModelPath {
+impl<S> FromRequestParts<S> for ModelPath
+where
+    Arc<Catalog>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = axum::response::Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         use axum::response::IntoResponse;
         let axum::extract::Path(name) =
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(IntoResponse::into_response)?;
-        crate::service::models::model_entry(state, &name)
+        crate::service::models::model_entry(&Arc::<Catalog>::from_ref(state), &name)
             .map(Self)
             .map_err(IntoResponse::into_response)
     }

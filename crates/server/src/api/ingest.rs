@@ -18,13 +18,13 @@ use super::extract::{ModelPath, RawBody, RecordFormat};
 use super::request_log::RecordCounts;
 use crate::error::ApiError;
 use crate::service::ingest;
-use crate::state::AppState;
+use crate::state::{AppState, Catalog, IngestPermits};
 
-type Shared = State<Arc<AppState>>;
+type Shared = State<Arc<Catalog>>;
 
 /// The routes of ingest.
-pub fn routes(routes: Routes, state: &Arc<AppState>) -> Routes {
-    let admitted = |method: axum::routing::MethodRouter<Arc<AppState>>| {
+pub fn routes(routes: Routes, state: &AppState) -> Routes {
+    let admitted = |method: axum::routing::MethodRouter<AppState>| {
         method.route_layer(from_fn_with_state(state.clone(), admit_ingest))
     };
     routes
@@ -46,18 +46,19 @@ pub fn routes(routes: Routes, state: &Arc<AppState>) -> Routes {
 
 /// Admission control of ingest (see the module's doc).
 async fn admit_ingest(
-    State(state): Shared,
+    State(catalog): Shared,
+    State(IngestPermits(permits)): State<IngestPermits>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let queue_full = state.store.queue_depth() >= state.store.queue_capacity();
+    let queue_full = catalog.store.queue_depth() >= catalog.store.queue_capacity();
     let permit = if queue_full {
         None
     } else {
-        state.ingest_permits.clone().try_acquire_owned().ok()
+        permits.try_acquire_owned().ok()
     };
     let Some(_permit) = permit else {
-        state.telemetry.requests_shed.inc();
+        catalog.telemetry.requests_shed.inc();
         // Read the body to its end, discarding it chunk by chunk (up to the body limit),
         // so the connection stays usable: answering before the client has finished
         // sending would make the server close it.
@@ -65,7 +66,7 @@ async fn admit_ingest(
         let mut seen = 0usize;
         while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut chunks).await {
             seen += chunk.len();
-            if seen > state.limits.max_body_bytes {
+            if seen > catalog.limits.max_body_bytes {
                 break;
             }
         }
@@ -75,23 +76,23 @@ async fn admit_ingest(
 }
 
 async fn ingest_predictions(
-    State(state): Shared,
+    State(catalog): Shared,
     ModelPath(entry): ModelPath,
     RecordFormat(format): RecordFormat,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let arrival = now_ms();
-    let answer = ingest::predictions(&state, entry, arrival, format, body).await?;
+    let answer = ingest::predictions(&catalog, entry, arrival, format, body).await?;
     Ok(counted(answer))
 }
 
 async fn ingest_labels(
-    State(state): Shared,
+    State(catalog): Shared,
     ModelPath(entry): ModelPath,
     RecordFormat(format): RecordFormat,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let answer = ingest::labels(&state, entry, format, body).await?;
+    let answer = ingest::labels(&catalog, entry, format, body).await?;
     Ok(counted(answer))
 }
 

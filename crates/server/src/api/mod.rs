@@ -15,20 +15,18 @@ pub mod request_checks;
 pub mod request_log;
 pub mod system;
 
-use std::sync::Arc;
-
 use axum::extract::DefaultBodyLimit;
 
 use crate::state::AppState;
 
 /// Every route of the API, with the body limit, the checks of [`request_checks`] and
 /// the request log.
-pub fn router(state: Arc<AppState>) -> axum::Router {
-    let body_limit = state.limits.max_body_bytes;
-    let routes = access::Routes::new(state.clone());
+pub fn router(state: &AppState) -> axum::Router {
+    let body_limit = state.catalog.limits.max_body_bytes;
+    let routes = access::Routes::new(state.gate.clone());
     let routes = system::routes(routes);
     let routes = models::routes(routes);
-    let routes = ingest::routes(routes, &state);
+    let routes = ingest::routes(routes, state);
     let routes = pending::routes(routes);
     let routes = queries::routes(routes);
     let routes = reference::routes(routes);
@@ -44,5 +42,5 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
             request_checks::check,
         ))
         .layer(axum::middleware::from_fn(request_log::log_request))
-        .with_state(state)
+        .with_state(state.clone())
 }

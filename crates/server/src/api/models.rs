@@ -14,9 +14,9 @@ use super::access::{Access, Reach, Routes};
 use super::extract::{Caller, JsonBody};
 use crate::error::ApiError;
 use crate::service::models::{self, Stored};
-use crate::state::AppState;
+use crate::state::Catalog;
 
-type Shared = State<Arc<AppState>>;
+type Shared = State<Arc<Catalog>>;
 
 /// The routes of models.
 pub fn routes(routes: Routes) -> Routes {
@@ -37,29 +37,31 @@ pub fn routes(routes: Routes) -> Routes {
         )
 }
 
-async fn list_models(State(state): Shared, caller: Caller) -> Json<Value> {
-    Json(models::list(&state, caller.visible().as_ref()))
+async fn list_models(State(catalog): Shared, caller: Caller) -> Json<Value> {
+    Json(models::list(&catalog, caller.visible().as_ref()))
 }
 
 async fn get_model(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    models::with_stats(&state, &name).await.map(Json)
+    models::with_stats(&catalog, &name).await.map(Json)
 }
 
 /// The name is checked before the body is read.
 async fn put_model(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(name): Path<String>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     modelwatch_core::schema::validate_model_name(&name).map_err(ApiError::invalid)?;
     let JsonBody(definition) =
-        <JsonBody<ModelDefinition> as axum::extract::FromRequest<_>>::from_request(request, &state)
-            .await?;
+        <JsonBody<ModelDefinition> as axum::extract::FromRequest<_>>::from_request(
+            request, &catalog,
+        )
+        .await?;
     let model = Model::new(&name, definition).map_err(ApiError::invalid)?;
-    Ok(match models::store_model(&state, model).await? {
+    Ok(match models::store_model(&catalog, model).await? {
         Stored::Created(entry) => (StatusCode::CREATED, Json(models::model_json(&entry))),
         Stored::Updated(entry) => (StatusCode::OK, Json(models::model_json(&entry))),
     }
@@ -67,9 +69,9 @@ async fn put_model(
 }
 
 async fn delete_model(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    models::delete(&state, &name).await?;
+    models::delete(&catalog, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,9 +12,9 @@ use super::access::{Access, Reach, Routes};
 use super::extract::{ModelPath, ValidQuery};
 use crate::error::ApiError;
 use crate::service::pending;
-use crate::state::AppState;
+use crate::state::Catalog;
 
-type Shared = State<Arc<AppState>>;
+type Shared = State<Arc<Catalog>>;
 
 /// The routes of pending labels.
 pub fn routes(routes: Routes) -> Routes {
@@ -33,9 +33,9 @@ pub struct PendingQuery {
 }
 
 async fn list_pending(
-    State(state): Shared,
+    State(catalog): Shared,
     ModelPath(entry): ModelPath,
     ValidQuery(query): ValidQuery<PendingQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    pending::list(&state, &entry, query.limit).await.map(Json)
+    pending::list(&catalog, &entry, query.limit).await.map(Json)
 }

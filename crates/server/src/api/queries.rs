@@ -13,9 +13,9 @@ use super::extract::{ModelPath, ValidQuery};
 use crate::error::ApiError;
 use crate::service::answers;
 use crate::service::ranges::{Range, RangeParams};
-use crate::state::AppState;
+use crate::state::Catalog;
 
-type Shared = State<Arc<AppState>>;
+type Shared = State<Arc<Catalog>>;
 
 /// The routes of the range answers.
 pub fn routes(routes: Routes) -> Routes {
@@ -27,28 +27,28 @@ pub fn routes(routes: Routes) -> Routes {
 }
 
 async fn metrics(
-    State(state): Shared,
+    State(catalog): Shared,
     ModelPath(entry): ModelPath,
     ValidQuery(params): ValidQuery<RangeParams>,
 ) -> Result<Json<MetricsAnswer>, ApiError> {
     let range = Range::try_from(params)?;
-    answers::metrics(&state, entry, range).await.map(Json)
+    answers::metrics(&catalog, entry, range).await.map(Json)
 }
 
 async fn drift(
-    State(state): Shared,
+    State(catalog): Shared,
     ModelPath(entry): ModelPath,
     ValidQuery(params): ValidQuery<RangeParams>,
 ) -> Result<Json<DriftAnswer>, ApiError> {
     let range = Range::try_from(params)?;
-    answers::drift(&state, entry, range).await.map(Json)
+    answers::drift(&catalog, entry, range).await.map(Json)
 }
 
 async fn quality(
-    State(state): Shared,
+    State(catalog): Shared,
     ModelPath(entry): ModelPath,
     ValidQuery(params): ValidQuery<RangeParams>,
 ) -> Result<Json<QualityAnswer>, ApiError> {
     let range = Range::try_from(params)?;
-    answers::quality(&state, entry, range).await.map(Json)
+    answers::quality(&catalog, entry, range).await.map(Json)
 }

@@ -13,10 +13,10 @@ use super::access::{Access, Reach, Routes};
 use super::extract::{ModelPath, ValidQuery, content_type, is_ndjson, unsupported};
 use crate::error::ApiError;
 use crate::service::reference;
-use crate::state::AppState;
+use crate::state::Catalog;
 use crate::upload::{ReferenceFormat, body_reader};
 
-type Shared = State<Arc<AppState>>;
+type Shared = State<Arc<Catalog>>;
 
 /// The routes of references.
 pub fn routes(routes: Routes) -> Routes {
@@ -38,7 +38,7 @@ pub struct ReferenceOptions {
 }
 
 async fn put_reference(
-    State(state): Shared,
+    State(catalog): Shared,
     ModelPath(entry): ModelPath,
     ValidQuery(options): ValidQuery<ReferenceOptions>,
     headers: HeaderMap,
@@ -55,15 +55,15 @@ async fn put_reference(
             ));
         }
     };
-    let reader = body_reader(body, state.limits.max_reference_bytes);
-    reference::upload(&state, entry, reader, format, options.skip_invalid)
+    let reader = body_reader(body, catalog.limits.max_reference_bytes);
+    reference::upload(&catalog, entry, reader, format, options.skip_invalid)
         .await
         .map(Json)
 }
 
 async fn get_reference(
-    State(state): Shared,
+    State(catalog): Shared,
     ModelPath(entry): ModelPath,
 ) -> Result<Json<Value>, ApiError> {
-    reference::describe(&state, &entry).map(Json)
+    reference::describe(&catalog, &entry).map(Json)
 }

@@ -16,9 +16,9 @@ use crate::error::ApiError;
 use crate::service::models::model_entry;
 use crate::service::ranges::{Range, RangeParams};
 use crate::service::{blocking, report};
-use crate::state::AppState;
+use crate::state::Catalog;
 
-type Shared = State<Arc<AppState>>;
+type Shared = State<Arc<Catalog>>;
 
 /// The route of the report.
 pub fn routes(routes: Routes) -> Routes {
@@ -48,7 +48,7 @@ enum Format {
 }
 
 async fn get_report(
-    State(state): Shared,
+    State(catalog): Shared,
     Path(name): Path<String>,
     ValidQuery(params): ValidQuery<ReportParams>,
 ) -> Result<Response, ApiError> {
@@ -63,14 +63,14 @@ async fn get_report(
             )));
         }
     };
-    let entry = model_entry(&state, &name)?;
+    let entry = model_entry(&catalog, &name)?;
     let range = Range::try_from(RangeParams {
         from: params.from,
         to: params.to,
         step: params.step,
         version: params.version,
     })?;
-    let body = report::build(&state, entry, range).await?;
+    let body = report::build(&catalog, entry, range).await?;
     let (content_type, text) = match format {
         Format::Json => return Ok(Json(body).into_response()),
         Format::Html => {

@@ -22,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::AuthMode;
 use crate::config::HttpConfig;
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
 
 /// The content types a write may carry (their essence, lowercase).
 const WRITE_CONTENT_TYPES: [&str; 5] = [
@@ -34,10 +33,15 @@ const WRITE_CONTENT_TYPES: [&str; 5] = [
 ];
 
 /// The middleware: refuses a request that fails a check, else passes it on.
-pub async fn check(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn check(
+    State(auth): State<AuthMode>,
+    State(http): State<Arc<HttpConfig>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let checked = refusal(
-        state.auth,
-        &state.http,
+        auth,
+        &http,
         request.method(),
         request.uri().path(),
         request.headers(),

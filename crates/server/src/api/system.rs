@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::access::{Access, Reach, Routes, authenticate};
 use crate::auth::AuthMode;
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::state::{Gate, Monitoring};
 
 /// The routes of the server's own resources.
 pub fn routes(routes: Routes) -> Routes {
@@ -34,12 +34,6 @@ pub fn routes(routes: Routes) -> Routes {
         )
 }
 
-impl FromRef<Arc<AppState>> for AuthMode {
-    fn from_ref(state: &Arc<AppState>) -> Self {
-        state.auth
-    }
-}
-
 /// `200` while serving; says whether requests need a token (the dashboard asks for one
 /// before its first call instead of collecting a `401`).
 async fn healthz(State(auth): State<AuthMode>) -> Json<Value> {
@@ -56,39 +50,42 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-async fn prometheus(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    crate::service::gauges::refresh(&state).await;
-    state.telemetry.process.update(&state.store.files_on_disk());
+async fn prometheus(State(monitoring): State<Arc<Monitoring>>, headers: HeaderMap) -> Response {
+    crate::service::gauges::refresh(&monitoring).await;
+    let catalog = &monitoring.catalog;
+    catalog
+        .telemetry
+        .process
+        .update(&catalog.store.files_on_disk());
     let format = crate::telemetry::Format::negotiate(
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
     );
-    let text = state.telemetry.encode(state.store.queue_depth(), format);
+    let text = catalog
+        .telemetry
+        .encode(catalog.store.queue_depth(), format);
     ([(header::CONTENT_TYPE, format.content_type())], text).into_response()
 }
 
 /// Unknown paths and methods answer only to callers that may call something: with
 /// authentication on, a request without a valid token gets `401` first.
-async fn refuse_anonymous(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    if state.auth == AuthMode::Off {
+async fn refuse_anonymous(gate: &Gate, headers: &HeaderMap) -> Option<Response> {
+    if gate.auth == AuthMode::Off {
         return None;
     }
-    authenticate(state, headers).await.err()
+    authenticate(gate, headers).await.err()
 }
 
 /// `404` for a path no route has.
-pub async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Some(refusal) = refuse_anonymous(&state, &headers).await {
+pub async fn not_found(State(gate): State<Arc<Gate>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refuse_anonymous(&gate, &headers).await {
         return refusal;
     }
     ApiError::new(ErrorCode::NotFound, "no such endpoint").into_response()
 }
 
 /// `405` for a method a route does not take.
-pub async fn method_not_allowed(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refusal) = refuse_anonymous(&state, &headers).await {
+pub async fn method_not_allowed(State(gate): State<Arc<Gate>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refuse_anonymous(&gate, &headers).await {
         return refusal;
     }
     ApiError::new(

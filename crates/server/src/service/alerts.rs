@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::blocking;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::Catalog;
 
 /// Most alerts or events one answer lists.
 pub const MAX_LIST: i64 = 1_000;
@@ -32,11 +32,11 @@ impl Listing {
 
 /// Alerts, newest first: all of them or those in `state` (`firing`, `resolved`).
 pub async fn alerts(
-    state: &AppState,
+    catalog: &Catalog,
     filter: Option<String>,
     listing: Listing,
 ) -> Result<Vec<Value>, ApiError> {
-    let store = state.store.clone();
+    let store = catalog.store.clone();
     let rows = blocking(move || {
         let visible = listing.visible();
         Ok(store.list_alerts(
@@ -48,7 +48,7 @@ pub async fn alerts(
     })
     .await?;
     let now = now_ms();
-    let silences = state.alerting.silences();
+    let silences = catalog.alerting.silences();
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -93,12 +93,12 @@ pub const ADMIN_ONLY_DETAIL: [&str; 2] = ["payload", "response"];
 /// only its models' entries, not server-wide ones; a non-admin sees no payload nor
 /// receiver's answer ([`ADMIN_ONLY_DETAIL`]).
 pub async fn events(
-    state: &AppState,
+    catalog: &Catalog,
     before: Option<i64>,
     listing: Listing,
     admin: bool,
 ) -> Result<Vec<Value>, ApiError> {
-    let store = state.store.clone();
+    let store = catalog.store.clone();
     let rows = blocking(move || {
         let visible = listing.visible();
         Ok(store.list_events(

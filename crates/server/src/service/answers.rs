@@ -15,7 +15,7 @@ use modelwatch_store::ModelEntry;
 use super::blocking;
 use super::ranges::{MergedRange, Range, feature_series, flushed_features, merged_performance};
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::state::Catalog;
 
 /// `404` for a model without a reference.
 pub fn no_reference(name: &str) -> ApiError {
@@ -28,11 +28,11 @@ pub fn no_reference(name: &str) -> ApiError {
 
 /// The metrics answer of `range`: the summary and, with a step, the series.
 pub async fn metrics(
-    state: &AppState,
+    catalog: &Catalog,
     entry: Arc<ModelEntry>,
     range: Range,
 ) -> Result<MetricsAnswer, ApiError> {
-    let store = state.store.clone();
+    let store = catalog.store.clone();
     blocking(move || {
         let MergedRange {
             merged,
@@ -54,15 +54,15 @@ pub async fn metrics(
 /// The drift answer of `range` (`404` without a reference); with a step, also the
 /// answer of each step's window alone.
 pub async fn drift(
-    state: &AppState,
+    catalog: &Catalog,
     entry: Arc<ModelEntry>,
     range: Range,
 ) -> Result<DriftAnswer, ApiError> {
     let name = entry.model.name.clone();
-    let reference = state
+    let reference = catalog
         .reference(entry.id)
         .ok_or_else(|| no_reference(&name))?;
-    let answers = of_features(state, entry, range, move |model, current| {
+    let answers = of_features(catalog, entry, range, move |model, current| {
         drift_answer(model, &reference, current)
     })
     .await?;
@@ -76,12 +76,12 @@ pub async fn drift(
 /// The data quality answer of `range` (against the reference's ranges and categories,
 /// when there is one); with a step, also the answer of each step's window alone.
 pub async fn quality(
-    state: &AppState,
+    catalog: &Catalog,
     entry: Arc<ModelEntry>,
     range: Range,
 ) -> Result<QualityAnswer, ApiError> {
-    let reference = state.reference(entry.id);
-    let answers = of_features(state, entry, range, move |model, current| {
+    let reference = catalog.reference(entry.id);
+    let answers = of_features(catalog, entry, range, move |model, current| {
         quality_answer(model, reference.as_deref(), current)
     })
     .await?;
@@ -105,7 +105,7 @@ struct FeatureAnswers<T> {
 /// The answer of the feature profiles merged over the whole range (read as without a
 /// step, so the summary does not depend on it) and, with a step, of each step's window.
 async fn of_features<T: Send + 'static>(
-    state: &AppState,
+    catalog: &Catalog,
     entry: Arc<ModelEntry>,
     range: Range,
     answer: impl Fn(&Model, &WindowFeatures) -> T + Send + 'static,
@@ -114,8 +114,8 @@ async fn of_features<T: Send + 'static>(
         merged: current,
         first,
         last_end,
-    } = flushed_features(state, &entry, &range).await?;
-    let store = state.store.clone();
+    } = flushed_features(catalog, &entry, &range).await?;
+    let store = catalog.store.clone();
     blocking(move || {
         let model = &entry.model;
         let bounds = AnswerRange::new(

@@ -18,7 +18,7 @@ use modelwatch_store::ModelEntry;
 
 use super::ranges::{Range, merged_features, merged_performance};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::Monitoring;
 use crate::telemetry::labels::{ALL_VERSIONS, OTHER_VERSION, VersionLabel};
 use crate::telemetry::model_gauges::Snapshot;
 
@@ -27,29 +27,30 @@ const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Computes the model gauges again if they are older than the cache TTL (or a model
 /// was deleted since). Failures are logged and leave the previous values.
-pub async fn refresh(state: &Arc<AppState>) {
-    let mut refreshed = state.model_gauges_refreshed.lock().await;
-    let stale = state.telemetry.models.take_stale();
-    if !stale && refreshed.is_some_and(|at| at.elapsed() < state.metrics.cache_ttl) {
+pub async fn refresh(monitoring: &Arc<Monitoring>) {
+    let mut refreshed = monitoring.refreshed.lock().await;
+    let catalog = &monitoring.catalog;
+    let stale = catalog.telemetry.models.take_stale();
+    if !stale && refreshed.is_some_and(|at| at.elapsed() < monitoring.metrics.cache_ttl) {
         return;
     }
     let started = Instant::now();
     // Feature profiles are written lazily: include what the writer holds, unless the
     // write queue is so busy that waiting would stall the scrape (then the drift gauges
     // miss at most the last second of events).
-    match tokio::time::timeout(FLUSH_WAIT, state.store.flush()).await {
+    match tokio::time::timeout(FLUSH_WAIT, catalog.store.flush()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
             tracing::warn!(%error, "cannot flush the store before computing the model gauges")
         }
         Err(_) => tracing::warn!("the store did not flush in time for the model gauges"),
     }
-    let shared = state.clone();
+    let shared = monitoring.clone();
     match tokio::task::spawn_blocking(move || compute(&shared)).await {
         Ok(snapshot) => {
             let seconds = started.elapsed().as_secs_f64();
-            let gauges = &state.telemetry.models;
-            state
+            let gauges = &catalog.telemetry.models;
+            catalog
                 .telemetry
                 .exclusively(|| gauges.apply(snapshot, seconds));
         }
@@ -64,10 +65,10 @@ pub fn trailing_window(newest_ms: i64, window_ms: i64) -> (i64, i64) {
     (to - window_ms, to)
 }
 
-fn compute(state: &AppState) -> Snapshot {
-    let entries = state.models.all();
+fn compute(monitoring: &Monitoring) -> Snapshot {
+    let entries = monitoring.catalog.models.all();
     let mut snapshot = Snapshot::new(entries.len() as i64);
-    let newest = match state.store.newest_event_times() {
+    let newest = match monitoring.catalog.store.newest_event_times() {
         Ok(newest) => newest,
         Err(error) => {
             tracing::warn!(%error, "cannot read the newest event times");
@@ -78,7 +79,7 @@ fn compute(state: &AppState) -> Snapshot {
         let Some(&newest_ms) = newest.get(&entry.model.name) else {
             continue;
         };
-        if let Err(error) = compute_model(state, &entry, newest_ms, &mut snapshot) {
+        if let Err(error) = compute_model(monitoring, &entry, newest_ms, &mut snapshot) {
             tracing::warn!(model = %entry.model.name, error = %error.message, "cannot compute the model gauges");
         }
     }
@@ -86,16 +87,17 @@ fn compute(state: &AppState) -> Snapshot {
 }
 
 fn compute_model(
-    state: &AppState,
+    monitoring: &Monitoring,
     entry: &ModelEntry,
     newest_ms: i64,
     snapshot: &mut Snapshot,
 ) -> Result<(), ApiError> {
-    let store = state.store.as_ref();
+    let (catalog, config) = (&monitoring.catalog, &monitoring.metrics);
+    let store = catalog.store.as_ref();
     let name = &entry.model.name;
-    let (from, to) = trailing_window(newest_ms, state.metrics.window_ms);
+    let (from, to) = trailing_window(newest_ms, config.window_ms);
     snapshot.add_bounds(name, from, to);
-    let max_versions = state.metrics.max_versions;
+    let max_versions = config.max_versions;
     let versions: Vec<String> = store
         .recent_versions(entry.id, from, to, max_versions + 2)?
         .into_iter()
@@ -117,14 +119,14 @@ fn compute_model(
         };
         snapshot.add_window_metrics(&metrics, &label);
     }
-    if let Some(reference) = state.reference(entry.id) {
+    if let Some(reference) = catalog.reference(entry.id) {
         let range = Range {
             from: Some(from),
             to: Some(to),
             ..Range::default()
         };
         let current = merged_features(store, entry.id, &range)?.merged;
-        if current.rows >= state.metrics.drift_min_rows {
+        if current.rows >= config.drift_min_rows {
             let verdicts = drift_verdicts(&entry.model, &reference, &current);
             snapshot.add_drift(name, &verdicts);
         }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::blocking;
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::state::Catalog;
 use crate::telemetry::ModelLabel;
 use crate::telemetry::Observed;
 
@@ -144,7 +144,7 @@ fn answer(
 
 /// Ingests a body of prediction events that arrived at `arrival` (epoch ms).
 pub async fn predictions(
-    state: &AppState,
+    catalog: &Catalog,
     entry: Arc<ModelEntry>,
     arrival: i64,
     framing: Framing,
@@ -152,11 +152,11 @@ pub async fn predictions(
 ) -> Result<Value, ApiError> {
     let name = entry.model.name.clone();
     let name = name.as_str();
-    let (model, pii) = (entry.model.clone(), state.pii.clone());
-    let reference = state.reference(entry.id);
-    let max_records = state.limits.max_records_per_request;
-    let input_limits = state.limits.input();
-    let max_versions = state.limits.max_versions_per_request;
+    let (model, pii) = (entry.model.clone(), catalog.pii.clone());
+    let reference = catalog.reference(entry.id);
+    let max_records = catalog.limits.max_records_per_request;
+    let input_limits = catalog.limits.input();
+    let max_versions = catalog.limits.max_versions_per_request;
     let (batch, observed, indexes, mut rejected) = blocking(move || {
         let (events, indexes, mut rejected) =
             parse_records(&body, framing, &model, max_records, |record| {
@@ -180,16 +180,18 @@ pub async fn predictions(
         Ok((batch, observed, indexes, rejected))
     })
     .await?;
-    let outcome = state
+    let outcome = catalog
         .store
         .ingest(entry, batch, arrival)
         .await
         .inspect_err(|e| {
             if matches!(e, modelwatch_store::StoreError::Overloaded) {
-                state.telemetry.requests_shed.inc();
+                catalog.telemetry.requests_shed.inc();
             }
         })?;
-    state.alerting.data_changed(name, outcome.event_time_range);
+    catalog
+        .alerting
+        .data_changed(name, outcome.event_time_range);
     let not_stored: Vec<usize> = outcome
         .too_old
         .iter()
@@ -197,7 +199,7 @@ pub async fn predictions(
         .chain(&outcome.version_limit)
         .copied()
         .collect();
-    state
+    catalog
         .telemetry
         .observe_ingest(name, &observed, &not_stored, &outcome.labelled_from_pending);
     for old in outcome.too_old {
@@ -216,7 +218,7 @@ pub async fn predictions(
                 "version",
                 format!(
                     "the model holds {} versions already, the most allowed (limits.max_versions_per_model)",
-                    state.limits.max_versions_per_model
+                    catalog.limits.max_versions_per_model
                 ),
             ),
         ));
@@ -233,12 +235,12 @@ pub async fn predictions(
     let label = ModelLabel {
         model: name.to_string(),
     };
-    state
+    catalog
         .telemetry
         .predictions_ingested
         .get_or_create(&label)
         .inc_by(outcome.accepted as u64);
-    state
+    catalog
         .telemetry
         .predictions_rejected
         .get_or_create(&label)
@@ -251,29 +253,31 @@ pub async fn predictions(
 
 /// Ingests a body of labels.
 pub async fn labels(
-    state: &AppState,
+    catalog: &Catalog,
     entry: Arc<ModelEntry>,
     framing: Framing,
     body: bytes::Bytes,
 ) -> Result<Value, ApiError> {
     let name = entry.model.name.clone();
     let name = name.as_str();
-    let (model, max_records) = (entry.model.clone(), state.limits.max_records_per_request);
+    let (model, max_records) = (entry.model.clone(), catalog.limits.max_records_per_request);
     let (labels, indexes, mut rejected) = blocking(move || {
         parse_records(&body, framing, &model, max_records, |record| {
             validate_label(&model, &record)
         })
     })
     .await?;
-    let outcome = state.store.ingest_labels(entry, labels, now_ms()).await?;
-    state.alerting.data_changed(name, outcome.event_time_range);
-    state
+    let outcome = catalog.store.ingest_labels(entry, labels, now_ms()).await?;
+    catalog
+        .alerting
+        .data_changed(name, outcome.event_time_range);
+    catalog
         .telemetry
         .observe_labels(name, &outcome.labelled_by_version);
     for (index, error) in outcome.rejected {
         rejected.push((indexes[index], error));
     }
-    state
+    catalog
         .telemetry
         .labels_ingested
         .get_or_create(&ModelLabel {

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use super::blocking;
 use super::reference::reference_json;
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::state::Catalog;
 
 /// The model called `name`, or `404`.
-pub fn model_entry(state: &AppState, name: &str) -> Result<Arc<ModelEntry>, ApiError> {
-    state
+pub fn model_entry(catalog: &Catalog, name: &str) -> Result<Arc<ModelEntry>, ApiError> {
+    catalog
         .model(name)
         .ok_or_else(|| ApiError::model_not_found(name))
 }
@@ -43,8 +43,8 @@ pub fn model_json(entry: &ModelEntry) -> Value {
 }
 
 /// Every model `visible` lets the caller see (`None`: all), by name.
-pub fn list(state: &AppState, visible: Option<&BTreeSet<String>>) -> Value {
-    let models: Vec<Value> = state
+pub fn list(catalog: &Catalog, visible: Option<&BTreeSet<String>>) -> Value {
+    let models: Vec<Value> = catalog
         .models
         .all()
         .iter()
@@ -55,9 +55,9 @@ pub fn list(state: &AppState, visible: Option<&BTreeSet<String>>) -> Value {
 }
 
 /// A model with what is stored of it: counts, versions and its reference.
-pub async fn with_stats(state: &AppState, name: &str) -> Result<Value, ApiError> {
-    let entry = model_entry(state, name)?;
-    let store = state.store.clone();
+pub async fn with_stats(catalog: &Catalog, name: &str) -> Result<Value, ApiError> {
+    let entry = model_entry(catalog, name)?;
+    let store = catalog.store.clone();
     let id = entry.id;
     let (counts, versions) = blocking(move || Ok((store.counts(id)?, store.versions(id)?))).await?;
     let mut body = model_json(&entry);
@@ -67,7 +67,7 @@ pub async fn with_stats(state: &AppState, name: &str) -> Result<Value, ApiError>
         "pending_labels": counts.pending_labels,
         "newest_event": counts.newest_event_ms.map(format_timestamp),
         "versions": versions,
-        "reference": state
+        "reference": catalog
             .reference_with_time(id)
             .map(|(reference, uploaded)| reference_json(&reference, uploaded)),
     });
@@ -85,8 +85,8 @@ pub enum Stored {
 /// Stores a validated model definition (creating or updating it) within the limits,
 /// and caches it. The model limit is checked in the store's transaction, so
 /// concurrent creations cannot pass it together.
-pub async fn store_model(state: &AppState, model: Model) -> Result<Stored, ApiError> {
-    let limits = &state.limits;
+pub async fn store_model(catalog: &Catalog, model: Model) -> Result<Stored, ApiError> {
+    let limits = &catalog.limits;
     if model.features().len() > limits.max_features_per_model {
         return Err(ApiError::invalid(FieldError::new(
             "features",
@@ -112,7 +112,7 @@ pub async fn store_model(state: &AppState, model: Model) -> Result<Stored, ApiEr
             ),
         )));
     }
-    let stored = match state
+    let stored = match catalog
         .store
         .put_model(model, limits.max_models, now_ms())
         .await?
@@ -133,21 +133,21 @@ pub async fn store_model(state: &AppState, model: Model) -> Result<Stored, ApiEr
         }
     };
     let (Stored::Created(entry) | Stored::Updated(entry)) = &stored;
-    state.models.insert(entry.clone());
+    catalog.models.insert(entry.clone());
     Ok(stored)
 }
 
 /// Deletes a model, its rules and all its data.
-pub async fn delete(state: &AppState, name: &str) -> Result<(), ApiError> {
-    let entry = model_entry(state, name)?;
-    state
+pub async fn delete(catalog: &Catalog, name: &str) -> Result<(), ApiError> {
+    let entry = model_entry(catalog, name)?;
+    catalog
         .alerting
-        .delete_rules_of(state.store.as_ref(), name)
+        .delete_rules_of(catalog.store.as_ref(), name)
         .await?;
-    let existed = state.store.delete_model(name).await?;
-    state.models.remove(name);
-    state.references.remove(entry.id);
-    state.telemetry.forget_model(name);
+    let existed = catalog.store.delete_model(name).await?;
+    catalog.models.remove(name);
+    catalog.references.remove(entry.id);
+    catalog.telemetry.forget_model(name);
     if existed {
         Ok(())
     } else {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::blocking;
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::state::Catalog;
 
 /// Labels listed when the query names no limit.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -17,7 +17,7 @@ pub const MAX_LIMIT: usize = 1_000;
 /// `{"model", "pending", "labels": [{"id", "received"}]}`: the count of every waiting
 /// label, and up to `limit` of them.
 pub async fn list(
-    state: &AppState,
+    catalog: &Catalog,
     entry: &ModelEntry,
     limit: Option<usize>,
 ) -> Result<Value, ApiError> {
@@ -29,7 +29,7 @@ pub async fn list(
         )
         .field("limit"));
     }
-    let store = state.store.clone();
+    let store = catalog.store.clone();
     let id = entry.id;
     let (counts, labels) =
         blocking(move || Ok((store.counts(id)?, store.pending_labels(id, limit)?))).await?;

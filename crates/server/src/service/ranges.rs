@@ -14,7 +14,7 @@ use modelwatch_store::{ModelEntry, Storage};
 
 use super::blocking;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::Catalog;
 
 /// The range parameters of a query as they arrive: `from`, `to` (RFC 3339 or epoch
 /// milliseconds), `step` (a duration) and `version`.
@@ -200,12 +200,12 @@ pub fn feature_series<T>(
 
 /// The feature profiles of `range` merged, after the writer has flushed what it holds.
 pub async fn flushed_features(
-    state: &AppState,
+    catalog: &Catalog,
     entry: &ModelEntry,
     range: &Range,
 ) -> Result<MergedRange<WindowFeatures>, ApiError> {
-    state.store.flush().await?;
-    let store = state.store.clone();
+    catalog.store.flush().await?;
+    let store = catalog.store.clone();
     let (id, range) = (entry.id, range.clone());
     blocking(move || merged_features(&*store, id, &range)).await
 }

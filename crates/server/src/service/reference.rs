@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::answers::no_reference;
 use super::blocking;
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::state::Catalog;
 use crate::upload::{ReferenceFormat, profile_reference};
 
 /// What a reference is shown as: its rows, generation and upload time.
@@ -30,15 +30,15 @@ pub fn reference_json(reference: &ReferenceProfile, uploaded_ms: i64) -> Value {
 /// it. Invalid rows refuse the whole upload unless `skip_invalid`; nothing is changed
 /// then. The reference and its chunk profiles are committed together.
 pub async fn upload(
-    state: &AppState,
+    catalog: &Catalog,
     entry: Arc<ModelEntry>,
     body: impl Read + Send + 'static,
     format: ReferenceFormat,
     skip_invalid: bool,
 ) -> Result<Value, ApiError> {
-    let (model, pii) = (entry.model.clone(), state.pii.clone());
-    let spill_dir = state.data_dir.clone();
-    let input_limits = state.limits.input();
+    let (model, pii) = (entry.model.clone(), catalog.pii.clone());
+    let spill_dir = catalog.data_dir.clone();
+    let input_limits = catalog.limits.input();
     let profiled =
         blocking(move || profile_reference(body, format, &model, &pii, &spill_dir, &input_limits))
             .await?;
@@ -66,7 +66,7 @@ pub async fn upload(
         );
     }
     let now = now_ms();
-    let reference = state
+    let reference = catalog
         .store
         .set_reference(
             entry.clone(),
@@ -75,7 +75,9 @@ pub async fn upload(
             now,
         )
         .await?;
-    state.references.insert(entry.id, (reference.clone(), now));
+    catalog
+        .references
+        .insert(entry.id, (reference.clone(), now));
     let mut answer = reference_json(&reference, now);
     answer["accepted"] = json!(profiled.accepted);
     answer["rejected"] = Value::Array(rejected);
@@ -83,8 +85,8 @@ pub async fn upload(
 }
 
 /// A model's current reference with its per-feature summary.
-pub fn describe(state: &AppState, entry: &ModelEntry) -> Result<Value, ApiError> {
-    let (reference, uploaded) = state
+pub fn describe(catalog: &Catalog, entry: &ModelEntry) -> Result<Value, ApiError> {
+    let (reference, uploaded) = catalog
         .reference_with_time(entry.id)
         .ok_or_else(|| no_reference(&entry.model.name))?;
     let mut answer = reference_json(&reference, uploaded);

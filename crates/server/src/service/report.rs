@@ -14,7 +14,7 @@ use super::answers::metrics;
 use super::blocking;
 use super::ranges::{MergedRange, Range, flushed_features};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::Catalog;
 
 /// The step of a report's series when none is asked for: hours up to two days, days up
 /// to 90 days, weeks beyond.
@@ -30,21 +30,21 @@ fn default_report_step(span_ms: i64) -> i64 {
 
 /// The report of `range` as JSON (the HTML and Markdown forms are rendered from it).
 pub async fn build(
-    state: &AppState,
+    catalog: &Catalog,
     entry: Arc<ModelEntry>,
     mut range: Range,
 ) -> Result<Report, ApiError> {
     let time = |t: Option<&str>| t.and_then(|t| parse_timestamp_str(t).ok());
     let at = |answer: &Value, key: &str| time(answer[key].as_str());
     if range.step.is_none() {
-        let whole = metrics(state, entry.clone(), range.clone()).await?;
+        let whole = metrics(catalog, entry.clone(), range.clone()).await?;
         let span = match (time(whole.from.as_deref()), time(whole.to.as_deref())) {
             (Some(from), Some(to)) => to - from,
             _ => 0,
         };
         range.step = Some(default_report_step(span));
     }
-    let metrics = metrics(state, entry.clone(), range.clone()).await?;
+    let metrics = metrics(catalog, entry.clone(), range.clone()).await?;
     let (from, to) = (time(metrics.from.as_deref()), time(metrics.to.as_deref()));
     let features_range = Range {
         step: None,
@@ -52,13 +52,13 @@ pub async fn build(
     };
     let MergedRange {
         merged: current, ..
-    } = flushed_features(state, &entry, &features_range).await?;
+    } = flushed_features(catalog, &entry, &features_range).await?;
     let listing = Listing {
         model: Some(entry.model.name.clone()),
         visible: None,
         limit: MAX_LIST,
     };
-    let alerts: Vec<Value> = alerts(state, None, listing)
+    let alerts: Vec<Value> = alerts(catalog, None, listing)
         .await?
         .into_iter()
         .filter(|a| {
@@ -73,7 +73,7 @@ pub async fn build(
             starts_before_end && ends_after_start
         })
         .collect();
-    let reference = state.reference_with_time(entry.id);
+    let reference = catalog.reference_with_time(entry.id);
     blocking(move || {
         let source = ReportSource::Served {
             reference: reference

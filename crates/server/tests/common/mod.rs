@@ -45,8 +45,8 @@ impl TestServer {
 
     async fn launch(&mut self) {
         let state = AppState::open(&self.config).unwrap();
-        self.closed = Some(state.store.closed());
-        self.store = Some(state.store.clone());
+        self.closed = Some(state.catalog.store.closed());
+        self.store = Some(state.catalog.store.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
