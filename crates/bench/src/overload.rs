@@ -99,7 +99,14 @@ pub async fn run(target: &Target, rate: u64, seconds: u64, batch: u64) -> anyhow
                     }
                 }
                 Err(error) if error.is_connect() => "connection refused".to_string(),
-                Err(_) => "connection dropped".to_string(),
+                Err(error) => {
+                    // The first few reasons, for whoever reads a failed run.
+                    static SHOWN: AtomicU64 = AtomicU64::new(0);
+                    if SHOWN.fetch_add(1, Ordering::Relaxed) < 3 {
+                        eprintln!("connection dropped: {error:?}");
+                    }
+                    "connection dropped".to_string()
+                }
             };
             *statuses
                 .lock()
