@@ -28,8 +28,11 @@ pub async fn run(target: &Target, rate: u64, seconds: u64, batch: u64) -> anyhow
     );
     let (child, base) = target.start().await?;
     let pid = child.as_ref().map(|c| c.pid());
+    // Pooled connections idle for less than the server's idle timeout (60 s by
+    // default), as a client must: else one it picks as the server closes it is lost.
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
+        .pool_idle_timeout(Duration::from_secs(30))
         .build()?;
     put_json(
         &client,

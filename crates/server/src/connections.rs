@@ -2,7 +2,9 @@
 //! that trickle bytes (slowloris) cannot hold the server's memory and file descriptors
 //! for long (see [`HttpConfig`]):
 //! - a header-read deadline, from the accept (TLS handshake included) or from the first
-//!   byte of a further request to the end of the request's headers;
+//!   byte of a further request to the end of the request's headers (hyper's own deadline
+//!   would start when the previous answer is sent, and so close kept-alive connections
+//!   that a client's pool holds idle, racing the client's next request on them);
 //! - an idle timeout: no byte in either direction for that long while the server is not
 //!   itself working on a request (a stalled request body counts as idle);
 //! - a cap on open connections: when it is reached, the connection that has waited
@@ -67,11 +69,20 @@ struct Shared {
     shutdown: CancellationToken,
 }
 
+/// [`Activity::head_started_ms`] when no request head has begun.
+const NO_HEAD: u64 = u64::MAX;
+
 /// One connection's activity, seen by its I/O, its requests and its watchdog.
 struct Activity {
     started: Instant,
     /// Milliseconds after `started` of the last byte read or written.
     last_byte_ms: AtomicU64,
+    /// Whether the connection waits for a request's head (from the accept, and from the
+    /// end of each answer until the next request's headers are whole).
+    awaiting_head: AtomicBool,
+    /// Milliseconds after `started` at which the awaited head began: the accept, then
+    /// the first byte read after an answer; [`NO_HEAD`] while none has begun.
+    head_started_ms: AtomicU64,
     /// Requests whose body has been read whole and whose handler is still running: the
     /// client is waiting for the server, so silence is not idleness.
     server_busy: AtomicUsize,
@@ -85,6 +96,44 @@ impl Activity {
     fn touch(&self) {
         let elapsed = self.started.elapsed().as_millis() as u64;
         self.last_byte_ms.store(elapsed, Ordering::Relaxed);
+    }
+
+    /// Notes bytes read: the first after an answer starts the next head's deadline.
+    fn touch_read(&self) {
+        self.touch();
+        if self.awaiting_head.load(Ordering::Relaxed) {
+            let now = self.started.elapsed().as_millis() as u64;
+            let _ = self.head_started_ms.compare_exchange(
+                NO_HEAD,
+                now,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Whether a request head has taken longer than `deadline` so far.
+    fn head_overdue(&self, deadline: Duration) -> bool {
+        let started = self.head_started_ms.load(Ordering::Relaxed);
+        self.awaiting_head.load(Ordering::Relaxed)
+            && started != NO_HEAD
+            && self
+                .started
+                .elapsed()
+                .saturating_sub(Duration::from_millis(started))
+                >= deadline
+    }
+
+    /// The request's headers are whole.
+    fn head_read(&self) {
+        self.awaiting_head.store(false, Ordering::Relaxed);
+        self.head_started_ms.store(NO_HEAD, Ordering::Relaxed);
+    }
+
+    /// The answer is sent: the next request's head is awaited, its deadline not yet running.
+    fn await_head(&self) {
+        self.head_started_ms.store(NO_HEAD, Ordering::Relaxed);
+        self.awaiting_head.store(true, Ordering::Relaxed);
     }
 
     fn silent_for(&self) -> Duration {
@@ -121,7 +170,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.touch_read();
         }
         polled
     }
@@ -253,6 +302,9 @@ pub async fn serve(
         let activity = Arc::new(Activity {
             started: Instant::now(),
             last_byte_ms: AtomicU64::new(0),
+            // The first request's deadline runs from the accept.
+            awaiting_head: AtomicBool::new(true),
+            head_started_ms: AtomicU64::new(0),
             server_busy: AtomicUsize::new(0),
             waiting_key: Mutex::new(None),
             evict: CancellationToken::new(),
@@ -312,6 +364,7 @@ where
     let requests = activity.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let activity = requests.clone();
+        activity.head_read();
         activity.stop_waiting();
         let busy = Arc::new(BusyMark {
             marked: AtomicBool::new(false),
@@ -330,14 +383,14 @@ where
         async move {
             let response = tower_service::Service::call(&mut router, request).await;
             drop(busy);
+            activity.await_head();
             activity.start_waiting();
             response
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+    // The header-read deadline is the watchdog's below, not hyper's (see the module doc).
+    builder.timer(TokioTimer::new()).header_read_timeout(None);
     let mut connection = std::pin::pin!(builder.serve_connection(TokioIo::new(io), service));
     let mut draining = false;
     loop {
@@ -357,6 +410,10 @@ where
                 return;
             }
             () = tokio::time::sleep(IDLE_CHECK) => {
+                if activity.head_overdue(limits.header_read_timeout) {
+                    tracing::debug!("connection closed: its request head took too long");
+                    return;
+                }
                 let idle = activity.server_busy.load(Ordering::Relaxed) == 0
                     && activity.silent_for() >= limits.idle_timeout;
                 if idle {

@@ -114,3 +114,46 @@ async fn at_the_connection_cap_the_longest_waiting_connections_make_room() {
     let open = sockets.iter().filter(|s| !is_closed(s)).count();
     assert!(open <= 4, "{open} silent sockets open with a cap of 4");
 }
+
+#[tokio::test]
+async fn a_kept_alive_connection_outlives_the_header_deadline_between_requests() {
+    let server = TestServer::start_with(|config| {
+        config.http.header_read_timeout = Duration::from_secs(1);
+        config.http.idle_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let mut stream = connect(&server).await;
+    let request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for round in 0..2 {
+        stream.write_all(request).await.unwrap();
+        let answer = read_answer(&mut stream).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "round {round}: {answer}"
+        );
+        // Idle in a client's pool for longer than the header deadline: the deadline
+        // starts with the next request's first byte, so the connection stays usable.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!is_closed(&stream), "round {round}: closed while idle");
+    }
+}
+
+/// Reads one answer with a small body (`/healthz`): up to the end of its JSON.
+async fn read_answer(stream: &mut TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !answer.ends_with(b"}") {
+        let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buffer))
+            .await
+            .expect("no answer within 30 s")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before the answer: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
