@@ -558,6 +558,42 @@ mod tests {
         Model::new("credit", definition).unwrap()
     }
 
+    #[test]
+    fn confidence_judges_the_far_bound_of_the_interval() {
+        let model = model();
+        let rule = |extra: Value| {
+            let mut body = json!({"model": "credit", "metric": "accuracy",
+                                  "condition": {"op": "<", "threshold": 0.7}});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            Rule::new("r", &body, &model)
+        };
+        assert_eq!(rule(json!({})).unwrap().judged_on, None);
+        let below = rule(json!({"confidence": 0.95})).unwrap();
+        assert_eq!(below.judged_on.as_deref(), Some("accuracy_upper"));
+        assert_eq!(below.to_json()["confidence"], json!(0.95));
+        let above = rule(json!({"confidence": 0.95, "metric": "estimated_f1",
+                                "condition": {"op": ">=", "threshold": 0.2}}))
+        .unwrap();
+        assert_eq!(above.judged_on.as_deref(), Some("estimated_f1_lower"));
+        for (extra, message) in [
+            (json!({"confidence": 0.9}), "only 0.95"),
+            (
+                json!({"confidence": 0.95, "metric": "roc_auc"}),
+                "no interval",
+            ),
+            (
+                json!({"confidence": 0.95, "condition": {"auto": {"baseline": "history"}}}),
+                "fixed threshold",
+            ),
+        ] {
+            let error = rule(extra).unwrap_err();
+            assert_eq!(error.field, "confidence");
+            assert!(error.message.contains(message), "{}", error.message);
+        }
+    }
+
     fn field(definition: Value) -> String {
         Rule::new("r", &definition, &model()).unwrap_err().field
     }
