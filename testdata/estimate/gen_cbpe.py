@@ -22,9 +22,16 @@ import pathlib
 
 import numpy as np
 import pandas as pd
+
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
-import nannyml as nml  # noqa: E402
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+import nannyml as nml
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from statsmodels.stats.proportion import proportion_confint
 
 HERE = pathlib.Path(__file__).parent
@@ -85,7 +92,7 @@ def scenario(name, skew, seed):
             "roc_auc": roc_auc_score(part.label, part.score),
         }
         nannyml = {m: float(results[(m, "value")].iloc[i]) for m in ["accuracy", "precision", "recall", "f1", "roc_auc"]}
-        out_chunks.append({"chunk": i, "rows": int(len(part)), "realised": realised, "nannyml": nannyml})
+        out_chunks.append({"chunk": i, "rows": len(part), "realised": realised, "nannyml": nannyml})
     return {"needs_calibration": needs, "chunks": out_chunks}
 
 
