@@ -15,6 +15,8 @@
 //! - [`drift`]: reference profiles, per-window feature profiles, drift statistics and
 //!   verdicts; the drift and quality answers.
 //! - [`answer`]: the answers of the API as types (metrics, drift, quality, report).
+//! - [`estimate`]: estimated performance without labels (CBPE); [`interval`]: Wilson
+//!   intervals of proportions.
 //! - [`report`]: the report of a model over a range, served or offline.
 //! - [`offline`]: the CSV-to-profiles path of the offline report.
 //! - [`alert`]: alert rules, their state machine, baselines, channels, silences, groups.
@@ -36,7 +38,9 @@ pub mod csv_input;
 pub mod definition;
 pub mod drift;
 pub mod error;
+pub mod estimate;
 pub mod event;
+pub mod interval;
 pub mod non_finite;
 pub mod offline;
 pub mod performance;

@@ -135,7 +135,13 @@ impl OfflineProfiles {
         };
         Ok(build_report(
             model,
-            metrics_answer(model, &merged, range, Some(step_ms)),
+            metrics_answer(
+                model,
+                &merged,
+                range,
+                Some(step_ms),
+                reference.profile.estimation.as_ref(),
+            ),
             &self.merged_features(None),
             ReportSource::Files {
                 reference: &reference.profile,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::metrics::{ConfusionMatrix, Metrics};
 use crate::event::{Score, Target};
+use crate::interval::wilson;
 use crate::schema::{Model, Task};
 use crate::sketch::ScoreHistogram;
 
@@ -224,6 +225,11 @@ pub fn classification_metrics(model: &Model, profile: &ClassificationProfile, ou
     let correct: u64 = present.iter().map(|c| cell(c, c)).sum();
     let defined = total > 0;
     out.accuracy = number(defined.then(|| correct as f64 / total as f64));
+    let interval = |successes: f64, trials: f64| {
+        let bounds = wilson(successes as u64, trials as u64);
+        (number(bounds.map(|b| b.0)), number(bounds.map(|b| b.1)))
+    };
+    (out.accuracy_lower, out.accuracy_upper) = interval(correct as f64, total as f64);
 
     // Per-class true positives, predicted counts and true counts.
     let per_class: Vec<(f64, f64, f64)> = present
@@ -255,6 +261,8 @@ pub fn classification_metrics(model: &Model, profile: &ClassificationProfile, ou
             out.precision = number(defined.then_some(precision));
             out.recall = number(defined.then_some(recall));
             out.f1 = number(defined.then(|| f1(precision, recall)));
+            (out.precision_lower, out.precision_upper) = interval(tp, predicted);
+            (out.recall_lower, out.recall_upper) = interval(tp, actual);
             out.roc_auc = number(profile.scores.roc_auc());
         }
         _ => {

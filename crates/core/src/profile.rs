@@ -10,7 +10,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::answer::metrics::Metrics;
+use crate::estimate::scores::UnlabelledScores;
+use crate::estimate::{Estimation, cbpe};
 use crate::event::{PredictionEvent, Score, Target};
+use crate::interval::wilson;
 use crate::performance::{
     ClassificationProfile, RegressionProfile, classification_metrics, observe_outcome,
     regression_metrics,
@@ -19,7 +22,11 @@ use crate::schema::{Model, Task};
 use crate::sketch::LatencySketch;
 
 /// Format tag written before every encoded profile, so a future layout can be told apart.
-const ENCODING_VERSION: u8 = 2;
+/// Encoding 3 is encoding 2 followed by the unlabelled scores of estimation; encoding 2
+/// is still read (with no unlabelled scores).
+const ENCODING_VERSION: u8 = 3;
+/// The layout before estimated performance.
+const ENCODING_WITHOUT_ESTIMATION: u8 = 2;
 
 /// Aggregates of one window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +43,10 @@ pub struct WindowProfile {
     pub classification: ClassificationProfile,
     /// Regressor outcomes.
     pub regression: RegressionProfile,
+    /// Scores of predictions without a label yet (estimated performance). Encoded after
+    /// the other fields (see [`WindowProfile::encode`]).
+    #[serde(skip)]
+    pub unlabelled: UnlabelledScores,
 }
 
 /// Why an encoded profile could not be read.
@@ -76,13 +87,33 @@ impl WindowProfile {
         if let Some(latency) = event.latency_ms {
             self.latency.insert(latency);
         }
-        if let (Some(prediction), Some(label)) = (&event.prediction, &event.label) {
-            self.observe_label(model, prediction, event.score.as_ref(), label);
+        match (&event.prediction, &event.label, &event.score) {
+            (Some(prediction), Some(label), _) => {
+                self.observe_outcome(model, prediction, event.score.as_ref(), label)
+            }
+            (Some(prediction), None, Some(score)) => {
+                self.unlabelled.observe(model, prediction, score, 1)
+            }
+            _ => {}
         }
     }
 
-    /// Adds a label joined to an earlier prediction with this output and score.
+    /// Adds a label joined to an earlier prediction with this output and score (which
+    /// was observed without it: it leaves the unlabelled scores).
     pub fn observe_label(
+        &mut self,
+        model: &Model,
+        prediction: &Target,
+        score: Option<&Score>,
+        label: &Target,
+    ) {
+        if let Some(score) = score {
+            self.unlabelled.observe(model, prediction, score, -1);
+        }
+        self.observe_outcome(model, prediction, score, label);
+    }
+
+    fn observe_outcome(
         &mut self,
         model: &Model,
         prediction: &Target,
@@ -109,21 +140,38 @@ impl WindowProfile {
         self.latency.merge(&other.latency);
         self.classification.merge(&other.classification);
         self.regression.merge(&other.regression);
+        self.unlabelled.merge(&other.unlabelled);
     }
 
-    /// A compact binary encoding for the store.
+    /// A compact binary encoding for the store: the fields of encoding 2, then the
+    /// unlabelled scores.
     pub fn encode(&self) -> Vec<u8> {
-        encode_tagged(ENCODING_VERSION, self)
+        let mut bytes = encode_tagged(ENCODING_VERSION, self);
+        bytes.extend(postcard::to_stdvec(&self.unlabelled).unwrap_or_default());
+        bytes
     }
 
-    /// Reads what [`Self::encode`] wrote.
+    /// Reads what [`Self::encode`] wrote, or encoding 2.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        decode_tagged(ENCODING_VERSION, bytes)
+        match bytes.split_first() {
+            Some((&ENCODING_VERSION, rest)) => {
+                let (mut profile, rest): (WindowProfile, _) = postcard::take_from_bytes(rest)?;
+                profile.unlabelled = postcard::from_bytes(rest)?;
+                Ok(profile)
+            }
+            _ => decode_tagged(ENCODING_WITHOUT_ESTIMATION, bytes),
+        }
     }
 
     /// The metrics of API.md for `model`'s task: `None` (`null`) where a metric is
-    /// undefined.
+    /// undefined. No estimates: see [`Self::metrics_estimated`].
     pub fn metrics(&self, model: &Model) -> Metrics {
+        self.metrics_estimated(model, None)
+    }
+
+    /// The metrics, with the estimated ones (CBPE) when the model's reference gave an
+    /// `estimation`.
+    pub fn metrics_estimated(&self, model: &Model, estimation: Option<&Estimation>) -> Metrics {
         let latency = |q: f64| self.latency.quantile(q).filter(|v| v.is_finite());
         let mut out = Metrics {
             count: self.count,
@@ -140,6 +188,22 @@ impl WindowProfile {
             }
             Task::Regression => regression_metrics(&self.regression, &mut out),
         }
+        if let Some((lower, upper)) = wilson(self.error_count, self.count) {
+            (out.error_rate_lower, out.error_rate_upper) = (Some(lower), Some(upper));
+        }
+        if let Some(estimation) = estimation
+            && model.task().is_classification()
+        {
+            let realised_roc_auc = out.roc_auc.flatten();
+            cbpe::estimated_metrics(
+                model,
+                estimation,
+                &self.classification,
+                &self.unlabelled,
+                realised_roc_auc,
+                &mut out,
+            );
+        }
         out
     }
 }
@@ -152,25 +216,53 @@ pub fn metric_names(task: Task) -> &'static [&'static str] {
             "count",
             "labelled_count",
             "error_rate",
+            "error_rate_lower",
+            "error_rate_upper",
             "latency_p50",
             "latency_p95",
             "latency_p99",
             "accuracy",
+            "accuracy_lower",
+            "accuracy_upper",
             "precision",
+            "precision_lower",
+            "precision_upper",
             "recall",
+            "recall_lower",
+            "recall_upper",
             "f1",
             "roc_auc",
             "log_loss",
+            "estimated_accuracy",
+            "estimated_accuracy_lower",
+            "estimated_accuracy_upper",
+            "estimated_precision",
+            "estimated_precision_lower",
+            "estimated_precision_upper",
+            "estimated_recall",
+            "estimated_recall_lower",
+            "estimated_recall_upper",
+            "estimated_f1",
+            "estimated_f1_lower",
+            "estimated_f1_upper",
+            "estimated_roc_auc",
+            "estimated_roc_auc_lower",
+            "estimated_roc_auc_upper",
+            "label_coverage",
             "confusion_matrix",
         ],
         Task::MulticlassClassification => &[
             "count",
             "labelled_count",
             "error_rate",
+            "error_rate_lower",
+            "error_rate_upper",
             "latency_p50",
             "latency_p95",
             "latency_p99",
             "accuracy",
+            "accuracy_lower",
+            "accuracy_upper",
             "precision_macro",
             "recall_macro",
             "f1_macro",
@@ -178,12 +270,30 @@ pub fn metric_names(task: Task) -> &'static [&'static str] {
             "recall_weighted",
             "f1_weighted",
             "log_loss",
+            "estimated_accuracy",
+            "estimated_accuracy_lower",
+            "estimated_accuracy_upper",
+            "estimated_precision",
+            "estimated_precision_lower",
+            "estimated_precision_upper",
+            "estimated_recall",
+            "estimated_recall_lower",
+            "estimated_recall_upper",
+            "estimated_f1",
+            "estimated_f1_lower",
+            "estimated_f1_upper",
+            "estimated_roc_auc",
+            "estimated_roc_auc_lower",
+            "estimated_roc_auc_upper",
+            "label_coverage",
             "confusion_matrix",
         ],
         Task::Regression => &[
             "count",
             "labelled_count",
             "error_rate",
+            "error_rate_lower",
+            "error_rate_upper",
             "latency_p50",
             "latency_p95",
             "latency_p99",

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::answer::metrics::{MetricsAnswer, SeriesPoint};
 use crate::answer::range::AnswerRange;
+use crate::estimate::Estimation;
 use crate::profile::WindowProfile;
 use crate::schema::Model;
 use crate::time::{align_down, format_duration, format_timestamp};
@@ -68,12 +69,14 @@ pub fn merge_windows(
 }
 
 /// The metrics answer of `model` over `range`, from profiles merged per `step_ms` (the
-/// series is there with a step).
+/// series is there with a step), with the estimated metrics when the model's reference
+/// gave an `estimation`.
 pub fn metrics_answer(
     model: &Model,
     merged: &Merged,
     range: AnswerRange,
     step_ms: Option<i64>,
+    estimation: Option<&Estimation>,
 ) -> MetricsAnswer {
     MetricsAnswer {
         from: range.from,
@@ -83,13 +86,13 @@ pub fn metrics_answer(
                 .series
                 .iter()
                 .map(|(start, profile)| SeriesPoint {
-                    metrics: profile.metrics(model),
+                    metrics: profile.metrics_estimated(model, estimation),
                     start: format_timestamp(*start),
                 })
                 .collect()
         }),
         step: step_ms.map(format_duration),
-        summary: merged.summary.metrics(model),
+        summary: merged.summary.metrics_estimated(model, estimation),
         task: model.task(),
         to: range.to,
         version: range.version,

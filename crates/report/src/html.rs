@@ -439,8 +439,10 @@ pub fn html(report: &Report) -> Result<String, minijinja::Error> {
             .into_iter()
             .map(|(name, v)| (name.to_string(), metric_cell(v)))
             .collect(),
+        // Interval ends are in the summary table, not charted alone.
         charts: scalar_metrics(summary)
             .into_iter()
+            .filter(|(name, _)| !name.ends_with("_lower") && !name.ends_with("_upper"))
             .filter_map(|(name, _)| line_chart(name, series))
             .collect(),
         confusion: summary.confusion_matrix.as_ref().map(confusion),

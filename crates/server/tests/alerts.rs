@@ -786,3 +786,90 @@ async fn after_an_outlier_stored_before_the_bound_real_events_raise_their_alert_
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["rejected"][0]["field"], "timestamp", "{body}");
 }
+
+#[tokio::test]
+async fn an_alert_on_the_estimate_is_withdrawn_when_the_labels_land() {
+    let server = TestServer::start().await;
+    credit(&server, json!({"label_lateness": "3d"})).await;
+    // A calibrated reference: score 0.2 is right 80% of the time, 0.9 is positive 90%.
+    let reference: Vec<Value> = (0..400)
+        .map(|i| {
+            let high = i % 2 == 0;
+            let (score, prediction) = if high { (0.9, "1") } else { (0.2, "0") };
+            let positive = if high { i % 20 != 0 } else { i % 10 < 2 };
+            json!({"features": {"income": i}, "prediction": prediction, "score": score,
+                   "label": if positive { "1" } else { "0" }})
+        })
+        .collect();
+    let (status, body) = server
+        .put_body(
+            "/api/v1/models/credit/reference",
+            "application/json",
+            serde_json::to_vec(&reference).unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server
+        .put_json(
+            "/api/v1/rules/low-estimate",
+            json!({"model": "credit", "metric": "estimated_accuracy", "window": "1d", "every": "1d",
+                   "condition": {"op": "<", "threshold": 0.7}, "confidence": 0.95, "min_count": 100}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let scored = |day: i64, score: f64, labelled: bool| -> Vec<Value> {
+        day_events(day, 200, 1.0, labelled)
+            .into_iter()
+            .map(|mut e| {
+                e["score"] = json!(score);
+                e
+            })
+            .collect()
+    };
+    // Day 0 has no labels yet and scores of 0.5 on positive predictions: an expected
+    // accuracy near 0.5, its whole interval below 0.7.
+    ingest(&server, scored(0, 0.5, false)).await;
+    ingest(&server, scored(1, 0.9, true)).await;
+    let (_, metrics) = server
+        .get("/api/v1/models/credit/metrics?from=2024-03-11&to=2024-03-12")
+        .await;
+    let summary = &metrics["summary"];
+    assert_eq!(summary["label_coverage"], 0.0, "{summary}");
+    assert!(
+        summary["estimated_accuracy_upper"].as_f64().unwrap() < 0.7,
+        "{summary}"
+    );
+    let firing = eventually(10, "the alert on the estimate", || async {
+        let list = alerts(&server, "?state=firing").await;
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(firing[0]["starts_at"], "2024-03-12T00:00:00Z");
+    // The labels land: every prediction of day 0 was right. The re-judged span holds no
+    // more, and the alert is withdrawn.
+    let labels: Vec<Value> = (0..200)
+        .map(|i| json!({"id": format!("d0-{i}"), "label": "1"}))
+        .collect();
+    let (status, body) = server
+        .post("/api/v1/models/credit/labels", Value::Array(labels))
+        .await;
+    assert_eq!(
+        (status, body["matched"].clone()),
+        (StatusCode::OK, json!(200))
+    );
+    eventually(10, "the alert to be withdrawn", || async {
+        alerts(&server, "?state=firing")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let (_, metrics) = server
+        .get("/api/v1/models/credit/metrics?from=2024-03-11&to=2024-03-12")
+        .await;
+    assert_eq!(metrics["summary"]["estimated_accuracy"], 1.0);
+    assert_eq!(metrics["summary"]["label_coverage"], 1.0);
+    let kinds = event_kinds(&server).await;
+    assert!(kinds.contains(&"firing".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"resolved".to_string()), "{kinds:?}");
+}

@@ -71,6 +71,7 @@ try {
   seen.performance = performance;
   check(performance["metric-accuracy"]?.points > 0 || performance["metric-mae"]?.points > 0, "the headline chart has no data point");
   check(performance.latency?.points > 0 && performance.counts?.points > 0, "the latency or counts chart has no data point");
+  check(!performance["metric-accuracy"] || performance["metric-accuracy"].bands >= 1, "the accuracy chart draws no interval band");
   seen.canvases = await page.$$eval("[data-chart] canvas", (c) => c.length);
   await shot("performance-7d");
 

@@ -162,6 +162,10 @@ pub struct RuleDefinition {
     /// Shown as an annotation of the alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `0.95`: the rule holds only when the metric's whole 95% interval is past the
+    /// threshold (metrics with `_lower`/`_upper` and a fixed threshold only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<serde_json::Number>,
 }
 
 /// A condition as sent: `{"op", "threshold"}` or `{"auto": {...}}`. Numbers are kept as
@@ -223,6 +227,10 @@ pub struct Rule {
     pub channels: Vec<String>,
     /// The clock spans are judged on.
     pub clock: Clock,
+    /// With `confidence`: the bound whose value decides (`<metric>_upper` for `<` and
+    /// `<=`, `<metric>_lower` for `>` and `>=`), so the whole interval must be past the
+    /// threshold.
+    pub judged_on: Option<String>,
     /// The definition as sent, with `window`, `every` and `clock` filled in: what is
     /// stored and shown.
     pub definition: RuleDefinition,
@@ -288,6 +296,44 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
             ),
         )),
     }
+}
+
+/// The bound a rule with `confidence` is judged on (see [`Rule::judged_on`]).
+fn confidence_bound(
+    model: &Model,
+    definition: &RuleDefinition,
+    condition: &Condition,
+) -> Result<Option<String>, FieldError> {
+    let Some(confidence) = &definition.confidence else {
+        return Ok(None);
+    };
+    if confidence.as_f64() != Some(0.95) {
+        return Err(FieldError::new(
+            "confidence",
+            "only 0.95 is supported (the metrics' intervals are 95% intervals)",
+        ));
+    }
+    let Condition::Threshold { op, .. } = condition else {
+        return Err(FieldError::new(
+            "confidence",
+            "needs a fixed threshold (`op` and `threshold`)",
+        ));
+    };
+    let side = match op {
+        Op::Less | Op::LessOrEqual => "upper",
+        Op::Greater | Op::GreaterOrEqual => "lower",
+    };
+    let bound = format!("{}_{side}", definition.metric);
+    if !crate::profile::metric_names(model.task()).contains(&bound.as_str()) {
+        return Err(FieldError::new(
+            "confidence",
+            format!(
+                "`{}` has no interval (accuracy, precision, recall, error_rate and the estimated_* metrics have)",
+                crate::time::truncate(&definition.metric, 60)
+            ),
+        ));
+    }
+    Ok(Some(bound))
 }
 
 fn parse_condition(
@@ -447,6 +493,7 @@ impl Rule {
                     ..
                 }
             );
+        let judged_on = confidence_bound(model, &definition, &condition)?;
         let clock = definition
             .clock
             .unwrap_or(if absence { Clock::Wall } else { Clock::Event });
@@ -468,6 +515,7 @@ impl Rule {
             labels,
             channels: definition.channels.clone().unwrap_or_default(),
             clock,
+            judged_on,
             definition,
         })
     }
@@ -508,6 +556,42 @@ mod tests {
         }))
         .unwrap();
         Model::new("credit", definition).unwrap()
+    }
+
+    #[test]
+    fn confidence_judges_the_far_bound_of_the_interval() {
+        let model = model();
+        let rule = |extra: Value| {
+            let mut body = json!({"model": "credit", "metric": "accuracy",
+                                  "condition": {"op": "<", "threshold": 0.7}});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            Rule::new("r", &body, &model)
+        };
+        assert_eq!(rule(json!({})).unwrap().judged_on, None);
+        let below = rule(json!({"confidence": 0.95})).unwrap();
+        assert_eq!(below.judged_on.as_deref(), Some("accuracy_upper"));
+        assert_eq!(below.to_json()["confidence"], json!(0.95));
+        let above = rule(json!({"confidence": 0.95, "metric": "estimated_f1",
+                                "condition": {"op": ">=", "threshold": 0.2}}))
+        .unwrap();
+        assert_eq!(above.judged_on.as_deref(), Some("estimated_f1_lower"));
+        for (extra, message) in [
+            (json!({"confidence": 0.9}), "only 0.95"),
+            (
+                json!({"confidence": 0.95, "metric": "roc_auc"}),
+                "no interval",
+            ),
+            (
+                json!({"confidence": 0.95, "condition": {"auto": {"baseline": "history"}}}),
+                "fixed threshold",
+            ),
+        ] {
+            let error = rule(extra).unwrap_err();
+            assert_eq!(error.field, "confidence");
+            assert!(error.message.contains(message), "{}", error.message);
+        }
     }
 
     fn field(definition: Value) -> String {

@@ -33,6 +33,20 @@ pub struct Metrics {
         deserialize_with = "present"
     )]
     pub accuracy: TaskMetric,
+    /// Lower end of the 95% Wilson interval of `accuracy`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub accuracy_lower: TaskMetric,
+    /// Upper end of the 95% Wilson interval of `accuracy`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub accuracy_upper: TaskMetric,
     /// Classifiers' confusion matrix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confusion_matrix: Option<ConfusionMatrix>,
@@ -40,6 +54,115 @@ pub struct Metrics {
     pub count: u64,
     /// Share of predictions flagged as failed.
     pub error_rate: Option<f64>,
+    /// Lower end of the 95% Wilson interval of `error_rate`.
+    pub error_rate_lower: Option<f64>,
+    /// Upper end of the 95% Wilson interval of `error_rate`.
+    pub error_rate_upper: Option<f64>,
+    /// Estimated accuracy (CBPE; needs a reference with labels and scores).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_accuracy: TaskMetric,
+    /// Lower end of the 95% bound of `estimated_accuracy`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_accuracy_lower: TaskMetric,
+    /// Upper end of the 95% bound of `estimated_accuracy`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_accuracy_upper: TaskMetric,
+    /// Estimated F1 (multiclass: macro) (CBPE; needs a reference with labels and scores).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_f1: TaskMetric,
+    /// Lower end of the 95% bound of `estimated_f1`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_f1_lower: TaskMetric,
+    /// Upper end of the 95% bound of `estimated_f1`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_f1_upper: TaskMetric,
+    /// Estimated precision (multiclass: macro) (CBPE; needs a reference with labels and scores).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_precision: TaskMetric,
+    /// Lower end of the 95% bound of `estimated_precision`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_precision_lower: TaskMetric,
+    /// Upper end of the 95% bound of `estimated_precision`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_precision_upper: TaskMetric,
+    /// Estimated recall (multiclass: macro) (CBPE; needs a reference with labels and scores).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_recall: TaskMetric,
+    /// Lower end of the 95% bound of `estimated_recall`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_recall_lower: TaskMetric,
+    /// Upper end of the 95% bound of `estimated_recall`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_recall_upper: TaskMetric,
+    /// Estimated ROC AUC (multiclass: macro, one-vs-rest) (CBPE; needs a reference with labels and scores).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_roc_auc: TaskMetric,
+    /// Lower end of the 95% bound of `estimated_roc_auc`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_roc_auc_lower: TaskMetric,
+    /// Upper end of the 95% bound of `estimated_roc_auc`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub estimated_roc_auc_upper: TaskMetric,
     /// F1 of the positive class (binary).
     #[serde(
         default,
@@ -61,6 +184,13 @@ pub struct Metrics {
         deserialize_with = "present"
     )]
     pub f1_weighted: TaskMetric,
+    /// `labelled_count / count` (with estimates).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub label_coverage: TaskMetric,
     /// Predictions with a label joined.
     pub labelled_count: u64,
     /// Median serving latency, milliseconds.
@@ -104,6 +234,13 @@ pub struct Metrics {
         deserialize_with = "present"
     )]
     pub precision: TaskMetric,
+    /// Lower end of the 95% Wilson interval of `precision` (binary).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub precision_lower: TaskMetric,
     /// Macro-averaged precision (multiclass).
     #[serde(
         default,
@@ -111,6 +248,13 @@ pub struct Metrics {
         deserialize_with = "present"
     )]
     pub precision_macro: TaskMetric,
+    /// Upper end of the 95% Wilson interval of `precision` (binary).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub precision_upper: TaskMetric,
     /// Support-weighted precision (multiclass).
     #[serde(
         default,
@@ -132,6 +276,13 @@ pub struct Metrics {
         deserialize_with = "present"
     )]
     pub recall: TaskMetric,
+    /// Lower end of the 95% Wilson interval of `recall` (binary).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub recall_lower: TaskMetric,
     /// Macro-averaged recall (multiclass).
     #[serde(
         default,
@@ -139,6 +290,13 @@ pub struct Metrics {
         deserialize_with = "present"
     )]
     pub recall_macro: TaskMetric,
+    /// Upper end of the 95% Wilson interval of `recall` (binary).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub recall_upper: TaskMetric,
     /// Support-weighted recall (multiclass).
     #[serde(
         default,
@@ -192,14 +350,34 @@ impl Metrics {
         let task = |name: &'static str, metric: TaskMetric| metric.map(|x| (name, Number(x)));
         [
             task("accuracy", self.accuracy),
+            task("accuracy_lower", self.accuracy_lower),
+            task("accuracy_upper", self.accuracy_upper),
             self.confusion_matrix
                 .as_ref()
                 .map(|m| ("confusion_matrix", MetricValue::ConfusionMatrix(m))),
             Some(("count", Count(self.count))),
             Some(("error_rate", Number(self.error_rate))),
+            Some(("error_rate_lower", Number(self.error_rate_lower))),
+            Some(("error_rate_upper", Number(self.error_rate_upper))),
+            task("estimated_accuracy", self.estimated_accuracy),
+            task("estimated_accuracy_lower", self.estimated_accuracy_lower),
+            task("estimated_accuracy_upper", self.estimated_accuracy_upper),
+            task("estimated_f1", self.estimated_f1),
+            task("estimated_f1_lower", self.estimated_f1_lower),
+            task("estimated_f1_upper", self.estimated_f1_upper),
+            task("estimated_precision", self.estimated_precision),
+            task("estimated_precision_lower", self.estimated_precision_lower),
+            task("estimated_precision_upper", self.estimated_precision_upper),
+            task("estimated_recall", self.estimated_recall),
+            task("estimated_recall_lower", self.estimated_recall_lower),
+            task("estimated_recall_upper", self.estimated_recall_upper),
+            task("estimated_roc_auc", self.estimated_roc_auc),
+            task("estimated_roc_auc_lower", self.estimated_roc_auc_lower),
+            task("estimated_roc_auc_upper", self.estimated_roc_auc_upper),
             task("f1", self.f1),
             task("f1_macro", self.f1_macro),
             task("f1_weighted", self.f1_weighted),
+            task("label_coverage", self.label_coverage),
             Some(("labelled_count", Count(self.labelled_count))),
             Some(("latency_p50", Number(self.latency_p50))),
             Some(("latency_p95", Number(self.latency_p95))),
@@ -209,11 +387,15 @@ impl Metrics {
             task("mape", self.mape),
             task("mean_error", self.mean_error),
             task("precision", self.precision),
+            task("precision_lower", self.precision_lower),
             task("precision_macro", self.precision_macro),
+            task("precision_upper", self.precision_upper),
             task("precision_weighted", self.precision_weighted),
             task("r2", self.r2),
             task("recall", self.recall),
+            task("recall_lower", self.recall_lower),
             task("recall_macro", self.recall_macro),
+            task("recall_upper", self.recall_upper),
             task("recall_weighted", self.recall_weighted),
             task("rmse", self.rmse),
             task("roc_auc", self.roc_auc),

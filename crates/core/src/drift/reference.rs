@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::estimate::{Estimation, EstimationBuilder};
 use crate::event::{FeatureValue, PredictionEvent, Score, Target};
 use crate::schema::{FeatureType, Model};
 
@@ -76,6 +77,11 @@ pub enum ReferenceFeature {
     Categorical(CategoricalReference),
 }
 
+/// The tag of an encoded reference: encoding 1 followed by the estimation.
+const ENCODING_VERSION: u8 = 2;
+/// The layout before estimated performance (still read, with no estimation).
+const ENCODING_WITHOUT_ESTIMATION: u8 = 1;
+
 /// The reference data set, profiled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferenceProfile {
@@ -85,6 +91,10 @@ pub struct ReferenceProfile {
     pub rows: u64,
     /// Per feature (and `prediction`, `score`).
     pub features: BTreeMap<String, ReferenceFeature>,
+    /// The calibration of estimated performance, when the reference has labels and
+    /// scores (encoded after the other fields, see [`ReferenceProfile::encode`]).
+    #[serde(skip)]
+    pub estimation: Option<Estimation>,
 }
 
 /// numpy's linear quantile of sorted values (including its `t ≥ 0.5` form of the lerp,
@@ -221,6 +231,7 @@ pub struct ReferenceBuilder {
     buffered: usize,
     spill: Option<Box<dyn ColumnSpill>>,
     spill_error: Option<std::io::Error>,
+    estimation: EstimationBuilder,
 }
 
 /// Values buffered in memory before they are handed to the spill.
@@ -237,7 +248,10 @@ pub trait ColumnSpill: Send {
 impl ReferenceBuilder {
     /// A builder for `model`'s features.
     pub fn new(model: &Model) -> Self {
-        let mut builder = Self::default();
+        let mut builder = Self {
+            estimation: EstimationBuilder::new(model),
+            ..Self::default()
+        };
         for spec in model.features() {
             match spec.kind {
                 FeatureType::Numeric => {
@@ -324,6 +338,7 @@ impl ReferenceBuilder {
         if let Some(Score::Positive(p)) = &event.score {
             self.numeric_value(SCORE, Some(*p));
         }
+        self.estimation.observe(model, event);
     }
 
     /// Profiles everything observed; fails only if the spill failed.
@@ -348,6 +363,7 @@ impl ReferenceBuilder {
             generation,
             rows: self.rows,
             features,
+            estimation: std::mem::take(&mut self.estimation).finish(),
         })
     }
 }
@@ -380,12 +396,23 @@ impl CategoricalReference {
 impl ReferenceProfile {
     /// A compact encoding for the store (a version byte, then postcard).
     pub fn encode(&self) -> Vec<u8> {
-        crate::profile::encode_tagged(1, self)
+        let mut bytes = crate::profile::encode_tagged(ENCODING_VERSION, self);
+        bytes.extend(postcard::to_stdvec(&self.estimation).unwrap_or_default());
+        bytes
     }
 
     /// Reads what [`Self::encode`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
-        crate::profile::decode_tagged(1, bytes)
+        match bytes.split_first() {
+            Some((&ENCODING_VERSION, rest)) => {
+                let (mut profile, rest): (ReferenceProfile, _) = postcard::take_from_bytes(rest)
+                    .map_err(crate::profile::DecodeError::Corrupt)?;
+                profile.estimation =
+                    postcard::from_bytes(rest).map_err(crate::profile::DecodeError::Corrupt)?;
+                Ok(profile)
+            }
+            _ => crate::profile::decode_tagged(ENCODING_WITHOUT_ESTIMATION, bytes),
+        }
     }
 }
 

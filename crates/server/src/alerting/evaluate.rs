@@ -62,6 +62,9 @@ pub struct SpanValue {
     pub count: u64,
     /// The metric; `None` when undefined.
     pub value: Option<f64>,
+    /// What the condition is judged on: the value, or with `confidence` the far bound
+    /// of its interval.
+    pub judged: Option<f64>,
     /// The feature's drift verdict (for `drift.*` and `prediction_drift`).
     pub drifted: Option<bool>,
 }
@@ -86,10 +89,17 @@ pub fn span_value(
     let mut span = SpanValue {
         count,
         value: None,
+        judged: None,
         drifted: None,
     };
     if let MetricRef::Performance(name) = &rule.metric {
-        span.value = performance.metrics(model).value(name);
+        let estimation = view.reference.as_ref().and_then(|r| r.estimation.as_ref());
+        let metrics = performance.metrics_estimated(model, estimation);
+        span.value = metrics.value(name);
+        span.judged = match &rule.judged_on {
+            Some(bound) => metrics.value(bound),
+            None => span.value,
+        };
         return Ok(span);
     }
     let mut features = WindowFeatures::default();
@@ -122,6 +132,7 @@ pub fn span_value(
                 .and_then(|f| f.new_categories().map(|new| new.len() as f64));
         }
     }
+    span.judged = span.value;
     Ok(span)
 }
 
@@ -143,7 +154,7 @@ pub fn record(rule: &Rule, view: &ModelView, end_ms: i64, value: SpanValue) -> S
         end_ms,
         count: value.count,
         value: value.value,
-        holds: condition_holds(&rule.condition, value.value, bounds, value.drifted),
+        holds: condition_holds(&rule.condition, value.judged, bounds, value.drifted),
         bounds,
     }
 }

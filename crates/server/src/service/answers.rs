@@ -33,6 +33,7 @@ pub async fn metrics(
     range: Range,
 ) -> Result<MetricsAnswer, ApiError> {
     let store = catalog.store.clone();
+    let reference = catalog.reference(entry.id);
     blocking(move || {
         let MergedRange {
             merged,
@@ -46,7 +47,10 @@ pub async fn metrics(
             (first, last_end),
             range.version.as_deref(),
         );
-        Ok(metrics_answer(model, &merged, bounds, range.step))
+        let estimation = reference.as_ref().and_then(|r| r.estimation.as_ref());
+        Ok(metrics_answer(
+            model, &merged, bounds, range.step, estimation,
+        ))
     })
     .await
 }

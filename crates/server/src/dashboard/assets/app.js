@@ -178,13 +178,26 @@ function thresholdPlugin(thresholds) {
   };
 }
 
-// A time-series chart: `series` is [{label, values}], times in ms.
+// A time-series chart: `series` is [{label, values, band?: {lower, upper}}], times in ms.
+// A band (a 95% interval) is drawn as two thin lines and the area between them.
 function lineChart(id, title, times, series, thresholds = []) {
+  const bands = [];
+  const drawn = [];
+  series.forEach((s, i) => {
+    drawn.push({ label: s.label, values: s.values, color: COLORS[i % COLORS.length] });
+    if (s.band) {
+      const color = COLORS[i % COLORS.length];
+      const upper = drawn.push({ label: `${s.label} upper`, values: s.band.upper, color, thin: true });
+      const lower = drawn.push({ label: `${s.label} lower`, values: s.band.lower, color, thin: true });
+      bands.push({ series: [upper, lower], fill: color + "22" });
+    }
+  });
+  series = drawn;
   const card = el("div", { class: "card", "data-chart": id }, el("h3", {}, title));
   const holder = el("div");
   card.append(holder);
   const points = series.reduce((n, s) => n + s.values.filter((v) => v !== null).length, 0);
-  window.modelwatchCharts[id] = { points, series: series.length };
+  window.modelwatchCharts[id] = { points, series: series.length, bands: bands.length, labels: series.map((s) => s.label) };
   const all = series.flatMap((s) => s.values).filter((v) => v !== null).concat(thresholds.map((t) => t.value));
   const options = {
     width: 430,
@@ -202,7 +215,10 @@ function lineChart(id, title, times, series, thresholds = []) {
         },
       },
     },
-    series: [{}].concat(series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.6, spanGaps: false, points: { size: 4 } }))),
+    series: [{}].concat(series.map((s) => (s.thin
+      ? { label: s.label, stroke: s.color + "88", width: 0.8, spanGaps: false, points: { show: false } }
+      : { label: s.label, stroke: s.color, width: 1.6, spanGaps: false, points: { size: 4 } }))),
+    bands,
     axes: [{}, { size: 56 }],
   };
   const data = [times.map((t) => t / 1000)].concat(series.map((s) => s.values));
@@ -437,14 +453,24 @@ async function performanceTab(model, range) {
   const summary = el("table", { id: "summary" }, el("tr", {}, el("th", { class: "l" }, "metric"), el("th", {}, "value over the range")),
     Object.entries(metrics.summary).filter(([k]) => k !== "confusion_matrix").map(([k, v]) => el("tr", {}, el("td", { class: "l" }, k), el("td", {}, fmt(v)))));
   const headline = HEADLINE[model.task].filter((m) => m in metrics.summary);
+  // A metric with its 95% interval, when the answer has one.
+  const withBand = (m) => (`${m}_lower` in metrics.summary
+    ? { label: m, values: values(m), band: { lower: values(`${m}_lower`), upper: values(`${m}_upper`) } }
+    : { label: m, values: values(m) });
+  // The realised line, and the estimated one (CBPE) on the same chart when there is one.
+  const estimatedName = { precision_macro: "precision", recall_macro: "recall", f1_macro: "f1" };
+  const metricLines = (m) => {
+    const estimated = `estimated_${estimatedName[m] || m}`;
+    return estimated in metrics.summary ? [withBand(m), withBand(estimated)] : [withBand(m)];
+  };
   return [
     el("div", { class: "grid" },
-      headline.map((m) => lineChart(`metric-${m}`, m, times, [{ label: m, values: values(m) }], thresholds(m))),
+      headline.map((m) => lineChart(`metric-${m}`, m, times, metricLines(m), thresholds(m).concat(thresholds(`estimated_${m}`)))),
       lineChart("counts", "predictions and labels per window", times, [{ label: "count", values: values("count") }, { label: "labelled_count", values: values("labelled_count") }],
         thresholds("count").concat(thresholds("labelled_count"))),
       lineChart("latency", "latency (ms)", times, ["latency_p50", "latency_p95", "latency_p99"].map((m) => ({ label: m, values: values(m) })),
         thresholds("latency_p95").concat(thresholds("latency_p99"))),
-      lineChart("error-rate", "error rate", times, [{ label: "error_rate", values: values("error_rate") }], thresholds("error_rate"))),
+      lineChart("error-rate", "error rate", times, [withBand("error_rate")], thresholds("error_rate"))),
     el("h2", {}, "Over the whole range"),
     summary,
   ];
