@@ -359,7 +359,7 @@ async fn critical_alerts_are_routed_to_a_phone_call_and_mute_the_warning_of_the_
         routing["resolved"]["routes"][0]["channels"],
         json!(["phone"])
     );
-    assert_eq!(routing["resolved"]["routes"][0]["group_wait"], "0s");
+    assert_eq!(routing["resolved"]["routes"][0]["group_wait"], "0ms");
     let (status, body) = server.get("/api/v1/routing").await;
     assert_eq!(
         (status, &body["route"]["routes"][0]["matchers"]),

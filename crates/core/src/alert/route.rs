@@ -536,6 +536,84 @@ mod tests {
         assert_eq!(route.group_by, Some(vec!["model".to_string()]));
     }
 
+    /// Routes, groups and inhibition together on an injected clock: the critical alert
+    /// is paged at once, the warning of the same model waits its route's `group_wait`
+    /// and is muted while the critical one fires, and is sent at the group's next look
+    /// after the critical one resolves.
+    #[test]
+    fn urgency_and_inhibition_on_an_injected_clock() {
+        use super::super::group::{AlertSnapshot, Group};
+        use super::super::inhibit::inhibited_by;
+        let tree = Routing::new(
+            &json!({"route": {"channels": ["chat"], "group_wait": "30s", "group_interval": "5m",
+                              "routes": [{"matchers": ["severity=critical"], "channels": ["phone"], "group_wait": "0s"}]},
+                    "inhibit_rules": [{"source_matchers": ["severity=critical"], "target_matchers": ["severity=warning"], "equal": ["model"]}]}),
+            &channels(&["chat", "phone"]),
+        )
+        .unwrap();
+        let alert = |name: &str, severity: &str, ends: Option<i64>| AlertSnapshot {
+            fingerprint: name.into(),
+            labels: labels(&[
+                ("alertname", name),
+                ("model", "credit"),
+                ("severity", severity),
+            ]),
+            annotations: BTreeMap::new(),
+            starts_at_ms: 0,
+            ends_at_ms: ends,
+        };
+        let critical = alert("acc-critical", "critical", None);
+        let warning = alert("acc-warning", "warning", None);
+        let group_for = |a: &AlertSnapshot, now: i64| {
+            let routes = tree.root.matching(&a.labels);
+            assert_eq!(routes.len(), 1);
+            let route = routes[0];
+            let mut group = Group::new(route.group_labels(&a.labels), now, route.timing);
+            group.upsert(a.clone());
+            (route.channels.clone(), route.timing, group)
+        };
+        let (to_phone, phone_timing, mut phone) = group_for(&critical, 0);
+        let (to_chat, chat_timing, mut chat) = group_for(&warning, 0);
+        assert_eq!(
+            (to_phone, to_chat),
+            (vec!["phone".to_string()], vec!["chat".to_string()])
+        );
+        let mut firing = vec![critical.clone()];
+        let muted = |firing: &[AlertSnapshot], a: &AlertSnapshot| {
+            let sources: Vec<_> = firing
+                .iter()
+                .map(|f| (f.fingerprint.as_str(), &f.labels))
+                .collect();
+            inhibited_by(&tree.inhibit_rules, (&a.fingerprint, &a.labels), &sources).is_some()
+        };
+        // t = 0: the phone rings at once; the chat group waits 30s.
+        assert!(
+            phone
+                .look(0, phone_timing, true, |a| muted(&firing, a))
+                .is_some()
+        );
+        assert!(
+            chat.look(0, chat_timing, true, |a| muted(&firing, a))
+                .is_none()
+        );
+        // t = 30s: the chat group is due, but its warning is inhibited.
+        assert!(
+            chat.look(30_000, chat_timing, true, |a| muted(&firing, a))
+                .is_none()
+        );
+        // The critical alert resolves at t = 60s; at the next look (t = 5m30s) the
+        // warning, still firing, reaches the chat.
+        firing.clear();
+        let sent = chat
+            .look(330_000, chat_timing, true, |a| muted(&firing, a))
+            .unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].fingerprint, "acc-warning");
+        // With the warning alone firing nothing inhibits it.
+        firing.push(warning.clone());
+        assert!(!muted(&firing, &warning));
+    }
+
     #[test]
     fn hostile_trees_are_refused_naming_the_field() {
         let known = channels(&["ops"]);
