@@ -197,7 +197,7 @@ pub async fn send(
             json!({"text": notification.text()}),
         )],
         ChannelKind::PagerDuty { url, routing_key } => {
-            providers::pagerduty(url, routing_key, notification)
+            providers::pagerduty(url, routing_key, &notification.alerts)
         }
         ChannelKind::Twilio {
             url,
@@ -206,8 +206,21 @@ pub async fn send(
             from,
             to,
             call,
-        } => providers::twilio(url, account_sid, auth_token, from, to, *call, notification),
-        ChannelKind::Opsgenie { url, api_key } => providers::opsgenie(url, api_key, notification),
+        } => providers::twilio(
+            &providers::TwilioTarget {
+                url,
+                account_sid,
+                auth_token,
+                from,
+                to,
+                call: *call,
+            },
+            &notification.title(),
+            &notification.alerts,
+        ),
+        ChannelKind::Opsgenie { url, api_key } => {
+            providers::opsgenie(url, api_key, &notification.alerts)
+        }
         ChannelKind::Email { host, port, .. } => {
             destinations.resolve(host, *port).await?;
             return send_mail(channel, notification)

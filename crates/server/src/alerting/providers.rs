@@ -10,8 +10,6 @@ use modelwatch_core::alert::AlertSnapshot;
 use modelwatch_core::time::{format_timestamp, truncate};
 use serde_json::{Value, json};
 
-use super::deliver::Notification;
-
 /// A request's body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
@@ -120,10 +118,9 @@ fn summary(alert: &AlertSnapshot) -> String {
 
 /// PagerDuty Events API v2 (`POST {url}/v2/enqueue`): a `trigger` for each firing
 /// alert and a `resolve` for each resolved one, keyed by the alert's fingerprint.
-pub fn pagerduty(url: &str, routing_key: &str, notification: &Notification) -> Vec<Outgoing> {
+pub fn pagerduty(url: &str, routing_key: &str, alerts: &[AlertSnapshot]) -> Vec<Outgoing> {
     let endpoint = format!("{url}/v2/enqueue");
-    notification
-        .alerts
+    alerts
         .iter()
         .map(|alert| {
             let body = if alert.is_resolved() {
@@ -176,11 +173,11 @@ pub fn xml_escape(text: &str) -> String {
     out
 }
 
-/// What a text message says: the title and one line per alert (Twilio takes at most
-/// 1,600 characters).
-pub fn sms_text(notification: &Notification) -> String {
-    let mut text = notification.title();
-    for alert in &notification.alerts {
+/// What a text message says: the notification's title and one line per alert (Twilio
+/// takes at most 1,600 characters).
+pub fn sms_text(title: &str, alerts: &[AlertSnapshot]) -> String {
+    let mut text = title.to_string();
+    for alert in alerts {
         let status = if alert.is_resolved() {
             "resolved"
         } else {
@@ -192,9 +189,8 @@ pub fn sms_text(notification: &Notification) -> String {
 }
 
 /// What a call reads out: the firing alerts, once.
-pub fn call_text(notification: &Notification) -> String {
-    let firing: Vec<String> = notification
-        .alerts
+pub fn call_text(alerts: &[AlertSnapshot]) -> String {
+    let firing: Vec<String> = alerts
         .iter()
         .filter(|a| !a.is_resolved())
         .map(summary)
@@ -210,29 +206,45 @@ pub fn call_text(notification: &Notification) -> String {
     )
 }
 
+/// Where and as whom a Twilio channel sends.
+pub struct TwilioTarget<'a> {
+    /// The REST API's base URL.
+    pub url: &'a str,
+    /// The account SID (basic auth user).
+    pub account_sid: &'a str,
+    /// The auth token (basic auth password).
+    pub auth_token: &'a str,
+    /// The sending number.
+    pub from: &'a str,
+    /// The numbers texted or called.
+    pub to: &'a [String],
+    /// Calls instead of text messages.
+    pub call: bool,
+}
+
 /// Twilio: one SMS per recipient through the Messages resource, or one call through
 /// the Calls resource reading `<Say>` TwiML (calls only about firing alerts).
-pub fn twilio(
-    url: &str,
-    account_sid: &str,
-    auth_token: &str,
-    from: &str,
-    to: &[String],
-    call: bool,
-    notification: &Notification,
-) -> Vec<Outgoing> {
+pub fn twilio(target: &TwilioTarget<'_>, title: &str, alerts: &[AlertSnapshot]) -> Vec<Outgoing> {
+    let TwilioTarget {
+        url,
+        account_sid,
+        auth_token,
+        from,
+        to,
+        call,
+    } = *target;
     let auth = Auth::Basic(account_sid.to_string(), auth_token.to_string());
-    if call && notification.alerts.iter().all(AlertSnapshot::is_resolved) {
+    if call && alerts.iter().all(AlertSnapshot::is_resolved) {
         return Vec::new();
     }
     let (resource, field, content) = if call {
         let twiml = format!(
             "<Response><Say>{}</Say></Response>",
-            xml_escape(&call_text(notification))
+            xml_escape(&call_text(alerts))
         );
         ("Calls", "Twiml", twiml)
     } else {
-        ("Messages", "Body", sms_text(notification))
+        ("Messages", "Body", sms_text(title, alerts))
     };
     let endpoint = format!("{url}/2010-04-01/Accounts/{account_sid}/{resource}.json");
     to.iter()
@@ -250,10 +262,9 @@ pub fn twilio(
 
 /// Opsgenie's Alert API: create (`POST {url}/v2/alerts`) each firing alert with its
 /// fingerprint as `alias`, and close each resolved one by that alias.
-pub fn opsgenie(url: &str, api_key: &str, notification: &Notification) -> Vec<Outgoing> {
+pub fn opsgenie(url: &str, api_key: &str, alerts: &[AlertSnapshot]) -> Vec<Outgoing> {
     let auth = Auth::GenieKey(api_key.to_string());
-    notification
-        .alerts
+    alerts
         .iter()
         .map(|alert| {
             let (endpoint, body) = if alert.is_resolved() {
