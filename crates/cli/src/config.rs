@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use modelwatch_core::ModelDefinition;
-use modelwatch_core::alert::{ChannelDefinition, RuleDefinition, SilenceDefinition};
+use modelwatch_core::alert::{
+    ChannelDefinition, RoutingDefinition, RuleDefinition, SilenceDefinition,
+};
 use modelwatch_server::{HttpConfig, Limits, MetricsConfig, OutboundConfig};
 use modelwatch_store::Retention;
 
@@ -48,6 +50,9 @@ pub struct ConfigFile {
     pub rules: BTreeMap<String, RuleDefinition>,
     /// `[silences.ID]`: silences, applied at start.
     pub silences: BTreeMap<String, SilenceDefinition>,
+    /// `[routing]`: the route tree (`[routing.route]`, `[[routing.route.routes]]`) and
+    /// `[[routing.inhibit_rules]]`, applied at start (replacing the stored one).
+    pub routing: Option<RoutingDefinition>,
 }
 
 impl ConfigFile {
@@ -71,6 +76,7 @@ impl ConfigFile {
             channels: self.channels.clone(),
             rules: self.rules.clone(),
             silences: self.silences.clone(),
+            routing: self.routing.clone(),
         }
     }
 
@@ -222,10 +228,32 @@ mod tests {
                 "[silences.s]\nmatchers = { model = \"m\" }\nends_at = \"2099-01-01T00:00:00Z\"\nuntil = 1",
                 "silences.s.until",
             ),
+            (
+                "[routing.route]\nchannels = []\n[[routing.route.routes]]\nmatchers = []\nreceiver = \"x\"",
+                "routing.route.routes[0].receiver",
+            ),
         ] {
             let error = error(text);
             assert!(error.starts_with(&format!("{path}: ")), "{text} → {error}");
         }
+    }
+
+    #[test]
+    fn a_routing_tree_is_read_from_toml() {
+        let config = ConfigFile::parse(
+            "[routing.route]\nchannels = [\"chat\"]\ngroup_by = [\"model\"]\n\n[[routing.route.routes]]\nmatchers = [\"severity=critical\"]\nchannels = [\"phone\"]\ngroup_wait = \"0s\"\ncontinue = true\n\n[[routing.inhibit_rules]]\nsource_matchers = [\"severity=critical\"]\ntarget_matchers = [\"severity=warning\"]\nequal = [\"model\"]\n",
+        )
+        .unwrap();
+        let routing = config.declarations().routing.unwrap();
+        let child = &routing.route.routes.as_ref().unwrap()[0];
+        assert_eq!(child.channels.as_deref(), Some(&["phone".to_string()][..]));
+        assert_eq!(child.group_wait.as_ref().unwrap().ms(), 0);
+        assert_eq!(child.continue_matching, Some(true));
+        let inhibit = routing.inhibit_rules.unwrap();
+        assert_eq!(
+            inhibit[0].equal.as_deref(),
+            Some(&["model".to_string()][..])
+        );
     }
 
     #[test]

@@ -376,7 +376,14 @@ fn the_config_file_declares_models_channels_and_rules() {
     let rules = http_get(&address, "/api/v1/rules");
     let channels = http_get(&address, "/api/v1/channels");
     let model = http_get(&address, "/api/v1/models/credit");
+    let routing = http_get(&address, "/api/v1/routing");
     drop(server);
+    assert_eq!(
+        routing["resolved"]["routes"][0]["matchers"],
+        serde_json::json!(["severity=\"critical\""]),
+        "{routing}"
+    );
+    assert_eq!(routing["inhibit_rules"][0]["equal"][0], "model");
     let names: Vec<&str> = rules["rules"]
         .as_array()
         .unwrap()

@@ -306,6 +306,16 @@ async fn every_answer_is_byte_for_byte_what_it_was() {
     r.get("alerts", "/api/v1/alerts?state=all").await;
     r.get("alerts_b", "/api/v1/alerts?model=b").await;
     r.get("events_b", "/api/v1/events?model=b").await;
+    // Routing by urgency, set after the alerts above were notified (so it routes none).
+    r.put_json(
+        "routing_put",
+        "/api/v1/routing",
+        &json!({"route": {"channels": [], "group_by": ["model"],
+                          "routes": [{"matchers": ["severity=critical", "model=~\"b|d\""], "channels": ["ops"], "group_wait": "0s"}]},
+                "inhibit_rules": [{"source_matchers": ["severity=critical"], "target_matchers": ["severity=warning"], "equal": ["model"]}]}),
+    )
+    .await;
+    r.get("routing", "/api/v1/routing").await;
 
     // Reports.
     for format in ["json", "md", "html"] {

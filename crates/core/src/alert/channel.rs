@@ -54,6 +54,49 @@ pub enum ChannelKind {
         /// SMTP AUTH user and password, if any.
         credentials: Option<(String, String)>,
     },
+    /// Sends PagerDuty Events API v2 events (`POST {url}/v2/enqueue`): one `trigger`
+    /// per firing alert and one `resolve` per resolved one, with the alert's
+    /// fingerprint as `dedup_key`.
+    PagerDuty {
+        /// The Events API's base URL (default `https://events.pagerduty.com`).
+        url: String,
+        /// The integration's routing key.
+        routing_key: String,
+    },
+    /// Sends SMS through Twilio's Messages resource, or places voice calls through its
+    /// Calls resource reading a TwiML `<Say>` message.
+    Twilio {
+        /// The REST API's base URL (default `https://api.twilio.com`).
+        url: String,
+        /// The account SID (`AC…`), the user of HTTP basic auth.
+        account_sid: String,
+        /// The auth token, the password of HTTP basic auth.
+        auth_token: String,
+        /// The sending number (E.164).
+        from: String,
+        /// The numbers messaged or called (E.164).
+        to: Vec<String>,
+        /// Calls instead of text messages.
+        call: bool,
+    },
+    /// Creates and closes Opsgenie alerts (`POST {url}/v2/alerts`, with the alert's
+    /// fingerprint as `alias`).
+    Opsgenie {
+        /// The Alert API's base URL (default `https://api.opsgenie.com`).
+        url: String,
+        /// The API integration's key (`Authorization: GenieKey …`).
+        api_key: String,
+    },
+}
+
+/// `mode` of a Twilio channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TwilioMode {
+    /// Text messages (the default).
+    Sms,
+    /// Voice calls.
+    Call,
 }
 
 /// The `type` of a channel.
@@ -67,14 +110,23 @@ pub enum ChannelType {
     Slack,
     /// [`ChannelKind::Email`].
     Email,
+    /// [`ChannelKind::PagerDuty`].
+    PagerDuty,
+    /// [`ChannelKind::Twilio`].
+    Twilio,
+    /// [`ChannelKind::Opsgenie`].
+    Opsgenie,
 }
 
 impl ChannelType {
-    const ALL: [ChannelType; 4] = [
+    const ALL: [ChannelType; 7] = [
         ChannelType::Webhook,
         ChannelType::Alertmanager,
         ChannelType::Slack,
         ChannelType::Email,
+        ChannelType::PagerDuty,
+        ChannelType::Twilio,
+        ChannelType::Opsgenie,
     ];
 
     /// Its name in a definition.
@@ -84,6 +136,9 @@ impl ChannelType {
             ChannelType::Alertmanager => "alertmanager",
             ChannelType::Slack => "slack",
             ChannelType::Email => "email",
+            ChannelType::PagerDuty => "pagerduty",
+            ChannelType::Twilio => "twilio",
+            ChannelType::Opsgenie => "opsgenie",
         }
     }
 }
@@ -96,7 +151,8 @@ impl Serialize for ChannelType {
 
 impl<'de> Deserialize<'de> for ChannelType {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const EXPECTED: &str = "expected webhook, alertmanager, slack or email";
+        const EXPECTED: &str =
+            "expected webhook, alertmanager, slack, email, pagerduty, twilio or opsgenie";
         struct Name;
         impl serde::de::Visitor<'_> for Name {
             type Value = ChannelType;
@@ -145,19 +201,35 @@ pub struct ChannelDefinition {
     /// Where it delivers.
     #[serde(rename = "type")]
     pub kind: ChannelType,
-    /// The receiver (`webhook`, `alertmanager`, `slack`).
+    /// The receiver (`webhook`, `alertmanager`, `slack`), or the provider's base URL
+    /// (`pagerduty`, `twilio`, `opsgenie`; default the provider's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The integration's routing key (`pagerduty`; a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<String>,
+    /// The account SID (`twilio`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_sid: Option<String>,
+    /// The auth token (`twilio`; a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<String>,
+    /// `sms` or `call` (`twilio`; default `sms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<TwilioMode>,
+    /// The API integration's key (`opsgenie`; a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
     /// `smtp://host[:port]` or `smtps://host[:port]` (`email`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<String>,
     /// STARTTLS on `smtp://` (`email`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starttls: Option<StartTls>,
-    /// Sender address (`email`).
+    /// Sender address (`email`), or sending number (`twilio`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    /// Recipient addresses (`email`).
+    /// Recipient addresses (`email`), or the numbers messaged or called (`twilio`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<Recipients>,
     /// SMTP AUTH user (`email`, with `password`).
@@ -189,9 +261,10 @@ pub struct ChannelDefinition {
 }
 
 impl ChannelDefinition {
-    /// The fields set that a channel of its type does not take.
+    /// The first field set that a channel of its type does not take.
     fn foreign_field(&self) -> Option<&'static str> {
-        let email = [
+        let fields = [
+            ("url", self.url.is_some()),
             ("smtp", self.smtp.is_some()),
             ("starttls", self.starttls.is_some()),
             ("from", self.from.is_some()),
@@ -199,13 +272,41 @@ impl ChannelDefinition {
             ("username", self.username.is_some()),
             ("password", self.password.is_some()),
             ("insecure_auth", self.insecure_auth.is_some()),
+            ("routing_key", self.routing_key.is_some()),
+            ("account_sid", self.account_sid.is_some()),
+            ("auth_token", self.auth_token.is_some()),
+            ("mode", self.mode.is_some()),
+            ("api_key", self.api_key.is_some()),
         ];
-        let http = [("url", self.url.is_some())];
-        let foreign: &[(&'static str, bool)] = match self.kind {
-            ChannelType::Email => &http,
-            _ => &email,
+        let taken: &[&str] = match self.kind {
+            ChannelType::Webhook | ChannelType::Alertmanager | ChannelType::Slack => &["url"],
+            ChannelType::Email => &[
+                "smtp",
+                "starttls",
+                "from",
+                "to",
+                "username",
+                "password",
+                "insecure_auth",
+            ],
+            ChannelType::PagerDuty => &["url", "routing_key"],
+            ChannelType::Twilio => &["url", "account_sid", "auth_token", "mode", "from", "to"],
+            ChannelType::Opsgenie => &["url", "api_key"],
         };
-        foreign.iter().find(|(_, set)| *set).map(|(name, _)| *name)
+        fields
+            .iter()
+            .find(|(name, set)| *set && !taken.contains(name))
+            .map(|(name, _)| *name)
+    }
+
+    /// The secrets it holds, by field: stored sealed, never shown.
+    pub fn secrets_mut(&mut self) -> [&mut Option<String>; 4] {
+        [
+            &mut self.password,
+            &mut self.routing_key,
+            &mut self.auth_token,
+            &mut self.api_key,
+        ]
     }
 }
 
@@ -357,6 +458,90 @@ fn email(definition: &ChannelDefinition) -> Result<ChannelKind, FieldError> {
     })
 }
 
+/// A provider's secret: required, 1 to 1024 bytes, no whitespace.
+fn secret(value: &Option<String>, field: &str) -> Result<String, FieldError> {
+    match value {
+        Some(text)
+            if !text.is_empty() && text.len() <= 1024 && !text.contains(char::is_whitespace) =>
+        {
+            Ok(text.clone())
+        }
+        Some(_) => Err(FieldError::new(
+            field,
+            "expected 1 to 1024 bytes without spaces",
+        )),
+        None => Err(FieldError::new(field, "is required")),
+    }
+}
+
+/// A phone number in E.164 form: `+` and 8 to 15 digits.
+fn phone(number: &str, field: &str) -> Result<String, FieldError> {
+    let digits = number.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(number.to_string())
+    } else {
+        Err(FieldError::new(
+            field,
+            "expected a phone number in E.164 form, such as +14155550100",
+        ))
+    }
+}
+
+/// The base URL of a provider's API: the one given, or the provider's own.
+fn base_url(definition: &mut ChannelDefinition, default: &str) -> Result<String, FieldError> {
+    let url = http_url(Some(
+        definition.url.get_or_insert_with(|| default.to_string()),
+    ))?;
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+fn twilio(definition: &mut ChannelDefinition) -> Result<ChannelKind, FieldError> {
+    let url = base_url(definition, "https://api.twilio.com")?;
+    let account_sid = match &definition.account_sid {
+        Some(sid)
+            if sid.len() == 34
+                && sid.starts_with("AC")
+                && sid[2..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            sid.clone()
+        }
+        Some(_) => {
+            return Err(FieldError::new(
+                "account_sid",
+                "expected AC followed by 32 hexadecimal digits",
+            ));
+        }
+        None => return Err(FieldError::new("account_sid", "is required")),
+    };
+    let auth_token = secret(&definition.auth_token, "auth_token")?;
+    let from = phone(
+        definition
+            .from
+            .as_deref()
+            .ok_or_else(|| FieldError::new("from", "is required"))?,
+        "from",
+    )?;
+    let to = match &definition.to {
+        Some(Recipients::One(to)) => vec![phone(to, "to")?],
+        Some(Recipients::Many(items)) if !items.is_empty() && items.len() <= 20 => items
+            .iter()
+            .enumerate()
+            .map(|(i, to)| phone(to, &format!("to[{i}]")))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(FieldError::new("to", "expected one to 20 phone numbers")),
+    };
+    let call = definition.mode == Some(TwilioMode::Call);
+    definition.mode = Some(definition.mode.unwrap_or(TwilioMode::Sms));
+    Ok(ChannelKind::Twilio {
+        url,
+        account_sid,
+        auth_token,
+        from,
+        to,
+        call,
+    })
+}
+
 impl Channel {
     /// Checks a channel's name (the rules of model names).
     pub fn check_name(name: &str) -> Result<(), FieldError> {
@@ -386,6 +571,15 @@ impl Channel {
                 url: http_url(definition.url.as_ref())?,
             },
             ChannelType::Email => email(&definition)?,
+            ChannelType::PagerDuty => ChannelKind::PagerDuty {
+                url: base_url(&mut definition, "https://events.pagerduty.com")?,
+                routing_key: secret(&definition.routing_key, "routing_key")?,
+            },
+            ChannelType::Twilio => twilio(&mut definition)?,
+            ChannelType::Opsgenie => ChannelKind::Opsgenie {
+                url: base_url(&mut definition, "https://api.opsgenie.com")?,
+                api_key: secret(&definition.api_key, "api_key")?,
+            },
         };
         if let Some(field) = definition.foreign_field() {
             return Err(FieldError::new(
@@ -427,7 +621,9 @@ impl Channel {
                 "expected a label name",
             ));
         }
-        let send_resolved = definition.send_resolved.unwrap_or(true);
+        // A phone call about alerts that ended wakes someone for nothing.
+        let calls = matches!(kind, ChannelKind::Twilio { call: true, .. });
+        let send_resolved = definition.send_resolved.unwrap_or(!calls);
         definition.group_by = Some(group_by.clone());
         definition.group_wait = Some(Duration::from_ms(group_wait_ms));
         definition.group_interval = Some(Duration::from_ms(group_interval_ms));
@@ -445,11 +641,13 @@ impl Channel {
         })
     }
 
-    /// The channel as `GET` shows it: its definition, password hidden, and its name.
+    /// The channel as `GET` shows it: its definition, secrets hidden, and its name.
     pub fn to_json(&self) -> Value {
         let mut shown = self.definition.clone();
-        if shown.password.is_some() {
-            shown.password = Some("<hidden>".to_string());
+        for secret in shown.secrets_mut() {
+            if secret.is_some() {
+                *secret = Some("<hidden>".to_string());
+            }
         }
         let mut body = serde_json::to_value(&shown).unwrap_or_default();
         body["name"] = Value::String(self.name.clone());
@@ -605,6 +803,109 @@ mod tests {
         assert_eq!(
             error(json!({"type": "email", "smtp": "smtp://h", "from": "a@b", "to": "c@d", "starttls": "maybe"})).field,
             "starttls"
+        );
+    }
+
+    #[test]
+    fn paging_providers_default_to_their_own_urls_and_hide_their_secrets() {
+        let pagerduty =
+            Channel::new("pd", &json!({"type": "pagerduty", "routing_key": "R0abc"})).unwrap();
+        assert_eq!(
+            pagerduty.kind,
+            ChannelKind::PagerDuty {
+                url: "https://events.pagerduty.com".into(),
+                routing_key: "R0abc".into()
+            }
+        );
+        assert_eq!(pagerduty.to_json()["routing_key"], "<hidden>");
+        assert_eq!(pagerduty.to_json()["url"], "https://events.pagerduty.com");
+        let sid = "AC0123456789abcdef0123456789abcdef";
+        let call = Channel::new(
+            "phone",
+            &json!({"type": "twilio", "account_sid": sid, "auth_token": "tok", "from": "+15005550006",
+                    "to": "+14155550100", "mode": "call", "url": "http://127.0.0.1:9/"}),
+        )
+        .unwrap();
+        let ChannelKind::Twilio {
+            url,
+            to,
+            call: calls,
+            ..
+        } = &call.kind
+        else {
+            panic!("not a twilio channel");
+        };
+        assert_eq!(
+            (url.as_str(), to.as_slice(), *calls),
+            (
+                "http://127.0.0.1:9",
+                &["+14155550100".to_string()][..],
+                true
+            )
+        );
+        // Calls about resolved alerts wake people for nothing: off unless asked for.
+        assert!(!call.send_resolved);
+        assert_eq!(call.to_json()["auth_token"], "<hidden>");
+        assert_eq!(call.to_json()["account_sid"], sid);
+        let opsgenie = Channel::new("og", &json!({"type": "opsgenie", "api_key": "k-1"})).unwrap();
+        assert_eq!(opsgenie.to_json()["api_key"], "<hidden>");
+        assert!(opsgenie.send_resolved);
+    }
+
+    #[test]
+    fn paging_providers_name_the_bad_field() {
+        let field = |body: Value| Channel::new("c", &body).unwrap_err().field;
+        let sid = "AC0123456789abcdef0123456789abcdef";
+        assert_eq!(field(json!({"type": "pagerduty"})), "routing_key");
+        assert_eq!(
+            field(json!({"type": "pagerduty", "routing_key": "a b"})),
+            "routing_key"
+        );
+        assert_eq!(
+            field(json!({"type": "pagerduty", "routing_key": "k", "to": "x"})),
+            "to"
+        );
+        assert_eq!(
+            field(json!({"type": "opsgenie", "api_key": "k", "url": "ftp://x"})),
+            "url"
+        );
+        assert_eq!(
+            field(json!({"type": "opsgenie", "api_key": "k", "routing_key": "k"})),
+            "routing_key"
+        );
+        assert_eq!(
+            field(
+                json!({"type": "twilio", "account_sid": "XX1", "auth_token": "t", "from": "+15005550006", "to": "+14155550100"})
+            ),
+            "account_sid"
+        );
+        assert_eq!(
+            field(
+                json!({"type": "twilio", "account_sid": sid, "from": "+15005550006", "to": "+14155550100"})
+            ),
+            "auth_token"
+        );
+        assert_eq!(
+            field(
+                json!({"type": "twilio", "account_sid": sid, "auth_token": "t", "from": "555", "to": "+14155550100"})
+            ),
+            "from"
+        );
+        assert_eq!(
+            field(
+                json!({"type": "twilio", "account_sid": sid, "auth_token": "t", "from": "+15005550006", "to": []})
+            ),
+            "to"
+        );
+        assert_eq!(
+            field(
+                json!({"type": "twilio", "account_sid": sid, "auth_token": "t", "from": "+15005550006", "to": "+14155550100", "mode": "fax"})
+            ),
+            "mode"
+        );
+        assert_eq!(
+            field(json!({"type": "webhook", "url": "http://x", "api_key": "k"})),
+            "api_key"
         );
     }
 

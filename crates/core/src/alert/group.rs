@@ -34,8 +34,8 @@ impl AlertSnapshot {
     }
 }
 
-/// The timing of a channel's groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The timing of a channel's (or a route's) groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timing {
     /// Wait before a new group's first notification.
     pub group_wait_ms: i64,
@@ -58,6 +58,10 @@ pub struct Group {
     pub last_sent_ms: Option<i64>,
     /// What the last notification held: fingerprint → resolved.
     pub last_sent: BTreeMap<String, bool>,
+    /// The timing of the route that made it; `None` for a group of a channel a rule
+    /// names, which follows the channel's timing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_timing: Option<Timing>,
 }
 
 /// The key of the group an alert with `labels` belongs to, and the group's labels.
@@ -82,6 +86,7 @@ impl Group {
             next_look_ms: now_ms + timing.group_wait_ms,
             last_sent_ms: None,
             last_sent: BTreeMap::new(),
+            route_timing: None,
         }
     }
 

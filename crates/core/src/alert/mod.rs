@@ -1,20 +1,26 @@
 //! Alerting, as pure computation: rule definitions and their validation ([`rule`]),
 //! the state machine that judges completed spans of event time ([`state`]),
-//! channels ([`channel`]), silences ([`silence`]) and notification grouping
-//! ([`group`]). The server schedules evaluations and delivers notifications; the
+//! channels ([`channel`]), silences ([`silence`]), notification grouping
+//! ([`group`]), and routing by urgency ([`route`], with [`matcher`] and [`inhibit`]). The server schedules evaluations and delivers notifications; the
 //! numbers come from the same profiles and metric code as the API.
 
 pub mod baseline;
 pub mod channel;
 pub mod group;
+pub mod inhibit;
+pub mod matcher;
+pub mod route;
 pub mod rule;
 pub mod silence;
 pub mod state;
 
 pub use channel::{
     Channel, ChannelDefinition, ChannelKind, ChannelType, Recipients, SmtpSecurity, StartTls,
+    TwilioMode,
 };
 pub use group::{AlertSnapshot, Group, Timing};
+pub use inhibit::{InhibitDefinition, InhibitRule};
+pub use route::{Route, RouteDefinition, Routing, RoutingDefinition};
 pub use rule::{
     AutoDefinition, Baseline, Clock, Condition, ConditionDefinition, MetricRef, Op, Rule,
     RuleDefinition,

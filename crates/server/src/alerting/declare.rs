@@ -1,10 +1,13 @@
-//! Definitions kept in a configuration file: models, channels, rules and silences,
+//! Definitions kept in a configuration file: models, channels, routing, rules and
+//! silences,
 //! applied at start through the same validation as the API.
 
 use std::collections::BTreeMap;
 
 use modelwatch_core::ModelDefinition;
-use modelwatch_core::alert::{ChannelDefinition, RuleDefinition, SilenceDefinition};
+use modelwatch_core::alert::{
+    ChannelDefinition, RoutingDefinition, RuleDefinition, SilenceDefinition,
+};
 
 use crate::error::ApiError;
 
@@ -21,6 +24,8 @@ pub struct Declarations {
     pub rules: BTreeMap<String, RuleDefinition>,
     /// Silences by id.
     pub silences: BTreeMap<String, SilenceDefinition>,
+    /// The route tree and inhibition rules (replacing the stored ones when set).
+    pub routing: Option<RoutingDefinition>,
 }
 
 /// Applies `declarations`; the error names the section, entry and field.
@@ -45,6 +50,16 @@ pub async fn declare(
             .put_channel(catalog.store.as_ref(), name, definition.clone())
             .await
             .map_err(|e| describe("channels", name, e))?;
+    }
+    if let Some(routing) = &declarations.routing {
+        catalog
+            .alerting
+            .put_routing(catalog.store.as_ref(), routing.clone())
+            .await
+            .map_err(|e| match e.field {
+                Some(field) => format!("routing.{field}: {}", e.message),
+                None => format!("routing: {}", e.message),
+            })?;
     }
     for (name, definition) in &declarations.rules {
         let model = catalog.model(&definition.model);

@@ -1,6 +1,7 @@
 //! Delivering notifications: the queued notification (a group's alerts) rendered for
 //! its channel (the Alertmanager webhook payload, Alertmanager's `/api/v2/alerts`, a
-//! Slack message or a plain-text mail) and sent. The engine retries failures with
+//! Slack message, a plain-text mail, or the paging providers' requests of
+//! [`super::providers`]) and sent. The engine retries failures with
 //! backoff; nothing here keeps state.
 
 use std::collections::BTreeMap;
@@ -10,6 +11,8 @@ use modelwatch_core::alert::{AlertSnapshot, Channel, ChannelKind, SmtpSecurity};
 use modelwatch_core::time::format_timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use super::providers::{self, Auth, Body, Outgoing};
 
 /// How long one delivery may take.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -180,13 +183,44 @@ pub async fn send(
     notification: &Notification,
     now_ms: i64,
 ) -> Result<(), Failure> {
-    let (url, body) = match &channel.kind {
-        ChannelKind::Webhook { url } => (url.clone(), notification.webhook_payload(&channel.name)),
-        ChannelKind::Alertmanager { url } => (
+    let requests = match &channel.kind {
+        ChannelKind::Webhook { url } => vec![Outgoing::json(
+            url.clone(),
+            notification.webhook_payload(&channel.name),
+        )],
+        ChannelKind::Alertmanager { url } => vec![Outgoing::json(
             format!("{}/api/v2/alerts", url.trim_end_matches('/')),
             notification.alertmanager_payload(now_ms, channel.repeat_interval_ms),
+        )],
+        ChannelKind::Slack { url } => vec![Outgoing::json(
+            url.clone(),
+            json!({"text": notification.text()}),
+        )],
+        ChannelKind::PagerDuty { url, routing_key } => {
+            providers::pagerduty(url, routing_key, &notification.alerts)
+        }
+        ChannelKind::Twilio {
+            url,
+            account_sid,
+            auth_token,
+            from,
+            to,
+            call,
+        } => providers::twilio(
+            &providers::TwilioTarget {
+                url,
+                account_sid,
+                auth_token,
+                from,
+                to,
+                call: *call,
+            },
+            &notification.title(),
+            &notification.alerts,
         ),
-        ChannelKind::Slack { url } => (url.clone(), json!({"text": notification.text()})),
+        ChannelKind::Opsgenie { url, api_key } => {
+            providers::opsgenie(url, api_key, &notification.alerts)
+        }
         ChannelKind::Email { host, port, .. } => {
             destinations.resolve(host, *port).await?;
             return send_mail(channel, notification)
@@ -194,15 +228,43 @@ pub async fn send(
                 .map_err(Failure::from);
         }
     };
-    let shown = crate::alerting::secrets::redact_url(&url);
-    let parsed = reqwest::Url::parse(&url).map_err(|e| format!("POST {shown}: {e}"))?;
+    // One request per alert or recipient: all must succeed. A retry sends them all
+    // again, which the providers deduplicate by key (PagerDuty, Opsgenie).
+    for request in requests {
+        post(client, destinations, request).await?;
+    }
+    Ok(())
+}
+
+/// Sends one request; the error says why it failed, without the URL's secrets.
+async fn post(
+    client: &reqwest::Client,
+    destinations: &super::outbound::Destinations,
+    request: Outgoing,
+) -> Result<(), Failure> {
+    let shown = crate::alerting::secrets::redact_url(&request.url);
+    let parsed = reqwest::Url::parse(&request.url).map_err(|e| format!("POST {shown}: {e}"))?;
     destinations
         .check_url(&parsed)
         .map_err(|e| format!("POST {shown}: {e}"))?;
-    let response = client
-        .post(parsed)
-        .json(&body)
-        .timeout(DELIVERY_TIMEOUT)
+    let mut builder = client.post(parsed).timeout(DELIVERY_TIMEOUT);
+    builder = match &request.body {
+        Body::Json(body) => builder.json(body),
+        Body::Form(pairs) => builder
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(providers::form_encode(pairs)),
+    };
+    builder = match &request.auth {
+        Auth::None => builder,
+        Auth::Basic(user, password) => builder.basic_auth(user, Some(password)),
+        Auth::GenieKey(key) => {
+            builder.header(reqwest::header::AUTHORIZATION, format!("GenieKey {key}"))
+        }
+    };
+    let response = builder
         .send()
         .await
         .map_err(|e| Failure::from(format!("POST {shown}: {}", with_causes(&e.without_url()))))?;

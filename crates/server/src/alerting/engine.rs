@@ -546,6 +546,8 @@ impl Engine {
         Ok(())
     }
 
+    /// Adds an alert to the groups it is notified in: those of the channels its rule
+    /// names, or, for a rule that names none, those of the routes it matches.
     fn add_to_groups(
         &mut self,
         rule: &Rule,
@@ -554,16 +556,48 @@ impl Engine {
         write: &mut RoundWrite,
     ) {
         let channels = self.catalog.alerting.channels();
-        for name in &rule.channels {
-            let Some(channel) = channels.get(name) else {
+        // (channel, group key, group labels, the route's timing).
+        let mut targets = Vec::new();
+        if rule.channels.is_empty() {
+            if let Some(routing) = self.catalog.alerting.routing() {
+                for route in routing.root.matching(&snapshot.labels) {
+                    let labels = route.group_labels(&snapshot.labels);
+                    // Keyed by the route too, as Alertmanager's groups are.
+                    let key = format!(
+                        "{}:{}",
+                        route.path,
+                        serde_json::to_string(&labels).unwrap_or_default()
+                    );
+                    for name in &route.channels {
+                        targets.push((
+                            name.clone(),
+                            key.clone(),
+                            labels.clone(),
+                            Some(route.timing),
+                        ));
+                    }
+                }
+            }
+        } else {
+            for name in &rule.channels {
+                if let Some(channel) = channels.get(name) {
+                    let (key, labels) = group_of(&channel.group_by, &snapshot.labels);
+                    targets.push((name.clone(), key, labels, None));
+                }
+            }
+        }
+        for (name, key, group_labels, route_timing) in targets {
+            let Some(channel) = channels.get(&name) else {
                 continue;
             };
-            let timing = timing(channel);
-            let (key, group_labels) = group_of(&channel.group_by, &snapshot.labels);
+            let timing = route_timing.unwrap_or_else(|| timing(channel));
             let group = self
                 .groups
                 .entry((name.clone(), key.clone()))
-                .or_insert_with(|| Group::new(group_labels, now, timing));
+                .or_insert_with(|| Group {
+                    route_timing,
+                    ..Group::new(group_labels, now, timing)
+                });
             group.upsert(snapshot.clone());
             write
                 .groups
@@ -571,9 +605,40 @@ impl Engine {
         }
     }
 
+    /// The alerts firing now, as `(fingerprint, labels)`: those in notification groups
+    /// and those of rules whose state says so (what inhibition rules look at).
+    fn firing_alerts(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        let mut firing = BTreeMap::new();
+        for group in self.groups.values() {
+            for alert in group.alerts.values().filter(|a| !a.is_resolved()) {
+                firing.insert(alert.fingerprint.clone(), alert.labels.clone());
+            }
+        }
+        for entry in self.rules.values().filter(|e| e.state.raised.is_some()) {
+            let labels = entry.rule.alert_labels();
+            firing.insert(fingerprint(&labels), labels);
+        }
+        firing
+    }
+
     fn look_at_groups(&mut self, now: i64, write: &mut RoundWrite) {
         let channels = self.catalog.alerting.channels();
         let silences = self.catalog.alerting.silences();
+        let inhibit_rules = self
+            .catalog
+            .alerting
+            .routing()
+            .map(|r| r.inhibit_rules.clone())
+            .unwrap_or_default();
+        let firing_now = if inhibit_rules.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.firing_alerts()
+        };
+        let firing: Vec<(&str, &BTreeMap<String, String>)> = firing_now
+            .iter()
+            .map(|(fp, labels)| (fp.as_str(), labels))
+            .collect();
         let mut emptied = Vec::new();
         for ((channel_name, key), group) in self.groups.iter_mut() {
             let Some(channel) = channels.get(channel_name) else {
@@ -585,31 +650,44 @@ impl Engine {
             if now < group.next_look_ms {
                 continue;
             }
+            // A silence, or an inhibition rule (by its index) while its source fires.
             let muting = |alert: &AlertSnapshot| {
                 silences
                     .values()
                     .find(|s| s.mutes(&alert.labels, now))
-                    .map(|s| s.id.clone())
+                    .map(|s| ("silenced", json!({"silence": s.id})))
+                    .or_else(|| {
+                        modelwatch_core::alert::inhibit::inhibited_by(
+                            &inhibit_rules,
+                            (&alert.fingerprint, &alert.labels),
+                            &firing,
+                        )
+                        .map(|i| ("inhibited", json!({"inhibit_rule": i})))
+                    })
             };
             for alert in group.alerts.values() {
-                if let Some(silence) = muting(alert) {
+                if let Some((kind, mut detail)) = muting(alert) {
                     let marker = (
                         channel_name.clone(),
                         alert.fingerprint.clone(),
                         alert.is_resolved(),
                     );
                     if self.muted_logged.insert(marker) {
+                        detail["channel"] = json!(channel_name);
+                        detail["fingerprint"] = json!(alert.fingerprint);
+                        detail["resolved"] = json!(alert.is_resolved());
                         write.events.push((
                             alert.labels.get("model").cloned(),
                             alert.labels.get("alertname").cloned(),
-                            "silenced",
-                            json!({"channel": channel_name, "silence": silence, "fingerprint": alert.fingerprint, "resolved": alert.is_resolved()}),
+                            kind,
+                            detail,
                         ));
                     }
                 }
             }
             let before = group.clone();
-            let sent = group.look(now, timing(channel), channel.send_resolved, |a| {
+            let group_timing = group.route_timing.unwrap_or_else(|| timing(channel));
+            let sent = group.look(now, group_timing, channel.send_resolved, |a| {
                 muting(a).is_some()
             });
             // Only the time of the next look moved: nothing worth a write.

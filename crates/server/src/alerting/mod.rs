@@ -14,6 +14,7 @@ pub mod deliver;
 pub mod engine;
 pub mod evaluate;
 pub mod outbound;
+pub mod providers;
 pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,7 +22,8 @@ use std::sync::Arc;
 
 use modelwatch_core::FieldError;
 use modelwatch_core::alert::{
-    Channel, ChannelDefinition, Rule, RuleDefinition, Silence, SilenceDefinition,
+    Channel, ChannelDefinition, Routing, RoutingDefinition, Rule, RuleDefinition, Silence,
+    SilenceDefinition,
 };
 use modelwatch_store::alerting::Resource;
 use modelwatch_store::{ModelEntry, Storage, StoreError};
@@ -46,12 +48,18 @@ pub struct Alerting {
     pub channels: RwLock<BTreeMap<String, Arc<Channel>>>,
     /// Silences by id.
     pub silences: RwLock<BTreeMap<String, Arc<Silence>>>,
+    /// The route tree and inhibition rules, if set.
+    pub routing: RwLock<Option<Arc<Routing>>>,
     changes: Mutex<Changes>,
     /// Wakes the engine.
     pub wake: Notify,
     /// Seals channel secrets before they are stored.
     secrets: secrets::SecretBox,
 }
+
+/// The row of the channels table that holds the routing (not a valid channel name, so
+/// it never collides with one; kept there so routing needs no table of its own).
+pub const ROUTING_ROW: &str = "_routing";
 
 /// Whether a `PUT` created or replaced.
 pub enum Put {
@@ -121,7 +129,12 @@ impl Alerting {
         let now = modelwatch_core::time::now_ms();
         let load = |resource| store.load_definitions(resource);
         let mut channels = BTreeMap::new();
+        let mut routing_text = None;
         for (name, text) in load(Resource::Channels)? {
+            if name == ROUTING_ROW {
+                routing_text = Some(text);
+                continue;
+            }
             let opened = stored(&text).and_then(|d| secrets.open_definition(d).ok());
             match opened.and_then(|d| Channel::from_definition(&name, d).ok()) {
                 Some(channel) => {
@@ -158,10 +171,22 @@ impl Alerting {
                 }
             }
         }
+        let routing = routing_text.and_then(|text| {
+            let names = channels.keys().cloned().collect();
+            let routing = stored::<RoutingDefinition>(&text)
+                .and_then(|d| Routing::from_definition(d, &names).ok());
+            if routing.is_none() {
+                tracing::warn!(
+                    "stored routing does not validate; alerts without channels are not notified"
+                );
+            }
+            routing.map(Arc::new)
+        });
         Ok(Self {
             rules: RwLock::new(rules),
             channels: RwLock::new(channels),
             silences: RwLock::new(silences),
+            routing: RwLock::new(routing),
             changes: Mutex::new(Changes::default()),
             wake: Notify::new(),
             secrets,
@@ -204,6 +229,47 @@ impl Alerting {
     /// A snapshot of the silences.
     pub fn silences(&self) -> BTreeMap<String, Arc<Silence>> {
         read(&self.silences)
+    }
+
+    /// The routing, if set.
+    pub fn routing(&self) -> Option<Arc<Routing>> {
+        self.routing.read().clone()
+    }
+
+    /// Validates and stores the routing (replacing any).
+    pub async fn put_routing(
+        &self,
+        store: &dyn Storage,
+        definition: RoutingDefinition,
+    ) -> Result<(Put, Arc<Routing>), ApiError> {
+        let names = self.channels.read().keys().cloned().collect();
+        let routing = Routing::from_definition(definition, &names).map_err(ApiError::invalid)?;
+        let text = to_text(&routing.definition);
+        let now = modelwatch_core::time::now_ms();
+        store
+            .write_alerting(move |tx| {
+                tx.put_definition(Resource::Channels, ROUTING_ROW, None, &text, now)
+            })
+            .await?;
+        let routing = Arc::new(routing);
+        let previous = self.routing.write().replace(routing.clone());
+        self.wake.notify_one();
+        let put = if previous.is_some() {
+            Put::Replaced
+        } else {
+            Put::Created
+        };
+        Ok((put, routing))
+    }
+
+    /// Removes the routing; `false` if there was none.
+    pub async fn delete_routing(&self, store: &dyn Storage) -> Result<bool, ApiError> {
+        let existed = store
+            .write_alerting(|tx| tx.delete_definition(Resource::Channels, ROUTING_ROW))
+            .await?;
+        let removed = self.routing.write().take().is_some();
+        self.wake.notify_one();
+        Ok(existed || removed)
     }
 
     /// Validates and stores a rule for `model` (looked up by the caller from
@@ -257,9 +323,13 @@ impl Alerting {
         definition: ChannelDefinition,
     ) -> Result<(Put, Arc<Channel>), ApiError> {
         let channel = Channel::from_definition(name, definition).map_err(ApiError::invalid)?;
-        if let modelwatch_core::alert::ChannelKind::Webhook { url }
-        | modelwatch_core::alert::ChannelKind::Alertmanager { url }
-        | modelwatch_core::alert::ChannelKind::Slack { url } = &channel.kind
+        use modelwatch_core::alert::ChannelKind;
+        if let ChannelKind::Webhook { url }
+        | ChannelKind::Alertmanager { url }
+        | ChannelKind::Slack { url }
+        | ChannelKind::PagerDuty { url, .. }
+        | ChannelKind::Twilio { url, .. }
+        | ChannelKind::Opsgenie { url, .. } = &channel.kind
         {
             reqwest::Url::parse(url).map_err(|e| {
                 ApiError::invalid(FieldError::new("url", format!("not a valid URL: {e}")))
@@ -312,6 +382,20 @@ impl Alerting {
         resource: Resource,
         name: &str,
     ) -> Result<bool, ApiError> {
+        if resource == Resource::Channels && name == ROUTING_ROW {
+            return Ok(false);
+        }
+        if resource == Resource::Channels
+            && self
+                .routing()
+                .is_some_and(|r| r.channels_used().contains(name))
+        {
+            return Err(ApiError::new(
+                ErrorCode::ChannelInUse,
+                format!("channel `{name}` is used by the routing tree; change it first"),
+            )
+            .field("channel"));
+        }
         if resource == Resource::Channels {
             let users: Vec<String> = self
                 .rules()

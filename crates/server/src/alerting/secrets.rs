@@ -1,5 +1,6 @@
 //! Channel secrets: a receiver URL's credentials, path and query (a Slack webhook's
-//! path is its secret) and an SMTP password. They are stored encrypted (AES-256-GCM
+//! path is its secret), an SMTP password, and the paging providers' keys (PagerDuty's
+//! routing key, Twilio's auth token, Opsgenie's API key). They are stored encrypted (AES-256-GCM
 //! with a key derived from the server's key file, `pii.key`), shown only to admins, and
 //! written to logs and event details redacted ([`redact_url`]).
 
@@ -59,23 +60,24 @@ impl SecretBox {
         String::from_utf8(plain.to_vec()).map_err(|_| "a sealed value is damaged".into())
     }
 
-    /// The definition as stored: its URL and password sealed.
+    /// The definition as stored: its URL and secrets (password, routing key, auth
+    /// token, API key) sealed.
     pub fn seal_definition(&self, definition: &ChannelDefinition) -> ChannelDefinition {
         let mut sealed = definition.clone();
         sealed.url = sealed.url.as_deref().map(|u| self.seal(u));
-        sealed.password = sealed.password.as_deref().map(|p| self.seal(p));
+        for secret in sealed.secrets_mut() {
+            *secret = secret.as_deref().map(|s| self.seal(s));
+        }
         sealed
     }
 
-    /// A stored definition with its URL and password opened.
+    /// A stored definition with its URL and secrets opened.
     pub fn open_definition(&self, stored: ChannelDefinition) -> Result<ChannelDefinition, String> {
         let mut opened = stored;
         opened.url = opened.url.as_deref().map(|u| self.open(u)).transpose()?;
-        opened.password = opened
-            .password
-            .as_deref()
-            .map(|p| self.open(p))
-            .transpose()?;
+        for secret in opened.secrets_mut() {
+            *secret = secret.as_deref().map(|s| self.open(s)).transpose()?;
+        }
         Ok(opened)
     }
 }

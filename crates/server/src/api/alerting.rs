@@ -1,5 +1,5 @@
 //! The HTTP resources of alerting: rules, channels and silences (`PUT`, `GET`,
-//! `DELETE`), alerts and the event log.
+//! `DELETE`), the routing tree (`/api/v1/routing`), alerts and the event log.
 
 use std::sync::Arc;
 
@@ -57,6 +57,16 @@ pub fn routes(routes: Routes) -> Routes {
         .route(
             "/api/v1/channels/{channel}/test",
             [(admin_server, axum::routing::post(test_channel))],
+        )
+        .route(
+            "/api/v1/routing",
+            [
+                (read_server, get(get_routing)),
+                (
+                    admin_server,
+                    axum::routing::put(put_routing).delete(delete_routing),
+                ),
+            ],
         )
         .route("/api/v1/silences", [(read_server, get(list_silences))])
         .route(
@@ -311,6 +321,37 @@ async fn delete_channel(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     delete_resource(&catalog, Resource::Channels, "channel", &name).await
+}
+
+/// `PUT /api/v1/routing`: the route tree and inhibition rules, replaced whole.
+async fn put_routing(
+    State(catalog): Shared,
+    JsonBody(body): JsonBody<Value, DEFINITION_BYTES>,
+) -> Result<Response, ApiError> {
+    let definition = read_definition(Ok(()), &body)?;
+    let (put, routing) = catalog
+        .alerting
+        .put_routing(catalog.store.as_ref(), definition)
+        .await?;
+    Ok((put_status(&put), Json(routing.to_json())).into_response())
+}
+
+/// `GET /api/v1/routing`: as sent, with the tree `resolved` (inherited settings
+/// filled in); `route` is `null` when none is set.
+async fn get_routing(State(catalog): Shared) -> Json<Value> {
+    Json(match catalog.alerting.routing() {
+        Some(routing) => routing.to_json(),
+        None => json!({"route": null, "resolved": null}),
+    })
+}
+
+/// `DELETE /api/v1/routing`: alerts of rules without channels are no longer notified.
+async fn delete_routing(State(catalog): Shared) -> Result<StatusCode, ApiError> {
+    catalog
+        .alerting
+        .delete_routing(catalog.store.as_ref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `PUT /api/v1/silences/{id}`

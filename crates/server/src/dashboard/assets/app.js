@@ -368,8 +368,57 @@ async function overview() {
 async function alertsPage() {
   page(el("h1", {}, "Alerts"), el("div", { id: "alerts-body" }, el("p", { class: "muted" }, "Loading…")));
   const body = document.getElementById("alerts-body");
-  body.replaceChildren(...(await alertSections(null)));
+  body.replaceChildren(...(await alertSections(null)), ...(await channelSections()));
   document.body.dataset.ready = "alerts";
+}
+
+// Where a channel delivers, in a few words (secrets are hidden by the server).
+function channelTarget(c) {
+  switch (c.type) {
+    case "email": return `${c.smtp} → ${[].concat(c.to || []).join(", ")}`;
+    case "twilio": return `${c.mode === "call" ? "call" : "SMS"} ${[].concat(c.to || []).join(", ")} from ${c.from}`;
+    default: return c.url || "";
+  }
+}
+
+// A route and its children as nested lists: matchers → channels, with the inherited timing.
+function routeItem(route) {
+  const matchers = route.matchers.length ? route.matchers.join(", ") : "every alert";
+  return el("li", { "data-route": route.path },
+    el("code", {}, matchers), " → ", el("strong", {}, route.channels.join(", ") || "nobody"),
+    el("span", { class: "muted" }, ` group_by ${route.group_by.join(",") || "—"}, wait ${route.group_wait}, interval ${route.group_interval}, repeat ${route.repeat_interval}${route.continue ? ", continue" : ""}`),
+    route.routes.length ? el("ul", {}, route.routes.map(routeItem)) : null);
+}
+
+// Channels and the routing tree, read-only; left out for tokens that may not see them.
+async function channelSections() {
+  let channels, routing;
+  try {
+    [{ channels }, routing] = await Promise.all([api("/api/v1/channels"), api("/api/v1/routing")]);
+  } catch (e) {
+    if (e instanceof AuthNeeded) throw e;
+    return [];
+  }
+  const inhibit = routing.inhibit_rules || [];
+  return [
+    el("h2", {}, "Channels"),
+    channels.length
+      ? el("table", { class: "channels" },
+        el("tr", {}, ["name", "type", "delivers to"].map((h) => el("th", { class: "l" }, h))),
+        channels.map((c) => el("tr", { "data-channel": c.name }, el("td", { class: "l" }, c.name),
+          el("td", { class: "l" }, el("span", { class: "badge" }, c.type)), el("td", { class: "l" }, channelTarget(c)))))
+      : el("p", { class: "muted" }, "No channel yet."),
+    el("h2", {}, "Routing by urgency"),
+    routing.resolved
+      ? el("ul", { class: "routing" }, routeItem(routing.resolved))
+      : el("p", { class: "muted" }, "No routing tree: alerts of rules without channels are not notified. Set one with PUT /api/v1/routing."),
+    inhibit.length
+      ? el("table", { class: "inhibit" },
+        el("tr", {}, ["while firing", "mutes", "with equal"].map((h) => el("th", { class: "l" }, h))),
+        inhibit.map((r) => el("tr", {}, el("td", { class: "l" }, r.source_matchers.join(", ")),
+          el("td", { class: "l" }, r.target_matchers.join(", ")), el("td", { class: "l" }, (r.equal || []).join(", ") || "—"))))
+      : null,
+  ].filter((x) => x !== null);
 }
 
 async function alertSections(model) {
