@@ -420,6 +420,7 @@ fn apply(
                     "lazy_dirty",
                     "model_references",
                     "reference_chunks",
+                    "parameter_summaries",
                 ] {
                     tx.execute(&format!("DELETE FROM {table} WHERE model_id = ?1"), [id])?;
                 }
@@ -598,6 +599,7 @@ fn apply_retention(
             state.features.forget_before(model_id, granularity, cutoff);
         }
     }
+    outcome.parameters = crate::sqlite_parameters::apply_retention(tx, retention.hour_profiles_ms)?;
     crate::alerting::trim_log(tx)?;
     // Labels that waited longer than `pending_labels` (wall clock) are given up on, so
     // labels for predictions never sent cannot pile up.
@@ -617,10 +619,11 @@ fn apply_retention(
             *waiting = counts.get(model_id).copied().unwrap_or(0);
         }
     }
-    if outcome.events + outcome.profiles > 0 {
+    if outcome.events + outcome.profiles + outcome.parameters > 0 {
         tracing::info!(
             events = outcome.events,
             profiles = outcome.profiles,
+            parameters = outcome.parameters,
             "retention deleted old data"
         );
     }
