@@ -117,8 +117,7 @@ fn query_field(text: &str) -> &str {
         .unwrap_or(text);
     match detail.split_once(": ") {
         Some((name, _))
-            if !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
         {
             name
         }
