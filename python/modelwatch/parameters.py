@@ -93,8 +93,21 @@ def series_frame(answer: dict[str, Any]) -> pd.DataFrame:
     frame = pd.DataFrame(
         rows,
         columns=[
-            "tensor", "version", "step", "timestamp", "count", "zeros", "nan", "inf",
-            "min", "max", "mean", "std", "l2_norm", "edges", "counts",
+            "tensor",
+            "version",
+            "step",
+            "timestamp",
+            "count",
+            "zeros",
+            "nan",
+            "inf",
+            "min",
+            "max",
+            "mean",
+            "std",
+            "l2_norm",
+            "edges",
+            "counts",
         ],
     )
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
@@ -104,7 +117,12 @@ def series_frame(answer: dict[str, Any]) -> pd.DataFrame:
 def diff_frame(answer: dict[str, Any]) -> pd.DataFrame:
     """``GET .../parameters/diff``: one row per tensor present on both sides."""
     columns = [
-        "tensor", "from_step", "to_step", "mean_change", "std_change", "l2_norm_change",
+        "tensor",
+        "from_step",
+        "to_step",
+        "mean_change",
+        "std_change",
+        "l2_norm_change",
         "wasserstein",
     ]
     frame = pd.DataFrame(answer["tensors"], columns=columns)

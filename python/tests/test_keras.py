@@ -4,10 +4,15 @@ read back as the callback sent them."""
 
 from __future__ import annotations
 
-import keras
-import numpy as np
+import os
 
-import modelwatch as mw
+# The backend pinned in .ci/install (the lightest to install, see docs/PYTHON.md).
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras  # noqa: E402 - after choosing the backend
+import numpy as np  # noqa: E402
+
+import modelwatch as mw  # noqa: E402
 
 
 def test_the_callback_logs_weights_and_metrics_per_epoch(server) -> None:
@@ -16,7 +21,11 @@ def test_the_callback_logs_weights_and_metrics_per_epoch(server) -> None:
     X = rng.normal(size=(64, 4)).astype("float32")
     y = (X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.1).astype("float32")
     model = keras.Sequential(
-        [keras.Input(shape=(4,)), keras.layers.Dense(3, name="hidden"), keras.layers.Dense(1, name="out")]
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(3, name="hidden"),
+            keras.layers.Dense(1, name="out"),
+        ]
     )
     model.compile(optimizer="sgd", loss="mse")
     m = mw.Client(server.url).define_model("tiny", "regression")

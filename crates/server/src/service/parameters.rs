@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use modelwatch_core::answer::report::InternalsRow;
 use modelwatch_core::non_finite::replace_tokens;
+use modelwatch_core::parameters::diff::relative_change;
 use modelwatch_core::parameters::{TensorSummary, diff, parse_request};
 use modelwatch_core::time::format_timestamp;
 use modelwatch_store::{ModelEntry, ParameterFilter, ParameterRow};
@@ -15,6 +17,62 @@ use serde_json::{Value, json};
 use super::blocking;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+
+/// Most tensors a report lists.
+pub const MAX_REPORT_TENSORS: usize = 200;
+
+/// The model internals of a report over `[from, to)`: per tensor and version (the
+/// training record left out), its first and last step taken in the range and the
+/// change of its norm between them.
+pub fn report_rows(
+    store: &dyn modelwatch_store::Storage,
+    model_id: i64,
+    from: Option<i64>,
+    to: Option<i64>,
+    version: Option<String>,
+) -> Result<Vec<InternalsRow>, ApiError> {
+    let filter = ParameterFilter {
+        version,
+        from_ms: from,
+        to_ms: to,
+        ..ParameterFilter::default()
+    };
+    let rows = store.load_parameters(model_id, &filter, MAX_SUMMARIES)?;
+    let mut out: Vec<InternalsRow> = Vec::new();
+    let mut first: Option<ParameterRow> = None;
+    let flush = |first: &ParameterRow, last: &ParameterRow, out: &mut Vec<InternalsRow>| {
+        if out.len() < MAX_REPORT_TENSORS && !first.tensor.starts_with("training/") {
+            out.push(InternalsRow {
+                first_step: first.step,
+                inf: last.summary.inf,
+                l2_norm: last.summary.l2_norm,
+                l2_norm_change: relative_change(first.summary.l2_norm, last.summary.l2_norm),
+                last_step: last.step,
+                nan: last.summary.nan,
+                tensor: last.tensor.clone(),
+                version: last.version.clone(),
+            });
+        }
+    };
+    let mut previous: Option<ParameterRow> = None;
+    for row in rows {
+        if let Some(prev) = &previous
+            && (prev.tensor != row.tensor || prev.version != row.version)
+        {
+            if let Some(f) = first.take() {
+                flush(&f, prev, &mut out);
+            }
+        }
+        if first.is_none() {
+            first = Some(row.clone());
+        }
+        previous = Some(row);
+    }
+    if let (Some(f), Some(last)) = (first, previous) {
+        flush(&f, &last, &mut out);
+    }
+    Ok(out)
+}
 
 /// Most summaries one answer holds; a query that would read more is refused.
 pub const MAX_SUMMARIES: usize = 20_000;
