@@ -124,6 +124,44 @@ async fn tensors_are_summarised_stored_and_compared() {
         close(&w["l2_norm_change"], 1.0) && close(&w["mean_change"], 2.0),
         "{w}"
     );
+
+    // The report lists each tensor and version from its first step to its last.
+    let (status, report) = server.get("/api/v1/models/net/report").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let rows = report["internals"].as_array().unwrap();
+    let keys: Vec<(&str, &str, i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["tensor"].as_str().unwrap(),
+                r["version"].as_str().unwrap(),
+                r["first_step"].as_i64().unwrap(),
+                r["last_step"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("b", "v1", 0, 1),
+            ("extra", "v2", 7, 7),
+            ("w", "v1", 0, 1),
+            ("w", "v2", 7, 7)
+        ]
+    );
+    assert!(close(&rows[2]["l2_norm_change"], 1.0), "{}", rows[2]);
+    assert_eq!((&rows[0]["nan"], &rows[0]["inf"]), (&json!(1), &json!(1)));
+    let html = server
+        .client
+        .get(server.url("/api/v1/models/net/report?format=html"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"<h2 id="internals">Model internals</h2>"#));
+    assert!(html.contains("+100.0%"), "the norm of w doubled");
 }
 
 #[tokio::test]
