@@ -127,19 +127,6 @@ fn select(
     .collect()
 }
 
-/// Deletes, per model, the summaries taken longer than `keep_ms` before its newest.
-pub(crate) fn apply_retention(tx: &Connection, keep_ms: i64) -> Result<u64, StoreError> {
-    let deleted = tx.execute(
-        "DELETE FROM parameter_summaries WHERE id IN (
-             SELECT p.id FROM parameter_summaries p
-             JOIN (SELECT model_id, MAX(ts) AS newest FROM parameter_summaries GROUP BY model_id) n
-               ON p.model_id = n.model_id
-             WHERE p.ts < n.newest - ?1)",
-        [keep_ms],
-    )?;
-    Ok(deleted as u64)
-}
-
 impl ParameterStorage for SqliteStore {
     fn put_parameters(&self, rows: Vec<ParameterRow>, now_ms: i64) -> StoreFuture<'_, usize> {
         Box::pin(async move {
