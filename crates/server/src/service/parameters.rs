@@ -58,10 +58,9 @@ pub fn report_rows(
     for row in rows {
         if let Some(prev) = &previous
             && (prev.tensor != row.tensor || prev.version != row.version)
+            && let Some(f) = first.take()
         {
-            if let Some(f) = first.take() {
-                flush(&f, prev, &mut out);
-            }
+            flush(&f, prev, &mut out);
         }
         if first.is_none() {
             first = Some(row.clone());
