@@ -6,7 +6,7 @@
 //!   client computed itself;
 //! - [`request`]: the body of `POST .../parameters` read into tensors, each field
 //!   checked and named;
-//! - [`diff`]: mean, std and relative L2-norm change, and the Wasserstein distance
+//! - [`mod@diff`]: mean, std and relative L2-norm change, and the Wasserstein distance
 //!   between two histograms.
 
 pub mod diff;
