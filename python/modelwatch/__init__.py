@@ -5,11 +5,12 @@ its report in process.
 >>> m = mw.Client("http://127.0.0.1:8480").define_model("credit", "binary_classification",
 ...     reference=X_train, reference_labels=y_train)                    # doctest: +SKIP
 >>> monitored = mw.sklearn.monitor(estimator, m)                        # doctest: +SKIP
+>>> keras_model.fit(X, y, epochs=3, callbacks=[mw.keras.Callback(m)])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from . import sklearn
+from . import keras, sklearn
 from ._core import __version__
 from .client import Client, Model
 from .errors import ApiError, RejectedRecords, Rejection
@@ -24,5 +25,6 @@ __all__ = [
     "Report",
     "__version__",
     "report",
+    "keras",
     "sklearn",
 ]

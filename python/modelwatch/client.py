@@ -10,13 +10,13 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import _convert, _records, frames
+from . import _convert, _records, frames, parameters
 from ._http import Transport
 from ._sender import Chunk, Sender
 from .definition import definition as _definition
@@ -341,6 +341,81 @@ class Model:
         again after a 503, 429 or connection error) and ``queued``.
         """
         return self._sender.stats()
+
+    def log_parameters(
+        self,
+        tensors: Mapping[str, Any],
+        step: int,
+        version: str | None = None,
+        *,
+        timestamp: Any = None,
+        raw: bool = False,
+    ) -> dict[str, Any]:
+        """Sends the model's tensors at one training ``step`` (an epoch, an iteration):
+        ``{name: array}`` of any framework (numpy arrays, a PyTorch ``state_dict()``,
+        Keras weights). Each tensor is summarised here with numpy, as the server
+        summarises raw values; ``raw=True`` sends the values instead. Unlike
+        :meth:`log`, this call is synchronous: it returns once the server has stored
+        them (``{"accepted", "step", "version"}``) and raises :class:`ApiError` when it
+        refuses them.
+        """
+        entries = list(parameters.tensor_entries(tensors, raw))
+        if not entries:
+            raise ValueError("log_parameters: no tensors")
+        accepted = 0
+        answer: dict[str, Any] = {}
+        for first in range(0, len(entries), parameters.TENSORS_PER_REQUEST):
+            body: dict[str, Any] = {
+                "step": int(step),
+                "tensors": entries[first : first + parameters.TENSORS_PER_REQUEST],
+            }
+            if version is not None:
+                body["version"] = str(version)
+            if timestamp is not None:
+                body["timestamp"] = _convert.timestamp_ms(timestamp)
+            # NaN and Infinity go as Python's tokens, which the server reads.
+            answer = self.client._call(
+                "POST", self._path + "/parameters", json.dumps(body).encode()
+            )
+            accepted += int(answer["accepted"])
+        return dict(answer, accepted=accepted)
+
+    def parameters(
+        self,
+        version: str | None = None,
+        tensor: str | None = None,
+        from_step: int | None = None,
+        to_step: int | None = None,
+    ) -> pd.DataFrame:
+        """The stored tensor summaries: one row per tensor, version and step."""
+        query = {"version": version, "tensor": tensor, "from_step": from_step, "to_step": to_step}
+        return parameters.series_frame(
+            self.client._call("GET", self._path + "/parameters", query=query)
+        )
+
+    def parameter_diff(
+        self,
+        from_version: str | None = None,
+        to_version: str | None = None,
+        *,
+        from_step: int | None = None,
+        to_step: int | None = None,
+        version: str | None = None,
+    ) -> pd.DataFrame:
+        """The change of each tensor between two versions (each at its last step) or two
+        steps: ``mean_change``, ``std_change``, relative ``l2_norm_change``,
+        ``wasserstein``.
+        """
+        query = {
+            "from_version": from_version,
+            "to_version": to_version,
+            "from_step": from_step,
+            "to_step": to_step,
+            "version": version,
+        }
+        return parameters.diff_frame(
+            self.client._call("GET", self._path + "/parameters/diff", query=query)
+        )
 
     def _range(self, start: Any, end: Any, version: str | None) -> dict[str, Any]:
         return {"from": _query_time(start), "to": _query_time(end), "version": version}

@@ -273,6 +273,52 @@ async fn day_summary(
 }
 
 /// Runs the demo.
+/// Model internals of the demo: the training of two versions before the simulated days,
+/// six epochs each, every layer's weights and the training record (`training/loss`,
+/// `training/val_loss`). Version 2024.03's second layer grows as it trains, so the
+/// dashboard's diff table shows a jump in its norm.
+async fn send_parameters(
+    client: &reqwest::Client,
+    base: &str,
+    world: &mut World,
+    trained_before: i64,
+) -> anyhow::Result<()> {
+    let url = format!("{base}/api/v1/models/{MODEL}/parameters");
+    for (v, version) in ["2024.02", "2024.03"].into_iter().enumerate() {
+        for epoch in 0..6i64 {
+            let progress = epoch as f64 / 5.0;
+            let growth = if v == 1 { 1.0 + progress } else { 1.0 };
+            let mut tensor = |n: usize, mean: f64, sd: f64| -> Vec<f64> {
+                (0..n).map(|_| world.normal(mean, sd)).collect()
+            };
+            let tensors = json!([
+                {"name": "dense_1/kernel", "values": tensor(96, 0.0, 0.25 - 0.05 * progress)},
+                {"name": "dense_1/bias", "values": tensor(16, 0.02 * progress, 0.01)},
+                {"name": "dense_2/kernel", "values": tensor(16, 0.05 * progress, 0.3 * growth)},
+                {"name": "dense_2/bias", "values": [0.1 * progress]},
+                {"name": "training/loss", "values": [0.69 - 0.3 * progress.sqrt() - 0.02 * v as f64]},
+                {"name": "training/val_loss", "values": [0.7 - 0.25 * progress.sqrt() - 0.02 * v as f64]},
+            ]);
+            let timestamp = trained_before - ((2 - v as i64) * 6 - epoch) * 3_600_000;
+            let body = json!({"version": version, "step": epoch, "timestamp": timestamp,
+                              "tensors": tensors});
+            let response = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .with_context(|| format!("POST {url}"))?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "POST {url} answered {}",
+                response.status()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let temporary;
     let data_dir = match args.data_dir {
@@ -342,6 +388,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let days = args.days.max(1) as i64;
     let sim_start = align_down(now_ms(), DAY_MS) - days * DAY_MS;
+    // A world of its own, so the simulated traffic is what it was without it.
+    let mut trainer = World {
+        rng: StdRng::seed_from_u64(args.seed.wrapping_add(17)),
+    };
+    send_parameters(&client, &base, &mut trainer, sim_start).await?;
     let ticks = days * DAY_MS / TICK_MS;
     let per_tick = (args.per_day as f64 * TICK_MS as f64 / DAY_MS as f64).max(1.0);
     let real_tick = Duration::from_secs_f64(args.seconds as f64 / ticks as f64);
@@ -447,6 +498,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         format_timestamp(sim_start + 4 * DAY_MS)
     );
     println!("  data quality:   {base}/api/v1/models/{MODEL}/quality");
+    println!("  internals:      {base}/#/model/{MODEL}/internals");
     println!("  hourly series:  {base}/api/v1/models/{MODEL}/metrics?from={from}&step=1h");
     println!("  alerts:         {base}/api/v1/alerts");
     println!("  alert events:   {base}/api/v1/events");

@@ -3,7 +3,8 @@
 //! (see `tensorboard.rs` for the format and docs/TENSORBOARD.md for what is written).
 //!
 //! It is a client like the dashboard: one `GET .../metrics?step=` for the series, then
-//! one `GET .../drift?from=&to=` per window for the distributions. The token, when the
+//! one `GET .../drift?from=&to=` per window for the distributions, then one
+//! `GET .../parameters` for the model internals (`export_internals`). The token, when the
 //! server needs one, comes from the environment variable `MODELWATCH_TOKEN` (a flag would
 //! show in `ps`) and is sent as `Authorization: Bearer`.
 
@@ -410,6 +411,13 @@ async fn tensorboard(args: TensorboardArgs) -> anyhow::Result<()> {
         .finish()
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     remove_earlier_exports(&run_dir, &path)?;
+    let internals = export_parameters(
+        &api,
+        &args.out.join(&args.model),
+        args.version.as_deref(),
+        now,
+    )
+    .await?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     eprintln!(
         "modelwatch: wrote {} windows ({} scalars, {} histograms, {size} bytes) of model `{}` to {} in {:.2} s",
@@ -421,7 +429,44 @@ async fn tensorboard(args: TensorboardArgs) -> anyhow::Result<()> {
         began.elapsed().as_secs_f64()
     );
     println!("{}", path.display());
+    if let Some(internals) = internals {
+        eprintln!(
+            "modelwatch: wrote model internals ({} histograms, {} training scalars) of {} versions",
+            internals.histograms,
+            internals.scalars,
+            internals.runs.len()
+        );
+        for run in &internals.runs {
+            println!("{}", run.display());
+        }
+    }
     Ok(())
+}
+
+/// The model's internals (tensor summaries of `version`, or of every version) as runs
+/// under `model_dir/parameters/VERSION`; `None` when it has none.
+async fn export_parameters(
+    api: &Api,
+    model_dir: &std::path::Path,
+    version: Option<&str>,
+    now: f64,
+) -> anyhow::Result<Option<crate::export_internals::Written>> {
+    let query: Vec<(&str, String)> = version
+        .map(|v| ("version", v.to_string()))
+        .into_iter()
+        .collect();
+    let answer = api.get("parameters", &query).await?;
+    if answer["tensors"].as_array().is_none_or(|t| t.is_empty()) {
+        return Ok(None);
+    }
+    let dir = model_dir.join("parameters");
+    let written = crate::export_internals::write(&dir, answer, now, path_component)?;
+    for run in &written.runs {
+        if let Some(run_dir) = run.parent() {
+            remove_earlier_exports(run_dir, run)?;
+        }
+    }
+    Ok(Some(written))
 }
 
 /// Drift answers for every window with predictions (windows clipped to `range`), at most

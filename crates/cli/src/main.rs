@@ -8,6 +8,7 @@ mod bench;
 mod config;
 mod demo;
 mod export;
+mod export_internals;
 mod listen;
 mod report;
 mod tensorboard;

@@ -270,6 +270,27 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
         .map(|c| c.as_str().unwrap().replace(',', ""))
         .collect();
     assert_eq!(shown_cells, expected_cells);
+    // The internals tab's diff table shows the API's diff of the demo's two versions.
+    let diff = get(
+        &base,
+        "/api/v1/models/credit/parameters/diff?from_version=2024.02&to_version=2024.03",
+        None,
+    );
+    let expected_tensors: Vec<String> = diff["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tensor"].as_str().unwrap().to_string())
+        .collect();
+    let shown_tensors: Vec<String> = seen["internalsDiff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(shown_tensors, expected_tensors, "{seen}");
+    assert_eq!(expected_tensors.len(), 6, "{diff}");
+    assert!(seen["ridges"].as_u64().unwrap() >= 4 * 6, "{seen}");
     assert!(seen["firing"].as_u64().unwrap() > 0, "{seen}");
     let silences = get(&base, "/api/v1/silences", None);
     assert_eq!(
@@ -278,7 +299,7 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
         "the page's Silence button made one silence: {silences}"
     );
     assert_eq!(seen["consoleErrors"], serde_json::json!([]));
-    assert!(seen["screenshots"].as_array().unwrap().len() >= 7);
+    assert!(seen["screenshots"].as_array().unwrap().len() >= 8);
     drop(demo);
 
     // With auth required: the page asks for a read token and renders with it.

@@ -551,6 +551,116 @@ async fn the_export_is_what_the_api_answers_as_tensorboard_reads_it() {
     );
 }
 
+/// Issue 17: tensor summaries become one run per version, histograms on the summaries'
+/// own bins at the training step (sums exact), and the training record scalars.
+#[tokio::test(flavor = "multi_thread")]
+async fn model_internals_are_histograms_per_training_step() {
+    modelwatch_server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(&dir.path().join("data"), &[]);
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: base.clone(),
+        token: String::new(),
+    };
+    client
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/models/net",
+            (
+                "application/json",
+                json!({"task": "regression"}).to_string(),
+            ),
+        )
+        .await;
+    for (step, w, loss) in [
+        (0, json!([1.0, 2.0, 4.0]), 0.9),
+        (5, json!([2.0, 2.0, 3.0, 9.0]), 0.4),
+    ] {
+        let body = json!({"version": "v1", "step": step, "timestamp": 1_710_115_200_000i64 + step * 60_000,
+            "tensors": [{"name": "dense/kernel", "values": w}, {"name": "training/loss", "values": [loss]}]});
+        client
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/models/net/parameters",
+                ("application/json", body.to_string()),
+            )
+            .await;
+    }
+    let out = dir.path().join("tb");
+    let output = export(
+        None,
+        &[
+            "--model",
+            "net",
+            "--out",
+            out.to_str().unwrap(),
+            "--url",
+            &base,
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let run = out.join("net").join("parameters").join("v1");
+    assert!(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .contains(run.to_str().unwrap())
+    );
+    let read = tensorboard_read(&run);
+    let series = client
+        .get("/api/v1/models/net/parameters?tensor=dense/kernel")
+        .await;
+    let points = series["tensors"][0]["points"].as_array().unwrap();
+    let events = read["histograms"]["parameters/dense/kernel"]
+        .as_array()
+        .unwrap();
+    assert_eq!(events.len(), 2, "{read}");
+    let floats = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    for ((event, point), (sum, sum_squares)) in
+        events.iter().zip(points).zip([(7.0, 21.0), (16.0, 98.0)])
+    {
+        assert_eq!(event["step"], point["step"]);
+        let edges = floats(&point["summary"]["histogram"]["edges"]);
+        assert_eq!(
+            floats(&event["bucket"]),
+            floats(&point["summary"]["histogram"]["counts"])
+        );
+        assert_eq!(floats(&event["bucket_limit"]), edges[1..].to_vec());
+        assert_eq!(
+            (
+                event["min"].as_f64().unwrap(),
+                event["max"].as_f64().unwrap()
+            ),
+            (edges[0], edges[64])
+        );
+        assert!(
+            (event["sum"].as_f64().unwrap() - sum).abs() < 1e-9,
+            "{event}"
+        );
+        assert!(
+            (event["sum_squares"].as_f64().unwrap() - sum_squares).abs() < 1e-9,
+            "{event}"
+        );
+    }
+    let loss = read["scalars"]["training/loss"].as_array().unwrap();
+    let values: Vec<(i64, f32)> = loss
+        .iter()
+        .map(|e| {
+            (
+                e["step"].as_i64().unwrap(),
+                e["value"].as_f64().unwrap() as f32,
+            )
+        })
+        .collect();
+    assert_eq!(values, vec![(0, 0.9f32), (5, 0.4f32)]);
+}
+
 #[tokio::test]
 async fn mistakes_exit_2_with_one_line() {
     modelwatch_server::install_crypto_provider();

@@ -19,6 +19,7 @@
 //!   intervals of proportions.
 //! - [`report`]: the report of a model over a range, served or offline.
 //! - [`offline`]: the CSV-to-profiles path of the offline report.
+//! - [`parameters`]: model internals: tensor summaries and their changes.
 //! - [`alert`]: alert rules, their state machine, baselines, channels, silences, groups.
 //! - [`time`]: timestamps, durations and UTC alignment.
 //! - [`definition`]: user definitions (rules, channels, silences, configuration) read
@@ -43,6 +44,7 @@ pub mod event;
 pub mod interval;
 pub mod non_finite;
 pub mod offline;
+pub mod parameters;
 pub mod performance;
 pub mod profile;
 pub mod query;

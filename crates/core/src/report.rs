@@ -52,6 +52,7 @@ pub fn build_report(
     let mut report = Report {
         alerts: None,
         current: None,
+        internals: None,
         drift: profile.map(|r| drift_answer(model, r, current)),
         from: None,
         generated_at: None,

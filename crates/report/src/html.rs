@@ -141,7 +141,39 @@ struct Page<'a> {
     drift: Vec<DriftRow>,
     quality: Vec<QualityRow>,
     alerts: Option<Vec<AlertRow>>,
+    internals: Vec<InternalsCells>,
     data: &'a Value,
+}
+
+/// A row of the model-internals table, as text.
+#[derive(Serialize)]
+struct InternalsCells {
+    tensor: String,
+    version: String,
+    steps: String,
+    l2_norm: String,
+    l2_norm_change: String,
+    non_finite: String,
+    bad: bool,
+}
+
+fn internals_cells(report: &Report) -> Vec<InternalsCells> {
+    report
+        .internals
+        .iter()
+        .flatten()
+        .map(|row| InternalsCells {
+            tensor: row.tensor.clone(),
+            version: row.version.clone(),
+            steps: format!("{} to {}", row.first_step, row.last_step),
+            l2_norm: number_cell(row.l2_norm),
+            l2_norm_change: row
+                .l2_norm_change
+                .map_or("—".to_string(), |c| format!("{:+.1}%", c * 100.0)),
+            non_finite: format!("{} / {}", row.nan, row.inf),
+            bad: row.nan + row.inf > 0,
+        })
+        .collect()
 }
 
 /// An alert's field (alerts are JSON, as `GET /api/v1/alerts` lists them).
@@ -459,6 +491,7 @@ pub fn html(report: &Report) -> Result<String, minijinja::Error> {
         drift: drift_rows(report.drift.as_ref()),
         quality: quality_rows(&report.quality),
         alerts: alert_rows(report.alerts.as_ref()),
+        internals: internals_cells(report),
         data: &data,
     };
     let templates = TEMPLATES

@@ -61,6 +61,7 @@ impl Case {
 
 const P: &str = "/api/v1/models/m/predictions";
 const L: &str = "/api/v1/models/m/labels";
+const PM: &str = "/api/v1/models/m/parameters";
 const OK: StatusCode = StatusCode::OK;
 const BAD: StatusCode = StatusCode::BAD_REQUEST;
 /// A non-empty ingest batch of which nothing was accepted.
@@ -203,6 +204,30 @@ fn cases() -> Vec<Case> {
         case("reference with an unknown option", "PUT", "/api/v1/models/m/reference?skip=1", "income\n1\n").content_type(Some("text/csv")).expect(BAD, Some("skip")),
         case("reference as text/plain", "PUT", "/api/v1/models/m/reference", "income\n1\n").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
         case("reference with a BOM and a quoted newline", "PUT", "/api/v1/models/m/reference", csv_with_bom).content_type(Some("text/csv")).expect(OK, None),
+        // Model internals (issue 17): one request is one snapshot, refused whole.
+        case("parameters: not JSON", "POST", PM, "{\"step\": ").expect(BAD, Some("body")),
+        case("parameters: invalid UTF-8", "POST", PM, b"{\"step\": 1, \"x\": \"\xff\"}".to_vec()).expect(BAD, Some("body")),
+        case("parameters: as text/plain", "POST", PM, "{}").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("parameters: no step", "POST", PM, "{\"tensors\": [{\"name\": \"w\", \"values\": [1]}]}").expect(BAD, Some("step")),
+        case("parameters: negative step", "POST", PM, "{\"step\": -1, \"tensors\": [{\"name\": \"w\", \"values\": [1]}]}").expect(BAD, Some("step")),
+        case("parameters: NaN step", "POST", PM, "{\"step\": NaN, \"tensors\": [{\"name\": \"w\", \"values\": [1]}]}").expect(BAD, Some("step")),
+        case("parameters: no tensors", "POST", PM, "{\"step\": 1, \"tensors\": []}").expect(BAD, Some("tensors")),
+        case("parameters: value as text", "POST", PM, "{\"step\": 1, \"tensors\": [{\"name\": \"w\", \"values\": [1, \"2\"]}]}").expect(BAD, Some("tensors[0].values[1]")),
+        case("parameters: value out of range", "POST", PM, "{\"step\": 1, \"tensors\": [{\"name\": \"w\", \"values\": [1e400]}]}").expect(BAD, Some("body")),
+        case("parameters: tensor sent twice", "POST", PM, "{\"step\": 1, \"tensors\": [{\"name\": \"w\", \"values\": [1]}, {\"name\": \"w\", \"values\": [2]}]}").expect(BAD, Some("tensors[1].name")),
+        case("parameters: tensor name too long", "POST", PM, serde_json::to_vec(&json!({"step": 1, "tensors": [{"name": "n".repeat(300), "values": [1]}]})).unwrap()).expect(BAD, Some("tensors[0].name")),
+        case("parameters: summary that does not add up", "POST", PM, serde_json::to_vec(&json!({"step": 1, "tensors": [{"name": "b", "summary": {"count": 2, "min": 0, "max": 1, "mean": 0.5, "std": 0.5, "zeros": 1, "nan": 0, "inf": 0, "l2_norm": 1, "histogram": {"edges": [0, 1], "counts": [5]}}}]})).unwrap()).expect(BAD, Some("tensors[0].summary.histogram.counts")),
+        case("parameters: summary with NaN mean", "POST", PM, "{\"step\": 1, \"tensors\": [{\"name\": \"b\", \"summary\": {\"count\": 1, \"mean\": NaN}}]}").expect(BAD, Some("tensors[0].summary.mean")),
+        case("parameters: two days ahead", "POST", PM, serde_json::to_vec(&json!({"step": 1, "timestamp": two_days_ahead, "tensors": [{"name": "w", "values": [1]}]})).unwrap()).expect(BAD, Some("timestamp")),
+        case("parameters: 10,001 tensors", "POST", PM, serde_json::to_vec(&json!({"step": 1, "tensors": (0..10_001).map(|i| json!({"name": format!("t{i}"), "values": []})).collect::<Vec<_>>()})).unwrap()).expect(BAD, Some("tensors")),
+        case("parameters: NaN and Infinity values are counted", "POST", PM, "{\"step\": 1, \"tensors\": [{\"name\": \"w\", \"values\": [NaN, Infinity, -Infinity, 0.5]}]}").expect(OK, None),
+        case("parameters: series with a step range backwards", "GET", "/api/v1/models/m/parameters?from_step=5&to_step=1", "").expect(BAD, Some("from_step")),
+        case("parameters: series with an unknown option", "GET", "/api/v1/models/m/parameters?layer=w", "").expect(BAD, Some("layer")),
+        case("parameters: diff of nothing", "GET", "/api/v1/models/m/parameters/diff", "").expect(BAD, Some("from_version")),
+        case("parameters: diff of one version", "GET", "/api/v1/models/m/parameters/diff?from_version=a", "").expect(BAD, Some("to_version")),
+        case("parameters: diff of versions and steps", "GET", "/api/v1/models/m/parameters/diff?from_version=a&to_version=b&from_step=1", "").expect(BAD, Some("from_step")),
+        case("parameters: diff step as text", "GET", "/api/v1/models/m/parameters/diff?from_step=a&to_step=2", "").expect(BAD, Some("from_step")),
+        case("parameters: unknown model", "POST", "/api/v1/models/zz/parameters", "{}").expect(StatusCode::NOT_FOUND, Some("model")),
         // Alerting.
         case("rule body not JSON", "PUT", "/api/v1/rules/r", "{\"model\": ").expect(BAD, Some("body")),
         case("rule 10,000 levels deep", "PUT", "/api/v1/rules/r", format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))).expect(BAD, Some("body")),

@@ -266,6 +266,38 @@ async fn every_answer_is_byte_for_byte_what_it_was() {
         .await;
     r.get("quality_m", "/api/v1/models/m/quality").await;
 
+    // Model internals: two versions of two tensors at fixed times, their series and
+    // their diffs.
+    for (version, step, kernel) in [
+        ("v1", 0, json!([0.5, -0.25, 0.0, 1.0])),
+        ("v1", 1, json!([0.75, -0.5, 0.25, 1.5])),
+        ("v2", 0, json!([0.1, 0.2, 0.3, 0.4])),
+    ] {
+        r.post_json(
+            &format!("parameters_post_{version}_{step}"),
+            "/api/v1/models/m/parameters",
+            &json!({"version": version, "step": step, "timestamp": "2024-03-11T00:00:00Z",
+                    "tensors": [{"name": "dense/kernel", "values": kernel},
+                                {"name": "dense/bias", "values": [0.0, 0.125]}]}),
+        )
+        .await;
+    }
+    r.get(
+        "parameters_series",
+        "/api/v1/models/m/parameters?tensor=dense/bias",
+    )
+    .await;
+    r.get(
+        "parameters_diff_versions",
+        "/api/v1/models/m/parameters/diff?from_version=v1&to_version=v2",
+    )
+    .await;
+    r.get(
+        "parameters_diff_steps",
+        "/api/v1/models/m/parameters/diff?from_step=0&to_step=1&version=v1",
+    )
+    .await;
+
     // Alerting: a channel nothing is sent to, a rule that fires on the golden data, a
     // silence.
     r.put_json(

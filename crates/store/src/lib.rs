@@ -3,7 +3,8 @@
 //! The server reaches a store only through the traits of [`storage`]: [`Storage`]
 //! (models, ingest, labels, references, profiles, counts, flush, retention, the write
 //! queue), with [`AlertStorage`] (the alerting tables, written through an
-//! [`AlertingTx`] in one transaction) and [`TokenStorage`] (API tokens). It holds an
+//! [`AlertingTx`] in one transaction), [`TokenStorage`] (API tokens) and
+//! [`ParameterStorage`] (model internals: tensor summaries). It holds an
 //! `Arc<dyn Storage>`, so a second backend implements those traits and nothing in the
 //! server changes. [`SqliteStore`] is the one backend today, and the default.
 //!
@@ -31,6 +32,7 @@ mod prepare;
 mod schema;
 mod sqlite;
 mod sqlite_alerting;
+mod sqlite_parameters;
 pub mod storage;
 pub mod tokens;
 mod watermark;
@@ -43,7 +45,10 @@ use modelwatch_core::{FieldError, Model, ModelDefinition};
 pub use error::StoreError;
 pub use prepare::{PreparedBatch, prepare};
 pub use sqlite::{SqliteStore, database_path};
-pub use storage::{AlertStorage, AlertingTx, Storage, StoreFuture, TokenStorage};
+pub use storage::{
+    AlertStorage, AlertingTx, ParameterFilter, ParameterRow, ParameterStorage, Storage,
+    StoreFuture, TokenStorage,
+};
 
 /// A model as stored: its id in the database and its validated definition.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +162,8 @@ pub struct Retention {
         with = "modelwatch_core::time::duration_ms"
     )]
     pub minute_profiles_ms: i64,
-    /// Hour profiles.
+    /// Hour profiles, and the parameter summaries of model internals (behind the
+    /// model's newest summary).
     #[serde(rename = "hour_profiles", with = "modelwatch_core::time::duration_ms")]
     pub hour_profiles_ms: i64,
     /// How long (in wall-clock time, since it arrived) a label waits for its
@@ -185,6 +191,8 @@ pub struct RetentionOutcome {
     pub events: u64,
     /// Profile rows (of both kinds) deleted.
     pub profiles: u64,
+    /// Parameter summaries deleted.
+    pub parameters: u64,
 }
 
 /// Tells when a store has written its last commit and closed (for a clean stop).

@@ -160,6 +160,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE feature_profiles_by_rowid RENAME TO feature_profiles;
     CREATE UNIQUE INDEX feature_profiles_by_window
         ON feature_profiles (model_id, granularity, start_ms, version);",
+    // 8: model internals: one summary (JSON) per model, version, step and tensor; `ts`
+    // is when the tensors were taken, for range reads, rules and retention.
+    "CREATE TABLE parameter_summaries (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        tensor TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        summary TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX parameter_summaries_by_key
+        ON parameter_summaries (model_id, version, tensor, step);
+    CREATE INDEX parameter_summaries_by_time ON parameter_summaries (model_id, ts);",
 ];
 
 /// Opens pragmas for durability and concurrency on a connection.

@@ -168,6 +168,21 @@ impl SqliteStore {
             .map_err(|_| StoreError::WriteFailed("unexpected answer type".into()))
     }
 
+    /// As [`SqliteStore::write`], but shed with [`StoreError::Overloaded`] when the
+    /// queue is full (for writes clients send at will and retry).
+    pub(crate) async fn write_shedding<T: Send + 'static>(
+        &self,
+        apply: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let apply: writer::Apply =
+            Box::new(move |tx| apply(tx).map(|v| Box::new(v) as writer::Applied));
+        let applied = self.submit(|reply| Command::Write { apply, reply }).await?;
+        applied
+            .downcast::<T>()
+            .map(|v| *v)
+            .map_err(|_| StoreError::WriteFailed("unexpected answer type".into()))
+    }
+
     /// Runs `f` on a read connection (blocking: call it from a blocking thread).
     pub(crate) fn read<T>(
         &self,

@@ -11,7 +11,9 @@
 //! - [`AlertStorage`]: alerting definitions, rule states, alerts, the event log,
 //!   notification groups and the outbox; its writes run in one transaction through an
 //!   [`AlertingTx`];
-//! - [`TokenStorage`]: API tokens.
+//! - [`TokenStorage`]: API tokens;
+//! - [`ParameterStorage`]: model internals, one tensor summary per model, version,
+//!   step and tensor.
 //!
 //! # Why boxed futures, and blocking reads
 //!
@@ -59,7 +61,7 @@ pub type AlertingWrite = Box<dyn FnOnce(&mut dyn AlertingTx) -> Result<(), Store
 ///
 /// Methods returning a [`StoreFuture`] write; the others read and block (call them
 /// from a blocking thread).
-pub trait Storage: AlertStorage + TokenStorage + Send + Sync {
+pub trait Storage: AlertStorage + TokenStorage + ParameterStorage + Send + Sync {
     /// Every stored model, by name.
     fn load_models(&self) -> Result<Vec<ModelEntry>, StoreError>;
 
@@ -336,6 +338,61 @@ pub trait TokenStorage: Send + Sync {
 
     /// Tokens not revoked.
     fn count_active_tokens(&self) -> Result<u64, StoreError>;
+}
+
+/// Model internals: tensor summaries per model, version, step and tensor. Deleted
+/// with their model, and by retention (`hour_profiles` behind the model's newest
+/// summary time).
+pub trait ParameterStorage: Send + Sync {
+    /// Stores the summaries of one request in one transaction, replacing those of the
+    /// same version, step and tensor; sheds with [`StoreError::Overloaded`] when the
+    /// queue is full. Answers the rows written.
+    fn put_parameters(&self, rows: Vec<ParameterRow>, now_ms: i64) -> StoreFuture<'_, usize>;
+
+    /// The summaries of `model_id` that pass `filter`, ordered by tensor, version and
+    /// step; at most `limit` rows.
+    fn load_parameters(
+        &self,
+        model_id: i64,
+        filter: &ParameterFilter,
+        limit: usize,
+    ) -> Result<Vec<ParameterRow>, StoreError>;
+}
+
+/// Which summaries [`ParameterStorage::load_parameters`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParameterFilter {
+    /// Of this version only.
+    pub version: Option<String>,
+    /// Of this tensor only.
+    pub tensor: Option<String>,
+    /// Steps from this one (inclusive).
+    pub from_step: Option<i64>,
+    /// Steps up to this one (inclusive).
+    pub to_step: Option<i64>,
+    /// Taken at or after this time (epoch ms).
+    pub from_ms: Option<i64>,
+    /// Taken before this time (epoch ms).
+    pub to_ms: Option<i64>,
+    /// Only the highest step of each tensor and version among those that pass.
+    pub last_step_only: bool,
+}
+
+/// One stored tensor summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParameterRow {
+    /// The model's id.
+    pub model_id: i64,
+    /// Model version.
+    pub version: String,
+    /// Training step.
+    pub step: i64,
+    /// Tensor name.
+    pub tensor: String,
+    /// When the tensors were taken (epoch ms).
+    pub timestamp_ms: i64,
+    /// The summary.
+    pub summary: modelwatch_core::parameters::TensorSummary,
 }
 
 impl dyn Storage + '_ {

@@ -420,6 +420,7 @@ fn apply(
                     "lazy_dirty",
                     "model_references",
                     "reference_chunks",
+                    "parameter_summaries",
                 ] {
                     tx.execute(&format!("DELETE FROM {table} WHERE model_id = ?1"), [id])?;
                 }
@@ -598,6 +599,7 @@ fn apply_retention(
             state.features.forget_before(model_id, granularity, cutoff);
         }
     }
+    outcome.parameters = parameters_retention(tx, retention.hour_profiles_ms)?;
     crate::alerting::trim_log(tx)?;
     // Labels that waited longer than `pending_labels` (wall clock) are given up on, so
     // labels for predictions never sent cannot pile up.
@@ -617,14 +619,29 @@ fn apply_retention(
             *waiting = counts.get(model_id).copied().unwrap_or(0);
         }
     }
-    if outcome.events + outcome.profiles > 0 {
+    if outcome.events + outcome.profiles + outcome.parameters > 0 {
         tracing::info!(
             events = outcome.events,
             profiles = outcome.profiles,
+            parameters = outcome.parameters,
             "retention deleted old data"
         );
     }
     Ok(outcome)
+}
+
+/// Deletes, per model, the parameter summaries taken longer than `keep_ms` before its
+/// newest (the `parameter_summaries` table of `sqlite_parameters`).
+fn parameters_retention(tx: &Transaction<'_>, keep_ms: i64) -> Result<u64, StoreError> {
+    let deleted = tx.execute(
+        "DELETE FROM parameter_summaries WHERE id IN (
+             SELECT p.id FROM parameter_summaries p
+             JOIN (SELECT model_id, MAX(ts) AS newest FROM parameter_summaries GROUP BY model_id) n
+               ON p.model_id = n.model_id
+             WHERE p.ts < n.newest - ?1)",
+        [keep_ms],
+    )?;
+    Ok(deleted as u64)
 }
 
 /// Rebuilds every feature profile of a model from its stored events, against its

@@ -42,7 +42,7 @@ async function shot(name) {
 async function charts() {
   await page.waitForFunction(() => {
     const ids = Object.keys(window.modelwatchCharts);
-    return ids.length > 0 && document.querySelectorAll("[data-chart] canvas").length >= ids.filter((id) => id !== "confusion").length;
+    return ids.length > 0 && document.querySelectorAll("[data-chart] canvas").length >= ids.filter((id) => id !== "confusion" && !id.startsWith("ridge-")).length;
   }, null, { timeout: 30000 });
   return page.evaluate(() => JSON.parse(JSON.stringify(window.modelwatchCharts)));
 }
@@ -115,6 +115,17 @@ try {
   await ready("model-confusion");
   seen.confusionCells = await page.$$eval("#confusion td", (tds) => tds.map((td) => td.textContent));
   await shot("confusion");
+
+  // Model internals: a ridge of histograms per layer over the steps, the training record,
+  // and the diff table between the two versions.
+  await page.click('.tabs a[data-tab="internals"]');
+  await ready("model-internals");
+  seen.internals = await charts();
+  seen.ridges = await page.$$eval("#ridges svg.ridges path", (paths) => paths.length);
+  seen.internalsDiff = await page.$$eval("#internals-diff tr[data-tensor]", (trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+  check(seen.ridges > 0, "the internals tab drew no histogram");
+  check(seen.internalsDiff.length > 0, "the internals diff table is empty");
+  await shot("internals");
 
   await page.click('.tabs a[data-tab="alerts"]');
   await ready("model-alerts");

@@ -109,12 +109,30 @@ pub enum MetricRef {
     NewCategories(String),
     /// `prediction_drift`: the prediction's drift statistic.
     PredictionDrift,
+    /// `parameters.nan`: NaN values in the tensor summaries taken in the span.
+    ParametersNan,
+    /// `parameters.inf`: infinite values in the tensor summaries taken in the span.
+    ParametersInf,
+    /// `parameters.l2_norm_change.<tensor>`: the relative change of the tensor's L2
+    /// norm at its last step taken in the span, from the step before it.
+    ParametersNormChange(String),
 }
 
 impl MetricRef {
     /// Whether the value comes from feature profiles (drift or quality).
     pub fn needs_features(&self) -> bool {
-        !matches!(self, MetricRef::Performance(_))
+        !matches!(self, MetricRef::Performance(_)) && !self.is_parameters()
+    }
+
+    /// Whether the value comes from the tensor summaries of model internals (judged
+    /// on the wall clock: they have no event clock of their own).
+    pub fn is_parameters(&self) -> bool {
+        matches!(
+            self,
+            MetricRef::ParametersNan
+                | MetricRef::ParametersInf
+                | MetricRef::ParametersNormChange(_)
+        )
     }
 }
 
@@ -273,7 +291,18 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
         }
         return Ok(MetricRef::NewCategories(name));
     }
+    if let Some(tensor) = metric.strip_prefix("parameters.l2_norm_change.") {
+        if tensor.is_empty() || tensor.len() > crate::parameters::request::MAX_TENSOR_NAME_LEN {
+            return Err(FieldError::new(
+                "metric",
+                "`parameters.l2_norm_change.<tensor>` needs a tensor name of 1 to 256 bytes",
+            ));
+        }
+        return Ok(MetricRef::ParametersNormChange(tensor.to_string()));
+    }
     match metric {
+        "parameters.nan" => Ok(MetricRef::ParametersNan),
+        "parameters.inf" => Ok(MetricRef::ParametersInf),
         "drift_share" => Ok(MetricRef::DriftShare),
         "prediction_drift" => Ok(MetricRef::PredictionDrift),
         name if name != "confusion_matrix"
@@ -284,7 +313,7 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
         other => Err(FieldError::new(
             "metric",
             format!(
-                "unknown metric `{}` for a {} model (use one of {}, drift_share, prediction_drift, drift.<feature>, missing_share.<feature>, new_categories.<feature>)",
+                "unknown metric `{}` for a {} model (use one of {}, drift_share, prediction_drift, drift.<feature>, missing_share.<feature>, new_categories.<feature>, parameters.nan, parameters.inf, parameters.l2_norm_change.<tensor>)",
                 crate::time::truncate(other, 60),
                 model.task().as_str(),
                 crate::profile::metric_names(model.task())
@@ -493,10 +522,20 @@ impl Rule {
                     ..
                 }
             );
+        if metric.is_parameters() && definition.clock == Some(Clock::Event) {
+            return Err(FieldError::new(
+                "clock",
+                "parameters metrics are judged on the wall clock (tensor summaries have no event clock)",
+            ));
+        }
         let judged_on = confidence_bound(model, &definition, &condition)?;
         let clock = definition
             .clock
-            .unwrap_or(if absence { Clock::Wall } else { Clock::Event });
+            .unwrap_or(if absence || metric.is_parameters() {
+                Clock::Wall
+            } else {
+                Clock::Event
+            });
         definition.window = Some(Duration::from_ms(window_ms));
         definition.every = Some(Duration::from_ms(every_ms));
         definition.clock = Some(clock);
@@ -596,6 +635,41 @@ mod tests {
 
     fn field(definition: Value) -> String {
         Rule::new("r", &definition, &model()).unwrap_err().field
+    }
+
+    #[test]
+    fn parameters_metrics_are_judged_on_the_wall_clock() {
+        let condition = json!({"op": ">", "threshold": 0});
+        let rule = Rule::new(
+            "r",
+            &json!({"model": "credit", "metric": "parameters.l2_norm_change.dense/kernel",
+                    "condition": condition}),
+            &model(),
+        )
+        .unwrap();
+        assert_eq!(
+            rule.metric,
+            MetricRef::ParametersNormChange("dense/kernel".into())
+        );
+        assert_eq!(rule.clock, Clock::Wall);
+        assert!(!rule.metric.needs_features());
+        let nan = json!({"model": "credit", "metric": "parameters.nan", "condition": condition});
+        assert_eq!(
+            Rule::new("r", &nan, &model()).unwrap().metric,
+            MetricRef::ParametersNan
+        );
+        assert_eq!(
+            field(json!({"model": "credit", "metric": "parameters.inf",
+                         "condition": condition, "clock": "event"})),
+            "clock"
+        );
+        assert_eq!(
+            field(
+                json!({"model": "credit", "metric": "parameters.l2_norm_change.",
+                         "condition": condition})
+            ),
+            "metric"
+        );
     }
 
     #[test]

@@ -117,6 +117,28 @@ pub struct ReportMetrics {
     pub summary: Metrics,
 }
 
+/// One tensor of the model's internals over a report's range: its summaries taken in
+/// the range, of one version, from the first step to the last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InternalsRow {
+    /// The first step in the range.
+    pub first_step: i64,
+    /// Infinite values at the last step.
+    pub inf: u64,
+    /// L2 norm at the last step.
+    pub l2_norm: Option<f64>,
+    /// Relative change of the L2 norm from the first step to the last.
+    pub l2_norm_change: Option<f64>,
+    /// The last step in the range.
+    pub last_step: i64,
+    /// NaN values at the last step.
+    pub nan: u64,
+    /// The tensor.
+    pub tensor: String,
+    /// The version.
+    pub version: String,
+}
+
 /// The report (see the module's documentation for its two shapes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -138,6 +160,9 @@ pub struct Report {
     /// When the report was made (served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_at: Option<String>,
+    /// Model internals taken in the range (served, when there are any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internals: Option<Vec<InternalsRow>>,
     /// Summary and series.
     pub metrics: ReportMetrics,
     /// The model (served).

@@ -14,9 +14,10 @@ use modelwatch_core::answer::DriftVerdict;
 use modelwatch_core::drift::quality::feature_quality;
 use modelwatch_core::drift::verdict::{drift_verdicts, feature_drift, prediction_drift};
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
+use modelwatch_core::parameters::diff::relative_change;
 use modelwatch_core::time::align_down;
 use modelwatch_core::{Granularity, WindowProfile};
-use modelwatch_store::{ModelEntry, Storage, StoreError};
+use modelwatch_store::{ModelEntry, ParameterFilter, Storage, StoreError};
 
 /// Most spans one rule judges in one round; the rest wait for the next round.
 pub const MAX_SPANS_PER_ROUND: usize = 5_000;
@@ -77,6 +78,9 @@ pub fn span_value(
     end_ms: i64,
 ) -> Result<SpanValue, StoreError> {
     let start = end_ms - rule.window_ms;
+    if rule.metric.is_parameters() {
+        return parameters_value(store, rule, view.entry.id, start, end_ms);
+    }
     let granularity = Granularity::for_query(None, Some(start), Some(end_ms));
     let model = &view.entry.model;
     let mut performance = WindowProfile::default();
@@ -131,7 +135,75 @@ pub fn span_value(
             span.value = feature_quality(model, reference, &features, feature)
                 .and_then(|f| f.new_categories().map(|new| new.len() as f64));
         }
+        MetricRef::ParametersNan
+        | MetricRef::ParametersInf
+        | MetricRef::ParametersNormChange(_) => {}
     }
+    span.judged = span.value;
+    Ok(span)
+}
+
+/// Most tensor summaries one span of a `parameters.*` rule reads.
+const MAX_SUMMARIES_PER_SPAN: usize = 100_000;
+
+/// A `parameters.*` metric over `[start, end)`: its count is the tensor summaries taken
+/// in the span. `nan` and `inf` add up over them; `l2_norm_change.<tensor>` compares the
+/// tensor's last step in the span with the step before it (of the same version).
+fn parameters_value(
+    store: &dyn Storage,
+    rule: &Rule,
+    model_id: i64,
+    start: i64,
+    end_ms: i64,
+) -> Result<SpanValue, StoreError> {
+    let tensor = match &rule.metric {
+        MetricRef::ParametersNormChange(tensor) => Some(tensor.clone()),
+        _ => None,
+    };
+    let in_span = ParameterFilter {
+        tensor: tensor.clone(),
+        from_ms: Some(start),
+        to_ms: Some(end_ms),
+        ..ParameterFilter::default()
+    };
+    let rows = store.load_parameters(model_id, &in_span, MAX_SUMMARIES_PER_SPAN)?;
+    let mut span = SpanValue {
+        count: rows.len() as u64,
+        value: None,
+        judged: None,
+        drifted: None,
+    };
+    if rows.is_empty() {
+        return Ok(span);
+    }
+    span.value = match &rule.metric {
+        MetricRef::ParametersNan => Some(rows.iter().map(|r| r.summary.nan as f64).sum()),
+        MetricRef::ParametersInf => Some(rows.iter().map(|r| r.summary.inf as f64).sum()),
+        _ => {
+            let last = rows
+                .iter()
+                .max_by_key(|r| (r.timestamp_ms, r.step))
+                .expect("rows is not empty");
+            let before = ParameterFilter {
+                version: Some(last.version.clone()),
+                tensor,
+                to_step: last.step.checked_sub(1),
+                last_step_only: true,
+                ..ParameterFilter::default()
+            };
+            if last.step == 0 {
+                None
+            } else {
+                store
+                    .load_parameters(model_id, &before, 1)?
+                    .first()
+                    .and_then(|previous| {
+                        relative_change(previous.summary.l2_norm, last.summary.l2_norm)
+                    })
+            }
+        }
+    };
+    // Parameters metrics have no interval: the value is what is judged.
     span.judged = span.value;
     Ok(span)
 }

@@ -109,10 +109,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> 
                 .await
                 .map_err(|rejection| {
                     let text = rejection.body_text();
-                    let field = text.split('`').nth(1).unwrap_or("query").to_string();
+                    let field = query_field(&text).to_string();
                     ApiError::new(ErrorCode::InvalidQuery, text).field(field)
                 })?;
         Ok(Self(value))
+    }
+}
+
+/// The parameter a query-string error is about: the name in backticks (an unknown
+/// or missing parameter), or the `name: ` before a value that does not parse
+/// (`from_step: invalid digit found in string`); `query` when neither.
+fn query_field(text: &str) -> &str {
+    if let Some(name) = text.split('`').nth(1) {
+        return name;
+    }
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(text);
+    match detail.split_once(": ") {
+        Some((name, _))
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            name
+        }
+        _ => "query",
     }
 }
 

@@ -1,5 +1,6 @@
 //! The service layer: what the server does, apart from HTTP. It stores models, ingests
-//! predictions and labels, replaces references, merges the stored profiles of a range
+//! predictions and labels, stores and compares tensor summaries (model internals),
+//! replaces references, merges the stored profiles of a range
 //! and builds the metrics, drift, quality and report answers; the HTTP handlers
 //! (`api`), the Prometheus model gauges ([`gauges`]), the alerting engine and the
 //! config file's declarations all call it. It returns [`crate::error::ApiError`]s built
@@ -13,6 +14,7 @@ pub mod answers;
 pub mod gauges;
 pub mod ingest;
 pub mod models;
+pub mod parameters;
 pub mod pending;
 pub mod ranges;
 pub mod reference;

@@ -74,6 +74,8 @@ pub async fn build(
         })
         .collect();
     let reference = catalog.reference_with_time(entry.id);
+    let store = catalog.store.clone();
+    let version = range.version.clone();
     blocking(move || {
         let source = ReportSource::Served {
             reference: reference
@@ -82,7 +84,11 @@ pub async fn build(
             generated_at_ms: now_ms(),
             alerts,
         };
-        Ok(build_report(&entry.model, metrics, &current, source))
+        let mut report = build_report(&entry.model, metrics, &current, source);
+        let internals =
+            super::parameters::report_rows(store.as_ref(), entry.id, from, to, version)?;
+        report.internals = (!internals.is_empty()).then_some(internals);
+        Ok(report)
     })
     .await
 }

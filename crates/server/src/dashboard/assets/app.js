@@ -178,9 +178,10 @@ function thresholdPlugin(thresholds) {
   };
 }
 
-// A time-series chart: `series` is [{label, values, band?: {lower, upper}}], times in ms.
+// A time-series chart: `series` is [{label, values, band?: {lower, upper}}], times in ms
+// (steps when `xTime` is false).
 // A band (a 95% interval) is drawn as two thin lines and the area between them.
-function lineChart(id, title, times, series, thresholds = []) {
+function lineChart(id, title, times, series, thresholds = [], xTime = true) {
   const bands = [];
   const drawn = [];
   series.forEach((s, i) => {
@@ -204,7 +205,7 @@ function lineChart(id, title, times, series, thresholds = []) {
     height: 190,
     plugins: [thresholdPlugin(thresholds)],
     scales: {
-      x: { time: true },
+      x: { time: xTime },
       y: {
         range: () => {
           if (all.length === 0) return [0, 1];
@@ -221,7 +222,7 @@ function lineChart(id, title, times, series, thresholds = []) {
     bands,
     axes: [{}, { size: 56 }],
   };
-  const data = [times.map((t) => t / 1000)].concat(series.map((s) => s.values));
+  const data = [xTime ? times.map((t) => t / 1000) : times].concat(series.map((s) => s.values));
   requestAnimationFrame(() => new uPlot(options, data, holder));
   return card;
 }
@@ -476,15 +477,15 @@ async function modelPage(name, tab, params) {
   const detail = await api(`/api/v1/models/${encodeURIComponent(name)}`);
   const newest = parseTime(detail.stats.newest_event);
   const range = resolveRange(params, newest);
-  const tabs = ["performance", "drift", "quality", "confusion", "alerts"];
+  const tabs = ["performance", "drift", "quality", "confusion", "internals", "alerts"];
   const keep = location.hash.includes("?") ? location.hash.slice(location.hash.indexOf("?")) : "";
   const content = el("div", { id: "tab-content" }, el("p", { class: "muted" }, "Loading…"));
   page(
     el("h1", {}, name, " ", el("span", { class: "muted" }, `${detail.task} · ${fmt(detail.stats.predictions)} predictions · ${fmt(detail.stats.labelled)} labelled · newest event ${detail.stats.newest_event || "none"}`)),
     el("nav", { class: "tabs" }, tabs.map((t) => el("a", { href: `#/model/${encodeURIComponent(name)}/${t}${keep}`, class: t === tab ? "active" : "", "data-tab": t }, t))),
-    tab === "alerts" ? "" : controls(name, tab, range, detail.stats.versions || []),
+    tab === "alerts" || tab === "internals" ? "" : controls(name, tab, range, detail.stats.versions || []),
     content);
-  const render = { performance: performanceTab, drift: driftTab, quality: qualityTab, confusion: confusionTab, alerts: modelAlertsTab }[tab] || performanceTab;
+  const render = { performance: performanceTab, drift: driftTab, quality: qualityTab, confusion: confusionTab, internals: internalsTab, alerts: modelAlertsTab }[tab] || performanceTab;
   content.replaceChildren(...(await render(detail, range, params)));
   document.body.dataset.ready = `model-${tab}`;
 }
@@ -615,6 +616,113 @@ async function confusionTab(model, range) {
           return el("td", { style: `background: hsl(217, 80%, ${light.toFixed(0)}%); color: ${light < 62 ? "#fff" : "#1d232b"}` }, fmt(n));
         })))),
   ];
+}
+
+// ---- model internals ------------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attributes = {}) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
+  return node;
+}
+
+// TensorBoard's "offset" histogram view: one ridge per step, the oldest at the back (top),
+// each histogram scaled to its own tallest bin, on the tensor's common value axis.
+function ridgeChart(id, series) {
+  const points = series.points.filter((p) => p.summary.histogram.counts.length > 0);
+  const card = el("div", { class: "card", "data-chart": id },
+    el("h3", {}, `${series.tensor} `, el("span", { class: "muted" }, `${series.version} · ${points.length} steps`)));
+  window.modelwatchCharts[id] = { points: points.reduce((n, p) => n + p.summary.histogram.counts.length, 0), series: points.length };
+  if (points.length === 0) {
+    card.append(el("p", { class: "muted" }, "No finite values."));
+    return card;
+  }
+  const lo = Math.min(...points.map((p) => p.summary.histogram.edges[0]));
+  const hi = Math.max(...points.map((p) => p.summary.histogram.edges.at(-1)));
+  const width = 440, ridge = 14, amplitude = 44, left = 44;
+  const height = amplitude + ridge * (points.length - 1) + 22;
+  const x = (v) => left + ((v - lo) / (hi - lo || 1)) * (width - left - 8);
+  const svg = svgEl("svg", { class: "ridges", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `histograms of ${series.tensor} over steps` });
+  points.forEach((p, k) => {
+    const { edges, counts } = p.summary.histogram;
+    const tallest = Math.max(...counts, 1);
+    const base = amplitude + ridge * k;
+    let d = `M${x(edges[0]).toFixed(1)} ${base}`;
+    counts.forEach((c, i) => {
+      const mid = (edges[i] + edges[i + 1]) / 2;
+      d += ` L${x(mid).toFixed(1)} ${(base - (c / tallest) * amplitude).toFixed(1)}`;
+    });
+    d += ` L${x(edges.at(-1)).toFixed(1)} ${base} Z`;
+    const shade = points.length === 1 ? 45 : 70 - (40 * k) / (points.length - 1);
+    const path = svgEl("path", { d, fill: `hsla(24, 85%, ${shade.toFixed(0)}%, 0.55)`, stroke: `hsl(24, 85%, ${(shade - 15).toFixed(0)}%)`, "stroke-width": "0.8" });
+    const title = svgEl("title");
+    title.textContent = `step ${p.step}: mean ${fmt(p.summary.mean)}, std ${fmt(p.summary.std)}, L2 ${fmt(p.summary.l2_norm)}`;
+    path.append(title);
+    svg.append(path);
+    if (k === 0 || k === points.length - 1) {
+      const label = svgEl("text", { x: 2, y: base, class: "ridge-label" });
+      label.textContent = `${p.step}`;
+      svg.append(label);
+    }
+  });
+  for (const v of [lo, (lo + hi) / 2, hi]) {
+    const tick = svgEl("text", { x: x(v), y: height - 4, "text-anchor": "middle", class: "ridge-label" });
+    tick.textContent = fmt(v, 3);
+    svg.append(tick);
+  }
+  card.append(svg);
+  return card;
+}
+
+async function internalsTab(model, range, params) {
+  const base = `/api/v1/models/${encodeURIComponent(model.name)}/parameters`;
+  const all = await api(base);
+  if (all.tensors.length === 0) {
+    return [el("p", { class: "muted" }, "No tensor summaries yet. Send them with POST " + base + " (or m.log_parameters in Python).")];
+  }
+  const versions = [...new Set(all.tensors.map((t) => t.version))];
+  const shown = versions.includes(params.get("version")) ? params.get("version") : versions.at(-1);
+  const layers = all.tensors.filter((t) => t.version === shown && !t.tensor.startsWith("training/"));
+  const training = all.tensors.filter((t) => t.version === shown && t.tensor.startsWith("training/"));
+  const go = (changes) => {
+    const q = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) q.set(k, v);
+    location.hash = `#/model/${encodeURIComponent(model.name)}/internals?${q}`;
+  };
+  const select = (id, value, onchange) => el("select", { id, onchange },
+    versions.map((v) => el("option", { value: v, selected: v === value }, v)));
+  const parts = [
+    el("div", { class: "controls" }, el("label", {}, "version", select("internals-version", shown, (e) => go({ version: e.target.value })))),
+  ];
+  if (training.length > 0) {
+    const steps = training[0].points.map((p) => p.step);
+    parts.push(el("h2", {}, "Training record"),
+      lineChart("training", "per epoch (step)", steps,
+        training.map((t) => ({ label: t.tensor.slice("training/".length), values: t.points.map((p) => p.summary.mean) })), [], false));
+  }
+  parts.push(el("h2", {}, "Histograms over steps"),
+    el("div", { class: "grid", id: "ridges" }, layers.map((t, i) => ridgeChart(`ridge-${i}`, t))));
+  const from = versions.includes(params.get("from_version")) ? params.get("from_version") : versions[0];
+  const to = versions.includes(params.get("to_version")) ? params.get("to_version") : versions.at(-1);
+  const diff = await api(`${base}/diff?${new URLSearchParams({ from_version: from, to_version: to })}`);
+  const big = (v) => typeof v === "number" && Math.abs(v) > 0.5;
+  parts.push(el("h2", {}, "Difference between versions"),
+    el("div", { class: "controls" },
+      el("label", {}, "from (last step)", select("internals-from", from, (e) => go({ from_version: e.target.value }))),
+      el("label", {}, "to (last step)", select("internals-to", to, (e) => go({ to_version: e.target.value })))),
+    el("table", { id: "internals-diff" },
+      el("tr", {}, ["tensor", "from step", "to step", "mean change", "std change", "L2 norm change", "Wasserstein"].map((h, i) => el("th", { class: i === 0 ? "l" : "" }, h))),
+      diff.tensors.map((t) => el("tr", { "data-tensor": t.tensor },
+        el("td", { class: "l" }, t.tensor), el("td", {}, fmt(t.from_step)), el("td", {}, fmt(t.to_step)),
+        el("td", {}, fmt(t.mean_change)), el("td", {}, fmt(t.std_change)),
+        el("td", { class: big(t.l2_norm_change) ? "bad" : "" }, t.l2_norm_change === null ? "—" : `${(t.l2_norm_change * 100).toFixed(1)}%`),
+        el("td", {}, fmt(t.wasserstein))))),
+    diff.only_in_from.length || diff.only_in_to.length
+      ? el("p", { class: "muted" }, `Only in ${from}: ${diff.only_in_from.join(", ") || "—"}. Only in ${to}: ${diff.only_in_to.join(", ") || "—"}.`)
+      : "");
+  return parts;
 }
 
 async function modelAlertsTab(model) {
