@@ -10,6 +10,7 @@ mod demo;
 mod export;
 mod listen;
 mod report;
+mod report_ids;
 mod tensorboard;
 mod token;
 mod usage;
