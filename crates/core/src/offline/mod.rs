@@ -34,14 +34,14 @@ use crate::schema::Model;
 use crate::window::Granularity;
 
 use self::ids::{AllIds, SeenIds};
-use self::parallel::{Chunking, for_each_row};
+use self::parallel::{Chunking, for_each_record, for_each_row};
 
 /// Bytes the open feature windows may hold before the oldest are folded into the
 /// totals, by default.
 pub const OPEN_WINDOW_BYTES: usize = 64 << 20;
 
-/// Accepted rows between two checks of the open windows' size.
-const CHECK_EVERY_ROWS: u64 = 4096;
+/// Accepted rows between two checks of the open windows' size, by default.
+pub const CHECK_EVERY_ROWS: u64 = 4096;
 
 /// How the streamed path reads and folds.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +52,8 @@ pub struct StreamOptions {
     pub step_ms: i64,
     /// Bytes the open feature windows may hold (see [`OPEN_WINDOW_BYTES`]).
     pub open_window_bytes: usize,
+    /// Accepted rows between two checks of that size (see [`CHECK_EVERY_ROWS`]).
+    pub check_every_rows: u64,
 }
 
 impl StreamOptions {
@@ -61,6 +63,7 @@ impl StreamOptions {
             chunking: Chunking::default(),
             step_ms,
             open_window_bytes: OPEN_WINDOW_BYTES,
+            check_every_rows: CHECK_EVERY_ROWS,
         }
     }
 }
@@ -85,8 +88,11 @@ pub struct OfflineProfiles {
     pub rejected: Vec<(u64, FieldError)>,
     /// The windows folded away, when the open ones outgrew the budget.
     folded: Option<Folded>,
-    /// `(step, byte budget)` of the open windows; `None` keeps every window.
-    bound: Option<(i64, usize)>,
+    /// `(step, byte budget, rows between checks)` of the open windows; `None` keeps
+    /// every window.
+    bound: Option<(i64, usize, u64)>,
+    /// The window of the previous row.
+    last_key: (String, i64),
 }
 
 impl OfflineProfiles {
@@ -131,10 +137,11 @@ impl OfflineProfiles {
         profiles
     }
 
-    /// The records' profiles with the open windows bounded as `options` says (the
-    /// records are validated on this thread): the Python package's `mw.report`.
-    pub fn from_records_bounded(
-        records: impl IntoIterator<Item = (u64, Result<Map<String, Value>, FieldError>)>,
+    /// The records' profiles as [`OfflineProfiles::stream_csv`] makes them: validated on
+    /// every core, folded in order, the open windows bounded as `options` says, the ids
+    /// held in memory. The Python package's `mw.report`.
+    pub fn stream_records(
+        records: impl Iterator<Item = (u64, Result<Map<String, Value>, FieldError>)> + Send,
         model: &Model,
         reference: Option<&ReferenceProfile>,
         default_time_ms: i64,
@@ -142,10 +149,17 @@ impl OfflineProfiles {
     ) -> Self {
         let mut profiles = OfflineProfiles::bounded(options);
         let mut ids = AllIds::default();
-        for (line, record) in records {
-            let event = record.and_then(|r| validate_prediction(model, &r, default_time_ms));
-            profiles.observe(model, reference, &mut ids, line, event);
-        }
+        for_each_record(
+            records,
+            options.chunking,
+            |line, record| {
+                (
+                    line,
+                    record.and_then(|r| validate_prediction(model, &r, default_time_ms)),
+                )
+            },
+            |(line, event)| profiles.observe(model, reference, &mut ids, line, event),
+        );
         profiles
     }
 
@@ -178,7 +192,11 @@ impl OfflineProfiles {
 
     fn bounded(options: &StreamOptions) -> Self {
         OfflineProfiles {
-            bound: Some((options.step_ms, options.open_window_bytes)),
+            bound: Some((
+                options.step_ms,
+                options.open_window_bytes,
+                options.check_every_rows.max(1),
+            )),
             ..OfflineProfiles::default()
         }
     }
@@ -207,17 +225,31 @@ impl OfflineProfiles {
             return;
         }
         let start = Granularity::Minute.window_start(event.timestamp_ms);
-        let key = (event.version.clone(), start);
-        self.windows
-            .entry(key.clone())
-            .or_default()
-            .observe_prediction(model, &event);
-        self.features
-            .entry(key)
-            .or_default()
-            .observe(model, &event, reference);
+        // Rows mostly come in runs of one window: find it without building a key.
+        if self.last_key.1 != start || self.last_key.0 != event.version {
+            self.last_key = (event.version.clone(), start);
+        }
+        let key = &self.last_key;
+        match self.windows.get_mut(key) {
+            Some(window) => window.observe_prediction(model, &event),
+            None => {
+                let mut window = WindowProfile::default();
+                window.observe_prediction(model, &event);
+                self.windows.insert(key.clone(), window);
+            }
+        }
+        match self.features.get_mut(key) {
+            Some(features) => features.observe(model, &event, reference),
+            None => {
+                let mut features = WindowFeatures::default();
+                features.observe(model, &event, reference);
+                self.features.insert(key.clone(), features);
+            }
+        }
         self.accepted += 1;
-        if self.accepted % CHECK_EVERY_ROWS == 0 {
+        if let Some((_, _, every)) = self.bound
+            && self.accepted % every == 0
+        {
             self.fold_if_over_budget();
         }
     }
@@ -225,7 +257,7 @@ impl OfflineProfiles {
     /// Folds the oldest minutes' windows into the totals while the open feature windows
     /// hold more than the budget (the newest window stays open).
     fn fold_if_over_budget(&mut self) {
-        let Some((step_ms, budget)) = self.bound else {
+        let Some((step_ms, budget, _)) = self.bound else {
             return;
         };
         let mut bytes: usize = self.features.values().map(|f| f.approximate_bytes()).sum();
@@ -356,6 +388,24 @@ pub fn reference_from_records(
             record.and_then(|r| validate_reference_row(model, r)),
         );
     }
+    fold.finish(generation)
+}
+
+/// Profiles a reference from records on every core, as [`reference_stream_csv`] does
+/// with a CSV file (the values held in memory): the Python package's path.
+pub fn reference_stream_records(
+    records: impl Iterator<Item = (u64, Result<Map<String, Value>, FieldError>)> + Send,
+    model: &Model,
+    generation: u64,
+    chunking: Chunking,
+) -> Result<OfflineReference, FieldError> {
+    let mut fold = ReferenceFold::new(ReferenceBuilder::new(model));
+    for_each_record(
+        records,
+        chunking,
+        |line, record| (line, record.and_then(|r| validate_reference_row(model, r))),
+        |(line, event)| fold.observe(model, line, event),
+    );
     fold.finish(generation)
 }
 

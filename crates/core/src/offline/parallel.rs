@@ -55,7 +55,7 @@ pub fn for_each_row<R, T, C, S>(
     model: &Model,
     chunking: Chunking,
     convert: C,
-    mut sink: S,
+    sink: S,
 ) -> Result<(), FieldError>
 where
     R: Read + Send,
@@ -66,35 +66,121 @@ where
     let mut reader = csv_reader(input);
     let columns = CsvColumns::from_reader(&mut reader, model)?;
     let chunk_rows = chunking.rows.max(1);
-    let threads = chunking.threads.max(1);
-    let (work_tx, work_rx) = sync_channel::<(u64, RawChunk)>(threads * 2);
+    let read = move |recycled: &mut dyn FnMut() -> RawChunk,
+                     send: &mut dyn FnMut(RawChunk) -> bool| {
+        let mut ended = false;
+        while !ended {
+            let mut chunk = recycled();
+            chunk.len = 0;
+            while chunk.len < chunk_rows {
+                if chunk.records.len() == chunk.len {
+                    chunk.records.push(csv::ByteRecord::new());
+                    chunk.errors.push(None);
+                }
+                let i = chunk.len;
+                chunk.errors[i] = None;
+                match reader.read_byte_record(&mut chunk.records[i]) {
+                    Ok(true) => chunk.len += 1,
+                    Ok(false) => {
+                        ended = true;
+                        break;
+                    }
+                    Err(e) => {
+                        let (line, error, fatal) = read_error(&e);
+                        chunk.errors[i] = Some((line, error));
+                        chunk.len += 1;
+                        if fatal {
+                            ended = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if chunk.len == 0 || !send(chunk) {
+                break;
+            }
+        }
+    };
+    let work = |chunk: &mut RawChunk| -> Vec<T> {
+        (0..chunk.len)
+            .map(|i| match chunk.errors[i].take() {
+                Some((line, error)) => convert(line, Err(error)),
+                None => {
+                    let record = &chunk.records[i];
+                    let line = record.position().map_or(0, |p| p.line());
+                    convert(line, object(&columns, record))
+                }
+            })
+            .collect()
+    };
+    in_order(chunking.threads, read, work, sink);
+    Ok(())
+}
+
+/// [`for_each_row`] for records already made (the Python package's columns): `records`
+/// is drawn on a thread of its own, `convert` runs on the workers, `sink` gets the
+/// results in order.
+pub fn for_each_record<I, T, C, S>(records: I, chunking: Chunking, convert: C, sink: S)
+where
+    I: Iterator<Item = (u64, Result<Map<String, Value>, FieldError>)> + Send,
+    T: Send,
+    C: Fn(u64, Result<Map<String, Value>, FieldError>) -> T + Sync,
+    S: FnMut(T),
+{
+    let chunk_rows = chunking.rows.max(1);
+    let mut records = records.fuse();
+    let read = move |_: &mut dyn FnMut() -> Vec<(u64, Result<Map<String, Value>, FieldError>)>,
+                     send: &mut dyn FnMut(
+        Vec<(u64, Result<Map<String, Value>, FieldError>)>,
+    ) -> bool| {
+        loop {
+            let chunk: Vec<_> = records.by_ref().take(chunk_rows).collect();
+            if chunk.is_empty() || !send(chunk) {
+                break;
+            }
+        }
+    };
+    let work = |chunk: &mut Vec<(u64, Result<Map<String, Value>, FieldError>)>| -> Vec<T> {
+        chunk
+            .drain(..)
+            .map(|(line, record)| convert(line, record))
+            .collect()
+    };
+    in_order(chunking.threads, read, work, sink);
+}
+
+/// The pipeline: `read` (on a thread of its own) fills chunks, taking emptied buffers
+/// back when there are some, and sends them; `threads` workers run `work` on each; the
+/// caller's `sink` receives the outputs in the order the chunks were sent. Every
+/// channel is bounded, so at most a few chunks are in flight.
+fn in_order<K, T, R, W, S>(threads: usize, read: R, work: W, mut sink: S)
+where
+    K: Send + Default,
+    T: Send,
+    R: FnOnce(&mut dyn FnMut() -> K, &mut dyn FnMut(K) -> bool) + Send,
+    W: Fn(&mut K) -> Vec<T> + Sync,
+    S: FnMut(T),
+{
+    let threads = threads.max(1);
+    let (work_tx, work_rx) = sync_channel::<(u64, K)>(threads * 2);
     let work_rx = Mutex::new(work_rx);
     let (done_tx, done_rx) = sync_channel::<(u64, Vec<T>)>(threads * 2);
-    let (free_tx, free_rx) = channel::<RawChunk>();
+    let (free_tx, free_rx) = channel::<K>();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let (done_tx, free_tx) = (done_tx.clone(), free_tx.clone());
-            let (work_rx, columns, convert) = (&work_rx, &columns, &convert);
+            let (work_rx, work) = (&work_rx, &work);
             scope.spawn(move || {
                 loop {
                     // The lock is held only while waiting for the next chunk.
-                    let next = work_rx
-                        .lock()
-                        .map_err(|_| ())
-                        .and_then(|rx| rx.recv().map_err(|_| ()));
+                    let next = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => break,
+                    };
                     let Ok((sequence, mut chunk)) = next else {
                         break;
                     };
-                    let out: Vec<T> = (0..chunk.len)
-                        .map(|i| match chunk.errors[i].take() {
-                            Some((line, error)) => convert(line, Err(error)),
-                            None => {
-                                let record = &chunk.records[i];
-                                let line = record.position().map_or(0, |p| p.line());
-                                convert(line, object(columns, record))
-                            }
-                        })
-                        .collect();
+                    let out = work(&mut chunk);
                     // The reader may be gone already; the buffer is then simply dropped.
                     let _ = free_tx.send(chunk);
                     if done_tx.send((sequence, out)).is_err() {
@@ -105,40 +191,14 @@ where
         }
         drop(done_tx);
         scope.spawn(move || {
-            let mut sequence = 0;
-            let mut ended = false;
-            while !ended {
-                let mut chunk = free_rx.try_recv().unwrap_or_default();
-                chunk.len = 0;
-                while chunk.len < chunk_rows {
-                    if chunk.records.len() == chunk.len {
-                        chunk.records.push(csv::ByteRecord::new());
-                        chunk.errors.push(None);
-                    }
-                    let i = chunk.len;
-                    chunk.errors[i] = None;
-                    match reader.read_byte_record(&mut chunk.records[i]) {
-                        Ok(true) => chunk.len += 1,
-                        Ok(false) => {
-                            ended = true;
-                            break;
-                        }
-                        Err(e) => {
-                            let (line, error, fatal) = read_error(&e);
-                            chunk.errors[i] = Some((line, error));
-                            chunk.len += 1;
-                            if fatal {
-                                ended = true;
-                                break;
-                            }
-                        }
-                    }
-                }
-                if chunk.len == 0 || work_tx.send((sequence, chunk)).is_err() {
-                    break;
-                }
+            let mut sequence = 0u64;
+            let mut recycled = || free_rx.try_recv().unwrap_or_default();
+            let mut send = |chunk: K| {
+                let sent = work_tx.send((sequence, chunk)).is_ok();
                 sequence += 1;
-            }
+                sent
+            };
+            read(&mut recycled, &mut send);
         });
         // Put the chunks back in order as they arrive.
         let mut waiting = BTreeMap::new();
@@ -151,7 +211,6 @@ where
             }
         }
     });
-    Ok(())
 }
 
 /// The event object of a raw row, or why it is not UTF-8 (the same reason, for the
