@@ -26,9 +26,8 @@ os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
-
-import report_peers  # noqa: E402
+import numpy as np
+import report_peers
 
 
 def frame(rows: int):

@@ -31,8 +31,8 @@ import time
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("EVIDENTLY_DISABLE_TELEMETRY", "1")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 NUMERIC = [f"n{i}" for i in range(20)]
 CATEGORICAL = [f"c{i}" for i in range(5)]
@@ -176,8 +176,8 @@ def mwreport(args) -> None:
 def verdicts_of(report: dict) -> dict:
     out = {}
     for entry in report["drift"]["features"]:
-        out[entry["feature"]] = {
-            "drift": bool(entry["drift"]),
+        out[entry["name"]] = {
+            "drift": bool(entry["drifted"]),
             "method": entry["method"],
             "score": entry["statistic"],
         }
