@@ -41,7 +41,8 @@ def run_modelwatch(args) -> dict:
     import modelwatch as mw
 
     df, X = frame(args.rows)
-    client = mw.Client(args.url)
+    # A queue that holds the whole frame, so that nothing is dropped and every row is timed.
+    client = mw.Client(args.url, max_queue=2 * args.rows)
     name = f"logbench{int(time.time())}"
     m = client.define_model(
         name,
