@@ -11,6 +11,7 @@ mod export;
 mod export_internals;
 mod listen;
 mod report;
+mod report_ids;
 mod tensorboard;
 mod token;
 mod usage;

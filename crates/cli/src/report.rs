@@ -1,12 +1,20 @@
 //! `modelwatch report`: the server's numbers, offline, from a schema and CSV files.
+//! Both files are streamed through core's parallel reader in constant memory: the
+//! reference's numeric columns and the current file's ids wait on disk.
 
 use std::path::{Path, PathBuf};
 
 use modelwatch_core::drift::ReferenceProfile;
-use modelwatch_core::offline::{OfflineProfiles, OfflineReference, reference_from_csv};
+use modelwatch_core::offline::ids::SeenIds;
+use modelwatch_core::offline::parallel::Chunking;
+use modelwatch_core::offline::{
+    OfflineProfiles, OfflineReference, StreamOptions, reference_stream_csv,
+};
 use modelwatch_core::time::{MINUTE_MS, now_ms, parse_duration};
 use modelwatch_core::{Model, ModelDefinition};
+use modelwatch_server::upload::FileSpill;
 
+use crate::report_ids::{SpilledIds, SuspectIds};
 use crate::usage::usage;
 
 /// Arguments of `modelwatch report`.
@@ -76,17 +84,37 @@ fn profile_current(
     path: &Path,
     model: &Model,
     reference: &ReferenceProfile,
+    options: &StreamOptions,
 ) -> anyhow::Result<OfflineProfiles> {
-    let (reader, bar) = open_with_progress(path, "current")?;
-    let profiles = OfflineProfiles::from_csv(reader, model, Some(reference), now_ms(), |_| {})
-        .map_err(|e| usage(format!("current {}: {e}", path.display())))?;
-    bar.finish_and_clear();
-    Ok(profiles)
+    let now = now_ms();
+    let stream = |ids: &mut dyn SeenIds| -> anyhow::Result<OfflineProfiles> {
+        let (reader, bar) = open_with_progress(path, "current")?;
+        let profiles =
+            OfflineProfiles::stream_csv(reader, model, Some(reference), now, options, ids)
+                .map_err(|e| usage(format!("current {}: {e}", path.display())))?;
+        bar.finish_and_clear();
+        Ok(profiles)
+    };
+    let spill_failed = |e: std::io::Error| usage(format!("cannot keep the ids on disk: {e}"));
+    let mut ids = SpilledIds::new().map_err(spill_failed)?;
+    let profiles = stream(&mut ids)?;
+    let repeated = ids.repeated_hashes().map_err(spill_failed)?;
+    if repeated.is_empty() {
+        return Ok(profiles);
+    }
+    // Some id may appear twice: read again, remembering those ids exactly.
+    drop(profiles);
+    stream(&mut SuspectIds::new(repeated))
 }
 
-fn profile_reference(path: &Path, model: &Model) -> anyhow::Result<OfflineReference> {
+fn profile_reference(
+    path: &Path,
+    model: &Model,
+    chunking: Chunking,
+) -> anyhow::Result<OfflineReference> {
     let (reader, bar) = open_with_progress(path, "reference")?;
-    let reference = reference_from_csv(reader, model, 1)
+    let spill = FileSpill::new(&std::env::temp_dir()).map_err(|e| usage(e.message))?;
+    let reference = reference_stream_csv(reader, model, 1, chunking, Some(Box::new(spill)))
         .map_err(|e| usage(format!("reference {}: {e}", path.display())))?;
     bar.finish_and_clear();
     Ok(reference)
@@ -101,8 +129,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         ));
     }
     let model = read_schema(&args.schema)?;
-    let reference = profile_reference(&args.reference, &model)?;
-    let current = profile_current(&args.current, &model, &reference.profile)?;
+    let options = StreamOptions::new(step_ms);
+    let reference = profile_reference(&args.reference, &model, options.chunking)?;
+    let current = profile_current(&args.current, &model, &reference.profile, &options)?;
     for (what, rejected) in [
         ("reference", reference.rejected.len()),
         ("current", current.rejected.len()),

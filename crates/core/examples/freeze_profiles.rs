@@ -72,7 +72,7 @@ fn main() {
     write(
         &out,
         "window-features-small.bin",
-        &current.merged_features(None).encode(),
+        &current.merged_features().encode(),
     );
 
     // Reference chunks of the golden binary CSV read as a reference upload, as the

@@ -28,11 +28,44 @@ enum Column {
 /// A CSV reader yielding one JSON object per row, tagged with its 1-based line number.
 pub struct CsvRecords<R: Read> {
     reader: csv::Reader<R>,
-    columns: Vec<Column>,
-    task: Task,
+    columns: CsvColumns,
     record: csv::StringRecord,
     /// An I/O error ends the input.
     failed: bool,
+}
+
+/// The meaning of a CSV file's columns, read from its header: turns the fields of a row
+/// into the JSON object an HTTP client would send. Shared by [`CsvRecords`] and the
+/// offline report's parallel reader ([`crate::offline::parallel`]).
+#[derive(Debug, Clone)]
+pub struct CsvColumns {
+    columns: Vec<Column>,
+    task: Task,
+}
+
+/// A CSV reader configured as every reader of events is (a header; rows as long as it).
+pub fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().flexible(false).from_reader(input)
+}
+
+/// The reason given for a row that is not UTF-8.
+pub const NOT_UTF8: &str = "is not valid UTF-8";
+
+/// The line number and the reason of a CSV read error, and whether reading must stop
+/// (an I/O error) or may go on with the next row.
+pub fn read_error(e: &csv::Error) -> (u64, FieldError, bool) {
+    let line = e.position().map_or(0, |p| p.line());
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("has {len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => NOT_UTF8.to_string(),
+        _ => e.to_string(),
+    };
+    let fatal = matches!(e.kind(), csv::ErrorKind::Io(_));
+    (line, FieldError::new("row", message), fatal)
 }
 
 fn number_or_text(text: &str) -> Value {
@@ -50,7 +83,23 @@ fn number_or_text(text: &str) -> Value {
 impl<R: Read> CsvRecords<R> {
     /// Reads the header of `input` and maps its columns for `model`.
     pub fn new(input: R, model: &Model) -> Result<Self, FieldError> {
-        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
+        let mut reader = csv_reader(input);
+        let columns = CsvColumns::from_reader(&mut reader, model)?;
+        Ok(Self {
+            reader,
+            columns,
+            record: csv::StringRecord::new(),
+            failed: false,
+        })
+    }
+}
+
+impl CsvColumns {
+    /// Reads the header of `reader` and gives each column its meaning for `model`.
+    pub fn from_reader<R: Read>(
+        reader: &mut csv::Reader<R>,
+        model: &Model,
+    ) -> Result<Self, FieldError> {
         let headers = reader
             .headers()
             .map_err(|e| FieldError::new("header", format!("cannot read the CSV header ({e})")))?
@@ -91,19 +140,17 @@ impl<R: Read> CsvRecords<R> {
             columns.push(column);
         }
         Ok(Self {
-            reader,
             columns,
             task: model.task(),
-            record: csv::StringRecord::new(),
-            failed: false,
         })
     }
 
-    fn row_to_object(&self) -> Map<String, Value> {
+    /// The JSON object of a row's fields (in the header's order).
+    pub fn object<'a>(&self, fields: impl IntoIterator<Item = &'a str>) -> Map<String, Value> {
         let mut object = Map::new();
         let mut features = Map::new();
         let mut class_scores = Map::new();
-        for (column, text) in self.columns.iter().zip(self.record.iter()) {
+        for (column, text) in self.columns.iter().zip(fields) {
             if text.is_empty() {
                 continue;
             }
@@ -161,22 +208,13 @@ impl<R: Read> Iterator for CsvRecords<R> {
             Ok(false) => None,
             Ok(true) => {
                 let line = self.record.position().map_or(0, |p| p.line());
-                Some((line, Ok(self.row_to_object())))
+                Some((line, Ok(self.columns.object(&self.record))))
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                let message = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => {
-                        format!("has {len} fields where the header has {expected_len}")
-                    }
-                    csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
-                    _ => e.to_string(),
-                };
                 // An I/O error ends the file; a bad row is reported and skipped.
-                self.failed = matches!(e.kind(), csv::ErrorKind::Io(_));
-                Some((line, Err(FieldError::new("row", message))))
+                let (line, error, fatal) = read_error(&e);
+                self.failed = fatal;
+                Some((line, Err(error)))
             }
         }
     }

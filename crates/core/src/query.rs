@@ -32,40 +32,82 @@ pub fn merge_windows(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Merged, String> {
-    let mut merged = Merged::default();
-    let mut buckets: BTreeMap<i64, WindowProfile> = BTreeMap::new();
+    let mut merger = WindowMerger::new(step_ms);
     for (start, profile) in windows {
-        merged.summary.merge(&profile);
-        if let Some(step) = step_ms {
-            buckets
+        merger.add(start, &profile);
+    }
+    merger.finish(from, to)
+}
+
+/// [`merge_windows`] one window at a time: the offline report folds windows into it as
+/// it streams, in the same order of merges, so the numbers are the same.
+#[derive(Debug, Clone, Default)]
+pub struct WindowMerger {
+    step_ms: Option<i64>,
+    summary: WindowProfile,
+    buckets: BTreeMap<i64, WindowProfile>,
+}
+
+impl WindowMerger {
+    /// A merger with one bucket per `step_ms` (no series without a step).
+    pub fn new(step_ms: Option<i64>) -> Self {
+        Self {
+            step_ms,
+            ..Self::default()
+        }
+    }
+
+    /// The step the merger buckets by.
+    pub fn step_ms(&self) -> Option<i64> {
+        self.step_ms
+    }
+
+    /// Adds the window starting at `start`.
+    pub fn add(&mut self, start: i64, profile: &WindowProfile) {
+        self.summary.merge(profile);
+        if let Some(step) = self.step_ms {
+            self.buckets
                 .entry(align_down(start, step))
                 .or_default()
-                .merge(&profile);
+                .merge(profile);
         }
     }
-    let Some(step) = step_ms else {
-        return Ok(merged);
-    };
-    let first = from
-        .map(|f| align_down(f, step))
-        .or_else(|| buckets.keys().next().copied());
-    let end = to.or_else(|| buckets.keys().next_back().map(|last| last + step));
-    if let (Some(first), Some(end)) = (first, end) {
-        let points = (end - first + step - 1) / step;
-        if points > MAX_SERIES_POINTS {
-            return Err(format!(
-                "the range holds {points} steps; at most {MAX_SERIES_POINTS} are allowed (use a larger step or a shorter range)"
-            ));
+
+    /// The summary and the series over `[from, to)` (without them, the buckets present).
+    pub fn finish(self, from: Option<i64>, to: Option<i64>) -> Result<Merged, String> {
+        let WindowMerger {
+            step_ms,
+            summary,
+            mut buckets,
+        } = self;
+        let mut merged = Merged {
+            summary,
+            series: Vec::new(),
+        };
+        let Some(step) = step_ms else {
+            return Ok(merged);
+        };
+        let first = from
+            .map(|f| align_down(f, step))
+            .or_else(|| buckets.keys().next().copied());
+        let end = to.or_else(|| buckets.keys().next_back().map(|last| last + step));
+        if let (Some(first), Some(end)) = (first, end) {
+            let points = (end - first + step - 1) / step;
+            if points > MAX_SERIES_POINTS {
+                return Err(format!(
+                    "the range holds {points} steps; at most {MAX_SERIES_POINTS} are allowed (use a larger step or a shorter range)"
+                ));
+            }
+            let mut start = first;
+            while start < end {
+                merged
+                    .series
+                    .push((start, buckets.remove(&start).unwrap_or_default()));
+                start += step;
+            }
         }
-        let mut start = first;
-        while start < end {
-            merged
-                .series
-                .push((start, buckets.remove(&start).unwrap_or_default()));
-            start += step;
-        }
+        Ok(merged)
     }
-    Ok(merged)
 }
 
 /// The metrics answer of `model` over `range`, from profiles merged per `step_ms` (the

@@ -42,7 +42,7 @@ fn answers(set: &str) -> (Value, Value, Value) {
         OfflineProfiles::from_csv(current_csv.as_slice(), &model, Some(&reference), 0, |_| {})
             .unwrap();
     assert!(current.rejected.is_empty(), "{:?}", current.rejected);
-    let features = current.merged_features(None);
+    let features = current.merged_features();
     let expected: Value = serde_json::from_slice(&read(&format!("{set}.expected.json"))).unwrap();
     let drift = drift_answer(&model, &reference, &features);
     let quality = quality_answer(&model, Some(&reference), &features);

@@ -158,7 +158,7 @@ impl Columns {
     /// positions are.
     pub fn records(
         &self,
-    ) -> impl Iterator<Item = (u64, Result<Map<String, Value>, FieldError>)> + '_ {
+    ) -> impl Iterator<Item = (u64, Result<Map<String, Value>, FieldError>)> + Send + '_ {
         (0..self.rows).map(|row| (row as u64, Ok(self.row(row))))
     }
 }

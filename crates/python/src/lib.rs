@@ -9,7 +9,8 @@ mod columns;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use modelwatch_core::answer::report::Report;
-use modelwatch_core::offline::{OfflineProfiles, reference_from_records};
+use modelwatch_core::offline::parallel::Chunking;
+use modelwatch_core::offline::{OfflineProfiles, StreamOptions, reference_stream_records};
 use modelwatch_core::{Model, ModelDefinition};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -62,14 +63,15 @@ fn report(
     let reference = Columns::read(reference, &model)?;
     let current = Columns::read(current, &model)?;
     compute(py, move || {
-        let reference = reference_from_records(reference.records(), &model, 1)
-            .map_err(|e| PyValueError::new_err(format!("reference: {e}")))?;
-        let profiles = OfflineProfiles::from_records(
+        let reference =
+            reference_stream_records(reference.records(), &model, 1, Chunking::default())
+                .map_err(|e| PyValueError::new_err(format!("reference: {e}")))?;
+        let profiles = OfflineProfiles::stream_records(
             current.records(),
             &model,
             Some(&reference.profile),
             now_ms,
-            |_| {},
+            &StreamOptions::new(step_ms),
         );
         let report = profiles
             .report(&model, &reference, step_ms)

@@ -699,7 +699,7 @@ async fn the_same_values_as_json_ndjson_and_csv_give_the_same_drift_and_quality(
         |_| {},
     )
     .unwrap();
-    let features = current.merged_features(None);
+    let features = current.merged_features();
     let offline_drift = serde_json::to_value(modelwatch_core::drift::report::drift_answer(
         &model,
         &reference.profile,

@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use super::access::{Access, Reach, Routes};
 use super::extract::{ModelPath, RawBody, ValidQuery, require_json};
-use crate::state::Catalog;
 use crate::error::ApiError;
 use crate::service::parameters::{self, DiffQuery, SeriesQuery};
+use crate::state::Catalog;
 
 type Shared = State<Arc<Catalog>>;
 

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::blocking;
-use crate::state::Catalog;
 use crate::error::{ApiError, ErrorCode};
+use crate::state::Catalog;
 
 /// Most tensors a report lists.
 pub const MAX_REPORT_TENSORS: usize = 200;
