@@ -182,7 +182,7 @@ pub enum StartTls {
     Never,
 }
 
-/// `to` of an email channel: one address, or a list of them.
+/// `to` of an email or Twilio channel: one recipient, or a list of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged, expecting = "expected one to 100 email addresses")]
 pub enum Recipients {
@@ -352,6 +352,41 @@ fn http_url(url: Option<&String>) -> Result<String, FieldError> {
     Ok(url.clone())
 }
 
+/// The required `from` of a channel, checked by `check`.
+fn required_from(
+    from: Option<&str>,
+    check: fn(&str, &str) -> Result<String, FieldError>,
+) -> Result<String, FieldError> {
+    check(
+        from.ok_or_else(|| FieldError::new("from", "is required"))?,
+        "from",
+    )
+}
+
+impl Recipients {
+    /// One to `most` recipients (`to`), each checked by `check`; `what` names them in
+    /// the error.
+    fn parse(
+        to: &Option<Self>,
+        most: usize,
+        what: &str,
+        check: fn(&str, &str) -> Result<String, FieldError>,
+    ) -> Result<Vec<String>, FieldError> {
+        match to {
+            Some(Self::One(to)) => Ok(vec![check(to, "to")?]),
+            Some(Self::Many(items)) if !items.is_empty() && items.len() <= most => items
+                .iter()
+                .enumerate()
+                .map(|(i, to)| check(to, &format!("to[{i}]")))
+                .collect(),
+            _ => Err(FieldError::new(
+                "to",
+                format!("expected one to {most} {what}"),
+            )),
+        }
+    }
+}
+
 fn address(address: &str, field: &str) -> Result<String, FieldError> {
     let valid = address.len() <= 254
         && address
@@ -405,24 +440,8 @@ fn email(definition: &ChannelDefinition) -> Result<ChannelKind, FieldError> {
         (false, Some(StartTls::Required)) => SmtpSecurity::StartTls,
         (false, Some(StartTls::Never)) => SmtpSecurity::None,
     };
-    let from = address(
-        definition
-            .from
-            .as_deref()
-            .ok_or_else(|| FieldError::new("from", "is required"))?,
-        "from",
-    )?;
-    let to = match &definition.to {
-        Some(Recipients::One(to)) => vec![address(to, "to")?],
-        Some(Recipients::Many(items)) if !items.is_empty() && items.len() <= 100 => items
-            .iter()
-            .enumerate()
-            .map(|(i, to)| address(to, &format!("to[{i}]")))
-            .collect::<Result<_, _>>()?,
-        _ => {
-            return Err(FieldError::new("to", "expected one to 100 email addresses"));
-        }
-    };
+    let from = required_from(definition.from.as_deref(), address)?;
+    let to = Recipients::parse(&definition.to, 100, "email addresses", address)?;
     let text = |field: &str, value: &Option<String>| match value {
         Some(text) if text.len() > 1024 => Err(FieldError::new(field, "at most 1024 bytes")),
         other => Ok(other.clone()),
@@ -514,22 +533,8 @@ fn twilio(definition: &mut ChannelDefinition) -> Result<ChannelKind, FieldError>
         None => return Err(FieldError::new("account_sid", "is required")),
     };
     let auth_token = secret(&definition.auth_token, "auth_token")?;
-    let from = phone(
-        definition
-            .from
-            .as_deref()
-            .ok_or_else(|| FieldError::new("from", "is required"))?,
-        "from",
-    )?;
-    let to = match &definition.to {
-        Some(Recipients::One(to)) => vec![phone(to, "to")?],
-        Some(Recipients::Many(items)) if !items.is_empty() && items.len() <= 20 => items
-            .iter()
-            .enumerate()
-            .map(|(i, to)| phone(to, &format!("to[{i}]")))
-            .collect::<Result<_, _>>()?,
-        _ => return Err(FieldError::new("to", "expected one to 20 phone numbers")),
-    };
+    let from = required_from(definition.from.as_deref(), phone)?;
+    let to = Recipients::parse(&definition.to, 20, "phone numbers", phone)?;
     let call = definition.mode == Some(TwilioMode::Call);
     definition.mode = Some(definition.mode.unwrap_or(TwilioMode::Sms));
     Ok(ChannelKind::Twilio {
