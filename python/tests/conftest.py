@@ -45,19 +45,24 @@ class Server:
             path = tmp / "modelwatch.toml"
             path.write_text(config)
             args += ["--config", str(path)]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The log goes to a file: a pipe nobody reads fills up under load (a 503 storm logs
+        # a line per refusal) and then blocks the server, shutdown included.
+        self.log_path = tmp / "server.log"
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
         for _ in range(600):
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1):
                     return
             except OSError:
-                assert self.process.poll() is None, self.process.stderr.read().decode()
+                assert self.process.poll() is None, self.log_path.read_text()
                 time.sleep(0.05)
         raise RuntimeError("the server did not start")
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(30)
+        self.log.close()
 
 
 @pytest.fixture
