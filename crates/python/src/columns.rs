@@ -4,7 +4,6 @@
 //! float64 arrays or Python lists while the interpreter is held, then turned into rows
 //! without it.
 
-use modelwatch_core::error::FieldError;
 use modelwatch_core::schema::{Model, Task};
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyTypeError;
@@ -124,8 +123,9 @@ impl Columns {
         })
     }
 
-    /// The event object of `row`: missing values are left out.
-    fn row(&self, row: usize) -> Map<String, Value> {
+    /// The event object of `row` (numbered from 0 as the DataFrame's positions are):
+    /// missing values are left out.
+    pub fn row(&self, row: usize) -> Map<String, Value> {
         let mut object = Map::new();
         let mut features = Map::new();
         let mut class_scores = Map::new();
@@ -154,11 +154,8 @@ impl Columns {
         object
     }
 
-    /// `(row number, event object)` for every row, numbered from 0 as the DataFrame's
-    /// positions are.
-    pub fn records(
-        &self,
-    ) -> impl Iterator<Item = (u64, Result<Map<String, Value>, FieldError>)> + Send + '_ {
-        (0..self.rows).map(|row| (row as u64, Ok(self.row(row))))
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 }

@@ -63,11 +63,17 @@ fn report(
     let reference = Columns::read(reference, &model)?;
     let current = Columns::read(current, &model)?;
     compute(py, move || {
-        let reference =
-            reference_stream_records(reference.records(), &model, 1, Chunking::default())
-                .map_err(|e| PyValueError::new_err(format!("reference: {e}")))?;
+        let reference = reference_stream_records(
+            reference.rows(),
+            |row| Ok(reference.row(row)),
+            &model,
+            1,
+            Chunking::default(),
+        )
+        .map_err(|e| PyValueError::new_err(format!("reference: {e}")))?;
         let profiles = OfflineProfiles::stream_records(
-            current.records(),
+            current.rows(),
+            |row| Ok(current.row(row)),
             &model,
             Some(&reference.profile),
             now_ms,

@@ -34,7 +34,7 @@ use crate::schema::Model;
 use crate::window::Granularity;
 
 use self::ids::{AllIds, SeenIds};
-use self::parallel::{Chunking, for_each_record, for_each_row};
+use self::parallel::{Chunking, for_each_indexed, for_each_row};
 
 /// Bytes the open feature windows may hold before the oldest are folded into the
 /// totals, by default.
@@ -137,11 +137,13 @@ impl OfflineProfiles {
         profiles
     }
 
-    /// The records' profiles as [`OfflineProfiles::stream_csv`] makes them: validated on
-    /// every core, folded in order, the open windows bounded as `options` says, the ids
-    /// held in memory. The Python package's `mw.report`.
+    /// The profiles of rows `0..rows` (row `i`'s event object made by `object(i)`) as
+    /// [`OfflineProfiles::stream_csv`] makes them: made and validated on every core,
+    /// folded in order, the open windows bounded as `options` says, the ids held in
+    /// memory. The Python package's `mw.report`.
     pub fn stream_records(
-        records: impl Iterator<Item = (u64, Result<Map<String, Value>, FieldError>)> + Send,
+        rows: usize,
+        object: impl Fn(usize) -> Result<Map<String, Value>, FieldError> + Sync,
         model: &Model,
         reference: Option<&ReferenceProfile>,
         default_time_ms: i64,
@@ -149,9 +151,10 @@ impl OfflineProfiles {
     ) -> Self {
         let mut profiles = OfflineProfiles::bounded(options);
         let mut ids = AllIds::default();
-        for_each_record(
-            records,
+        for_each_indexed(
+            rows,
             options.chunking,
+            object,
             |line, record| {
                 (
                     line,
@@ -397,18 +400,21 @@ pub fn reference_from_records(
     fold.finish(generation)
 }
 
-/// Profiles a reference from records on every core, as [`reference_stream_csv`] does
-/// with a CSV file (the values held in memory): the Python package's path.
+/// Profiles a reference of rows `0..rows` (row `i`'s event object made by `object(i)`)
+/// on every core, as [`reference_stream_csv`] does with a CSV file (the values held in
+/// memory): the Python package's path.
 pub fn reference_stream_records(
-    records: impl Iterator<Item = (u64, Result<Map<String, Value>, FieldError>)> + Send,
+    rows: usize,
+    object: impl Fn(usize) -> Result<Map<String, Value>, FieldError> + Sync,
     model: &Model,
     generation: u64,
     chunking: Chunking,
 ) -> Result<OfflineReference, FieldError> {
     let mut fold = ReferenceFold::new(ReferenceBuilder::new(model));
-    for_each_record(
-        records,
+    for_each_indexed(
+        rows,
         chunking,
+        object,
         |line, record| (line, record.and_then(|r| validate_reference_row(model, r))),
         |(line, event)| fold.observe(model, line, event),
     );

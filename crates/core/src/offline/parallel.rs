@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::mpsc::{channel, sync_channel};
 
@@ -15,9 +16,6 @@ use serde_json::{Map, Value};
 use crate::csv_input::{CsvColumns, NOT_UTF8, csv_reader, read_error};
 use crate::error::FieldError;
 use crate::schema::Model;
-
-/// A record with its line, as the Python package's columns give it.
-type NumberedRecord = (u64, Result<Map<String, Value>, FieldError>);
 
 /// How the rows are cut and spread.
 #[derive(Debug, Clone, Copy)]
@@ -120,31 +118,33 @@ where
     Ok(())
 }
 
-/// [`for_each_row`] for records already made (the Python package's columns): `records`
-/// is drawn on a thread of its own, `convert` runs on the workers, `sink` gets the
-/// results in order.
-pub fn for_each_record<I, T, C, S>(records: I, chunking: Chunking, convert: C, sink: S)
+/// [`for_each_row`] for rows already in memory (the Python package's columns): the
+/// rows `0..rows` are cut into chunks of indices, `object(i)` makes row `i`'s event
+/// object and `convert` runs on it, both on the workers; `sink` gets the results in
+/// order, numbered from 0.
+pub fn for_each_indexed<O, T, C, S>(rows: usize, chunking: Chunking, object: O, convert: C, sink: S)
 where
-    I: Iterator<Item = NumberedRecord> + Send,
+    O: Fn(usize) -> Result<Map<String, Value>, FieldError> + Sync,
     T: Send,
     C: Fn(u64, Result<Map<String, Value>, FieldError>) -> T + Sync,
     S: FnMut(T),
 {
     let chunk_rows = chunking.rows.max(1);
-    let mut records = records.fuse();
-    let read = move |_: &mut dyn FnMut() -> Vec<NumberedRecord>,
-                     send: &mut dyn FnMut(Vec<NumberedRecord>) -> bool| {
-        loop {
-            let chunk: Vec<_> = records.by_ref().take(chunk_rows).collect();
-            if chunk.is_empty() || !send(chunk) {
+    let read = move |_: &mut dyn FnMut() -> Range<usize>,
+                     send: &mut dyn FnMut(Range<usize>) -> bool| {
+        let mut start = 0;
+        while start < rows {
+            let end = rows.min(start + chunk_rows);
+            if !send(start..end) {
                 break;
             }
+            start = end;
         }
     };
-    let work = |chunk: &mut Vec<NumberedRecord>| -> Vec<T> {
+    let work = |chunk: &mut Range<usize>| -> Vec<T> {
         chunk
-            .drain(..)
-            .map(|(line, record)| convert(line, record))
+            .clone()
+            .map(|row| convert(row as u64, object(row)))
             .collect()
     };
     in_order(chunking.threads, read, work, sink);
