@@ -24,9 +24,10 @@
 //! - [`time`]: timestamps, durations and UTC alignment.
 //! - [`definition`]: user definitions (rules, channels, silences, configuration) read
 //!   into typed structs, with errors naming the field.
+//! - [`geo`]: geographic features (ISO 3166-1 country codes) for maps.
 //! - [`error`]: the field error every validation returns.
 //!
-//! No module imports in a circle (`.ci/module-cycles`); `schema`, `class`, `time` and
+//! No module imports in a circle (`.ci/module-cycles`); `schema`, `class`, `geo`, `time` and
 //! `error` are the leaves.
 //! The server, the offline report and the alert evaluator all get their numbers from
 //! here, so no statistic is implemented twice.
@@ -41,6 +42,7 @@ pub mod drift;
 pub mod error;
 pub mod estimate;
 pub mod event;
+pub mod geo;
 pub mod interval;
 pub mod non_finite;
 pub mod offline;

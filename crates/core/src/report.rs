@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::answer::metrics::MetricsAnswer;
 use crate::answer::report::{InputRows, Report, ReportMetrics, ReportReference, StoredReference};
 use crate::drift::features::WindowFeatures;
+use crate::drift::map::maps;
 use crate::drift::quality::quality_answer;
 use crate::drift::reference::ReferenceProfile;
 use crate::drift::report::drift_answer;
@@ -54,6 +55,7 @@ pub fn build_report(
         current: None,
         internals: None,
         drift: profile.map(|r| drift_answer(model, r, current)),
+        maps: maps(model, profile, current),
         from: None,
         generated_at: None,
         metrics: ReportMetrics {

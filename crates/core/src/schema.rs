@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
+use crate::geo::Geo;
 use crate::time::Duration;
 
 /// Column and key names with a meaning of their own; every other CSV column is a feature.
@@ -107,6 +108,10 @@ pub struct FeatureSpec {
     /// Drift threshold for this feature, overriding the method's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_threshold: Option<f64>,
+    /// What a categorical feature's values name on a map (`"country"`: ISO 3166-1
+    /// alpha-2 codes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<Geo>,
 }
 
 /// A model definition as sent by the user (`PUT /api/v1/models/{model}`, or the
@@ -237,6 +242,12 @@ impl Model {
                 return Err(FieldError::new(
                     format!("features[{i}].pii"),
                     "only categorical features can be marked pii (their values are stored as keyed hashes); drop or bucket numeric personal data",
+                ));
+            }
+            if feature.geo.is_some() && (feature.kind != FeatureType::Categorical || feature.pii) {
+                return Err(FieldError::new(
+                    format!("features[{i}].geo"),
+                    "only a categorical feature that is not pii can be drawn on a map (its values are ISO 3166-1 alpha-2 country codes)",
                 ));
             }
             if let Some(method) = &feature.drift_method {

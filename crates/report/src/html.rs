@@ -17,6 +17,7 @@ use crate::cells::{
     cell, count_cell, inputs, kind_name, metric_cell, new_categories, number_cell, quality_cells,
     scalar_metrics,
 };
+use crate::world::{WorldMap, world_map};
 
 /// Size of a metric chart's plot area, in SVG units (the axes' labels sit outside).
 const CHART: Frame = Frame {
@@ -142,6 +143,7 @@ struct Page<'a> {
     quality: Vec<QualityRow>,
     alerts: Option<Vec<AlertRow>>,
     internals: Vec<InternalsCells>,
+    maps: Vec<WorldMap>,
     data: &'a Value,
 }
 
@@ -492,6 +494,7 @@ pub fn html(report: &Report) -> Result<String, minijinja::Error> {
         quality: quality_rows(&report.quality),
         alerts: alert_rows(report.alerts.as_ref()),
         internals: internals_cells(report),
+        maps: report.maps.iter().filter_map(world_map).collect(),
         data: &data,
     };
     let templates = TEMPLATES

@@ -1,9 +1,10 @@
 //! A report as Markdown: facts, the metrics summary and series, drift and quality tables,
-//! alerts.
+//! the countries of geographic features, alerts.
 
 use std::fmt::Write as _;
 
 use modelwatch_core::answer::drift::DriftAnswer;
+use modelwatch_core::answer::map::MapAnswer;
 use modelwatch_core::answer::quality::QualityAnswer;
 use modelwatch_core::answer::report::Report;
 
@@ -61,6 +62,32 @@ fn quality_markdown(out: &mut String, quality: &QualityAnswer) {
             count_cell(cells.out_of_range),
             cells.distinct,
             new_categories(f).map_or_else(|| "—".to_string(), |new| md(&new)),
+        );
+    }
+}
+
+/// A geographic feature's countries, the busiest first.
+fn map_markdown(out: &mut String, map: &MapAnswer) {
+    let _ = writeln!(
+        out,
+        "\n## Countries of {}\n\n{} rows name no country; {} have none.\n\n| country | rows | share | reference share | change |\n| --- | --- | --- | --- | --- |",
+        md(&map.feature),
+        map.not_a_country,
+        map.missing
+    );
+    let mut ranked: Vec<_> = map.countries.iter().filter(|c| c.count > 0).collect();
+    ranked.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+    let percent = |s: Option<f64>| s.map_or("—".to_string(), |s| format!("{:.1}%", s * 100.0));
+    for c in ranked {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            c.code,
+            c.count,
+            percent(Some(c.share)),
+            percent(c.reference_share),
+            c.share_change
+                .map_or("—".to_string(), |d| format!("{:+.1} pt", d * 100.0)),
         );
     }
 }
@@ -127,6 +154,9 @@ pub fn markdown(report: &Report) -> String {
                 .collect();
             let _ = writeln!(out, "| {} | {} |", point.start, values.join(" | "));
         }
+    }
+    for map in &report.maps {
+        map_markdown(&mut out, map);
     }
     if let Some(alerts) = &report.alerts {
         out.push_str("\n## Alerts in the range\n\n");

@@ -4,6 +4,7 @@
 //! - [`metrics`]: the metrics of a window ([`Metrics`]) and the metrics answer.
 //! - [`drift`]: the drift answer, its feature entries, statistics and distributions.
 //! - [`quality`]: the data-quality answer.
+//! - [`map`]: a geographic feature's countries.
 //! - [`method`]: the drift methods.
 //! - [`report`]: the report of a model over a range, served or built from files
 //!   ([`crate::report::build_report`] builds it).
@@ -19,6 +20,7 @@
 //! are finite or `None` (`null`).
 
 pub mod drift;
+pub mod map;
 pub mod method;
 pub mod metrics;
 pub mod quality;
@@ -26,6 +28,7 @@ pub mod range;
 pub mod report;
 
 pub use drift::{DriftAnswer, DriftVerdict, FeatureDrift};
+pub use map::MapAnswer;
 pub use method::Method;
 pub use metrics::{Metrics, MetricsAnswer};
 pub use quality::{FeatureQuality, QualityAnswer};

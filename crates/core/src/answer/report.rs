@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::drift::DriftAnswer;
+use super::map::MapAnswer;
 use super::metrics::{Metrics, SeriesPoint};
 use super::present;
 use super::quality::QualityAnswer;
@@ -163,6 +164,9 @@ pub struct Report {
     /// Model internals taken in the range (served, when there are any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internals: Option<Vec<InternalsRow>>,
+    /// The countries of each geographic feature (when the model has one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maps: Vec<MapAnswer>,
     /// Summary and series.
     pub metrics: ReportMetrics,
     /// The model (served).

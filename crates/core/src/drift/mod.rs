@@ -9,9 +9,11 @@
 //!   alone ([`verdict::feature_drift`]).
 //! - [`report`]: the drift answer (every column, with statistics and distributions).
 //! - [`quality`]: the data-quality answer.
+//! - [`map`]: the map answer of a geographic feature.
 
 pub mod distribution;
 pub mod features;
+pub mod map;
 pub mod quality;
 pub mod reference;
 pub mod report;

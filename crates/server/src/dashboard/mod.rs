@@ -41,6 +41,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("assets/vendor/uPlot.min.css"),
     },
     Asset {
+        path: "world-110m.json",
+        content_type: "application/json",
+        bytes: modelwatch_report::WORLD_GEOMETRY.as_bytes(),
+    },
+    Asset {
         path: "vendor/uPlot.LICENSE",
         content_type: "text/plain; charset=utf-8",
         bytes: include_bytes!("assets/vendor/uPlot.LICENSE"),

@@ -1,11 +1,13 @@
-//! The metrics, drift and quality answers of a range, as the API returns them, with
+//! The metrics, drift, quality and map answers of a range, as the API returns them, with
 //! their series when a step is given.
 
 use std::sync::Arc;
 
+use modelwatch_core::FieldError;
 use modelwatch_core::Model;
-use modelwatch_core::answer::{AnswerRange, DriftAnswer, MetricsAnswer, QualityAnswer};
+use modelwatch_core::answer::{AnswerRange, DriftAnswer, MapAnswer, MetricsAnswer, QualityAnswer};
 use modelwatch_core::drift::WindowFeatures;
+use modelwatch_core::drift::map::map_answer;
 use modelwatch_core::drift::quality::quality_answer;
 use modelwatch_core::drift::report::drift_answer;
 use modelwatch_core::query::metrics_answer;
@@ -94,6 +96,43 @@ pub async fn quality(
         Some((step, series)) => answer.with_series(step, series),
         None => answer,
     })
+}
+
+/// The map of the geographic feature `feature` over `range` (without a step): `400`
+/// naming `feature` when the model has no such feature, or it has no `geo`.
+pub async fn map(
+    catalog: &Catalog,
+    entry: Arc<ModelEntry>,
+    range: Range,
+    feature: String,
+) -> Result<MapAnswer, ApiError> {
+    let spec = entry.model.features().iter().find(|s| s.name == feature);
+    let problem = match spec {
+        None => Some(format!(
+            "model `{}` has no feature `{feature}`",
+            entry.model.name
+        )),
+        Some(spec) if spec.geo.is_none() => Some(format!(
+            "feature `{feature}` is not geographic (give it `\"geo\": \"country\"` in the model definition)"
+        )),
+        Some(_) => None,
+    };
+    if let Some(problem) = problem {
+        return Err(ApiError::invalid(FieldError::new("feature", problem)));
+    }
+    let reference = catalog.reference(entry.id);
+    let range = Range {
+        step: None,
+        ..range
+    };
+    let answers = of_features(catalog, entry, range, move |model, current| {
+        map_answer(model, reference.as_deref(), current, &feature)
+    })
+    .await?;
+    let answer = answers
+        .summary
+        .ok_or_else(|| ApiError::internal("a geographic feature gave no map"))?;
+    Ok(answer.in_range(answers.bounds))
 }
 
 /// An answer of feature profiles over a range, and with a step its series.

@@ -478,6 +478,7 @@ async function modelPage(name, tab, params) {
   const newest = parseTime(detail.stats.newest_event);
   const range = resolveRange(params, newest);
   const tabs = ["performance", "drift", "quality", "confusion", "internals", "alerts"];
+  if ((detail.features || []).some((f) => f.geo)) tabs.splice(3, 0, "map");
   const keep = location.hash.includes("?") ? location.hash.slice(location.hash.indexOf("?")) : "";
   const content = el("div", { id: "tab-content" }, el("p", { class: "muted" }, "Loading…"));
   page(
@@ -485,7 +486,7 @@ async function modelPage(name, tab, params) {
     el("nav", { class: "tabs" }, tabs.map((t) => el("a", { href: `#/model/${encodeURIComponent(name)}/${t}${keep}`, class: t === tab ? "active" : "", "data-tab": t }, t))),
     tab === "alerts" || tab === "internals" ? "" : controls(name, tab, range, detail.stats.versions || []),
     content);
-  const render = { performance: performanceTab, drift: driftTab, quality: qualityTab, confusion: confusionTab, internals: internalsTab, alerts: modelAlertsTab }[tab] || performanceTab;
+  const render = { performance: performanceTab, drift: driftTab, quality: qualityTab, confusion: confusionTab, map: mapTab, internals: internalsTab, alerts: modelAlertsTab }[tab] || performanceTab;
   content.replaceChildren(...(await render(detail, range, params)));
   document.body.dataset.ready = `model-${tab}`;
 }
@@ -615,6 +616,67 @@ async function confusionTab(model, range) {
           const light = 100 - 55 * (n / largest);
           return el("td", { style: `background: hsl(217, 80%, ${light.toFixed(0)}%); color: ${light < 62 ? "#fff" : "#1d232b"}` }, fmt(n));
         })))),
+  ];
+}
+
+// ---- maps -------------------------------------------------------------------------------
+
+let worldGeometry = null;
+
+// Countries coloured by rows in the range, or by how their share moved against the
+// reference (orange: more than in the reference, blue: less).
+async function mapTab(model, range, params) {
+  const features = model.features.filter((f) => f.geo).map((f) => f.name);
+  const feature = features.includes(params.get("feature")) ? params.get("feature") : features[0];
+  const colour = params.get("colour") === "share_change" ? "share_change" : "count";
+  const [map, geometry] = await Promise.all([
+    api(`/api/v1/models/${encodeURIComponent(model.name)}/map?feature=${encodeURIComponent(feature)}&${rangeQuery(range)}`),
+    worldGeometry || api("/assets/world-110m.json").then((g) => (worldGeometry = g)),
+  ]);
+  const go = (changes) => {
+    const q = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) q.set(k, v);
+    location.hash = `#/model/${encodeURIComponent(model.name)}/map?${q}`;
+  };
+  const byCode = new Map(map.countries.map((c) => [c.code, c]));
+  const most = Math.max(1, ...map.countries.map((c) => c.count));
+  const widest = Math.max(1e-9, ...map.countries.map((c) => Math.abs(c.share_change || 0)));
+  const fill = (c) => {
+    if (!c) return "hsl(217, 20%, 94%)";
+    if (colour === "count") return c.count === 0 ? "hsl(217, 20%, 94%)" : `hsl(217, 70%, ${(88 - (53 * c.count) / most).toFixed(0)}%)`;
+    const d = c.share_change ?? 0;
+    return `hsl(${d >= 0 ? 24 : 217}, 80%, ${(94 - (54 * Math.abs(d)) / widest).toFixed(0)}%)`;
+  };
+  const svg = svgEl("svg", { class: "world", id: "world-map", viewBox: `0 0 ${geometry.width} ${geometry.height}`, role: "img", "aria-label": `rows of ${feature} per country` });
+  let drawn = 0;
+  for (const [code, country] of Object.entries(geometry.countries)) {
+    const c = byCode.get(code);
+    const path = svgEl("path", { d: country.path, fill: fill(c), "data-code": code });
+    const title = svgEl("title");
+    title.textContent = c
+      ? `${country.name} (${code}): ${fmt(c.count)} rows, ${(100 * c.share).toFixed(1)}%` + (c.share_change == null ? "" : `, ${c.share_change >= 0 ? "+" : ""}${(100 * c.share_change).toFixed(1)} pt against the reference`)
+      : `${country.name} (${code}): no rows`;
+    path.append(title);
+    svg.append(path);
+    if (c && c.count > 0) drawn += 1;
+  }
+  window.modelwatchCharts["world-map"] = { countries: drawn, shapes: Object.keys(geometry.countries).length };
+  const ranked = map.countries.filter((c) => c.count > 0).sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+  const pct = (v) => (v == null ? "—" : `${(100 * v).toFixed(1)}%`);
+  return [
+    el("div", { class: "controls" },
+      el("label", {}, "feature", el("select", { id: "map-feature", onchange: (e) => go({ feature: e.target.value }) },
+        features.map((f) => el("option", { value: f, selected: f === feature }, f)))),
+      el("label", {}, "colour by", el("select", { id: "map-colour", onchange: (e) => go({ colour: e.target.value }) },
+        [["count", "rows"], ["share_change", "share change against the reference"]].map(([v, t]) => el("option", { value: v, selected: v === colour }, t))))),
+    el("div", { class: "card" }, svg,
+      el("p", { class: "muted" }, `${fmt(map.not_a_country)} rows name no country; ${fmt(map.missing)} have none. Natural Earth 1:110m.`)),
+    el("table", { id: "map-countries" },
+      el("tr", {}, ["country", "rows", "share", "reference share", "change"].map((h) => el("th", {}, h))),
+      ranked.slice(0, 20).map((c) => el("tr", { "data-code": c.code },
+        el("td", {}, geometry.countries[c.code] ? `${geometry.countries[c.code].name} (${c.code})` : c.code),
+        el("td", {}, fmt(c.count)), el("td", {}, pct(c.share)), el("td", {}, pct(c.reference_share)),
+        el("td", {}, c.share_change == null ? "—" : `${c.share_change >= 0 ? "+" : ""}${(100 * c.share_change).toFixed(1)} pt`)))),
   ];
 }
 
