@@ -79,6 +79,7 @@ fn definition() -> Value {
             .iter()
             .map(|n| json!({"name": n, "type": "categorical"})),
     );
+    features.push(json!({"name": "country", "type": "categorical", "geo": "country"}));
     features.push(json!({"name": "email", "type": "categorical", "pii": true}));
     json!({"task": "binary_classification", "positive_class": "1", "classes": ["0", "1"], "features": features})
 }
@@ -134,6 +135,16 @@ impl World {
             &[0.3, 0.25, 0.25, 0.2, 0.0]
         };
         let region = self.pick(&["north", "south", "east", "west", "intl"], region_weights);
+        // The applicant's country (ISO 3166-1 alpha-2), four per region, by id: no draw
+        // of its own, so the rest of the simulation is what it was without it.
+        let countries = match region {
+            "north" => ["SE", "NO", "FI", "DK"],
+            "south" => ["ES", "IT", "BR", "ZA"],
+            "east" => ["JP", "IN", "CN", "AU"],
+            "west" => ["US", "CA", "MX", "GB"],
+            _ => ["NG", "KE", "AR", "ID"],
+        };
+        let country = countries[(id % 4) as usize];
         let employment = self.pick(
             &["salaried", "self_employed", "contract", "unemployed"],
             &[0.6, 0.15, 0.2, 0.05],
@@ -186,7 +197,7 @@ impl World {
             "monthly_expenses": (income / 12.0 * self.normal(0.55, 0.1).clamp(0.1, 1.5)).round(),
             "region": region, "employment_type": employment, "home_ownership": home,
             "loan_purpose": purpose, "education": education, "channel": channel,
-            "email": format!("customer{}@example.org", id % 300),
+            "country": country, "email": format!("customer{}@example.org", id % 300),
         });
         (features, label, (score * 1e6).round() / 1e6)
     }
@@ -404,7 +415,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  day 1: a two-hour outage; day 2: inputs drift (income falls, a new region `intl` appears); day 3: accuracy drops; day 4: latency rises"
     );
     println!(
-        "  alert rules notify the demo's webhook at {notifications}; what it receives is printed as it arrives\n"
+        "  alert rules notify the demo's webhook at {notifications}/hook, and the critical one texts a phone (Twilio's API, stood in for at {notifications}); what arrives is printed\n"
     );
     let mut pending_labels: BinaryHeap<Reverse<(i64, u64, bool)>> = BinaryHeap::new();
     let mut next_id: u64 = 0;
@@ -515,41 +526,71 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the demo's webhook receiver on a free port; returns its URL. Every
-/// notification it receives is printed on one line per alert.
+/// The account the demo's phone channel texts through (its own receiver stands in for
+/// Twilio).
+const DEMO_TWILIO_ACCOUNT: &str = "AC00000000000000000000000000000000";
+
+/// Starts the demo's receiver on a free port: a webhook at `/hook` and a stand-in for
+/// Twilio's Messages resource (the phone channel's texts). Every notification is printed,
+/// one line per alert or text. Returns the receiver's base URL.
 async fn start_receiver() -> anyhow::Result<String> {
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
-            for alert in body["alerts"].as_array().into_iter().flatten() {
-                let status = alert["status"].as_str().unwrap_or("?");
-                let mark = if status == "firing" {
-                    "FIRING  "
-                } else {
-                    "RESOLVED"
-                };
-                println!(
-                    "  webhook ← [{mark}] {}",
-                    alert["annotations"]["summary"].as_str().unwrap_or_default()
-                );
-            }
-            axum::http::StatusCode::OK
-        }),
-    );
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+                for alert in body["alerts"].as_array().into_iter().flatten() {
+                    let status = alert["status"].as_str().unwrap_or("?");
+                    let mark = if status == "firing" {
+                        "FIRING  "
+                    } else {
+                        "RESOLVED"
+                    };
+                    println!(
+                        "  webhook ← [{mark}] {}",
+                        alert["annotations"]["summary"].as_str().unwrap_or_default()
+                    );
+                }
+                axum::http::StatusCode::OK
+            }),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            axum::routing::post(|body: String| async move {
+                let form: std::collections::HashMap<String, String> =
+                    serde_urlencoded::from_str(&body).unwrap_or_default();
+                let to = form.get("To").map_or("?", String::as_str);
+                let body = form.get("Body").map_or("", String::as_str);
+                println!("  SMS to {to} ← {}", body.replace('\n', " · "));
+                (
+                    axum::http::StatusCode::CREATED,
+                    axum::Json(
+                        json!({"sid": "SM00000000000000000000000000000000", "status": "queued"}),
+                    ),
+                )
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .context("starting the demo's webhook receiver")?;
+        .context("starting the demo's receiver")?;
     let address = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(format!("http://{address}/hook"))
+    Ok(format!("http://{address}"))
 }
 
-/// The demo's channel and rules: `(path, body)` to `PUT`.
-fn alerting_setup(webhook: &str) -> Vec<(String, Value)> {
+/// The demo's channels and rules, `(path, body)` to `PUT`, for its receiver at
+/// `receiver`: a webhook for every rule, and a phone channel (Twilio SMS) that only the
+/// critical rule pages.
+fn alerting_setup(receiver: &str) -> Vec<(String, Value)> {
     vec![
         (
             "/api/v1/channels/demo-webhook".into(),
-            json!({"type": "webhook", "url": webhook, "group_wait": "0s", "group_interval": "0s"}),
+            json!({"type": "webhook", "url": format!("{receiver}/hook"), "group_wait": "0s", "group_interval": "0s"}),
+        ),
+        (
+            "/api/v1/channels/demo-phone".into(),
+            json!({"type": "twilio", "url": receiver, "account_sid": DEMO_TWILIO_ACCOUNT,
+                   "auth_token": "demo-token", "from": "+15550100000", "to": ["+15550100199"],
+                   "group_wait": "0s", "group_interval": "0s"}),
         ),
         (
             "/api/v1/rules/error-spike".into(),
@@ -567,7 +608,7 @@ fn alerting_setup(webhook: &str) -> Vec<(String, Value)> {
             "/api/v1/rules/low-accuracy".into(),
             json!({"model": MODEL, "metric": "accuracy", "window": "6h", "every": "6h",
                    "condition": {"op": "<", "threshold": 0.7}, "min_count": 500,
-                   "severity": "critical", "labels": {"team": "risk"}, "channels": ["demo-webhook"]}),
+                   "severity": "critical", "labels": {"team": "risk"}, "channels": ["demo-webhook", "demo-phone"]}),
         ),
     ]
 }

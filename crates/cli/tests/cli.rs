@@ -324,6 +324,17 @@ fn demo_shows_drift_and_degradation() {
     ] {
         assert!(stdout.contains(expected), "missing `{expected}`:\n{stdout}");
     }
+    // Only the critical rule (accuracy) texts the phone, through Twilio's Messages API
+    // (the demo's receiver stands in for it).
+    let texts: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("SMS to +15550100199 ← "))
+        .collect();
+    assert!(!texts.is_empty(), "no text message:\n{stdout}");
+    assert!(
+        texts.iter().all(|t| t.contains("accuracy") && !t.contains("drift.income")),
+        "{texts:?}"
+    );
 }
 
 #[test]

@@ -270,6 +270,37 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
         .map(|c| c.as_str().unwrap().replace(',', ""))
         .collect();
     assert_eq!(shown_cells, expected_cells);
+    // The map tab's table holds the map endpoint's busiest countries and counts.
+    let map = get(&base, "/api/v1/models/credit/map?feature=country", None);
+    let mut expected_countries: Vec<(String, u64)> = map["countries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["code"].as_str().unwrap().to_string(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(_, count)| *count > 0)
+        .collect();
+    expected_countries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let shown_countries: Vec<(String, u64)> = seen["mapCountries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let count = row[1].as_str().unwrap().replace(',', "");
+            (row[0].as_str().unwrap().to_string(), count.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        expected_countries.len(),
+        20,
+        "the demo's 20 countries: {map}"
+    );
+    assert_eq!(shown_countries, expected_countries, "{seen}");
+    assert_eq!(seen["map"]["world-map"]["countries"], 20, "{seen}");
     // The internals tab's diff table shows the API's diff of the demo's two versions.
     let diff = get(
         &base,

@@ -42,7 +42,7 @@ async function shot(name) {
 async function charts() {
   await page.waitForFunction(() => {
     const ids = Object.keys(window.modelwatchCharts);
-    return ids.length > 0 && document.querySelectorAll("[data-chart] canvas").length >= ids.filter((id) => id !== "confusion" && !id.startsWith("ridge-")).length;
+    return ids.length > 0 && document.querySelectorAll("[data-chart] canvas").length >= ids.filter((id) => id !== "confusion" && id !== "world-map" && !id.startsWith("ridge-")).length;
   }, null, { timeout: 30000 });
   return page.evaluate(() => JSON.parse(JSON.stringify(window.modelwatchCharts)));
 }
@@ -115,6 +115,16 @@ try {
   await ready("model-confusion");
   seen.confusionCells = await page.$$eval("#confusion td", (tds) => tds.map((td) => td.textContent));
   await shot("confusion");
+
+  // The world map of the demo's `country`: every country with rows filled, and the table.
+  await page.click('.tabs a[data-tab="map"]');
+  await ready("model-map");
+  seen.map = await charts();
+  seen.mapCountries = await page.$$eval("#map-countries tr[data-code]", (trs) => trs.map((tr) => [tr.dataset.code, tr.cells[1].textContent]));
+  check(seen.map["world-map"]?.countries > 0, "the map filled no country");
+  await page.selectOption("#map-colour", "share_change");
+  await ready("model-map");
+  await shot("map");
 
   // Model internals: a ridge of histograms per layer over the steps, the training record,
   // and the diff table between the two versions.
