@@ -24,6 +24,10 @@ const urls = [];
 page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
 page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
 page.on("request", (r) => urls.push(r.url()));
+const backtestAnswers = [];
+page.on("response", async (r) => {
+  if (r.url().endsWith("/api/v1/rules/backtest") && r.request().method() === "POST") backtestAnswers.push(await r.json().catch(() => null));
+});
 page.on("requestfailed", (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
 
 const seen = { screenshots: [] };
@@ -138,6 +142,23 @@ try {
     seen.silencedBy = await page.$$eval("table.alerts tr[data-alert] td:nth-child(8)", (tds) => tds.map((td) => td.textContent));
     await shot("alerts-silenced");
   }
+  // Issue 18: the rule editor backtests the model's first rule (or a template) over the
+  // page's range and draws the alert spans with the counts.
+  await page.click("#backtest");
+  await ready("backtest");
+  seen.backtest = {
+    error: await page.$eval("#backtest-result .error", (p) => p.textContent).catch(() => null),
+    rule: await page.$eval("#rule-name", (i) => i.value),
+    counts: await page.$eval("#backtest-counts", (p) => p.textContent),
+    alerts: await page.$$eval("table.backtest-alerts tr[data-backtest-alert]", (trs) => trs.map((tr) => tr.dataset.backtestAlert)),
+    strip: await page.$$eval(".alert-strip rect", (r) => r.length),
+    chart: (await charts()).backtest,
+  };
+  const answer = backtestAnswers[backtestAnswers.length - 1];
+  seen.backtest.answer = answer && { alerts: answer.alerts.map((a) => a.starts_at), counts: answer.counts, values: answer.spans.filter((s) => s.value !== null).length };
+  check(!seen.backtest.error, `the backtest failed: ${seen.backtest.error}`);
+  check(seen.backtest.strip === seen.backtest.alerts.length, "the alert strip and the alert table disagree");
+  await shot("backtest");
   if (reportFile) {
     // The HTML report opens with the network cut off: nothing but the file is requested.
     const offline = await browser.newContext({ offline: true });
