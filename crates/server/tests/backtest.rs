@@ -128,7 +128,11 @@ async fn a_backtest_gives_what_the_live_replay_recorded_and_writes_nothing() {
     // The alerts test's six days, day 2 (2024-03-13) bad, sent day by day as they would
     // arrive live; each day's events complete the span of the day before.
     for day in 0..3 {
-        ingest(&server, day_events(day, 200, if day == 2 { 50 } else { 90 })).await;
+        ingest(
+            &server,
+            day_events(day, 200, if day == 2 { 50 } else { 90 }),
+        )
+        .await;
     }
     ingest(&server, day_events(3, 200, 90)).await;
     eventually(20, "the alert to fire", || async {
@@ -270,14 +274,7 @@ async fn tuning_proposes_the_most_sensitive_threshold_within_the_budget() {
         .collect();
     assert_eq!(
         tried,
-        [
-            (0.95, 4),
-            (0.9, 4),
-            (0.8, 3),
-            (0.7, 2),
-            (0.6, 1),
-            (0.5, 0)
-        ]
+        [(0.95, 4), (0.9, 4), (0.8, 3), (0.7, 2), (0.6, 1), (0.5, 0)]
     );
     // 0.7 gives 2 alerts in 2 weeks, 1 a week: the most sensitive within the budget.
     assert_eq!(tune["proposed"], 0.7);
@@ -382,6 +379,60 @@ async fn a_rule_named_backtest_is_still_reachable() {
     let (status, body) = server.get("/api/v1/rules/backtest").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"], "backtest");
-    assert_eq!(server.delete("/api/v1/rules/backtest").await, StatusCode::NO_CONTENT);
-    assert_eq!(server.get("/api/v1/rules/backtest").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.delete("/api/v1/rules/backtest").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        server.get("/api/v1/rules/backtest").await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_long_firing_alert_repeats_on_the_event_clock() {
+    let server = TestServer::start().await;
+    credit(&server).await;
+    // Four bad days, then good ones.
+    let mut events = Vec::new();
+    for day in 0..7 {
+        events.extend(day_events(day, 100, if day < 4 { 50 } else { 95 }));
+    }
+    ingest(&server, events).await;
+    let (status, body) = server
+        .put_json(
+            "/api/v1/channels/hook",
+            json!({"type": "webhook", "url": "http://127.0.0.1:9/", "group_wait": "0s",
+                   "group_interval": "1h", "repeat_interval": "1d"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut rule = isolated_bad_days_rule();
+    rule["channels"] = json!(["hook"]);
+    let answer = backtest(
+        &server,
+        json!({"rule": rule, "from": DAY0, "to": DAY0 + 7 * DAY}),
+    )
+    .await;
+    let sent: Vec<(&str, &str)> = answer["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["at"].as_str().unwrap(), n["status"].as_str().unwrap()))
+        .collect();
+    // By hand: fires at the end of day 0 (03-12), re-sent every repeat_interval (a day of
+    // event time, on the hourly group_interval grid) while it fires, resolved at the end
+    // of the first good day (03-16), a span after the last bad one.
+    assert_eq!(
+        sent,
+        [
+            ("2024-03-12T00:00:00Z", "firing"),
+            ("2024-03-13T00:00:00Z", "firing"),
+            ("2024-03-14T00:00:00Z", "firing"),
+            ("2024-03-15T00:00:00Z", "firing"),
+            ("2024-03-16T00:00:00Z", "resolved"),
+        ]
+    );
+    assert_eq!(answer["counts"]["alerts"], 1);
+    assert_eq!(answer["alerts"][0]["ends_at"], "2024-03-16T00:00:00Z");
 }

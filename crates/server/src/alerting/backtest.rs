@@ -163,11 +163,11 @@ pub fn span_values(
 
 /// The groups' clock: when each was last looked at, so that skipped looks keep the
 /// `group_interval` grid the live engine would have kept.
-struct Clock {
+struct GroupClock {
     last_look: HashMap<(String, String), i64>,
 }
 
-impl Clock {
+impl GroupClock {
     /// The shortest spacing of looks at `group` of `channel`.
     fn interval(registry: &Registry, key: &(String, String), group: &Group) -> i64 {
         registry
@@ -184,7 +184,8 @@ impl Clock {
         if target <= anchor {
             return anchor;
         }
-        let steps = (target - anchor).div_ceil(interval);
+        // Both are positive here: a ceiling division without the signed `div_ceil`.
+        let steps = (target - anchor + interval - 1) / interval;
         anchor.saturating_add(steps.saturating_mul(interval))
     }
 }
@@ -209,7 +210,7 @@ pub fn simulate(
         state: RuleState::default(),
         groups: Groups::new(),
         muted_logged: HashSet::new(),
-        clock: Clock {
+        clock: GroupClock {
             last_look: HashMap::new(),
         },
         boundaries: boundaries(setup),
@@ -295,7 +296,7 @@ struct Run<'a> {
     state: RuleState,
     groups: Groups,
     muted_logged: HashSet<(String, String, bool)>,
-    clock: Clock,
+    clock: GroupClock,
     boundaries: Vec<i64>,
     outcome: Outcome,
 }
@@ -365,7 +366,7 @@ impl Run<'_> {
             let Some(group) = self.groups.get_mut(&key) else {
                 continue;
             };
-            let interval = Clock::interval(registry, &key, group);
+            let interval = GroupClock::interval(registry, &key, group);
             self.clock.last_look.insert(key.clone(), now);
             let repeat = registry
                 .channels
@@ -383,7 +384,7 @@ impl Run<'_> {
                 .flatten()
                 .min()
                 .unwrap_or(i64::MAX);
-            let next = Clock::grid_at_or_after(now, interval, target.max(now + 1));
+            let next = GroupClock::grid_at_or_after(now, interval, target.max(now + 1));
             group.next_look_ms = next;
         }
     }
@@ -396,8 +397,8 @@ impl Run<'_> {
         };
         let registry = self.setup.registry;
         if let Some(group) = self.groups.get_mut(key) {
-            let interval = Clock::interval(registry, key, group);
-            let next = Clock::grid_at_or_after(anchor, interval, now);
+            let interval = GroupClock::interval(registry, key, group);
+            let next = GroupClock::grid_at_or_after(anchor, interval, now);
             group.next_look_ms = group.next_look_ms.min(next);
         }
     }

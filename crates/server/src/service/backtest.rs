@@ -56,7 +56,8 @@ pub struct TuneRequest {
 }
 
 fn under(prefix: &str, error: FieldError) -> ApiError {
-    let field = if error.field.is_empty() {
+    // `body` is what the rule check calls the rule itself (not an object).
+    let field = if error.field.is_empty() || error.field == "body" {
         prefix.to_string()
     } else {
         format!("{prefix}.{}", error.field)
