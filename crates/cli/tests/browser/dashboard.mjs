@@ -24,10 +24,6 @@ const urls = [];
 page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
 page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
 page.on("request", (r) => urls.push(r.url()));
-const backtestAnswers = [];
-page.on("response", async (r) => {
-  if (r.url().endsWith("/api/v1/rules/backtest") && r.request().method() === "POST") backtestAnswers.push(await r.json().catch(() => null));
-});
 page.on("requestfailed", (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
 
 const seen = { screenshots: [] };
@@ -144,19 +140,22 @@ try {
   }
   // Issue 18: the rule editor backtests the model's first rule (or a template) over the
   // page's range and draws the alert spans with the counts.
-  await page.click("#backtest");
+  const [backtestResponse] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/v1/rules/backtest") && r.request().method() === "POST", { timeout: 30000 }),
+    page.click("#backtest"),
+  ]);
+  const answer = await backtestResponse.json();
   await ready("backtest");
+  const backtestError = await page.$eval("#backtest-result .error", (p) => p.textContent).catch(() => null);
+  check(!backtestError, `the backtest failed: ${backtestError}`);
   seen.backtest = {
-    error: await page.$eval("#backtest-result .error", (p) => p.textContent).catch(() => null),
     rule: await page.$eval("#rule-name", (i) => i.value),
     counts: await page.$eval("#backtest-counts", (p) => p.textContent),
     alerts: await page.$$eval("table.backtest-alerts tr[data-backtest-alert]", (trs) => trs.map((tr) => tr.dataset.backtestAlert)),
     strip: await page.$$eval(".alert-strip rect", (r) => r.length),
     chart: (await charts()).backtest,
   };
-  const answer = backtestAnswers[backtestAnswers.length - 1];
-  seen.backtest.answer = answer && { alerts: answer.alerts.map((a) => a.starts_at), counts: answer.counts, values: answer.spans.filter((s) => s.value !== null).length };
-  check(!seen.backtest.error, `the backtest failed: ${seen.backtest.error}`);
+  seen.backtest.answer = { alerts: answer.alerts.map((a) => a.starts_at), counts: answer.counts, values: answer.spans.filter((s) => s.value !== null).length };
   check(seen.backtest.strip === seen.backtest.alerts.length, "the alert strip and the alert table disagree");
   await shot("backtest");
   if (reportFile) {

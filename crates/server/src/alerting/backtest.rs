@@ -184,8 +184,8 @@ impl GroupClock {
         if target <= anchor {
             return anchor;
         }
-        // Both are positive here: a ceiling division without the signed `div_ceil`.
-        let steps = (target - anchor + interval - 1) / interval;
+        // A ceiling division of a positive difference that cannot overflow.
+        let steps = (target - anchor - 1) / interval + 1;
         anchor.saturating_add(steps.saturating_mul(interval))
     }
 }
@@ -401,5 +401,36 @@ impl Run<'_> {
             let next = GroupClock::grid_at_or_after(anchor, interval, now);
             group.next_look_ms = group.next_look_ms.min(next);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_stay_on_the_group_interval_grid() {
+        // Looks began at 1,000 every 300: the first at or after 1,301 is 1,600.
+        assert_eq!(GroupClock::grid_at_or_after(1_000, 300, 1_301), 1_600);
+        assert_eq!(GroupClock::grid_at_or_after(1_000, 300, 1_300), 1_300);
+        assert_eq!(GroupClock::grid_at_or_after(1_000, 300, 900), 1_000);
+        // Nothing left to wait for: never again.
+        assert_eq!(GroupClock::grid_at_or_after(1_000, 300, i64::MAX), i64::MAX);
+        assert_eq!(GroupClock::grid_at_or_after(100, 300, i64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn a_range_holds_the_span_ends_after_from_up_to_to() {
+        let definition: modelwatch_core::ModelDefinition =
+            serde_json::from_value(serde_json::json!({"task": "regression"})).unwrap();
+        let model = modelwatch_core::Model::new("m", definition).unwrap();
+        let body = serde_json::json!({"model": "m", "metric": "mae", "window": "1d",
+            "condition": {"op": ">", "threshold": 1}});
+        let rule = Rule::new("r", &body, &model).unwrap();
+        // (0, 3d]: span ends 1d, 2d, 3d; (0.5d, 3.5d]: the same three.
+        assert_eq!(span_count(&rule, 0, 3 * DAY_MS), 3);
+        assert_eq!(span_count(&rule, DAY_MS / 2, 3 * DAY_MS + DAY_MS / 2), 3);
+        assert_eq!(span_count(&rule, DAY_MS / 2, DAY_MS / 2 + 1), 0);
+        assert_eq!(per_week(2, 0, 14 * DAY_MS), 1.0);
     }
 }

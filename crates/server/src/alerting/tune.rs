@@ -269,3 +269,17 @@ pub fn tune(
         candidates: tried.into_iter().map(|(c, _)| c).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_keeps_the_ends_and_steps_evenly_by_rank() {
+        let values: Vec<f64> = (0..100).map(f64::from).collect();
+        let picked = spread(&values, 5);
+        // Ranks 0, 24, 49, 74, 99: i × 99 / 4, rounded down.
+        assert_eq!(picked, [0.0, 24.0, 49.0, 74.0, 99.0]);
+        assert_eq!(spread(&values[..3], 5), [0.0, 1.0, 2.0]);
+    }
+}
