@@ -209,6 +209,24 @@ fn check_drift_series(seen: &Value, base: &str, token: Option<&str>) {
     assert_eq!(strings(&seen["drifted"]), drifted_names(&answer), "{seen}");
 }
 
+/// The rule editor's backtest shows what the API answered: one table row and one
+/// shaded span per alert, one chart point per span with a value, the counts.
+fn check_backtest(seen: &Value) {
+    let backtest = &seen["backtest"];
+    let answer = &backtest["answer"];
+    assert!(answer.is_object(), "no backtest answer was seen: {seen}");
+    assert_eq!(backtest["alerts"], answer["alerts"], "{seen}");
+    assert_eq!(
+        backtest["strip"].as_u64(),
+        Some(answer["alerts"].as_array().unwrap().len() as u64)
+    );
+    assert_eq!(backtest["chart"]["points"], answer["values"], "{seen}");
+    assert!(answer["counts"]["spans"].as_u64().unwrap() > 0, "{seen}");
+    let counts = backtest["counts"].as_str().unwrap();
+    let alerts = answer["counts"]["alerts"].as_u64().unwrap();
+    assert!(counts.starts_with(&format!("{alerts} alerts")), "{counts}");
+}
+
 fn strings(value: &Value) -> Vec<String> {
     let mut out: Vec<String> = value
         .as_array()
@@ -331,6 +349,7 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
     );
     assert_eq!(seen["consoleErrors"], serde_json::json!([]));
     assert!(seen["screenshots"].as_array().unwrap().len() >= 8);
+    check_backtest(&seen);
     drop(demo);
 
     // With auth required: the page asks for a read token and renders with it.
@@ -380,5 +399,7 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
         drifted_names(&get(&base, "/api/v1/models/credit/drift", Some(&token)))
     );
     check_drift_series(&seen, &base, Some(&token));
+    // A read token may backtest (it writes nothing).
+    check_backtest(&seen);
     assert_eq!(seen["consoleErrors"], serde_json::json!([]));
 }

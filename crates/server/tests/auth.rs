@@ -359,3 +359,38 @@ async fn a_restricted_token_gets_full_pages_of_its_models() {
         assert_eq!(models, ["a", "a", "a"], "{path}: {page}");
     }
 }
+
+#[tokio::test]
+async fn a_backtest_needs_read_on_the_rules_model() {
+    let (server, _) = secured().await;
+    let backtest = |model: &str| {
+        json!({"rule": {"model": model, "metric": "mae", "condition": {"op": ">", "threshold": 1}},
+               "from": "2024-03-11T00:00:00Z", "to": "2024-03-12T00:00:00Z"})
+    };
+    let path = "/api/v1/rules/backtest";
+    let (_, read_a) = token(&server, "read", Some("a")).await;
+    let (_, ingest) = token(&server, "ingest", None).await;
+    // It writes nothing: a read token on the model may run it.
+    let (status, answer) = call(&server, "POST", path, Some(&read_a), Some(backtest("a"))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["counts"]["alerts"], 0);
+    // Not on another model, not without `read`, not without a token.
+    let (status, answer) = call(&server, "POST", path, Some(&read_a), Some(backtest("b"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"]["field"], "model");
+    let (status, answer) = call(&server, "POST", path, Some(&ingest), Some(backtest("a"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"]["field"], "authorization");
+    let (status, _) = call(&server, "POST", path, None, Some(backtest("a"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Saving the same rule still needs `admin`.
+    let (status, _) = call(
+        &server,
+        "PUT",
+        "/api/v1/rules/backtest",
+        Some(&read_a),
+        Some(backtest("a")["rule"].clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

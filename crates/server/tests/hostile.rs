@@ -62,6 +62,7 @@ impl Case {
 const P: &str = "/api/v1/models/m/predictions";
 const L: &str = "/api/v1/models/m/labels";
 const PM: &str = "/api/v1/models/m/parameters";
+const BT: &str = "/api/v1/rules/backtest";
 const OK: StatusCode = StatusCode::OK;
 const BAD: StatusCode = StatusCode::BAD_REQUEST;
 /// A non-empty ingest batch of which nothing was accepted.
@@ -74,6 +75,18 @@ fn event(extra: Value) -> Vec<u8> {
         base[k] = v.clone();
     }
     serde_json::to_vec(&json!([base])).unwrap()
+}
+
+/// A backtest request of a valid rule on `m` over one day, with `extra` replacing
+/// members.
+fn backtest(extra: Value) -> Vec<u8> {
+    let mut base = json!({"rule": {"model": "m", "metric": "accuracy", "window": "1h",
+        "condition": {"op": "<", "threshold": 0.5}},
+        "from": "2024-03-11T00:00:00Z", "to": "2024-03-12T00:00:00Z"});
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    serde_json::to_vec(&base).unwrap()
 }
 
 /// Events of the given ids and versions, in one body.
@@ -260,6 +273,21 @@ fn cases() -> Vec<Case> {
         case("alerts in an unknown state", "GET", "/api/v1/alerts?state=angry", "").expect(BAD, Some("state")),
         case("events with a huge limit", "GET", "/api/v1/events?limit=1000000", "").expect(BAD, Some("limit")),
         case("deleting an unknown rule", "DELETE", "/api/v1/rules/nope", "").expect(StatusCode::NOT_FOUND, Some("rule")),
+        // Rule backtest (issue 18): the rule is validated as a PUT validates it.
+        case("backtest over a backwards range", "POST", BT, backtest(json!({"from": "2024-03-12T00:00:00Z", "to": "2024-03-11T00:00:00Z"}))).expect(BAD, Some("to")),
+        case("backtest over more spans than allowed", "POST", BT, backtest(json!({"from": 0, "to": "2024-03-11T00:00:00Z", "rule": {"model": "m", "metric": "count", "window": "1m", "condition": {"op": "<", "threshold": 1}}}))).expect(BAD, Some("to")),
+        case("backtest with an unreadable time", "POST", BT, backtest(json!({"from": "last tuesday"}))).expect(BAD, Some("from")),
+        case("backtest of an unknown model", "POST", BT, backtest(json!({"rule": {"model": "ghost", "metric": "count", "condition": {"op": "<", "threshold": 1}}}))).expect(BAD, Some("rule.model")),
+        case("backtest of a bad rule", "POST", BT, backtest(json!({"rule": {"model": "m", "metric": "count", "window": "5 parsecs", "condition": {"op": "<", "threshold": 1}}}))).expect(BAD, Some("rule.window")),
+        case("backtest of a rule naming a missing channel", "POST", BT, backtest(json!({"rule": {"model": "m", "metric": "count", "condition": {"op": "<", "threshold": 1}, "channels": ["nope"]}}))).expect(BAD, Some("rule.channels[0]")),
+        case("backtest without a rule", "POST", BT, "{\"from\": 0, \"to\": 1}").expect(BAD, Some("rule")),
+        case("backtest with a bad rule name", "POST", BT, backtest(json!({"name": "../x"}))).expect(BAD, Some("name")),
+        case("backtest tuned to 0 alerts a week", "POST", BT, backtest(json!({"tune": {"target_alerts_per_week": 0}}))).expect(BAD, Some("tune.target_alerts_per_week")),
+        case("backtest tuned to -1 alerts a week", "POST", BT, backtest(json!({"tune": {"target_alerts_per_week": -1}}))).expect(BAD, Some("tune.target_alerts_per_week")),
+        case("backtest tuning a parameter the rule lacks", "POST", BT, backtest(json!({"tune": {"target_alerts_per_week": 1, "parameter": "k"}}))).expect(BAD, Some("tune.parameter")),
+        case("backtest body of 2 MB", "POST", BT, vec![b' '; 2 * 1024 * 1024]).expect(StatusCode::PAYLOAD_TOO_LARGE, Some("body")),
+        case("backtest as text/plain", "POST", BT, backtest(json!({}))).content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("backtest of a good rule over nothing", "POST", BT, backtest(json!({}))).expect(OK, None),
         // Routing.
         case("unknown route", "GET", "/api/v1/nothing", "").expect(StatusCode::NOT_FOUND, None),
         case("wrong method", "PATCH", "/api/v1/models/m", "").expect(StatusCode::METHOD_NOT_ALLOWED, None),

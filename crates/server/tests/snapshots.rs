@@ -338,6 +338,18 @@ async fn every_answer_is_byte_for_byte_what_it_was() {
     r.get("alerts", "/api/v1/alerts?state=all").await;
     r.get("alerts_b", "/api/v1/alerts?model=b").await;
     r.get("events_b", "/api/v1/events?model=b").await;
+    // Issue 18: the same rule backtested over the golden days, notifying `ops`, tuned.
+    r.post_json(
+        "rule_backtest",
+        "/api/v1/rules/backtest",
+        &json!({"name": "low-accuracy",
+                "rule": {"model": "b", "metric": "accuracy", "window": "1d",
+                         "condition": {"op": "<", "threshold": 0.99}, "min_count": 10,
+                         "severity": "critical", "labels": {"team": "risk"}, "channels": ["ops"]},
+                "from": "2024-03-11T00:00:00Z", "to": "2024-03-14T00:00:00Z",
+                "tune": {"target_alerts_per_week": 1}}),
+    )
+    .await;
     // Routing by urgency, set after the alerts above were notified (so it routes none).
     r.put_json(
         "routing_put",

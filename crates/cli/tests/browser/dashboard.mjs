@@ -148,6 +148,26 @@ try {
     seen.silencedBy = await page.$$eval("table.alerts tr[data-alert] td:nth-child(8)", (tds) => tds.map((td) => td.textContent));
     await shot("alerts-silenced");
   }
+  // Issue 18: the rule editor backtests the model's first rule (or a template) over the
+  // page's range and draws the alert spans with the counts.
+  const [backtestResponse] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/v1/rules/backtest") && r.request().method() === "POST", { timeout: 30000 }),
+    page.click("#backtest"),
+  ]);
+  const answer = await backtestResponse.json();
+  await ready("backtest");
+  const backtestError = await page.$eval("#backtest-result .error", (p) => p.textContent).catch(() => null);
+  check(!backtestError, `the backtest failed: ${backtestError}`);
+  seen.backtest = {
+    rule: await page.$eval("#rule-name", (i) => i.value),
+    counts: await page.$eval("#backtest-counts", (p) => p.textContent),
+    alerts: await page.$$eval("table.backtest-alerts tr[data-backtest-alert]", (trs) => trs.map((tr) => tr.dataset.backtestAlert)),
+    strip: await page.$$eval(".alert-strip rect", (r) => r.length),
+    chart: (await charts()).backtest,
+  };
+  seen.backtest.answer = { alerts: answer.alerts.map((a) => a.starts_at), counts: answer.counts, values: answer.spans.filter((s) => s.value !== null).length };
+  check(seen.backtest.strip === seen.backtest.alerts.length, "the alert strip and the alert table disagree");
+  await shot("backtest");
   if (reportFile) {
     // The HTML report opens with the network cut off: nothing but the file is requested.
     const offline = await browser.newContext({ offline: true });

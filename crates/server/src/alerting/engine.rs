@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use modelwatch_core::alert::baseline::ReferenceChunks;
-use modelwatch_core::alert::group::group_of;
 use modelwatch_core::alert::{
-    AlertSnapshot, Clock, Condition, Group, Rule, RuleDefinition, RuleState, SpanRecord, Timing,
+    AlertSnapshot, Clock, Condition, Group, Rule, RuleDefinition, RuleState, SpanRecord,
     fingerprint,
 };
 use modelwatch_core::time::{format_duration, format_timestamp, now_ms};
@@ -27,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::deliver::{Failure, MAX_ATTEMPTS, Notification, backoff_ms, send};
 use super::evaluate::{Change, ModelView, evaluate};
+use super::grouping::{self, Registry};
 use crate::state::{Catalog, Dispatch};
 
 /// How often the engine looks at the clock when nothing wakes it.
@@ -546,8 +546,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Adds an alert to the groups it is notified in: those of the channels its rule
-    /// names, or, for a rule that names none, those of the routes it matches.
+    /// What grouping reads of the registry now.
+    fn registry(&self) -> Registry {
+        let alerting = &self.catalog.alerting;
+        Registry {
+            channels: alerting.channels(),
+            routing: alerting.routing(),
+            silences: alerting.silences(),
+        }
+    }
+
+    /// Adds an alert to the groups it is notified in (see [`grouping::add_to_groups`]).
     fn add_to_groups(
         &mut self,
         rule: &Rule,
@@ -555,65 +564,18 @@ impl Engine {
         now: i64,
         write: &mut RoundWrite,
     ) {
-        let channels = self.catalog.alerting.channels();
-        // (channel, group key, group labels, the route's timing).
-        let mut targets = Vec::new();
-        if rule.channels.is_empty() {
-            if let Some(routing) = self.catalog.alerting.routing() {
-                for route in routing.root.matching(&snapshot.labels) {
-                    let labels = route.group_labels(&snapshot.labels);
-                    // Keyed by the route too, as Alertmanager's groups are.
-                    let key = format!(
-                        "{}:{}",
-                        route.path,
-                        serde_json::to_string(&labels).unwrap_or_default()
-                    );
-                    for name in &route.channels {
-                        targets.push((
-                            name.clone(),
-                            key.clone(),
-                            labels.clone(),
-                            Some(route.timing),
-                        ));
-                    }
-                }
+        let registry = self.registry();
+        for key in grouping::add_to_groups(&mut self.groups, &registry, rule, snapshot, now) {
+            if let Some(group) = self.groups.get(&key) {
+                write.groups.push((key, Some(group.clone())));
             }
-        } else {
-            for name in &rule.channels {
-                if let Some(channel) = channels.get(name) {
-                    let (key, labels) = group_of(&channel.group_by, &snapshot.labels);
-                    targets.push((name.clone(), key, labels, None));
-                }
-            }
-        }
-        for (name, key, group_labels, route_timing) in targets {
-            let Some(channel) = channels.get(&name) else {
-                continue;
-            };
-            let timing = route_timing.unwrap_or_else(|| timing(channel));
-            let group = self
-                .groups
-                .entry((name.clone(), key.clone()))
-                .or_insert_with(|| Group {
-                    route_timing,
-                    ..Group::new(group_labels, now, timing)
-                });
-            group.upsert(snapshot.clone());
-            write
-                .groups
-                .push(((name.clone(), key), Some(group.clone())));
         }
     }
 
     /// The alerts firing now, as `(fingerprint, labels)`: those in notification groups
     /// and those of rules whose state says so (what inhibition rules look at).
-    fn firing_alerts(&self) -> BTreeMap<String, BTreeMap<String, String>> {
-        let mut firing = BTreeMap::new();
-        for group in self.groups.values() {
-            for alert in group.alerts.values().filter(|a| !a.is_resolved()) {
-                firing.insert(alert.fingerprint.clone(), alert.labels.clone());
-            }
-        }
+    fn firing_alerts(&self) -> grouping::Firing {
+        let mut firing = grouping::firing_in_groups(&self.groups);
         for entry in self.rules.values().filter(|e| e.state.raised.is_some()) {
             let labels = entry.rule.alert_labels();
             firing.insert(fingerprint(&labels), labels);
@@ -622,99 +584,27 @@ impl Engine {
     }
 
     fn look_at_groups(&mut self, now: i64, write: &mut RoundWrite) {
-        let channels = self.catalog.alerting.channels();
-        let silences = self.catalog.alerting.silences();
-        let inhibit_rules = self
-            .catalog
-            .alerting
-            .routing()
-            .map(|r| r.inhibit_rules.clone())
-            .unwrap_or_default();
-        let firing_now = if inhibit_rules.is_empty() {
+        let registry = self.registry();
+        let firing = if registry.inhibit_rules().is_empty() {
             BTreeMap::new()
         } else {
             self.firing_alerts()
         };
-        let firing: Vec<(&str, &BTreeMap<String, String>)> = firing_now
-            .iter()
-            .map(|(fp, labels)| (fp.as_str(), labels))
-            .collect();
-        let mut emptied = Vec::new();
-        for ((channel_name, key), group) in self.groups.iter_mut() {
-            let Some(channel) = channels.get(channel_name) else {
-                // The channel was deleted: its groups go, logged.
-                write.events.push((None, None, "group_dropped", json!({"channel": channel_name, "group": group.labels, "reason": "channel deleted"})));
-                emptied.push((channel_name.clone(), key.clone()));
-                continue;
-            };
-            if now < group.next_look_ms {
-                continue;
-            }
-            // A silence, or an inhibition rule (by its index) while its source fires.
-            let muting = |alert: &AlertSnapshot| {
-                silences
-                    .values()
-                    .find(|s| s.mutes(&alert.labels, now))
-                    .map(|s| ("silenced", json!({"silence": s.id})))
-                    .or_else(|| {
-                        modelwatch_core::alert::inhibit::inhibited_by(
-                            &inhibit_rules,
-                            (&alert.fingerprint, &alert.labels),
-                            &firing,
-                        )
-                        .map(|i| ("inhibited", json!({"inhibit_rule": i})))
-                    })
-            };
-            for alert in group.alerts.values() {
-                if let Some((kind, mut detail)) = muting(alert) {
-                    let marker = (
-                        channel_name.clone(),
-                        alert.fingerprint.clone(),
-                        alert.is_resolved(),
-                    );
-                    if self.muted_logged.insert(marker) {
-                        detail["channel"] = json!(channel_name);
-                        detail["fingerprint"] = json!(alert.fingerprint);
-                        detail["resolved"] = json!(alert.is_resolved());
-                        write.events.push((
-                            alert.labels.get("model").cloned(),
-                            alert.labels.get("alertname").cloned(),
-                            kind,
-                            detail,
-                        ));
-                    }
-                }
-            }
-            let before = group.clone();
-            let group_timing = group.route_timing.unwrap_or_else(|| timing(channel));
-            let sent = group.look(now, group_timing, channel.send_resolved, |a| {
-                muting(a).is_some()
-            });
-            // Only the time of the next look moved: nothing worth a write.
-            let unchanged = Group {
-                next_look_ms: group.next_look_ms,
-                ..before
-            } == *group;
-            if let Some(alerts) = sent {
-                write.notifications.push((
-                    channel_name.clone(),
-                    Notification {
-                        group_key: key.clone(),
-                        group_labels: group.labels.clone(),
-                        alerts,
-                    },
-                ));
-            }
-            if group.is_empty() {
-                emptied.push((channel_name.clone(), key.clone()));
-            } else if !unchanged {
-                write
-                    .groups
-                    .push(((channel_name.clone(), key.clone()), Some(group.clone())));
+        let looked = grouping::look_at_groups(
+            &mut self.groups,
+            &registry,
+            &firing,
+            &mut self.muted_logged,
+            now,
+        );
+        write.events.extend(looked.events);
+        write.notifications.extend(looked.notifications);
+        for key in looked.changed {
+            if let Some(group) = self.groups.get(&key) {
+                write.groups.push((key, Some(group.clone())));
             }
         }
-        for key in emptied {
-            self.groups.remove(&key);
+        for key in looked.emptied {
             write.groups.push((key, None));
         }
     }
@@ -1008,16 +898,8 @@ fn per_model(notification: Option<&Notification>) -> Vec<(Option<String>, Option
     parts.into_iter().map(|(m, n)| (m, Some(n))).collect()
 }
 
-fn timing(channel: &modelwatch_core::alert::Channel) -> Timing {
-    Timing {
-        group_wait_ms: channel.group_wait_ms,
-        group_interval_ms: channel.group_interval_ms,
-        repeat_interval_ms: channel.repeat_interval_ms,
-    }
-}
-
 /// The alert a change is about, as notifications show it, and its stored detail.
-fn snapshot(rule: &Rule, change: &Change) -> (AlertSnapshot, Value) {
+pub fn snapshot(rule: &Rule, change: &Change) -> (AlertSnapshot, Value) {
     let labels = rule.alert_labels();
     let (starts_at_ms, ends_at_ms, span) = match change {
         Change::Fired { starts_at_ms, span } => (*starts_at_ms, None, span.as_ref()),

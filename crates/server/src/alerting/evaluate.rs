@@ -247,7 +247,7 @@ pub type DataLookup<'a> = dyn FnMut(i64, i64) -> Result<Option<i64>, StoreError>
 /// whose span holds data; with no `data` lookup, simply `end`. Each step jumps past
 /// the next window with data, so the cost follows the data, never the empty time
 /// between (an event far ahead of the rest cannot make a rule walk every minute).
-fn next_span_end(
+pub fn next_span_end(
     rule: &Rule,
     mut end: i64,
     last: i64,
@@ -382,14 +382,30 @@ pub fn evaluate(
     if ends.is_empty() && state.open.is_empty() {
         return Ok((changes, more));
     }
+    let mut values = Vec::with_capacity(ends.len());
     for end in ends {
-        let value = span_value(store, rule, view, end)?;
+        values.push((end, span_value(store, rule, view, end)?));
+    }
+    changes.extend(judge(rule, view, state, values, horizon_ms));
+    Ok((changes, more))
+}
+
+/// Records the judged `values` (span end, value) into `state`, replays it into alert
+/// changes and settles what is older than the model's label lateness at `horizon_ms`:
+/// the pure part of [`evaluate`], which the rule backtest runs span by span.
+pub fn judge(
+    rule: &Rule,
+    view: &ModelView,
+    state: &mut RuleState,
+    values: impl IntoIterator<Item = (i64, SpanValue)>,
+    horizon_ms: i64,
+) -> Vec<Change> {
+    for (end, value) in values {
         state.record(record(rule, view, end, value));
     }
-    changes.extend(reconcile(rule, state));
-    let settle_before = horizon_ms - view.entry.model.label_lateness_ms;
-    state.settle(rule, settle_before);
-    Ok((changes, more))
+    let changes = reconcile(rule, state);
+    state.settle(rule, horizon_ms - view.entry.model.label_lateness_ms);
+    changes
 }
 
 /// Forgets a rule's judged spans (resolving its raised alert at `horizon_ms`), so

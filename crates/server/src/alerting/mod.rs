@@ -9,13 +9,16 @@
 //! or changed, and queues notifications in the outbox in the same transaction as the
 //! alert transitions, so a crash loses neither.
 
+pub mod backtest;
 pub mod declare;
 pub mod deliver;
 pub mod engine;
 pub mod evaluate;
+pub mod grouping;
 pub mod outbound;
 pub mod providers;
 pub mod secrets;
+pub mod tune;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -272,27 +275,26 @@ impl Alerting {
         Ok(existed || removed)
     }
 
-    /// Validates and stores a rule for `model` (looked up by the caller from
-    /// `definition.model`).
-    pub async fn put_rule(
+    /// Validates a rule for `model` (looked up by the caller from `definition.model`)
+    /// as a `PUT` would, without storing it: its name, its definition against the
+    /// model, and that its channels exist.
+    pub fn validate_rule(
         &self,
-        store: &dyn Storage,
         name: &str,
         definition: RuleDefinition,
         model: Option<Arc<ModelEntry>>,
-    ) -> Result<(Put, Arc<Rule>), ApiError> {
-        Rule::check_name(name).map_err(ApiError::invalid)?;
+    ) -> Result<Rule, FieldError> {
+        Rule::check_name(name)?;
         let model = model.ok_or_else(|| {
-            ApiError::invalid(FieldError::new(
+            FieldError::new(
                 "model",
                 format!(
                     "no model named `{}`",
                     modelwatch_core::time::truncate(&definition.model, 64)
                 ),
-            ))
+            )
         })?;
-        let rule =
-            Rule::from_definition(name, definition, &model.model).map_err(ApiError::invalid)?;
+        let rule = Rule::from_definition(name, definition, &model.model)?;
         let channels = self.channels();
         if let Some((i, missing)) = rule
             .channels
@@ -300,14 +302,28 @@ impl Alerting {
             .enumerate()
             .find(|(_, c)| !channels.contains_key(*c))
         {
-            return Err(ApiError::invalid(FieldError::new(
+            return Err(FieldError::new(
                 format!("channels[{i}]"),
                 format!(
                     "no channel named `{}`; create it with PUT /api/v1/channels/{{channel}}",
                     modelwatch_core::time::truncate(missing, 64)
                 ),
-            )));
+            ));
         }
+        Ok(rule)
+    }
+
+    /// Validates ([`Alerting::validate_rule`]) and stores a rule for `model`.
+    pub async fn put_rule(
+        &self,
+        store: &dyn Storage,
+        name: &str,
+        definition: RuleDefinition,
+        model: Option<Arc<ModelEntry>>,
+    ) -> Result<(Put, Arc<Rule>), ApiError> {
+        let rule = self
+            .validate_rule(name, definition, model)
+            .map_err(ApiError::invalid)?;
         let (text, model) = (to_text(&rule.definition), Some(rule.model.clone()));
         let stored =
             store_and_publish(store, Resource::Rules, name, model, text, &self.rules, rule).await?;

@@ -22,7 +22,7 @@ use crate::service::alerts::{self, Listing, MAX_LIST};
 use crate::state::{Catalog, Dispatch};
 
 /// Largest definition of a rule, channel or silence, in bytes.
-const DEFINITION_BYTES: usize = 1024 * 1024;
+pub(super) const DEFINITION_BYTES: usize = 1024 * 1024;
 
 /// The routes of alerting.
 pub fn routes(routes: Routes) -> Routes {
@@ -93,7 +93,7 @@ fn put_status(put: &Put) -> StatusCode {
 
 type Shared = State<Arc<Catalog>>;
 
-fn other_models() -> ApiError {
+pub(super) fn other_models() -> ApiError {
     ApiError::new(
         ErrorCode::Forbidden,
         "this token is restricted to other models",
@@ -129,7 +129,7 @@ fn read_definition<T: serde::de::DeserializeOwned>(
 }
 
 /// `PUT /api/v1/rules/{rule}`
-async fn put_rule(
+pub(super) async fn put_rule(
     State(catalog): Shared,
     Path(name): Path<String>,
     caller: Caller,
@@ -168,7 +168,7 @@ async fn list_rules(State(catalog): Shared, caller: Caller) -> Json<Value> {
 }
 
 /// `GET /api/v1/rules/{rule}`
-async fn get_rule(
+pub(super) async fn get_rule(
     State(catalog): Shared,
     Path(name): Path<String>,
     caller: Caller,
@@ -201,7 +201,7 @@ async fn delete_resource(
 }
 
 /// `DELETE /api/v1/rules/{rule}`
-async fn delete_rule(
+pub(super) async fn delete_rule(
     State(catalog): Shared,
     Path(name): Path<String>,
     caller: Caller,

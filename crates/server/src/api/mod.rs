@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod alerting;
+pub mod backtest;
 pub mod extract;
 pub mod ingest;
 pub mod models;
@@ -34,6 +35,7 @@ pub fn router(state: &AppState) -> axum::Router {
     let routes = reference::routes(routes);
     let routes = report::routes(routes);
     let routes = alerting::routes(routes);
+    let routes = backtest::routes(routes);
     routes
         .into_router()
         .fallback(system::not_found)

@@ -11,6 +11,7 @@
 
 pub mod alerts;
 pub mod answers;
+pub mod backtest;
 pub mod gauges;
 pub mod ingest;
 pub mod models;

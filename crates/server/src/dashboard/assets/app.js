@@ -787,8 +787,104 @@ async function internalsTab(model, range, params) {
   return parts;
 }
 
-async function modelAlertsTab(model) {
-  return alertSections(model.name);
+async function modelAlertsTab(model, range) {
+  return (await alertSections(model.name)).concat(await ruleEditor(model, range));
+}
+
+// ---- rule editor and backtest (issue 18) ----------------------------------------------
+
+// The model's rules, and an editor whose Backtest button runs the edited rule over the
+// page's range (POST /api/v1/rules/backtest) and draws its alert spans and counts.
+async function ruleEditor(model, range) {
+  const { rules } = await api("/api/v1/rules");
+  const mine = rules.filter((r) => r.model === model.name);
+  const template = { model: model.name, metric: (HEADLINE[model.task] || ["count"])[0], window: "1h", condition: { op: "<", threshold: 0.8 } };
+  const text = (r) => {
+    const definition = Object.assign({}, r);
+    delete definition.name;
+    return JSON.stringify(definition, null, 2);
+  };
+  const name = el("input", { id: "rule-name", value: mine.length ? mine[0].name : "draft", size: 24, "aria-label": "rule name" });
+  const editor = el("textarea", { id: "rule-json", rows: 12, cols: 60, spellcheck: "false", "aria-label": "rule definition" }, mine.length ? text(mine[0]) : JSON.stringify(template, null, 2));
+  const output = el("div", { id: "backtest-result" });
+  const run = async () => {
+    output.replaceChildren(el("p", { class: "muted" }, "Backtesting…"));
+    let rule;
+    try {
+      rule = JSON.parse(editor.value);
+    } catch (e) {
+      output.replaceChildren(el("p", { class: "error" }, `not JSON: ${e.message}`));
+      return;
+    }
+    try {
+      const answer = await api("/api/v1/rules/backtest", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: name.value, rule, from: iso(range.from), to: iso(range.to) }),
+      });
+      output.replaceChildren(...backtestView(answer, range));
+    } catch (e) {
+      if (e instanceof AuthNeeded) throw e;
+      output.replaceChildren(el("p", { class: "error" }, e.message));
+    }
+    document.body.dataset.ready = "backtest";
+  };
+  return [
+    el("h2", {}, "Rules"),
+    mine.length
+      ? el("table", { class: "rules" },
+        el("tr", {}, ["name", "metric", "condition", "window", ""].map((h) => el("th", { class: "l" }, h))),
+        mine.map((r) => el("tr", { "data-rule": r.name }, el("td", { class: "l" }, r.name), el("td", { class: "l" }, r.metric),
+          el("td", { class: "l" }, JSON.stringify(r.condition || {})), el("td", { class: "l" }, r.window || ""),
+          el("td", { class: "l" }, el("button", { type: "button", class: "edit-rule", onclick: () => { name.value = r.name; editor.value = text(r); } }, "Edit")))))
+      : el("p", { class: "muted" }, "No rule on this model yet."),
+    el("div", { class: "rule-editor" },
+      el("label", {}, "name ", name),
+      editor,
+      el("p", {}, el("button", { type: "button", id: "backtest", onclick: run }, "Backtest"),
+        el("span", { class: "muted" }, ` over ${iso(range.from)} – ${iso(range.to)}, without saving; PUT /api/v1/rules/{name} saves it.`))),
+    output,
+  ];
+}
+
+// A backtest answer: counts, the span values with the alert spans shaded, and the alerts.
+function backtestView(answer, range) {
+  const c = answer.counts;
+  const times = answer.spans.map((s) => Date.parse(s.end));
+  const condition = answer.rule.condition || {};
+  const thresholds = typeof condition.threshold === "number" ? [{ value: condition.threshold, label: `${condition.op} ${condition.threshold}` }] : [];
+  const spans = answer.alerts.map((a) => [Date.parse(a.starts_at), a.ends_at ? Date.parse(a.ends_at) : range.to]);
+  const chart = lineChart("backtest", `${answer.rule.metric} per span, alerts shaded`, times, [{ label: answer.rule.metric, values: answer.spans.map((s) => s.value) }], thresholds);
+  window.modelwatchCharts.backtest.alertSpans = spans.length;
+  chart.append(alertStrip(spans, range));
+  return [
+    el("p", { id: "backtest-counts" },
+      `${fmt(c.alerts)} alerts (${fmt(c.alerts_per_week, 2)} a week), ${fmt(c.flaps)} flaps, ${fmt(c.notifications)} notifications, ${fmt(c.muted)} muted, over ${fmt(c.spans)} spans of which ${fmt(c.spans_held)} held`),
+    chart,
+    answer.alerts.length
+      ? el("table", { class: "backtest-alerts" },
+        el("tr", {}, ["starts at", "ends at", "value"].map((h) => el("th", { class: "l" }, h))),
+        answer.alerts.map((a) => el("tr", { "data-backtest-alert": a.starts_at }, el("td", { class: "l" }, a.starts_at), el("td", { class: "l" }, a.ends_at || "firing at the end"), el("td", {}, fmt(a.value)))))
+      : el("p", { class: "muted" }, "This rule would have raised no alert over the range."),
+  ];
+}
+
+// The alert spans on the range as red bars (an SVG strip under the chart).
+function alertStrip(spans, range) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "alert-strip");
+  svg.setAttribute("viewBox", "0 0 430 12");
+  const x = (t) => Math.max(0, Math.min(430, ((t - range.from) / (range.to - range.from)) * 430));
+  for (const [start, end] of spans) {
+    const bar = document.createElementNS(ns, "rect");
+    bar.setAttribute("x", x(start).toFixed(1));
+    bar.setAttribute("width", Math.max(1, x(end) - x(start)).toFixed(1));
+    bar.setAttribute("y", "1");
+    bar.setAttribute("height", "10");
+    svg.append(bar);
+  }
+  return svg;
 }
 
 // ---- routing --------------------------------------------------------------------------
