@@ -41,6 +41,7 @@ pub mod drift;
 pub mod error;
 pub mod estimate;
 pub mod event;
+pub mod groups;
 pub mod interval;
 pub mod non_finite;
 pub mod offline;
