@@ -87,7 +87,7 @@ fn event(i: usize, (group, label, prediction): &(String, String, String)) -> Val
         "latency_ms": (i % 50) as f64,
         "features": {"gender": group, "region": region},
     });
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         event["label"] = json!(label);
     }
     event
