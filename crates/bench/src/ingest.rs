@@ -27,6 +27,8 @@ pub struct IngestOptions {
     pub concurrency: u64,
     /// Days of event time the events are spread over.
     pub days: i64,
+    /// Segment features of the model (`c0`, `c1`, … of the workload, 12 values each).
+    pub segments: usize,
     /// Times the metrics query is repeated.
     pub query_repeats: u32,
 }
@@ -40,10 +42,16 @@ pub async fn run(target: &Target, options: &IngestOptions) -> anyhow::Result<()>
     let (child, url) = target.start().await?;
     let client = reqwest::Client::new();
     let model = "bench";
+    let mut model_definition = definition();
+    model_definition["segments"] = json!(
+        (0..options.segments.min(5))
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+    );
     put_json(
         &client,
         &format!("{url}/api/v1/models/{model}"),
-        &definition(),
+        &model_definition,
         "creating the model",
     )
     .await?;

@@ -23,6 +23,9 @@ pub struct BenchArgs {
     /// Days of event time the events are spread over.
     #[arg(long, default_value_t = 30)]
     days: i64,
+    /// Segment features of the ingest scenario's model (`c0`, `c1`, …; 0 to 5).
+    #[arg(long, default_value_t = 0)]
+    segments: usize,
     /// Times the metrics query is repeated.
     #[arg(long, default_value_t = 20)]
     query_repeats: u32,
@@ -71,6 +74,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 batch: args.batch,
                 concurrency: args.concurrency,
                 days: args.days,
+                segments: args.segments,
                 query_repeats: args.query_repeats,
             };
             ingest::run(&target, &options).await

@@ -43,6 +43,7 @@ pub mod error;
 pub mod estimate;
 pub mod event;
 pub mod geo;
+pub mod groups;
 pub mod interval;
 pub mod non_finite;
 pub mod offline;

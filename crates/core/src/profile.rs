@@ -13,6 +13,7 @@ use crate::answer::metrics::Metrics;
 use crate::estimate::scores::UnlabelledScores;
 use crate::estimate::{Estimation, cbpe};
 use crate::event::{PredictionEvent, Score, Target};
+use crate::groups::{GroupState, SegmentState, WindowGroups};
 use crate::interval::wilson;
 use crate::performance::{
     ClassificationProfile, RegressionProfile, classification_metrics, observe_outcome,
@@ -25,6 +26,9 @@ use crate::sketch::LatencySketch;
 /// Encoding 3 is encoding 2 followed by the unlabelled scores of estimation; encoding 2
 /// is still read (with no unlabelled scores).
 const ENCODING_VERSION: u8 = 3;
+/// Encoding 3 followed by the window's groups (segments, fairness): written only when
+/// the window has groups, so a model without them stores what it stored before.
+const ENCODING_WITH_GROUPS: u8 = 4;
 /// The layout before estimated performance.
 const ENCODING_WITHOUT_ESTIMATION: u8 = 2;
 
@@ -47,6 +51,51 @@ pub struct WindowProfile {
     /// the other fields (see [`WindowProfile::encode`]).
     #[serde(skip)]
     pub unlabelled: UnlabelledScores,
+    /// Per segment value and per sensitive group (see [`crate::groups`]). Encoded last.
+    #[serde(skip)]
+    pub groups: WindowGroups<SegmentProfile>,
+}
+
+/// The profile of one segment value: a window profile whose own groups stay empty,
+/// stored with its unlabelled scores (estimated performance per segment).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SegmentProfile(pub WindowProfile);
+
+impl GroupState for SegmentProfile {
+    fn merge_from(&mut self, other: &Self) {
+        self.0.merge(&other.0);
+    }
+}
+
+impl SegmentState for SegmentProfile {
+    fn observe_prediction(&mut self, model: &Model, event: &PredictionEvent) {
+        self.0.observe_ungrouped(model, event);
+    }
+
+    fn observe_label(
+        &mut self,
+        model: &Model,
+        prediction: &Target,
+        score: Option<&Score>,
+        label: &Target,
+    ) {
+        self.0.observe_label(model, prediction, score, label);
+    }
+}
+
+impl Serialize for SegmentProfile {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (&self.0, &self.0.unlabelled).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SegmentProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (mut profile, unlabelled): (WindowProfile, UnlabelledScores) =
+            Deserialize::deserialize(deserializer)?;
+        profile.unlabelled = unlabelled;
+        Ok(SegmentProfile(profile))
+    }
 }
 
 /// Why an encoded profile could not be read.
@@ -80,8 +129,16 @@ pub fn decode_tagged<T: serde::de::DeserializeOwned>(
 }
 
 impl WindowProfile {
-    /// Adds a prediction (and its inline label, if any).
+    /// Adds a prediction (and its inline label, if any), to its groups too.
     pub fn observe_prediction(&mut self, model: &Model, event: &PredictionEvent) {
+        self.observe_ungrouped(model, event);
+        if !(model.segment_features.is_empty() && model.sensitive_features.is_empty()) {
+            self.groups.observe_prediction(model, event);
+        }
+    }
+
+    /// Adds a prediction to the profile's own counts only (a segment's profile).
+    pub fn observe_ungrouped(&mut self, model: &Model, event: &PredictionEvent) {
         self.count += 1;
         self.error_count += event.error as u64;
         if let Some(latency) = event.latency_ms {
@@ -113,6 +170,23 @@ impl WindowProfile {
         self.observe_outcome(model, prediction, score, label);
     }
 
+    /// [`Self::observe_label`], and the label in the groups of the prediction's
+    /// `features` (as stored with it).
+    pub fn observe_label_grouped(
+        &mut self,
+        model: &Model,
+        features: &[crate::event::FeatureValue],
+        prediction: &Target,
+        score: Option<&Score>,
+        label: &Target,
+    ) {
+        self.observe_label(model, prediction, score, label);
+        if !(model.segment_features.is_empty() && model.sensitive_features.is_empty()) {
+            self.groups
+                .observe_label(model, features, prediction, score, label);
+        }
+    }
+
     fn observe_outcome(
         &mut self,
         model: &Model,
@@ -141,13 +215,24 @@ impl WindowProfile {
         self.classification.merge(&other.classification);
         self.regression.merge(&other.regression);
         self.unlabelled.merge(&other.unlabelled);
+        if !other.groups.is_empty() {
+            self.groups.merge(&other.groups);
+        }
     }
 
     /// A compact binary encoding for the store: the fields of encoding 2, then the
-    /// unlabelled scores.
+    /// unlabelled scores, then (encoding 4, only when there are any) the groups.
     pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = encode_tagged(ENCODING_VERSION, self);
+        let tag = if self.groups.is_empty() {
+            ENCODING_VERSION
+        } else {
+            ENCODING_WITH_GROUPS
+        };
+        let mut bytes = encode_tagged(tag, self);
         bytes.extend(postcard::to_stdvec(&self.unlabelled).unwrap_or_default());
+        if !self.groups.is_empty() {
+            bytes.extend(postcard::to_stdvec(&self.groups).unwrap_or_default());
+        }
         bytes
     }
 
@@ -157,6 +242,13 @@ impl WindowProfile {
             Some((&ENCODING_VERSION, rest)) => {
                 let (mut profile, rest): (WindowProfile, _) = postcard::take_from_bytes(rest)?;
                 profile.unlabelled = postcard::from_bytes(rest)?;
+                Ok(profile)
+            }
+            Some((&ENCODING_WITH_GROUPS, rest)) => {
+                let (mut profile, rest): (WindowProfile, _) = postcard::take_from_bytes(rest)?;
+                let (unlabelled, rest) = postcard::take_from_bytes(rest)?;
+                profile.unlabelled = unlabelled;
+                profile.groups = postcard::from_bytes(rest)?;
                 Ok(profile)
             }
             _ => decode_tagged(ENCODING_WITHOUT_ESTIMATION, bytes),

@@ -112,6 +112,10 @@ pub struct FeatureSpec {
     /// alpha-2 codes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<Geo>,
+    /// A protected attribute: fairness metrics are kept per value (binary classifiers,
+    /// categorical features).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 /// A model definition as sent by the user (`PUT /api/v1/models/{model}`, or the
@@ -147,6 +151,10 @@ pub struct ModelDefinition {
     /// (default `1d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_lateness: Option<Duration>,
+    /// Categorical features whose values split the metrics (`?segment=`, rules with a
+    /// `segment`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<String>,
 }
 
 /// Class labels of a definition given as JSON strings, numbers or booleans.
@@ -183,6 +191,10 @@ pub const MAX_FEATURES: usize = 1_000;
 pub const MAX_NAME_LEN: usize = 256;
 /// Most classes of a classifier.
 pub const MAX_CLASSES: usize = 1_000;
+/// Most segment features of a model (each multiplies the per-window performance state).
+pub const MAX_SEGMENTS: usize = 8;
+/// Most sensitive features of a model.
+pub const MAX_SENSITIVE: usize = 8;
 
 /// A validated model definition with the lookups the hot path needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,6 +211,10 @@ pub struct Model {
     pub allowed_lateness_ms: i64,
     /// Label lateness in milliseconds.
     pub label_lateness_ms: i64,
+    /// `(name, feature index)` of each segment feature, in definition order.
+    pub segment_features: Vec<(String, usize)>,
+    /// `(name, feature index)` of each sensitive feature, in definition order.
+    pub sensitive_features: Vec<(String, usize)>,
 }
 
 impl Model {
@@ -364,6 +380,7 @@ impl Model {
                 }
             }
         }
+        let (segment_features, sensitive_features) = check_groupings(&definition)?;
         Ok(Self {
             name: name.to_string(),
             definition,
@@ -371,6 +388,8 @@ impl Model {
             positive_class,
             allowed_lateness_ms,
             label_lateness_ms,
+            segment_features,
+            sensitive_features,
         })
     }
 
@@ -447,6 +466,70 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// `(name, index)` pairs of the segment and sensitive features, each checked: a segment
+/// names a categorical feature once; a sensitive feature is categorical, of a binary
+/// classifier.
+type Groupings = (Vec<(String, usize)>, Vec<(String, usize)>);
+
+fn check_groupings(definition: &ModelDefinition) -> Result<Groupings, FieldError> {
+    if definition.segments.len() > MAX_SEGMENTS {
+        return Err(FieldError::new(
+            "segments",
+            format!("at most {MAX_SEGMENTS} segment features are allowed"),
+        ));
+    }
+    let mut segments: Vec<(String, usize)> = Vec::new();
+    for (i, name) in definition.segments.iter().enumerate() {
+        let field = format!("segments[{i}]");
+        let Some(index) = definition.features.iter().position(|f| &f.name == name) else {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "`{}` is not a feature of the model",
+                    crate::time::truncate(name, 80)
+                ),
+            ));
+        };
+        if definition.features[index].kind != FeatureType::Categorical {
+            return Err(FieldError::new(
+                field,
+                format!("`{name}` is numeric: only categorical features can be segments"),
+            ));
+        }
+        if segments.iter().any(|(seen, _)| seen == name) {
+            return Err(FieldError::new(field, format!("`{name}` is listed twice")));
+        }
+        segments.push((name.clone(), index));
+    }
+    let mut sensitive = Vec::new();
+    for (i, feature) in definition.features.iter().enumerate() {
+        if !feature.sensitive {
+            continue;
+        }
+        let field = format!("features[{i}].sensitive");
+        if feature.kind != FeatureType::Categorical {
+            return Err(FieldError::new(
+                field,
+                "only categorical features can be sensitive (bucket a numeric attribute into groups)",
+            ));
+        }
+        if definition.task != Task::BinaryClassification {
+            return Err(FieldError::new(
+                field,
+                "fairness metrics are defined for binary classifiers only",
+            ));
+        }
+        sensitive.push((feature.name.clone(), i));
+    }
+    if sensitive.len() > MAX_SENSITIVE {
+        return Err(FieldError::new(
+            "features",
+            format!("at most {MAX_SENSITIVE} features can be sensitive"),
+        ));
+    }
+    Ok((segments, sensitive))
 }
 
 /// Checks a feature's drift settings against its type.

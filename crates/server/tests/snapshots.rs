@@ -463,3 +463,45 @@ async fn every_answer_is_byte_for_byte_what_it_was() {
     r.get("model_deleted_get", "/api/v1/models/r").await;
     r.delete("rule_deleted", "/api/v1/rules/low-accuracy").await;
 }
+
+/// The answers per segment value and of fairness: the golden binary data with `region`
+/// as segment and sensitive feature, labels joined late.
+#[tokio::test]
+async fn segment_and_fairness_answers_are_pinned() {
+    let server = TestServer::start().await;
+    let r = Recorder { server: &server };
+    let mut definition = schema("golden/binary.schema.json");
+    definition["segments"] = json!(["region"]);
+    definition["features"][1]["sensitive"] = json!(true);
+    r.put_json("segments_model_created", "/api/v1/models/s", &definition)
+        .await;
+    let (rows, late) = binary_events();
+    let (status, body) = server
+        .post("/api/v1/models/s/predictions", Value::Array(rows))
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = server
+        .post("/api/v1/models/s/labels", Value::Array(late))
+        .await;
+    assert!(status.is_success(), "{body}");
+    r.get(
+        "metrics_segment_region_daily",
+        "/api/v1/models/s/metrics?segment=region&step=1d",
+    )
+    .await;
+    r.get(
+        "fairness_region_daily",
+        "/api/v1/models/s/fairness?feature=region&step=1d",
+    )
+    .await;
+    r.get(
+        "metrics_segment_unknown",
+        "/api/v1/models/s/metrics?segment=income",
+    )
+    .await;
+    r.get(
+        "drift_segment_refused",
+        "/api/v1/models/s/drift?segment=region",
+    )
+    .await;
+}

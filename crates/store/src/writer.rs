@@ -895,7 +895,13 @@ fn ingest(
                         Granularity::Minute.window_start(event.timestamp_ms),
                     ))
                     .or_default()
-                    .observe_label(model, prediction, event.score.as_ref(), &label);
+                    .observe_label_grouped(
+                        model,
+                        &event.features,
+                        prediction,
+                        event.score.as_ref(),
+                        &label,
+                    );
             }
         }
     }
@@ -952,7 +958,7 @@ fn join_labels(
 ) -> Result<LabelOutcome, StoreError> {
     let model = &entry.model;
     let mut find = tx.prepare_cached(
-        "SELECT ts, version, prediction, score, label FROM predictions WHERE model_id = ?1 AND id = ?2",
+        "SELECT ts, version, prediction, score, label, features FROM predictions WHERE model_id = ?1 AND id = ?2",
     )?;
     let mut set_label =
         tx.prepare_cached("UPDATE predictions SET label = ?3 WHERE model_id = ?1 AND id = ?2")?;
@@ -964,7 +970,14 @@ fn join_labels(
     let mut deltas: BTreeMap<(String, i64), WindowProfile> = BTreeMap::new();
     for (index, record) in labels.iter().enumerate() {
         let label_json = crate::prepare::to_json(&record.label);
-        type Row = (i64, String, Option<String>, Option<String>, Option<String>);
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
         let found: Option<Row> = find
             .query_row(params![entry.id, record.id], |row| {
                 Ok((
@@ -973,18 +986,19 @@ fn join_labels(
                     row.get(2)?,
                     row.get(3)?,
                     row.get(4)?,
+                    row.get(5)?,
                 ))
             })
             .optional()?;
         match found {
-            Some((_, _, _, _, Some(_))) => outcome.rejected.push((
+            Some((_, _, _, _, Some(_), _)) => outcome.rejected.push((
                 index,
                 FieldError::new(
                     "id",
                     format!("prediction `{}` already has a label", record.id),
                 ),
             )),
-            Some((ts, version, prediction, score, None)) => {
+            Some((ts, version, prediction, score, None, features)) => {
                 set_label.execute(params![entry.id, record.id, label_json])?;
                 outcome.matched += 1;
                 if prediction.is_some() {
@@ -1001,10 +1015,33 @@ fn join_labels(
                     prediction.and_then(|p| serde_json::from_str(&p).ok());
                 let score: Option<Score> = score.and_then(|s| serde_json::from_str(&s).ok());
                 if let Some(prediction) = prediction {
+                    // The groups (segments, sensitive features) of the prediction are
+                    // read back from its stored features, as ingest saw them.
+                    let grouped =
+                        !(model.segment_features.is_empty() && model.sensitive_features.is_empty());
+                    let features = if grouped {
+                        crate::prepare::stored_event(
+                            model,
+                            ts,
+                            String::new(),
+                            None,
+                            None,
+                            features.as_deref(),
+                        )
+                        .features
+                    } else {
+                        Vec::new()
+                    };
                     deltas
                         .entry((version, Granularity::Minute.window_start(ts)))
                         .or_default()
-                        .observe_label(model, &prediction, score.as_ref(), &record.label);
+                        .observe_label_grouped(
+                            model,
+                            &features,
+                            &prediction,
+                            score.as_ref(),
+                            &record.label,
+                        );
                 }
             }
             None => {

@@ -116,12 +116,16 @@ pub enum MetricRef {
     /// `parameters.l2_norm_change.<tensor>`: the relative change of the tensor's L2
     /// norm at its last step taken in the span, from the step before it.
     ParametersNormChange(String),
+    /// `fairness.<feature>.<name>`: a between-group fairness metric of a sensitive
+    /// feature (from the performance profiles).
+    Fairness(String, String),
 }
 
 impl MetricRef {
     /// Whether the value comes from feature profiles (drift or quality).
     pub fn needs_features(&self) -> bool {
-        !matches!(self, MetricRef::Performance(_)) && !self.is_parameters()
+        !matches!(self, MetricRef::Performance(_) | MetricRef::Fairness(..))
+            && !self.is_parameters()
     }
 
     /// Whether the value comes from the tensor summaries of model internals (judged
@@ -180,6 +184,9 @@ pub struct RuleDefinition {
     /// Shown as an annotation of the alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `{"<segment feature>": "<value>"}`: the metric of that segment value only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<BTreeMap<String, String>>,
     /// `0.95`: the rule holds only when the metric's whole 95% interval is past the
     /// threshold (metrics with `_lower`/`_upper` and a fixed threshold only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,9 +256,66 @@ pub struct Rule {
     /// `<=`, `<metric>_lower` for `>` and `>=`), so the whole interval must be past the
     /// threshold.
     pub judged_on: Option<String>,
+    /// With `segment`: the segment feature and the value whose metric is judged.
+    pub segment: Option<(String, String)>,
     /// The definition as sent, with `window`, `every` and `clock` filled in: what is
     /// stored and shown.
     pub definition: RuleDefinition,
+}
+
+/// The segment of a rule: one segment feature of the model and one value (`(other)`
+/// included); `*` (one alert per value) is refused for now.
+fn parse_segment(
+    model: &Model,
+    segment: Option<&BTreeMap<String, String>>,
+    metric: &MetricRef,
+    condition: &Condition,
+) -> Result<Option<(String, String)>, FieldError> {
+    let Some(segment) = segment else {
+        return Ok(None);
+    };
+    let mut entries = segment.iter();
+    let (Some((feature, value)), None) = (entries.next(), entries.next()) else {
+        return Err(FieldError::new(
+            "segment",
+            "expected one segment feature and its value, such as {\"region\": \"north\"}",
+        ));
+    };
+    let field = format!("segment.{}", crate::time::truncate(feature, 80));
+    if !model.segment_features.iter().any(|(n, _)| n == feature) {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "`{}` is not a segment of model `{}` (declare it in the definition's `segments`)",
+                crate::time::truncate(feature, 80),
+                model.name
+            ),
+        ));
+    }
+    if value == "*" {
+        return Err(FieldError::new(
+            field,
+            "`*` (one alert per value) is not supported yet: write one rule per value",
+        ));
+    }
+    if value.is_empty() || value.len() > crate::schema::MAX_NAME_LEN {
+        return Err(FieldError::new(field, "the value must be 1 to 256 bytes"));
+    }
+    if !matches!(metric, MetricRef::Performance(_)) {
+        return Err(FieldError::new(
+            "segment",
+            "a segment applies to the metrics of the metrics answer only (drift, quality, fairness and parameters are not kept per segment value)",
+        ));
+    }
+    if let Condition::Auto { auto } = condition
+        && auto.baseline == Baseline::Reference
+    {
+        return Err(FieldError::new(
+            "condition.auto.baseline",
+            "`reference` chunks are not kept per segment value; use `history`",
+        ));
+    }
+    Ok(Some((feature.clone(), value.clone())))
 }
 
 fn feature_metric(model: &Model, prefix: &str, feature: &str) -> Result<String, FieldError> {
@@ -300,6 +364,9 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
         }
         return Ok(MetricRef::ParametersNormChange(tensor.to_string()));
     }
+    if let Some(rest) = metric.strip_prefix("fairness.") {
+        return parse_fairness(model, rest);
+    }
     match metric {
         "parameters.nan" => Ok(MetricRef::ParametersNan),
         "parameters.inf" => Ok(MetricRef::ParametersInf),
@@ -325,6 +392,43 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
             ),
         )),
     }
+}
+
+/// `<feature>.<name>` of a `fairness.` metric: a sensitive feature and one of the four
+/// between-group metrics.
+fn parse_fairness(model: &Model, rest: &str) -> Result<MetricRef, FieldError> {
+    let names = crate::groups::fairness::FAIRNESS_METRIC_NAMES;
+    let Some((feature, name)) = rest.rsplit_once('.') else {
+        return Err(FieldError::new(
+            "metric",
+            format!(
+                "expected `fairness.<feature>.<name>` with a name among {}",
+                names.join(", ")
+            ),
+        ));
+    };
+    if !model.sensitive_features.iter().any(|(n, _)| n == feature) {
+        return Err(FieldError::new(
+            "metric",
+            format!(
+                "`fairness.{}`: `{}` is not a sensitive feature of model `{}` (mark it `\"sensitive\": true`)",
+                crate::time::truncate(rest, 80),
+                crate::time::truncate(feature, 80),
+                model.name
+            ),
+        ));
+    }
+    if !names.contains(&name) {
+        return Err(FieldError::new(
+            "metric",
+            format!(
+                "unknown fairness metric `{}` (use one of {})",
+                crate::time::truncate(name, 60),
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(MetricRef::Fairness(feature.to_string(), name.to_string()))
 }
 
 /// The bound a rule with `confidence` is judged on (see [`Rule::judged_on`]).
@@ -529,6 +633,7 @@ impl Rule {
             ));
         }
         let judged_on = confidence_bound(model, &definition, &condition)?;
+        let segment = parse_segment(model, definition.segment.as_ref(), &metric, &condition)?;
         let clock = definition
             .clock
             .unwrap_or(if absence || metric.is_parameters() {
@@ -555,6 +660,7 @@ impl Rule {
             channels: definition.channels.clone().unwrap_or_default(),
             clock,
             judged_on,
+            segment,
             definition,
         })
     }

@@ -8,6 +8,8 @@
 //! - [`method`]: the drift methods.
 //! - [`report`]: the report of a model over a range, served or built from files
 //!   ([`crate::report::build_report`] builds it).
+//! - [`segments`]: the metrics answer per segment value.
+//! - [`fairness`]: the fairness answer of a sensitive feature.
 //! - [`range`]: the model and range fields that the HTTP answers carry.
 //!
 //! These are data: the numbers are computed in [`crate::profile`], [`crate::query`],
@@ -21,11 +23,13 @@
 
 pub mod drift;
 pub mod map;
+pub mod fairness;
 pub mod method;
 pub mod metrics;
 pub mod quality;
 pub mod range;
 pub mod report;
+pub mod segments;
 
 pub use drift::{DriftAnswer, DriftVerdict, FeatureDrift};
 pub use map::MapAnswer;

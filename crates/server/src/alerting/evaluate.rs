@@ -14,6 +14,7 @@ use modelwatch_core::answer::DriftVerdict;
 use modelwatch_core::drift::quality::feature_quality;
 use modelwatch_core::drift::verdict::{drift_verdicts, feature_drift, prediction_drift};
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
+use modelwatch_core::groups::select::{fairness_value, segment_profile};
 use modelwatch_core::parameters::diff::relative_change;
 use modelwatch_core::time::align_down;
 use modelwatch_core::{Granularity, WindowProfile};
@@ -89,6 +90,9 @@ pub fn span_value(
     {
         performance.merge(&profile);
     }
+    if let Some((segment, value)) = &rule.segment {
+        performance = segment_profile(&performance, segment, value);
+    }
     let count = performance.count;
     let mut span = SpanValue {
         count,
@@ -104,6 +108,11 @@ pub fn span_value(
             Some(bound) => metrics.value(bound),
             None => span.value,
         };
+        return Ok(span);
+    }
+    if let MetricRef::Fairness(feature, name) = &rule.metric {
+        span.value = fairness_value(&performance, feature, name);
+        span.judged = span.value;
         return Ok(span);
     }
     let mut features = WindowFeatures::default();
@@ -137,7 +146,8 @@ pub fn span_value(
         }
         MetricRef::ParametersNan
         | MetricRef::ParametersInf
-        | MetricRef::ParametersNormChange(_) => {}
+        | MetricRef::ParametersNormChange(_)
+        | MetricRef::Fairness(..) => {}
     }
     span.judged = span.value;
     Ok(span)
