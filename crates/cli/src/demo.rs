@@ -81,7 +81,8 @@ fn definition() -> Value {
     );
     features.push(json!({"name": "country", "type": "categorical", "geo": "country"}));
     features.push(json!({"name": "email", "type": "categorical", "pii": true}));
-    json!({"task": "binary_classification", "positive_class": "1", "classes": ["0", "1"], "features": features})
+    json!({"task": "binary_classification", "positive_class": "1", "classes": ["0", "1"], "features": features,
+           "segments": ["country"]})
 }
 
 /// The simulated world: applicants, the true default risk and the model's view of it.

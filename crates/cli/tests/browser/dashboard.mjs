@@ -122,8 +122,10 @@ try {
   seen.map = await charts();
   seen.mapCountries = await page.$$eval("#map-countries tr[data-code]", (trs) => trs.map((tr) => [tr.dataset.code, tr.cells[1].textContent]));
   check(seen.map["world-map"]?.countries > 0, "the map filled no country");
-  await page.selectOption("#map-colour", "share_change");
-  await ready("model-map");
+  await page.selectOption("#map-colour", "metric:accuracy");
+  await page.waitForFunction(() => window.modelwatchCharts["world-map"]?.colour === "metric:accuracy", null, { timeout: 30000 });
+  seen.mapByAccuracy = await page.evaluate(() => window.modelwatchCharts["world-map"].countries);
+  seen.mapAccuracy = await page.$$eval("#map-countries tr[data-code]", (trs) => trs.map((tr) => [tr.dataset.code, tr.cells[5].textContent]));
   await shot("map");
 
   // Model internals: a ridge of histograms per layer over the steps, the training record,

@@ -623,15 +623,22 @@ async function confusionTab(model, range) {
 
 let worldGeometry = null;
 
-// Countries coloured by rows in the range, or by how their share moved against the
-// reference (orange: more than in the reference, blue: less).
+// Countries coloured by rows in the range, by how their share moved against the reference
+// (orange: more than in the reference, blue: less), or, when the feature is also a
+// segment, by a metric of each country's predictions.
 async function mapTab(model, range, params) {
   const features = model.features.filter((f) => f.geo).map((f) => f.name);
   const feature = features.includes(params.get("feature")) ? params.get("feature") : features[0];
-  const colour = params.get("colour") === "share_change" ? "share_change" : "count";
-  const [map, geometry] = await Promise.all([
-    api(`/api/v1/models/${encodeURIComponent(model.name)}/map?feature=${encodeURIComponent(feature)}&${rangeQuery(range)}`),
+  const segmented = (model.segments || []).includes(feature);
+  const metricNames = segmented ? METRICS[model.task] || [] : [];
+  const colours = [["count", "rows"], ["share_change", "share change against the reference"]]
+    .concat(metricNames.map((m) => [`metric:${m}`, m]));
+  const colour = colours.some(([v]) => v === params.get("colour")) ? params.get("colour") : "count";
+  const base = `/api/v1/models/${encodeURIComponent(model.name)}`;
+  const [map, geometry, perCountry] = await Promise.all([
+    api(`${base}/map?feature=${encodeURIComponent(feature)}&${rangeQuery(range)}`),
     worldGeometry || api("/assets/world-110m.json").then((g) => (worldGeometry = g)),
+    colour.startsWith("metric:") ? api(`${base}/metrics?segment=${encodeURIComponent(feature)}&${rangeQuery(range)}`) : null,
   ]);
   const go = (changes) => {
     const q = new URLSearchParams(params);
@@ -639,44 +646,63 @@ async function mapTab(model, range, params) {
     location.hash = `#/model/${encodeURIComponent(model.name)}/map?${q}`;
   };
   const byCode = new Map(map.countries.map((c) => [c.code, c]));
+  const metric = colour.startsWith("metric:") ? colour.slice(7) : null;
+  // A segment value is the feature's value as sent: codes in any case name one country.
+  const metricOf = new Map();
+  for (const g of perCountry ? perCountry.groups : []) {
+    const value = g.summary[metric];
+    if (typeof value === "number") metricOf.set(String(g.value).toUpperCase(), value);
+  }
+  const lo = Math.min(...metricOf.values()), hi = Math.max(...metricOf.values());
   const most = Math.max(1, ...map.countries.map((c) => c.count));
   const widest = Math.max(1e-9, ...map.countries.map((c) => Math.abs(c.share_change || 0)));
-  const fill = (c) => {
-    if (!c) return "hsl(217, 20%, 94%)";
-    if (colour === "count") return c.count === 0 ? "hsl(217, 20%, 94%)" : `hsl(217, 70%, ${(88 - (53 * c.count) / most).toFixed(0)}%)`;
+  const empty = "hsl(217, 20%, 94%)";
+  const fill = (code, c) => {
+    if (metric) {
+      if (!metricOf.has(code)) return empty;
+      const t = hi > lo ? (metricOf.get(code) - lo) / (hi - lo) : 1;
+      return `hsl(150, 55%, ${(85 - 50 * t).toFixed(0)}%)`;
+    }
+    if (!c || c.count === 0) return empty;
+    if (colour === "count") return `hsl(217, 70%, ${(88 - (53 * c.count) / most).toFixed(0)}%)`;
     const d = c.share_change ?? 0;
     return `hsl(${d >= 0 ? 24 : 217}, 80%, ${(94 - (54 * Math.abs(d)) / widest).toFixed(0)}%)`;
   };
-  const svg = svgEl("svg", { class: "world", id: "world-map", viewBox: `0 0 ${geometry.width} ${geometry.height}`, role: "img", "aria-label": `rows of ${feature} per country` });
+  const svg = svgEl("svg", { class: "world", id: "world-map", viewBox: `0 0 ${geometry.width} ${geometry.height}`, role: "img", "aria-label": `${metric || "rows"} of ${feature} per country` });
   let drawn = 0;
   for (const [code, country] of Object.entries(geometry.countries)) {
     const c = byCode.get(code);
-    const path = svgEl("path", { d: country.path, fill: fill(c), "data-code": code });
+    const path = svgEl("path", { d: country.path, fill: fill(code, c), "data-code": code });
     const title = svgEl("title");
     title.textContent = c
-      ? `${country.name} (${code}): ${fmt(c.count)} rows, ${(100 * c.share).toFixed(1)}%` + (c.share_change == null ? "" : `, ${c.share_change >= 0 ? "+" : ""}${(100 * c.share_change).toFixed(1)} pt against the reference`)
+      ? `${country.name} (${code}): ${fmt(c.count)} rows, ${(100 * c.share).toFixed(1)}%` +
+        (c.share_change == null ? "" : `, ${c.share_change >= 0 ? "+" : ""}${(100 * c.share_change).toFixed(1)} pt against the reference`) +
+        (metric && metricOf.has(code) ? `, ${metric} ${fmt(metricOf.get(code), 3)}` : "")
       : `${country.name} (${code}): no rows`;
     path.append(title);
     svg.append(path);
-    if (c && c.count > 0) drawn += 1;
+    if (metric ? metricOf.has(code) : c && c.count > 0) drawn += 1;
   }
-  window.modelwatchCharts["world-map"] = { countries: drawn, shapes: Object.keys(geometry.countries).length };
+  window.modelwatchCharts["world-map"] = { countries: drawn, shapes: Object.keys(geometry.countries).length, colour };
   const ranked = map.countries.filter((c) => c.count > 0).sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
   const pct = (v) => (v == null ? "—" : `${(100 * v).toFixed(1)}%`);
+  const headers = ["country", "rows", "share", "reference share", "change"].concat(metric ? [metric] : []);
   return [
     el("div", { class: "controls" },
       el("label", {}, "feature", el("select", { id: "map-feature", onchange: (e) => go({ feature: e.target.value }) },
         features.map((f) => el("option", { value: f, selected: f === feature }, f)))),
       el("label", {}, "colour by", el("select", { id: "map-colour", onchange: (e) => go({ colour: e.target.value }) },
-        [["count", "rows"], ["share_change", "share change against the reference"]].map(([v, t]) => el("option", { value: v, selected: v === colour }, t))))),
+        colours.map(([v, t]) => el("option", { value: v, selected: v === colour }, t))))),
     el("div", { class: "card" }, svg,
-      el("p", { class: "muted" }, `${fmt(map.not_a_country)} rows name no country; ${fmt(map.missing)} have none. Natural Earth 1:110m.`)),
+      el("p", { class: "muted" }, `${fmt(map.not_a_country)} rows name no country; ${fmt(map.missing)} have none. Natural Earth 1:110m.` +
+        (metric ? ` ${metric}: ${fmt(lo, 3)} (lightest) to ${fmt(hi, 3)} (darkest).` : ""))),
     el("table", { id: "map-countries" },
-      el("tr", {}, ["country", "rows", "share", "reference share", "change"].map((h) => el("th", {}, h))),
+      el("tr", {}, headers.map((h) => el("th", {}, h))),
       ranked.slice(0, 20).map((c) => el("tr", { "data-code": c.code },
         el("td", {}, geometry.countries[c.code] ? `${geometry.countries[c.code].name} (${c.code})` : c.code),
         el("td", {}, fmt(c.count)), el("td", {}, pct(c.share)), el("td", {}, pct(c.reference_share)),
-        el("td", {}, c.share_change == null ? "—" : `${c.share_change >= 0 ? "+" : ""}${(100 * c.share_change).toFixed(1)} pt`)))),
+        el("td", {}, c.share_change == null ? "—" : `${c.share_change >= 0 ? "+" : ""}${(100 * c.share_change).toFixed(1)} pt`),
+        metric ? el("td", {}, metricOf.has(c.code) ? fmt(metricOf.get(c.code), 3) : "—") : "")),
   ];
 }
 
