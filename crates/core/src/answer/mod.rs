@@ -4,6 +4,7 @@
 //! - [`metrics`]: the metrics of a window ([`Metrics`]) and the metrics answer.
 //! - [`drift`]: the drift answer, its feature entries, statistics and distributions.
 //! - [`quality`]: the data-quality answer.
+//! - [`correlation`]: the correlations answer and the scatter sample.
 //! - [`method`]: the drift methods.
 //! - [`report`]: the report of a model over a range, served or built from files
 //!   ([`crate::report::build_report`] builds it).
@@ -18,6 +19,7 @@
 //! that may be `null` where present is an `Option<Option<_>>` (see [`present`]). Floats
 //! are finite or `None` (`null`).
 
+pub mod correlation;
 pub mod drift;
 pub mod method;
 pub mod metrics;
@@ -25,6 +27,7 @@ pub mod quality;
 pub mod range;
 pub mod report;
 
+pub use correlation::{CorrelationsAnswer, SampleAnswer};
 pub use drift::{DriftAnswer, DriftVerdict, FeatureDrift};
 pub use method::Method;
 pub use metrics::{Metrics, MetricsAnswer};
