@@ -22,10 +22,16 @@ pub const PREDICTION: &str = "prediction";
 static MAX_COLUMNS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_COLUMNS);
 static SAMPLE_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_SAMPLE_SIZE);
 
+/// Largest accepted [`Limits::max_columns`]: 1,000 columns are 500,500 pairs.
+pub const MAX_COLUMNS_BOUND: usize = 1000;
+/// Largest accepted [`Limits::sample_size`].
+pub const SAMPLE_SIZE_BOUND: usize = 100_000;
+
 /// The process-wide bounds of correlation profiles (`[correlations]` in the config
-/// file). They are read by every profile built after they are set, so `serve` sets
+/// file). They are read by every profile built after they are set, so the server sets
 /// them once, before it opens the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Columns that get co-moments (the outputs first, then features in definition order).
     pub max_columns: usize,
@@ -43,6 +49,24 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Checks the bounds: at least one column and at most [`MAX_COLUMNS_BOUND`], a
+    /// sample of at most [`SAMPLE_SIZE_BOUND`] rows (0 keeps no sample).
+    pub fn validate(&self) -> Result<(), crate::FieldError> {
+        if !(1..=MAX_COLUMNS_BOUND).contains(&self.max_columns) {
+            return Err(crate::FieldError::new(
+                "max_columns",
+                format!("must be 1 to {MAX_COLUMNS_BOUND}"),
+            ));
+        }
+        if self.sample_size > SAMPLE_SIZE_BOUND {
+            return Err(crate::FieldError::new(
+                "sample_size",
+                format!("must be at most {SAMPLE_SIZE_BOUND}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The limits in force.
     pub fn current() -> Self {
         Self {

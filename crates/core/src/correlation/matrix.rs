@@ -23,7 +23,8 @@ pub fn correlations_answer(
 ) -> CorrelationsAnswer {
     let moments = &current.moments;
     let pearson = matrix(moments, PairMoments::pearson);
-    let reference_pearson = reference.map(|r| matrix(&r.reshaped(&moments.columns), PairMoments::pearson));
+    let reference_pearson =
+        reference.map(|r| matrix(&r.reshaped(&moments.columns), PairMoments::pearson));
     let k = moments.columns.len();
     let mut pairs = Vec::with_capacity(k * k.saturating_sub(1) / 2);
     for i in 0..k {

@@ -82,6 +82,16 @@ impl Correlations {
         self.moments = self.moments.reshaped(columns);
     }
 
+    /// The same correlations over `columns` (in that order): columns not held are
+    /// empty, columns held but not listed are dropped.
+    pub fn aligned_to(&self, columns: &[String]) -> Correlations {
+        let mut out = Correlations::from_parts(self.moments.clone(), self.sample.clone());
+        if out.moments.columns != columns {
+            out.realign(columns);
+        }
+        out
+    }
+
     /// Adds one event (with its inline label, if any).
     pub fn observe(&mut self, model: &Model, event: &PredictionEvent) {
         let plan = self.plan(model);

@@ -423,15 +423,17 @@ impl ReferenceProfile {
     /// Reads what [`Self::encode`] wrote, or encodings 2 and 1.
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
         match bytes.split_first() {
-            Some((&tag, rest)) if tag == ENCODING_VERSION || tag == ENCODING_WITHOUT_CORRELATIONS => {
+            Some((&tag, rest))
+                if tag == ENCODING_VERSION || tag == ENCODING_WITHOUT_CORRELATIONS =>
+            {
                 let (mut profile, rest): (ReferenceProfile, _) = postcard::take_from_bytes(rest)
                     .map_err(crate::profile::DecodeError::Corrupt)?;
                 let (estimation, rest) = postcard::take_from_bytes(rest)
                     .map_err(crate::profile::DecodeError::Corrupt)?;
                 profile.estimation = estimation;
                 if tag == ENCODING_VERSION {
-                    profile.correlations = postcard::from_bytes(rest)
-                        .map_err(crate::profile::DecodeError::Corrupt)?;
+                    profile.correlations =
+                        postcard::from_bytes(rest).map_err(crate::profile::DecodeError::Corrupt)?;
                 }
                 Ok(profile)
             }
