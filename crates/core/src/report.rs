@@ -7,9 +7,9 @@ use serde_json::Value;
 
 use crate::answer::correlation::CorrelationsAnswer;
 use crate::answer::metrics::MetricsAnswer;
+use crate::answer::report::{InputRows, Report, ReportMetrics, ReportReference, StoredReference};
 use crate::correlation::Columns;
 use crate::correlation::matrix::correlations_answer;
-use crate::answer::report::{InputRows, Report, ReportMetrics, ReportReference, StoredReference};
 use crate::drift::features::WindowFeatures;
 use crate::drift::quality::quality_answer;
 use crate::drift::reference::ReferenceProfile;

@@ -84,14 +84,21 @@ fn the_answer_equals_numpy_pairwise_complete() {
         .for_each(|row| reference.observe(row));
     let answer = correlations_answer(&merged, Some(&reference), 600, vec![]);
     assert_eq!(answer.features, names);
-    assert_matrix("covariance", &answer.covariance, &matrix_of(&oracle["covariance"]));
+    assert_matrix(
+        "covariance",
+        &answer.covariance,
+        &matrix_of(&oracle["covariance"]),
+    );
     assert_matrix("pearson", &answer.pearson, &matrix_of(&oracle["pearson"]));
     assert_matrix(
         "reference_pearson",
         answer.reference_pearson.as_ref().unwrap(),
         &matrix_of(&oracle["reference_pearson"]),
     );
-    assert!(close(answer.max_abs_change, oracle["max_abs_change"].as_f64()));
+    assert!(close(
+        answer.max_abs_change,
+        oracle["max_abs_change"].as_f64()
+    ));
     // The constant column has no correlation, the column with one value no covariance.
     assert_eq!(answer.pearson[3][0], None);
     assert_eq!(answer.covariance[4][4], None);
@@ -107,8 +114,10 @@ fn the_answer_equals_numpy_pairwise_complete() {
         answer
             .pairs
             .windows(2)
-            .all(|w| w[0].change.map_or(0.0, f64::abs) >= w[1].change.map_or(0.0, f64::abs)
-                || w[1].change.is_none())
+            .all(
+                |w| w[0].change.map_or(0.0, f64::abs) >= w[1].change.map_or(0.0, f64::abs)
+                    || w[1].change.is_none()
+            )
     );
 }
 
@@ -237,12 +246,18 @@ fn every_row_is_kept_with_the_same_probability() {
     let sigma = (SEEDS as f64 * p * (1.0 - p)).sqrt();
     for (row, count) in counts.iter().enumerate() {
         let z = (*count as f64 - mean) / sigma;
-        assert!(z.abs() < 5.0, "row {row} kept {count} times, expected {mean} ± {sigma}");
+        assert!(
+            z.abs() < 5.0,
+            "row {row} kept {count} times, expected {mean} ± {sigma}"
+        );
     }
     // The small window's rows together: 20 rows, mean 20·T·p, σ √20 times larger at most.
     let small: u64 = counts[..20].iter().sum();
     let small_z = (small as f64 - 20.0 * mean) / (20.0f64.sqrt() * sigma);
-    assert!(small_z.abs() < 5.0, "the small window: {small} (z = {small_z})");
+    assert!(
+        small_z.abs() < 5.0,
+        "the small window: {small} (z = {small_z})"
+    );
 }
 
 fn model(definition: Value) -> Model {
@@ -258,7 +273,10 @@ fn the_cap_keeps_the_outputs_and_the_first_features() {
     let capped = Columns::of(&binary, 3);
     assert_eq!(capped.names, columns(&["f1", "f2", "score"]));
     assert_eq!(capped.left_out, columns(&["f3"]));
-    assert_eq!(Columns::of(&binary, 64).names, columns(&["f1", "f2", "f3", "score"]));
+    assert_eq!(
+        Columns::of(&binary, 64).names,
+        columns(&["f1", "f2", "f3", "score"])
+    );
     let regression = model(json!({"task": "regression", "features": [
         {"name": "f1", "type": "numeric"}]}));
     assert_eq!(
@@ -270,7 +288,10 @@ fn the_cap_keeps_the_outputs_and_the_first_features() {
         Columns::of(&regression, 64).names[1],
         modelwatch_core::drift::reference::PREDICTION
     );
-    assert_eq!(Columns::of(&binary, 64).names[3], modelwatch_core::drift::reference::SCORE);
+    assert_eq!(
+        Columns::of(&binary, 64).names[3],
+        modelwatch_core::drift::reference::SCORE
+    );
 }
 
 fn regression_event(id: &str, x: f64, prediction: f64, label: Option<f64>) -> PredictionEvent {
@@ -290,37 +311,64 @@ fn regression_event(id: &str, x: f64, prediction: f64, label: Option<f64>) -> Pr
 
 #[test]
 fn a_late_label_gives_what_an_inline_label_gives() {
-    let model = model(json!({"task": "regression", "features": [{"name": "x", "type": "numeric"}]}));
-    let rows = [(1.0, 2.0, 3.5), (2.0, 2.5, 5.0), (4.0, 1.0, 9.0), (7.0, 0.5, 1.0)];
+    let model =
+        model(json!({"task": "regression", "features": [{"name": "x", "type": "numeric"}]}));
+    let rows = [
+        (1.0, 2.0, 3.5),
+        (2.0, 2.5, 5.0),
+        (4.0, 1.0, 9.0),
+        (7.0, 0.5, 1.0),
+    ];
     let mut inline = WindowFeatures::default();
     let mut late = WindowFeatures::default();
     let mut labels = WindowFeatures::default();
     for (i, (x, prediction, label)) in rows.iter().enumerate() {
         let id = format!("e{i}");
-        inline.observe(&model, &regression_event(&id, *x, *prediction, Some(*label)), None);
+        inline.observe(
+            &model,
+            &regression_event(&id, *x, *prediction, Some(*label)),
+            None,
+        );
         late.observe(&model, &regression_event(&id, *x, *prediction, None), None);
-        labels.observe_late_label(&model, &regression_event(&id, *x, *prediction, Some(*label)));
+        labels.observe_late_label(
+            &model,
+            &regression_event(&id, *x, *prediction, Some(*label)),
+        );
     }
     late.merge(&labels);
     let (a, b) = (&inline.correlations, &late.correlations);
     for i in 0..3 {
         for j in 0..3 {
-            assert!(close(a.moments.pair(i, j).pearson(), b.moments.pair(i, j).pearson()));
+            assert!(close(
+                a.moments.pair(i, j).pearson(),
+                b.moments.pair(i, j).pearson()
+            ));
             assert_eq!(a.moments.pair(i, j).n, b.moments.pair(i, j).n);
         }
     }
     // The label reached the sampled rows too.
     assert_eq!(a.sample, b.sample);
-    assert!(b.sample.normalized().rows.iter().all(|row| !row.values[2].is_nan()));
+    assert!(
+        b.sample
+            .normalized()
+            .rows
+            .iter()
+            .all(|row| !row.values[2].is_nan())
+    );
 }
 
 #[test]
 fn the_feature_window_keeps_its_correlations_through_the_store() {
-    let model = model(json!({"task": "regression", "features": [{"name": "x", "type": "numeric"}]}));
+    let model =
+        model(json!({"task": "regression", "features": [{"name": "x", "type": "numeric"}]}));
     let mut window = WindowFeatures::default();
     for i in 0..50 {
         let x = f64::from(i);
-        window.observe(&model, &regression_event(&format!("e{i}"), x, x * 0.5, Some(x * x)), None);
+        window.observe(
+            &model,
+            &regression_event(&format!("e{i}"), x, x * 0.5, Some(x * x)),
+            None,
+        );
     }
     let decoded = WindowFeatures::decode(&window.encode()).unwrap();
     assert_eq!(decoded, window);

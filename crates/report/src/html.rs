@@ -213,7 +213,10 @@ fn heatmap(report: &Report) -> Option<Heatmap> {
     let left_out = if answer.left_out.is_empty() {
         String::new()
     } else {
-        format!(" Left out past the column cap: {}.", answer.left_out.join(", "))
+        format!(
+            " Left out past the column cap: {}.",
+            answer.left_out.join(", ")
+        )
     };
     Some(Heatmap {
         columns: names.clone(),

@@ -76,7 +76,13 @@ fn assert_matrix(name: &str, ours: &Value, numpy: &Value) {
     let (ours, numpy) = (ours.as_array().unwrap(), numpy.as_array().unwrap());
     assert_eq!(ours.len(), numpy.len(), "{name}");
     for (i, (a, b)) in ours.iter().zip(numpy).enumerate() {
-        for (j, (x, y)) in a.as_array().unwrap().iter().zip(b.as_array().unwrap()).enumerate() {
+        for (j, (x, y)) in a
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(b.as_array().unwrap())
+            .enumerate()
+        {
             assert!(close(x, y), "{name}[{i}][{j}]: ours {x}, numpy {y}");
         }
     }
@@ -125,7 +131,11 @@ async fn the_answer_equals_numpy_with_the_reference_and_the_change() {
             .post("/api/v1/models/m/predictions", json!(batch))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["accepted"].as_u64(), Some(batch.len() as u64), "{body}");
+        assert_eq!(
+            body["accepted"].as_u64(),
+            Some(batch.len() as u64),
+            "{body}"
+        );
     }
     let (status, answer) = server.get("/api/v1/models/m/correlations").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -143,14 +153,20 @@ async fn the_answer_equals_numpy_with_the_reference_and_the_change() {
     assert!(close(&answer["max_abs_change"], &oracle["max_abs_change"]));
     let pairs = answer["pairs"].as_array().unwrap();
     assert_eq!(pairs.len(), 15);
-    assert!(close(&pairs[0]["change"].as_f64().unwrap().abs().into(), &oracle["max_abs_change"]));
+    assert!(close(
+        &pairs[0]["change"].as_f64().unwrap().abs().into(),
+        &oracle["max_abs_change"]
+    ));
 
     // The scatter sample: every row is kept (600 < 1,000); points where both are present.
     let (status, sample) = server
         .get("/api/v1/models/m/correlations/sample?x=a&y=c")
         .await;
     assert_eq!(status, StatusCode::OK, "{sample}");
-    assert_eq!((sample["rows"].as_u64(), sample["sampled"].as_u64()), (Some(600), Some(600)));
+    assert_eq!(
+        (sample["rows"].as_u64(), sample["sampled"].as_u64()),
+        (Some(600), Some(600))
+    );
     assert_eq!(sample["capacity"], 1000);
     let both = oracle["rows"]
         .as_array()
@@ -209,7 +225,9 @@ async fn late_labels_count_as_inline_labels_do() {
         event
     };
     let inline: Vec<Value> = (0..120).map(|i| event(i, i % 5 != 0)).collect();
-    let (status, body) = server.post("/api/v1/models/inline/predictions", json!(inline)).await;
+    let (status, body) = server
+        .post("/api/v1/models/inline/predictions", json!(inline))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Labels of e0..e39 wait for their predictions; the others follow them.
     let labels = |range: std::ops::Range<i64>| -> Value {
@@ -218,12 +236,18 @@ async fn late_labels_count_as_inline_labels_do() {
             .map(|i| json!({"id": format!("e{i}"), "label": row(i).2}))
             .collect()
     };
-    let (status, body) = server.post("/api/v1/models/late/labels", labels(0..40)).await;
+    let (status, body) = server
+        .post("/api/v1/models/late/labels", labels(0..40))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let late: Vec<Value> = (0..120).map(|i| event(i, false)).collect();
-    let (status, body) = server.post("/api/v1/models/late/predictions", json!(late)).await;
+    let (status, body) = server
+        .post("/api/v1/models/late/predictions", json!(late))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = server.post("/api/v1/models/late/labels", labels(40..120)).await;
+    let (status, body) = server
+        .post("/api/v1/models/late/labels", labels(40..120))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (_, expected) = server.get("/api/v1/models/inline/correlations").await;

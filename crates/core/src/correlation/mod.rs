@@ -95,6 +95,9 @@ impl Correlations {
     /// Adds one event (with its inline label, if any).
     pub fn observe(&mut self, model: &Model, event: &PredictionEvent) {
         let plan = self.plan(model);
+        if plan.names.is_empty() {
+            return;
+        }
         let mut values = std::mem::take(&mut self.scratch);
         plan.values_into(event, &mut values);
         self.moments.observe(&values);
