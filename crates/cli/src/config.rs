@@ -36,6 +36,8 @@ pub struct ConfigFile {
     pub http: HttpConfig,
     /// `[outbound]`: where notifications may go.
     pub outbound: OutboundConfig,
+    /// `[correlations]`: columns with co-moments and rows in each scatter sample.
+    pub correlations: modelwatch_core::correlation::Limits,
     /// `auto`, `required` or `off` (see `modelwatch serve --help`).
     pub auth: Option<String>,
     /// PEM certificate chain for HTTPS.
@@ -105,6 +107,9 @@ impl ConfigFile {
         self.outbound
             .validate()
             .map_err(|e| format!("outbound.{e}"))?;
+        self.correlations
+            .validate()
+            .map_err(|e| format!("correlations.{e}"))?;
         Ok(self)
     }
 }
@@ -140,7 +145,35 @@ mod tests {
         assert_eq!(config.metrics, MetricsConfig::default());
         assert_eq!(config.http, HttpConfig::default());
         assert_eq!(config.outbound, OutboundConfig::default());
+        assert_eq!(
+            config.correlations,
+            modelwatch_core::correlation::Limits::default()
+        );
         assert_eq!(config.rules["low-accuracy"].metric, "accuracy");
+    }
+
+    #[test]
+    fn correlation_limits_are_read_and_checked() {
+        let config = ConfigFile::parse(
+            "[correlations]
+max_columns = 8
+sample_size = 50",
+        )
+        .unwrap();
+        assert_eq!(config.correlations.max_columns, 8);
+        assert_eq!(config.correlations.sample_size, 50);
+        let error = ConfigFile::parse(
+            "[correlations]
+max_columns = 0",
+        )
+        .unwrap_err();
+        assert!(error.starts_with("correlations.max_columns"), "{error}");
+        let error = ConfigFile::parse(
+            "[correlations]
+sample_size = 100001",
+        )
+        .unwrap_err();
+        assert!(error.starts_with("correlations.sample_size"), "{error}");
     }
 
     #[test]

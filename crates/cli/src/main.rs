@@ -134,6 +134,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server_config.metrics = file.metrics.clone();
     server_config.http = file.http.clone();
     server_config.outbound = file.outbound.clone();
+    server_config.correlations = file.correlations;
     let auth = args
         .auth
         .clone()

@@ -360,6 +360,18 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
     assert_eq!(shown_tensors, expected_tensors, "{seen}");
     assert_eq!(expected_tensors.len(), 6, "{diff}");
     assert!(seen["ridges"].as_u64().unwrap() >= 4 * 6, "{seen}");
+    // The correlations tab: a heatmap cell per pair of the API's columns, and a scatter
+    // plot of the two columns chosen in the selectors.
+    let correlations = get(&base, "/api/v1/models/credit/correlations", None);
+    let columns = strings(&correlations["features"]);
+    assert_eq!(strings(&seen["correlationColumns"]), columns, "{seen}");
+    assert!(columns.len() >= 2, "{correlations}");
+    assert_eq!(
+        seen["heatmapCells"].as_u64(),
+        Some((columns.len() * columns.len()) as u64),
+        "{seen}"
+    );
+    assert!(seen["scatter"]["points"].as_u64().unwrap() > 0, "{seen}");
     assert!(seen["firing"].as_u64().unwrap() > 0, "{seen}");
     let silences = get(&base, "/api/v1/silences", None);
     assert_eq!(

@@ -15,6 +15,8 @@
 //! - [`drift`]: reference profiles, per-window feature profiles, drift statistics and
 //!   verdicts; the drift and quality answers.
 //! - [`answer`]: the answers of the API as types (metrics, drift, quality, report).
+//! - [`correlation`]: pairwise-complete co-moments and scatter samples of the numeric
+//!   columns; the correlations answer.
 //! - [`estimate`]: estimated performance without labels (CBPE); [`interval`]: Wilson
 //!   intervals of proportions.
 //! - [`report`]: the report of a model over a range, served or offline.
@@ -36,6 +38,7 @@ pub mod alert;
 pub mod answer;
 pub mod body;
 pub mod class;
+pub mod correlation;
 pub mod csv_input;
 pub mod definition;
 pub mod drift;

@@ -5,8 +5,11 @@
 
 use serde_json::Value;
 
+use crate::answer::correlation::CorrelationsAnswer;
 use crate::answer::metrics::MetricsAnswer;
 use crate::answer::report::{InputRows, Report, ReportMetrics, ReportReference, StoredReference};
+use crate::correlation::Columns;
+use crate::correlation::matrix::correlations_answer;
 use crate::drift::features::WindowFeatures;
 use crate::drift::map::maps;
 use crate::drift::quality::quality_answer;
@@ -38,6 +41,28 @@ pub enum ReportSource<'a> {
     },
 }
 
+/// The correlations of `current` against the reference's, for a model with at least
+/// two numeric columns.
+fn report_correlations(
+    model: &Model,
+    current: &WindowFeatures,
+    reference: Option<&ReferenceProfile>,
+) -> Option<CorrelationsAnswer> {
+    let columns = Columns::current(model);
+    if columns.names.len() < 2 {
+        return None;
+    }
+    let reference = reference
+        .map(|r| &r.correlations)
+        .filter(|c| !c.columns.is_empty());
+    Some(correlations_answer(
+        &current.correlations.aligned_to(&columns.names),
+        reference,
+        current.rows,
+        columns.left_out,
+    ))
+}
+
 /// The report of `model`: `metrics` (with its series) and the drift and quality of the
 /// merged feature profiles `current` of the same range.
 pub fn build_report(
@@ -52,6 +77,7 @@ pub fn build_report(
     };
     let mut report = Report {
         alerts: None,
+        correlations: report_correlations(model, current, profile),
         current: None,
         internals: None,
         drift: profile.map(|r| drift_answer(model, r, current)),

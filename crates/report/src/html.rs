@@ -143,8 +143,91 @@ struct Page<'a> {
     quality: Vec<QualityRow>,
     alerts: Option<Vec<AlertRow>>,
     internals: Vec<InternalsCells>,
+    correlations: Option<Heatmap>,
     maps: Vec<WorldMap>,
     data: &'a Value,
+}
+
+/// The correlation heatmap: Pearson per pair, coloured by sign and size.
+#[derive(Serialize)]
+struct Heatmap {
+    columns: Vec<String>,
+    rows: Vec<(String, Vec<HeatCell>)>,
+    summary: String,
+}
+
+#[derive(Serialize)]
+struct HeatCell {
+    text: String,
+    /// `hsl(...)` background: blue for positive, red for negative, white at 0.
+    background: String,
+    /// White text on dark cells.
+    dark: bool,
+    tip: String,
+}
+
+fn heat_cell(a: &str, b: &str, r: Option<f64>) -> HeatCell {
+    match r {
+        Some(r) => {
+            let lightness = 100.0 - 50.0 * r.abs();
+            HeatCell {
+                text: format!("{r:.2}"),
+                background: format!(
+                    "hsl({}, 75%, {lightness:.0}%)",
+                    if r >= 0.0 { 217 } else { 0 }
+                ),
+                dark: lightness < 65.0,
+                tip: format!("{a} · {b}: {r:.4}"),
+            }
+        }
+        None => HeatCell {
+            text: "—".to_string(),
+            background: "#f1f3f5".to_string(),
+            dark: false,
+            tip: format!("{a} · {b}: undefined"),
+        },
+    }
+}
+
+fn heatmap(report: &Report) -> Option<Heatmap> {
+    let answer = report.correlations.as_ref()?;
+    let names = &answer.features;
+    let rows = answer
+        .pearson
+        .iter()
+        .zip(names)
+        .map(|(row, a)| {
+            let cells = row
+                .iter()
+                .zip(names)
+                .map(|(r, b)| heat_cell(a, b, *r))
+                .collect();
+            (a.clone(), cells)
+        })
+        .collect();
+    let change = match (answer.max_abs_change, answer.pairs.first()) {
+        (Some(change), Some(pair)) => format!(
+            " Largest change against the reference: {change:.4} ({} · {}).",
+            pair.a, pair.b
+        ),
+        _ => " No reference correlations to compare with.".to_string(),
+    };
+    let left_out = if answer.left_out.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Left out past the column cap: {}.",
+            answer.left_out.join(", ")
+        )
+    };
+    Some(Heatmap {
+        columns: names.clone(),
+        rows,
+        summary: format!(
+            "Pearson correlation over {} rows, each pair over the rows where both are present.{change}{left_out}",
+            answer.rows
+        ),
+    })
 }
 
 /// A row of the model-internals table, as text.
@@ -494,6 +577,7 @@ pub fn html(report: &Report) -> Result<String, minijinja::Error> {
         quality: quality_rows(&report.quality),
         alerts: alert_rows(report.alerts.as_ref()),
         internals: internals_cells(report),
+        correlations: heatmap(report),
         maps: report.maps.iter().filter_map(world_map).collect(),
         data: &data,
     };

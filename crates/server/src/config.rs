@@ -216,6 +216,8 @@ pub struct ServerConfig {
     pub http: HttpConfig,
     /// Where notifications may go.
     pub outbound: OutboundConfig,
+    /// `[correlations]`: columns with co-moments and rows in each scatter sample.
+    pub correlations: modelwatch_core::correlation::Limits,
 }
 
 impl ServerConfig {
@@ -229,6 +231,7 @@ impl ServerConfig {
             metrics: MetricsConfig::default(),
             http: HttpConfig::default(),
             outbound: OutboundConfig::default(),
+            correlations: modelwatch_core::correlation::Limits::default(),
         }
     }
 }

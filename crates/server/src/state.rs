@@ -157,6 +157,8 @@ impl AppState {
         config: &ServerConfig,
         store: Arc<dyn Storage>,
     ) -> Result<Arc<Self>, StartError> {
+        // Process-wide: every profile built from here on uses these bounds.
+        config.correlations.install();
         let pii = PiiKey::load_or_create(&config.data_dir)?;
         let entries = store.load_models()?;
         let mut references = HashMap::new();

@@ -933,3 +933,124 @@ async fn labels_for_error_rows_without_output_count_nowhere_as_labelled() {
         4.0
     );
 }
+
+/// The leftovers of issues 17 and 18: the estimated metrics (CBPE) and the label
+/// coverage of the window equal the metrics answer's, the correlation change equals the
+/// correlations answer's over the same window, and each tensor's newest summary gives
+/// its L2 norm and NaN/Inf counts (hand-checked: w = [2, 6] at step 1, norm √40).
+#[tokio::test]
+async fn estimated_correlation_and_tensor_gauges_follow_their_answers() {
+    let server = TestServer::start().await;
+    let (status, body) = server
+        .put_model(
+            "est",
+            json!({"task": "binary_classification", "features": [
+                {"name": "x", "type": "numeric"}, {"name": "z", "type": "numeric"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // A reference with labels and scores (so estimation is calibrated), x and z rising
+    // together; the window has them falling against each other.
+    let reference: Vec<Value> = (0..400)
+        .map(|i| {
+            let score = f64::from(i % 100) / 100.0 + 0.005;
+            let label = i64::from((i * 37) % 100 < i % 100);
+            json!({"prediction": i64::from(score >= 0.5), "score": score, "label": label,
+                   "features": {"x": i % 17, "z": (i % 17) * 2 + i % 3}})
+        })
+        .collect();
+    let (status, body) = server
+        .put_json("/api/v1/models/est/reference", json!(reference))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let events: Vec<Value> = (0..150)
+        .map(|i| {
+            let score = f64::from(i % 50) / 50.0 + 0.01;
+            let mut e = json!({"id": format!("e{i}"), "timestamp": T + i64::from(i) * 10_000,
+                "prediction": i64::from(score >= 0.5), "score": score,
+                "features": {"x": i % 11, "z": 30 - (i % 11) * 2 - i % 2}});
+            if i % 3 == 0 {
+                e["label"] = json!(i64::from(i % 2 == 0));
+            }
+            e
+        })
+        .collect();
+    let (status, body) = server
+        .post("/api/v1/models/est/predictions", json!(events))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (step, w) in [(0, "[1, 3]"), (1, "[2, 6]")] {
+        let body = format!(
+            r#"{{"version": "v1", "step": {step}, "tensors": [{{"name": "w", "values": {w}}}, {{"name": "b", "values": [0, NaN, Infinity, -Infinity]}}]}}"#
+        );
+        let response = server
+            .client
+            .post(server.url("/api/v1/models/est/parameters"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    let s = parsed(&server).await;
+    let start = s.value(
+        "modelwatch_window_start_timestamp_seconds",
+        &[("model", "est")],
+    );
+    let end = s.value(
+        "modelwatch_window_end_timestamp_seconds",
+        &[("model", "est")],
+    );
+    let range = format!("from={}&to={}", start as i64 * 1000, end as i64 * 1000);
+    let (status, answer) = server
+        .get(&format!("/api/v1/models/est/metrics?{range}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let summary = &answer["summary"];
+    let all = [("model", "est"), ("version", "_all")];
+    for (key, series) in [
+        ("estimated_accuracy", "modelwatch_window_estimated_accuracy"),
+        (
+            "estimated_precision",
+            "modelwatch_window_estimated_precision",
+        ),
+        ("estimated_recall", "modelwatch_window_estimated_recall"),
+        ("estimated_f1", "modelwatch_window_estimated_f1"),
+        ("estimated_roc_auc", "modelwatch_window_estimated_roc_auc"),
+        ("label_coverage", "modelwatch_window_label_coverage"),
+    ] {
+        let expected = summary[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} is not in {summary}"));
+        let found = s.value(series, &all);
+        assert!(close(found, expected), "{series}: {found} != {expected}");
+    }
+    assert!(close(
+        s.value("modelwatch_window_label_coverage", &all),
+        50.0 / 150.0
+    ));
+    let (status, correlations) = server
+        .get(&format!("/api/v1/models/est/correlations?{range}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{correlations}");
+    let change = correlations["max_abs_change"].as_f64().unwrap();
+    assert!(
+        change > 1.0,
+        "x and z turned from rising to falling together: {correlations}"
+    );
+    assert!(close(
+        s.value("modelwatch_correlation_change", &[("model", "est")]),
+        change
+    ));
+    let w = [("model", "est"), ("tensor", "w"), ("version", "v1")];
+    let b = [("model", "est"), ("tensor", "b"), ("version", "v1")];
+    assert!(close(
+        s.value("modelwatch_parameters_l2_norm", &w),
+        40f64.sqrt()
+    ));
+    assert_eq!(s.value("modelwatch_parameters_nan_values", &w), 0.0);
+    assert_eq!(s.value("modelwatch_parameters_nan_values", &b), 1.0);
+    assert_eq!(s.value("modelwatch_parameters_inf_values", &b), 2.0);
+}

@@ -170,15 +170,29 @@ pub fn prepare(
     }
 }
 
-/// An event rebuilt from its stored columns (for re-profiling its features).
-pub(crate) fn stored_event(
-    model: &Model,
-    timestamp_ms: i64,
-    version: String,
-    prediction: Option<&str>,
-    score: Option<&str>,
-    features: Option<&str>,
-) -> PredictionEvent {
+/// The stored columns of one event, as read back for re-profiling.
+pub(crate) struct StoredColumns<'a> {
+    pub id: String,
+    pub timestamp_ms: i64,
+    pub version: String,
+    pub prediction: Option<&'a str>,
+    pub score: Option<&'a str>,
+    pub label: Option<&'a str>,
+    pub features: Option<&'a str>,
+}
+
+/// An event rebuilt from its stored columns (for re-profiling its features; the
+/// label only counts in the correlations).
+pub(crate) fn stored_event(model: &Model, stored: StoredColumns<'_>) -> PredictionEvent {
+    let StoredColumns {
+        id,
+        timestamp_ms,
+        version,
+        prediction,
+        score,
+        label,
+        features,
+    } = stored;
     let mut values = vec![FeatureValue::Missing; model.features().len()];
     let mut unknown_features = 0;
     if let Some(Ok(serde_json::Value::Object(object))) =
@@ -202,14 +216,14 @@ pub(crate) fn stored_event(
             .unwrap_or(0) as u32;
     }
     PredictionEvent {
-        id: String::new(),
+        id,
         timestamp_ms,
         version,
         features: values,
         unknown_features,
         prediction: prediction.and_then(|p| serde_json::from_str(p).ok()),
         score: score.and_then(|s| serde_json::from_str(s).ok()),
-        label: None,
+        label: label.and_then(|l| serde_json::from_str(l).ok()),
         latency_ms: None,
         error: false,
     }

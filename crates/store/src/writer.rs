@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use modelwatch_core::drift::{ReferenceProfile, WindowFeatures};
 use modelwatch_core::event::{LabelRecord, Score, Target};
+use modelwatch_core::schema::Task;
 use modelwatch_core::{FieldError, Granularity, Model, WindowProfile};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -526,20 +527,13 @@ fn recover_features(
         };
         let reference = references.get(&key.0).map(|r| r.as_ref());
         let mut features = WindowFeatures::default();
-        let mut statement = tx.prepare_cached(
-            "SELECT ts, version, prediction, score, features FROM predictions
-             WHERE model_id = ?1 AND ts >= ?2 AND ts < ?3 AND version = ?4",
-        )?;
+        let mut statement = tx.prepare_cached(&format!(
+            "SELECT {STORED_COLUMNS} FROM predictions
+             WHERE model_id = ?1 AND ts >= ?2 AND ts < ?3 AND version = ?4"
+        ))?;
         let mut rows = statement.query(params![key.0, key.2, key.2 + key.1.ms(), key.3])?;
         while let Some(row) = rows.next()? {
-            let event = crate::prepare::stored_event(
-                model,
-                row.get(0)?,
-                row.get(1)?,
-                row.get::<_, Option<String>>(2)?.as_deref(),
-                row.get::<_, Option<String>>(3)?.as_deref(),
-                row.get::<_, Option<String>>(4)?.as_deref(),
-            );
+            let event = stored_event_of_row(model, row)?;
             features.observe(model, &event, reference);
         }
         crate::cache::store_row(&tx, key, &features)?;
@@ -675,21 +669,14 @@ fn reprofile_features(
     tx.execute("DELETE FROM lazy_dirty WHERE model_id = ?1", [entry.id])?;
     state.features.forget_model(entry.id);
     let reference = state.references.get(&entry.id).cloned();
-    let mut statement = tx.prepare(
-        "SELECT ts, version, prediction, score, features FROM predictions WHERE model_id = ?1 AND ts >= ?2 ORDER BY ts",
-    )?;
+    let mut statement = tx.prepare(&format!(
+        "SELECT {STORED_COLUMNS} FROM predictions WHERE model_id = ?1 AND ts >= ?2 ORDER BY ts"
+    ))?;
     let mut rows = statement.query(params![entry.id, from])?;
     let mut window: Option<(String, i64)> = None;
     let mut current = WindowFeatures::default();
     while let Some(row) = rows.next()? {
-        let event = crate::prepare::stored_event(
-            &entry.model,
-            row.get(0)?,
-            row.get(1)?,
-            row.get::<_, Option<String>>(2)?.as_deref(),
-            row.get::<_, Option<String>>(3)?.as_deref(),
-            row.get::<_, Option<String>>(4)?.as_deref(),
-        );
+        let event = stored_event_of_row(&entry.model, row)?;
         let key = (
             event.version.clone(),
             Granularity::Minute.window_start(event.timestamp_ms),
@@ -885,15 +872,16 @@ fn ingest(
             }
             outcome.labelled_from_pending.push(index);
             set_label.execute(params![entry.id, event.id, label_json])?;
-            if let (Some(prediction), Ok(label)) = (
-                &event.prediction,
-                serde_json::from_str::<Target>(&label_json),
-            ) {
+            let Ok(label) = serde_json::from_str::<Target>(&label_json) else {
+                continue;
+            };
+            let window = (
+                event.version.clone(),
+                Granularity::Minute.window_start(event.timestamp_ms),
+            );
+            if let Some(prediction) = &event.prediction {
                 deltas
-                    .entry((
-                        event.version.clone(),
-                        Granularity::Minute.window_start(event.timestamp_ms),
-                    ))
+                    .entry(window.clone())
                     .or_default()
                     .observe_label_grouped(
                         model,
@@ -902,6 +890,14 @@ fn ingest(
                         event.score.as_ref(),
                         &label,
                     );
+            }
+            if model.task() == Task::Regression {
+                let mut labelled = event.clone();
+                labelled.label = Some(label);
+                feature_deltas
+                    .entry(window)
+                    .or_default()
+                    .observe_late_label(model, &labelled);
             }
         }
     }
@@ -932,6 +928,30 @@ fn ingest(
         )?;
     }
     Ok(outcome)
+}
+
+/// The columns [`stored_event_of_row`] reads, in its order.
+const STORED_COLUMNS: &str = "id, ts, version, prediction, score, label, features";
+
+/// An event rebuilt from a row of [`STORED_COLUMNS`].
+fn stored_event_of_row(
+    model: &modelwatch_core::Model,
+    row: &rusqlite::Row<'_>,
+) -> Result<modelwatch_core::PredictionEvent, StoreError> {
+    let text = |index: usize| row.get::<_, Option<String>>(index);
+    let (prediction, score, label, features) = (text(3)?, text(4)?, text(5)?, text(6)?);
+    Ok(crate::prepare::stored_event(
+        model,
+        crate::prepare::StoredColumns {
+            id: row.get(0)?,
+            timestamp_ms: row.get(1)?,
+            version: row.get(2)?,
+            prediction: prediction.as_deref(),
+            score: score.as_deref(),
+            label: label.as_deref(),
+            features: features.as_deref(),
+        },
+    ))
 }
 
 /// Every version `model_id` holds (day windows are kept for ever, so none is missed).
@@ -968,6 +988,8 @@ fn join_labels(
     let mut outcome = LabelOutcome::default();
     // Rows read here own their strings, so deltas are keyed by owned versions.
     let mut deltas: BTreeMap<(String, i64), WindowProfile> = BTreeMap::new();
+    // Regression labels also join the correlations of the prediction's feature window.
+    let mut feature_deltas: BTreeMap<(String, i64), WindowFeatures> = BTreeMap::new();
     for (index, record) in labels.iter().enumerate() {
         let label_json = crate::prepare::to_json(&record.label);
         type Row = (
@@ -1000,6 +1022,24 @@ fn join_labels(
             )),
             Some((ts, version, prediction, score, None, features)) => {
                 set_label.execute(params![entry.id, record.id, label_json])?;
+                if model.task() == Task::Regression {
+                    let event = crate::prepare::stored_event(
+                        model,
+                        crate::prepare::StoredColumns {
+                            id: record.id.clone(),
+                            timestamp_ms: ts,
+                            version: version.clone(),
+                            prediction: prediction.as_deref(),
+                            score: score.as_deref(),
+                            label: Some(&label_json),
+                            features: features.as_deref(),
+                        },
+                    );
+                    feature_deltas
+                        .entry((version.clone(), Granularity::Minute.window_start(ts)))
+                        .or_default()
+                        .observe_late_label(model, &event);
+                }
                 outcome.matched += 1;
                 if prediction.is_some() {
                     *outcome
@@ -1078,6 +1118,28 @@ fn join_labels(
         state
             .performance
             .apply(tx, entry.id, version, *minute, delta)?;
+    }
+    if !feature_deltas.is_empty() {
+        // As in ingest: a window whose minutes retention may delete before the next
+        // flush is written in this commit.
+        let newest_stored: Option<i64> = tx.query_row(
+            "SELECT newest_event_ms FROM models WHERE id = ?1",
+            [entry.id],
+            |row| row.get(0),
+        )?;
+        let keep = state
+            .retention
+            .minute_profiles_ms
+            .min(state.retention.raw_events_ms);
+        let horizon = newest_stored.map(|n| n - keep);
+        for ((version, minute), delta) in &feature_deltas {
+            state
+                .features
+                .apply(tx, entry.id, version, *minute, delta)?;
+            if horizon.is_some_and(|h| Granularity::Day.window_start(*minute) < h) {
+                state.flush_requested = true;
+            }
+        }
     }
     Ok(outcome)
 }

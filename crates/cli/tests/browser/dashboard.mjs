@@ -127,6 +127,19 @@ try {
   seen.mapByAccuracy = await page.evaluate(() => window.modelwatchCharts["world-map"].countries);
   seen.mapAccuracy = await page.$$eval("#map-countries tr[data-code]", (trs) => trs.map((tr) => [tr.dataset.code, tr.cells[5].textContent]));
   await shot("map");
+  // Correlations: the heatmap of the range, then the scatter plot of two other columns.
+  await page.click('.tabs a[data-tab="correlations"]');
+  await ready("model-correlations");
+  seen.heatmapCells = await page.$$eval("#correlation-heatmap td", (tds) => tds.length);
+  seen.correlationColumns = await page.$$eval("#scatter-x option", (os) => os.map((o) => o.value));
+  check(seen.heatmapCells > 0, "the correlations tab drew no heatmap");
+  const [sx, sy] = seen.correlationColumns.slice(-2);
+  await page.selectOption("#scatter-x", sx);
+  await page.selectOption("#scatter-y", sy);
+  await page.waitForFunction((want) => document.body.dataset.scatter === want, `${sx}/${sy}`, { timeout: 30000 });
+  seen.scatter = { x: sx, y: sy, points: await page.$$eval("#scatter-plot circle", (cs) => cs.length) };
+  check(seen.scatter.points > 0, "the scatter plot has no point");
+  await shot("correlations");
 
   // Model internals: a ridge of histograms per layer over the steps, the training record,
   // and the diff table between the two versions.

@@ -109,6 +109,9 @@ pub enum MetricRef {
     NewCategories(String),
     /// `prediction_drift`: the prediction's drift statistic.
     PredictionDrift,
+    /// `correlation_change`: the largest change of a Pearson correlation against the
+    /// reference's (`max_abs_change` of the correlations answer).
+    CorrelationChange,
     /// `parameters.nan`: NaN values in the tensor summaries taken in the span.
     ParametersNan,
     /// `parameters.inf`: infinite values in the tensor summaries taken in the span.
@@ -372,6 +375,7 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
         "parameters.inf" => Ok(MetricRef::ParametersInf),
         "drift_share" => Ok(MetricRef::DriftShare),
         "prediction_drift" => Ok(MetricRef::PredictionDrift),
+        "correlation_change" => Ok(MetricRef::CorrelationChange),
         name if name != "confusion_matrix"
             && crate::profile::metric_names(model.task()).contains(&name) =>
         {
@@ -380,7 +384,7 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
         other => Err(FieldError::new(
             "metric",
             format!(
-                "unknown metric `{}` for a {} model (use one of {}, drift_share, prediction_drift, drift.<feature>, missing_share.<feature>, new_categories.<feature>, parameters.nan, parameters.inf, parameters.l2_norm_change.<tensor>)",
+                "unknown metric `{}` for a {} model (use one of {}, drift_share, prediction_drift, correlation_change, drift.<feature>, missing_share.<feature>, new_categories.<feature>, parameters.nan, parameters.inf, parameters.l2_norm_change.<tensor>)",
                 crate::time::truncate(other, 60),
                 model.task().as_str(),
                 crate::profile::metric_names(model.task())

@@ -5,6 +5,7 @@
 //! - [`drift`]: the drift answer, its feature entries, statistics and distributions.
 //! - [`quality`]: the data-quality answer.
 //! - [`map`]: a geographic feature's countries.
+//! - [`correlation`]: the correlations answer and the scatter sample.
 //! - [`method`]: the drift methods.
 //! - [`report`]: the report of a model over a range, served or built from files
 //!   ([`crate::report::build_report`] builds it).
@@ -21,6 +22,7 @@
 //! that may be `null` where present is an `Option<Option<_>>` (see [`present`]). Floats
 //! are finite or `None` (`null`).
 
+pub mod correlation;
 pub mod drift;
 pub mod map;
 pub mod fairness;
@@ -31,6 +33,7 @@ pub mod range;
 pub mod report;
 pub mod segments;
 
+pub use correlation::{CorrelationsAnswer, SampleAnswer};
 pub use drift::{DriftAnswer, DriftVerdict, FeatureDrift};
 pub use map::MapAnswer;
 pub use method::Method;

@@ -11,6 +11,8 @@
 //! [`crate::report::build_report`] builds it.
 
 use serde::{Deserialize, Serialize};
+
+use super::correlation::CorrelationsAnswer;
 use serde_json::Value;
 
 use super::drift::DriftAnswer;
@@ -146,6 +148,10 @@ pub struct Report {
     /// Alerts whose span meets the range, as `GET /api/v1/alerts` lists them (served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<Vec<Value>>,
+    /// Correlations of the numeric columns, against the reference's when it has them;
+    /// `None` for a model with fewer than two numeric columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlations: Option<CorrelationsAnswer>,
     /// The rows of the current file (offline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<InputRows>,

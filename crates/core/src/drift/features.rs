@@ -7,13 +7,16 @@
 //! [`EXACT_VALUES`] exact values and a rank sketch (about 3,000 values at most); a
 //! categorical feature at most [`MAX_CATEGORIES`] category counts plus an overflow count.
 //!
-//! Encoding 2 holds the rank sketch. Encoding 1 (before it) held a relative-error sketch;
-//! such a profile is read through [`legacy`] and its buckets carried into a rank sketch.
+//! Encoding 3 is encoding 2 followed by the correlations (co-moments and scatter
+//! sample). Encoding 2 holds the rank sketch (read with no correlations). Encoding 1
+//! (before it) held a relative-error sketch; such a profile is read through [`legacy`]
+//! and its buckets carried into a rank sketch.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::correlation::Correlations;
 use crate::drift::reference::{
     NumericReference, PREDICTION, ReferenceFeature, ReferenceProfile, SCORE,
 };
@@ -30,6 +33,8 @@ pub const MAX_SMALL_VALUES: usize = 8;
 /// A numeric feature keeps its exact values while a window (or a merge of windows) has
 /// at most this many; KS and Wasserstein are then computed from them exactly.
 pub const EXACT_VALUES: usize = 4096;
+/// The layout tag written by [`WindowFeatures::encode`].
+const ENCODING_VERSION: u8 = 3;
 
 /// Current values of a numeric feature per reference slot and decile.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -118,6 +123,10 @@ pub struct WindowFeatures {
     pub unknown_features: u64,
     /// By feature name (plus `prediction` and `score`).
     pub features: BTreeMap<String, FeatureProfile>,
+    /// Co-moments and the scatter sample of the numeric columns. Encoded after the
+    /// other fields (see [`WindowFeatures::encode`]).
+    #[serde(skip)]
+    pub correlations: Correlations,
 }
 
 pub mod legacy {
@@ -136,7 +145,9 @@ pub mod legacy {
 
     use serde::{Deserialize, Serialize};
 
-    use super::{Binned, CategoricalProfile, FeatureProfile, NumericProfile, WindowFeatures};
+    use super::{
+        Binned, CategoricalProfile, Correlations, FeatureProfile, NumericProfile, WindowFeatures,
+    };
     use crate::sketch::{QuantileSketch, RankSketch};
 
     /// A numeric feature in encoding 1.
@@ -212,6 +223,7 @@ pub mod legacy {
                 rows: self.rows,
                 unknown_features: self.unknown_features,
                 features,
+                correlations: Correlations::default(),
             }
         }
     }
@@ -219,9 +231,16 @@ pub mod legacy {
     impl WindowFeatures {
         /// Reads what [`Self::encode`] wrote, or what an older version wrote (encoding 1).
         pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
-            match bytes.first() {
-                Some(1) => crate::profile::decode_tagged::<WindowFeaturesV1>(1, bytes)
+            match bytes.split_first() {
+                Some((1, _)) => crate::profile::decode_tagged::<WindowFeaturesV1>(1, bytes)
                     .map(WindowFeaturesV1::upgrade),
+                Some((&super::ENCODING_VERSION, rest)) => {
+                    let (mut features, rest): (WindowFeatures, _) =
+                        postcard::take_from_bytes(rest)?;
+                    let (moments, sample) = postcard::from_bytes(rest)?;
+                    features.correlations = Correlations::from_parts(moments, sample);
+                    Ok(features)
+                }
                 _ => crate::profile::decode_tagged(2, bytes),
             }
         }
@@ -536,12 +555,20 @@ impl WindowFeatures {
             };
             self.numeric(SCORE, score, false, reference);
         }
+        self.correlations.observe(model, event);
+    }
+
+    /// Adds the label of an event observed earlier without one (labels change only
+    /// the correlations of a feature window).
+    pub fn observe_late_label(&mut self, model: &Model, event: &PredictionEvent) {
+        self.correlations.observe_late_label(model, event);
     }
 
     /// Adds everything in `other`.
     pub fn merge(&mut self, other: &WindowFeatures) {
         self.rows += other.rows;
         self.unknown_features += other.unknown_features;
+        self.correlations.merge(&other.correlations);
         for (name, profile) in &other.features {
             match self.features.get_mut(name) {
                 Some(ours) => ours.merge(profile),
@@ -570,11 +597,18 @@ impl WindowFeatures {
                 }
             })
             .sum();
-        64 + per_feature
+        64 + per_feature + self.correlations.approximate_bytes()
     }
 
-    /// A compact encoding for the store (encoding 2: with the rank sketch).
+    /// A compact encoding for the store: encoding 3 is encoding 2 (with the rank
+    /// sketch) followed by the correlations, their sample normalised.
     pub fn encode(&self) -> Vec<u8> {
-        crate::profile::encode_tagged(2, self)
+        let mut bytes = crate::profile::encode_tagged(ENCODING_VERSION, self);
+        let correlations = (
+            &self.correlations.moments,
+            &*self.correlations.sample.normalized(),
+        );
+        bytes.extend(postcard::to_stdvec(&correlations).unwrap_or_default());
+        bytes
     }
 }

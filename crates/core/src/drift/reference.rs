@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::correlation::{CoMoments, Columns};
 use crate::estimate::{Estimation, EstimationBuilder};
 use crate::event::{FeatureValue, PredictionEvent, Score, Target};
 use crate::schema::{FeatureType, Model};
@@ -77,8 +78,11 @@ pub enum ReferenceFeature {
     Categorical(CategoricalReference),
 }
 
-/// The tag of an encoded reference: encoding 1 followed by the estimation.
-const ENCODING_VERSION: u8 = 2;
+/// The tag of an encoded reference: encoding 1 followed by the estimation, then the
+/// co-moments of the numeric columns.
+const ENCODING_VERSION: u8 = 3;
+/// Encoding 1 followed by the estimation (still read, with no co-moments).
+const ENCODING_WITHOUT_CORRELATIONS: u8 = 2;
 /// The layout before estimated performance (still read, with no estimation).
 const ENCODING_WITHOUT_ESTIMATION: u8 = 1;
 
@@ -95,6 +99,10 @@ pub struct ReferenceProfile {
     /// scores (encoded after the other fields, see [`ReferenceProfile::encode`]).
     #[serde(skip)]
     pub estimation: Option<Estimation>,
+    /// Pairwise-complete co-moments of the numeric columns, for the change of
+    /// correlations (encoded last; empty when read from encoding 2 or 1).
+    #[serde(skip)]
+    pub correlations: CoMoments,
 }
 
 /// numpy's linear quantile of sorted values (including its `t ≥ 0.5` form of the lerp,
@@ -232,6 +240,9 @@ pub struct ReferenceBuilder {
     spill: Option<Box<dyn ColumnSpill>>,
     spill_error: Option<std::io::Error>,
     estimation: EstimationBuilder,
+    correlation_columns: Columns,
+    correlations: CoMoments,
+    correlation_values: Vec<f64>,
 }
 
 /// Values buffered in memory before they are handed to the spill.
@@ -248,8 +259,11 @@ pub trait ColumnSpill: Send {
 impl ReferenceBuilder {
     /// A builder for `model`'s features.
     pub fn new(model: &Model) -> Self {
+        let correlation_columns = Columns::current(model);
         let mut builder = Self {
             estimation: EstimationBuilder::new(model),
+            correlations: CoMoments::new(correlation_columns.names.clone()),
+            correlation_columns,
             ..Self::default()
         };
         for spec in model.features() {
@@ -339,6 +353,9 @@ impl ReferenceBuilder {
             self.numeric_value(SCORE, Some(*p));
         }
         self.estimation.observe(model, event);
+        self.correlation_columns
+            .values_into(event, &mut self.correlation_values);
+        self.correlations.observe(&self.correlation_values);
     }
 
     /// Profiles everything observed; fails only if the spill failed.
@@ -364,6 +381,7 @@ impl ReferenceBuilder {
             rows: self.rows,
             features,
             estimation: std::mem::take(&mut self.estimation).finish(),
+            correlations: std::mem::take(&mut self.correlations),
         })
     }
 }
@@ -398,17 +416,25 @@ impl ReferenceProfile {
     pub fn encode(&self) -> Vec<u8> {
         let mut bytes = crate::profile::encode_tagged(ENCODING_VERSION, self);
         bytes.extend(postcard::to_stdvec(&self.estimation).unwrap_or_default());
+        bytes.extend(postcard::to_stdvec(&self.correlations).unwrap_or_default());
         bytes
     }
 
-    /// Reads what [`Self::encode`] wrote.
+    /// Reads what [`Self::encode`] wrote, or encodings 2 and 1.
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::profile::DecodeError> {
         match bytes.split_first() {
-            Some((&ENCODING_VERSION, rest)) => {
+            Some((&tag, rest))
+                if tag == ENCODING_VERSION || tag == ENCODING_WITHOUT_CORRELATIONS =>
+            {
                 let (mut profile, rest): (ReferenceProfile, _) = postcard::take_from_bytes(rest)
                     .map_err(crate::profile::DecodeError::Corrupt)?;
-                profile.estimation =
-                    postcard::from_bytes(rest).map_err(crate::profile::DecodeError::Corrupt)?;
+                let (estimation, rest) = postcard::take_from_bytes(rest)
+                    .map_err(crate::profile::DecodeError::Corrupt)?;
+                profile.estimation = estimation;
+                if tag == ENCODING_VERSION {
+                    profile.correlations =
+                        postcard::from_bytes(rest).map_err(crate::profile::DecodeError::Corrupt)?;
+                }
                 Ok(profile)
             }
             _ => crate::profile::decode_tagged(ENCODING_WITHOUT_ESTIMATION, bytes),

@@ -3,6 +3,8 @@
 //! metric or feature the rule reads), and the alert changes that the replay of the
 //! rule's open spans implies.
 
+use modelwatch_core::correlation::Columns;
+use modelwatch_core::correlation::matrix::max_abs_change;
 use std::sync::Arc;
 
 use modelwatch_core::alert::baseline::ReferenceChunks;
@@ -135,6 +137,16 @@ pub fn span_value(
         MetricRef::PredictionDrift => {
             (span.value, span.drifted) =
                 judged(reference.map(|r| prediction_drift(model, r, &features)));
+        }
+        MetricRef::CorrelationChange => {
+            span.value = reference
+                .filter(|r| !r.correlations.columns.is_empty())
+                .and_then(|r| {
+                    let current = features
+                        .correlations
+                        .aligned_to(&Columns::current(model).names);
+                    max_abs_change(&current.moments, &r.correlations)
+                });
         }
         MetricRef::MissingShare(feature) => {
             span.value = feature_quality(model, reference, &features, feature)

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod alerting;
 pub mod backtest;
+pub mod correlations;
 pub mod extract;
 pub mod ingest;
 pub mod models;
@@ -32,6 +33,7 @@ pub fn router(state: &AppState) -> axum::Router {
     let routes = pending::routes(routes);
     let routes = parameters::routes(routes);
     let routes = queries::routes(routes);
+    let routes = correlations::routes(routes);
     let routes = reference::routes(routes);
     let routes = report::routes(routes);
     let routes = alerting::routes(routes);

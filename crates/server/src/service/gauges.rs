@@ -5,22 +5,26 @@
 //! `drift_verdicts`, the verdicts of `GET .../drift?from=&to=` without the
 //! distributions), at most once per
 //! `metrics.cache_ttl`, one computation at a time, off the async runtime. The drift
-//! gauges are published only when the window holds at least `metrics.drift_min_rows`
-//! rows.
+//! gauges (and the correlation change) are published only when the window holds at
+//! least `metrics.drift_min_rows` rows. The estimated metrics (CBPE) use the model's
+//! reference, as the metrics answer does. Model internals: the newest summary of each
+//! tensor (at most `MAX_TENSOR_SERIES` tensors per model), whatever the window.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use modelwatch_core::Granularity;
+use modelwatch_core::correlation::Columns;
+use modelwatch_core::correlation::matrix::max_abs_change;
 use modelwatch_core::drift::verdict::drift_verdicts;
 use modelwatch_core::time::MINUTE_MS;
-use modelwatch_store::ModelEntry;
+use modelwatch_store::{ModelEntry, ParameterFilter};
 
 use super::ranges::{Range, merged_features, merged_performance};
 use crate::error::ApiError;
-use crate::state::Monitoring;
+use crate::state::{Catalog, Monitoring};
 use crate::telemetry::labels::{ALL_VERSIONS, OTHER_VERSION, VersionLabel};
-use crate::telemetry::model_gauges::Snapshot;
+use crate::telemetry::model_gauges::{Snapshot, TensorGauge};
 
 /// How long a scrape waits for the writer to flush the lazily written feature profiles.
 const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -76,6 +80,9 @@ fn compute(monitoring: &Monitoring) -> Snapshot {
         }
     };
     for entry in entries {
+        if let Err(error) = add_tensors(&monitoring.catalog, &entry, &mut snapshot) {
+            tracing::warn!(model = %entry.model.name, %error, "cannot read the tensor summaries");
+        }
         let Some(&newest_ms) = newest.get(&entry.model.name) else {
             continue;
         };
@@ -104,6 +111,8 @@ fn compute_model(
         .filter(|v| v != ALL_VERSIONS && v != OTHER_VERSION)
         .take(max_versions)
         .collect();
+    let reference = catalog.reference(entry.id);
+    let estimation = reference.as_ref().and_then(|r| r.estimation.as_ref());
     for version in std::iter::once(None).chain(versions.iter().map(Some)) {
         let range = Range {
             from: Some(from),
@@ -112,14 +121,14 @@ fn compute_model(
             version: version.cloned(),
         };
         let merged = merged_performance(store, entry.id, &range)?.merged;
-        let metrics = merged.summary.metrics(&entry.model);
+        let metrics = merged.summary.metrics_estimated(&entry.model, estimation);
         let label = VersionLabel {
             model: name.clone(),
             version: version.cloned().unwrap_or_else(|| ALL_VERSIONS.to_string()),
         };
         snapshot.add_window_metrics(&metrics, &label);
     }
-    if let Some(reference) = catalog.reference(entry.id) {
+    if let Some(reference) = reference {
         let range = Range {
             from: Some(from),
             to: Some(to),
@@ -129,8 +138,53 @@ fn compute_model(
         if current.rows >= config.drift_min_rows {
             let verdicts = drift_verdicts(&entry.model, &reference, &current);
             snapshot.add_drift(name, &verdicts);
+            let columns = Columns::current(&entry.model).names;
+            let aligned = current.correlations.aligned_to(&columns);
+            if let Some(change) = max_abs_change(&aligned.moments, &reference.correlations) {
+                snapshot.add_correlation_change(name, change);
+            }
         }
     }
+    Ok(())
+}
+
+/// Most tensor summaries read per model for the gauges (the newest step of each tensor
+/// and version).
+const MAX_TENSOR_ROWS: usize = 10_000;
+
+/// The newest summary of each tensor of `entry`, whatever its version.
+fn add_tensors(
+    catalog: &Catalog,
+    entry: &ModelEntry,
+    snapshot: &mut Snapshot,
+) -> Result<(), modelwatch_store::StoreError> {
+    let filter = ParameterFilter {
+        last_step_only: true,
+        ..ParameterFilter::default()
+    };
+    let mut rows = catalog
+        .store
+        .load_parameters(entry.id, &filter, MAX_TENSOR_ROWS)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Newest first; ties in name order, so the series kept do not depend on the store.
+    rows.sort_by(|a, b| {
+        (b.timestamp_ms, b.step)
+            .cmp(&(a.timestamp_ms, a.step))
+            .then_with(|| a.tensor.cmp(&b.tensor))
+    });
+    let newest = rows
+        .into_iter()
+        .map(|row| TensorGauge {
+            tensor: row.tensor,
+            version: row.version,
+            l2_norm: row.summary.l2_norm,
+            nan: row.summary.nan,
+            inf: row.summary.inf,
+        })
+        .collect();
+    snapshot.add_tensors(&entry.model.name, newest);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The service layer: what the server does, apart from HTTP. It stores models, ingests
 //! predictions and labels, stores and compares tensor summaries (model internals),
 //! replaces references, merges the stored profiles of a range
-//! and builds the metrics (per segment too), fairness, drift, quality and report answers; the HTTP handlers
+//! and builds the metrics (per segment too), fairness, drift, quality, correlations and report answers; the HTTP handlers
 //! (`api`), the Prometheus model gauges ([`gauges`]), the alerting engine and the
 //! config file's declarations all call it. It returns [`crate::error::ApiError`]s built
 //! from error codes and never sees a request or a status.
@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod answers;
 pub mod backtest;
+pub mod correlations;
 pub mod gauges;
 pub mod groups;
 pub mod ingest;

@@ -132,6 +132,36 @@ pub const WINDOW_METRICS: &[(MetricField, &str, &str)] = &[
         "modelwatch_window_mean_error",
         "Mean of prediction minus label over the trailing window",
     ),
+    (
+        |m| m.estimated_accuracy.flatten(),
+        "modelwatch_window_estimated_accuracy",
+        "Estimated accuracy (CBPE, no labels needed) over the trailing window",
+    ),
+    (
+        |m| m.estimated_precision.flatten(),
+        "modelwatch_window_estimated_precision",
+        "Estimated precision (CBPE; macro for multiclass) over the trailing window",
+    ),
+    (
+        |m| m.estimated_recall.flatten(),
+        "modelwatch_window_estimated_recall",
+        "Estimated recall (CBPE; macro for multiclass) over the trailing window",
+    ),
+    (
+        |m| m.estimated_f1.flatten(),
+        "modelwatch_window_estimated_f1",
+        "Estimated F1 (CBPE; macro for multiclass) over the trailing window",
+    ),
+    (
+        |m| m.estimated_roc_auc.flatten(),
+        "modelwatch_window_estimated_roc_auc",
+        "Estimated ROC AUC (CBPE; macro for multiclass) over the trailing window",
+    ),
+    (
+        |m| m.label_coverage.flatten(),
+        "modelwatch_window_label_coverage",
+        "Share of the trailing window's predictions that have a label",
+    ),
 ];
 /// Latency percentiles of the trailing window, seconds, by `percentile` (`quantile`
 /// is reserved for summaries, and promtool says so).
@@ -150,6 +180,17 @@ pub const DRIFT_DETECTED: &str = "modelwatch_drift_detected";
 pub const DRIFT_SHARE: &str = "modelwatch_drift_share";
 /// Whether the data set drifted (`drift_share` ≥ 0.5).
 pub const DATASET_DRIFT: &str = "modelwatch_dataset_drift";
+/// The largest change of a Pearson correlation against the reference's.
+pub const CORRELATION_CHANGE: &str = "modelwatch_correlation_change";
+/// A tensor's L2 norm at its newest summary.
+pub const PARAMETERS_L2_NORM: &str = "modelwatch_parameters_l2_norm";
+/// NaN values in a tensor's newest summary.
+pub const PARAMETERS_NAN: &str = "modelwatch_parameters_nan_values";
+/// Infinite values in a tensor's newest summary.
+pub const PARAMETERS_INF: &str = "modelwatch_parameters_inf_values";
+/// Tensors per model with series of their own (the most recently summarised), so a
+/// model with thousands of layers cannot flood the exposition.
+pub const MAX_TENSOR_SERIES: usize = 100;
 /// Models the server holds.
 pub const MODELS: &str = "modelwatch_models";
 /// Time the last computation of the model gauges took.
@@ -186,6 +227,32 @@ pub struct FeatureLabel {
     pub feature: String,
 }
 
+/// The label set of a tensor's gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TensorLabel {
+    /// The model's name.
+    pub model: String,
+    /// The tensor's name.
+    pub tensor: String,
+    /// The version of its newest summary.
+    pub version: String,
+}
+
+/// The newest summary of one tensor, as the gauges show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorGauge {
+    /// The tensor's name.
+    pub tensor: String,
+    /// The version of the summary.
+    pub version: String,
+    /// Its L2 norm over the finite values (`None` without one).
+    pub l2_norm: Option<f64>,
+    /// NaN values.
+    pub nan: u64,
+    /// Infinite values.
+    pub inf: u64,
+}
+
 /// The computed values, applied all at once.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -197,6 +264,8 @@ pub struct Snapshot {
     drift_detected: Vec<(FeatureLabel, i64)>,
     drift_share: Vec<(ModelLabel, f64)>,
     dataset_drift: Vec<(ModelLabel, i64)>,
+    correlation_change: Vec<(ModelLabel, f64)>,
+    tensors: Vec<(TensorLabel, TensorGauge)>,
     models: i64,
 }
 
@@ -211,6 +280,10 @@ pub struct ModelGauges {
     drift_detected: Family<FeatureLabel, Gauge>,
     drift_share: Family<ModelLabel, FloatGauge>,
     dataset_drift: Family<ModelLabel, Gauge>,
+    correlation_change: Family<ModelLabel, FloatGauge>,
+    parameters_l2_norm: Family<TensorLabel, FloatGauge>,
+    parameters_nan: Family<TensorLabel, Gauge>,
+    parameters_inf: Family<TensorLabel, Gauge>,
     models: Gauge,
     compute_seconds: FloatGauge,
     stale: AtomicBool,
@@ -229,6 +302,10 @@ impl ModelGauges {
             drift_detected: Family::default(),
             drift_share: Family::default(),
             dataset_drift: Family::default(),
+            correlation_change: Family::default(),
+            parameters_l2_norm: Family::default(),
+            parameters_nan: Family::default(),
+            parameters_inf: Family::default(),
             models: Gauge::default(),
             compute_seconds: FloatGauge::default(),
             stale: AtomicBool::new(true),
@@ -273,6 +350,26 @@ impl ModelGauges {
             "Whether the data set drifted (drift share at least 0.5)",
             gauges.dataset_drift.clone(),
         );
+        r.register(
+            CORRELATION_CHANGE,
+            "Largest change of a Pearson correlation against the reference's, over the trailing window",
+            gauges.correlation_change.clone(),
+        );
+        r.register(
+            PARAMETERS_L2_NORM,
+            "L2 norm of the tensor's finite values at its newest summary",
+            gauges.parameters_l2_norm.clone(),
+        );
+        r.register(
+            PARAMETERS_NAN,
+            "NaN values in the tensor's newest summary",
+            gauges.parameters_nan.clone(),
+        );
+        r.register(
+            PARAMETERS_INF,
+            "Infinite values in the tensor's newest summary",
+            gauges.parameters_inf.clone(),
+        );
         r.register(MODELS, "Models the server holds", gauges.models.clone());
         r.register(
             COMPUTE_SECONDS,
@@ -294,6 +391,10 @@ impl ModelGauges {
         self.drift_detected.clear();
         self.drift_share.clear();
         self.dataset_drift.clear();
+        self.correlation_change.clear();
+        self.parameters_l2_norm.clear();
+        self.parameters_nan.clear();
+        self.parameters_inf.clear();
     }
 
     /// Replaces every value by those of `snapshot` (call it inside
@@ -324,6 +425,21 @@ impl ModelGauges {
         }
         for (label, value) in snapshot.dataset_drift {
             self.dataset_drift.get_or_create(&label).set(value);
+        }
+        for (label, value) in snapshot.correlation_change {
+            self.correlation_change.get_or_create(&label).set(value);
+        }
+        for (label, tensor) in snapshot.tensors {
+            if let Some(norm) = tensor.l2_norm {
+                self.parameters_l2_norm.get_or_create(&label).set(norm);
+            }
+            let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            self.parameters_nan
+                .get_or_create(&label)
+                .set(count(tensor.nan));
+            self.parameters_inf
+                .get_or_create(&label)
+                .set(count(tensor.inf));
         }
         self.models.set(snapshot.models);
         self.compute_seconds.set(compute_seconds);
@@ -383,6 +499,36 @@ impl Snapshot {
                     ms / 1000.0,
                 ));
             }
+        }
+    }
+
+    /// Adds the largest correlation change of a model.
+    pub fn add_correlation_change(&mut self, model: &str, change: f64) {
+        self.correlation_change.push((
+            ModelLabel {
+                model: model.into(),
+            },
+            change,
+        ));
+    }
+
+    /// Adds the newest summary of each tensor of a model: `newest` holds them newest
+    /// first, and only the first [`MAX_TENSOR_SERIES`] tensors get series.
+    pub fn add_tensors(&mut self, model: &str, newest: Vec<TensorGauge>) {
+        let mut seen = std::collections::HashSet::new();
+        for tensor in newest {
+            if seen.len() == MAX_TENSOR_SERIES {
+                break;
+            }
+            if !seen.insert(tensor.tensor.clone()) {
+                continue;
+            }
+            let label = TensorLabel {
+                model: model.into(),
+                tensor: tensor.tensor.clone(),
+                version: tensor.version.clone(),
+            };
+            self.tensors.push((label, tensor));
         }
     }
 

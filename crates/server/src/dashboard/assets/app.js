@@ -477,7 +477,7 @@ async function modelPage(name, tab, params) {
   const detail = await api(`/api/v1/models/${encodeURIComponent(name)}`);
   const newest = parseTime(detail.stats.newest_event);
   const range = resolveRange(params, newest);
-  const tabs = ["performance", "drift", "quality", "confusion", "internals", "alerts"];
+  const tabs = ["performance", "drift", "quality", "confusion", "correlations", "internals", "alerts"];
   if ((detail.features || []).some((f) => f.geo)) tabs.splice(3, 0, "map");
   const keep = location.hash.includes("?") ? location.hash.slice(location.hash.indexOf("?")) : "";
   const content = el("div", { id: "tab-content" }, el("p", { class: "muted" }, "Loading…"));
@@ -486,7 +486,7 @@ async function modelPage(name, tab, params) {
     el("nav", { class: "tabs" }, tabs.map((t) => el("a", { href: `#/model/${encodeURIComponent(name)}/${t}${keep}`, class: t === tab ? "active" : "", "data-tab": t }, t))),
     tab === "alerts" || tab === "internals" ? "" : controls(name, tab, range, detail.stats.versions || []),
     content);
-  const render = { performance: performanceTab, drift: driftTab, quality: qualityTab, confusion: confusionTab, map: mapTab, internals: internalsTab, alerts: modelAlertsTab }[tab] || performanceTab;
+  const render = { performance: performanceTab, drift: driftTab, quality: qualityTab, confusion: confusionTab, map: mapTab, correlations: correlationsTab, internals: internalsTab, alerts: modelAlertsTab }[tab] || performanceTab;
   content.replaceChildren(...(await render(detail, range, params)));
   document.body.dataset.ready = `model-${tab}`;
 }
@@ -704,6 +704,85 @@ async function mapTab(model, range, params) {
         el("td", {}, c.share_change == null ? "—" : `${c.share_change >= 0 ? "+" : ""}${(100 * c.share_change).toFixed(1)} pt`),
         metric ? el("td", {}, metricOf.has(c.code) ? fmt(metricOf.get(c.code), 3) : "—") : "")),
   ];
+// ---- correlations ----------------------------------------------------------------------
+
+// A Pearson value as a cell colour: blue for positive, red for negative, white at 0.
+function correlationColour(r) {
+  if (typeof r !== "number") return "background: #f1f3f5; color: #868e96";
+  const light = 100 - 50 * Math.abs(r);
+  return `background: hsl(${r >= 0 ? 217 : 0}, 75%, ${light.toFixed(0)}%); color: ${light < 65 ? "#fff" : "#1d232b"}`;
+}
+
+function heatmap(id, names, matrix) {
+  window.modelwatchCharts[id] = { points: names.length * names.length, series: 1 };
+  return el("table", { class: "heat", id },
+    el("tr", {}, el("th", { class: "l" }, ""), names.map((n) => el("th", {}, n))),
+    matrix.map((row, i) => el("tr", {}, el("th", { class: "l" }, names[i]),
+      row.map((r, j) => el("td", { style: correlationColour(r), title: `${names[i]} · ${names[j]}: ${fmt(r)}` }, fmt(r, 2))))));
+}
+
+// The sampled points of two columns as an SVG scatter plot.
+function scatterChart(id, sample) {
+  const width = 520, height = 360, pad = 44;
+  const card = el("div", { class: "card", "data-chart": id },
+    el("h3", {}, `${sample.y} against ${sample.x} `, el("span", { class: "muted" }, `${fmt(sample.points.length)} of ${fmt(sample.rows)} rows (a uniform sample of at most ${fmt(sample.capacity)} per window)`)));
+  window.modelwatchCharts[id] = { points: sample.points.length, series: 1 };
+  if (sample.points.length === 0) {
+    card.append(el("p", { class: "muted" }, "No rows with both values in the range."));
+    return card;
+  }
+  const xs = sample.points.map((p) => p[0]), ys = sample.points.map((p) => p[1]);
+  const span = (v) => { const lo = Math.min(...v), hi = Math.max(...v); return hi > lo ? [lo, hi] : [lo - 1, hi + 1]; };
+  const [x0, x1] = span(xs), [y0, y1] = span(ys);
+  const sx = (v) => pad + ((v - x0) / (x1 - x0)) * (width - 2 * pad);
+  const sy = (v) => height - pad - ((v - y0) / (y1 - y0)) * (height - 2 * pad);
+  const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, width, height, id });
+  svg.append(svgEl("rect", { x: pad, y: pad, width: width - 2 * pad, height: height - 2 * pad, fill: "none", stroke: "#ced4da" }));
+  for (const [x, y] of sample.points) svg.append(svgEl("circle", { cx: sx(x).toFixed(1), cy: sy(y).toFixed(1), r: 2.2, fill: COLORS[0], "fill-opacity": 0.55 }));
+  const label = (x, y, text, anchor) => { const t = svgEl("text", { x, y, "font-size": 11, "text-anchor": anchor, fill: "#495057" }); t.textContent = text; svg.append(t); };
+  label(pad, height - pad + 16, fmt(x0, 3), "start"); label(width - pad, height - pad + 16, fmt(x1, 3), "end");
+  label(pad - 4, height - pad, fmt(y0, 3), "end"); label(pad - 4, pad + 10, fmt(y1, 3), "end");
+  label(width / 2, height - 8, sample.x, "middle"); label(12, pad - 12, sample.y, "start");
+  card.append(svg);
+  return card;
+}
+
+async function correlationsTab(model, range, params) {
+  const base = `/api/v1/models/${encodeURIComponent(model.name)}/correlations`;
+  const answer = await api(`${base}?${rangeQuery(range, false)}`);
+  const names = answer.features;
+  if (names.length < 2) return [el("p", { class: "muted" }, "Fewer than two numeric columns: nothing to correlate.")];
+  const pick = (key, fallback) => (names.includes(params.get(key)) ? params.get(key) : fallback);
+  const x = pick("x", names[0]), y = pick("y", names[1]);
+  const scatter = el("div", { id: "scatter" }, el("p", { class: "muted" }, "Loading…"));
+  const draw = async (cx, cy) => {
+    const q = new URLSearchParams(rangeQuery(range, false));
+    q.set("x", cx); q.set("y", cy);
+    try {
+      scatter.replaceChildren(scatterChart("scatter-plot", await api(`${base}/sample?${q}`)));
+    } catch (e) {
+      if (e instanceof AuthNeeded) throw e;
+      scatter.replaceChildren(el("p", { class: "muted" }, e.message));
+    }
+    document.body.dataset.scatter = `${cx}/${cy}`;
+  };
+  const selector = (id, value) => el("select", { id, onchange: () => draw(document.getElementById("scatter-x").value, document.getElementById("scatter-y").value) },
+    names.map((n) => el("option", { value: n, selected: n === value }, n)));
+  const change = typeof answer.max_abs_change === "number"
+    ? `Largest change against the reference: ${fmt(answer.max_abs_change)} (${answer.pairs[0].a} · ${answer.pairs[0].b}).`
+    : "No reference correlations to compare with.";
+  const parts = [
+    el("p", {}, `Pearson correlation over ${fmt(answer.rows)} rows, each pair over the rows where both are present. ${change}`),
+    answer.left_out.length ? el("p", { class: "muted" }, `Left out (past the column cap): ${answer.left_out.join(", ")}.`) : "",
+    el("div", { class: "split" },
+      el("div", {}, el("h2", {}, "Current"), heatmap("correlation-heatmap", names, answer.pearson)),
+      answer.reference_pearson ? el("div", {}, el("h2", {}, "Reference"), heatmap("reference-heatmap", names, answer.reference_pearson)) : ""),
+    el("h2", {}, "Scatter plot"),
+    el("div", { class: "controls" }, el("label", {}, "x", selector("scatter-x", x)), el("label", {}, "y", selector("scatter-y", y))),
+    scatter,
+  ];
+  await draw(x, y);
+  return parts;
 }
 
 // ---- model internals ------------------------------------------------------------------
