@@ -1062,11 +1062,15 @@ fn join_labels(
                     let features = if grouped {
                         crate::prepare::stored_event(
                             model,
-                            ts,
-                            String::new(),
-                            None,
-                            None,
-                            features.as_deref(),
+                            crate::prepare::StoredColumns {
+                                id: String::new(),
+                                timestamp_ms: ts,
+                                version: String::new(),
+                                prediction: None,
+                                score: None,
+                                label: None,
+                                features: features.as_deref(),
+                            },
                         )
                         .features
                     } else {

@@ -157,6 +157,7 @@ mod tests {
             )]
             .into(),
             estimation: None,
+            correlations: Default::default(),
         };
         let map = map_answer(&model(), Some(&reference), &current, "country").unwrap();
         // By hand: 6 rows name a country (FR 3 + fr 1 + DE 2); the reference's 4 do.
