@@ -6,11 +6,13 @@ its report in process.
 ...     reference=X_train, reference_labels=y_train)                    # doctest: +SKIP
 >>> monitored = mw.sklearn.monitor(estimator, m)                        # doctest: +SKIP
 >>> keras_model.fit(X, y, epochs=3, callbacks=[mw.keras.Callback(m)])  # doctest: +SKIP
+>>> logging.getLogger().addHandler(mw.logging_handler(m))              # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from . import keras, sklearn
+from ._logging import logging_handler
 from ._core import __version__
 from .client import Client, Model
 from .errors import ApiError, RejectedRecords, Rejection
@@ -26,5 +28,6 @@ __all__ = [
     "__version__",
     "report",
     "keras",
+    "logging_handler",
     "sklearn",
 ]

@@ -1,6 +1,8 @@
 """The background sender of a model: a bounded queue of records that ``log`` fills
 without ever blocking, and one daemon thread that converts them, sends NDJSON batches
-and retries.
+and retries. The same thread takes a resource sample of the process every
+``SAMPLE_SECONDS`` when it has a sampler, and ships log records; those are numbered
+apart (index ``-1``), so the indexes of rejected predictions stay the caller's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._http import Response, Transport
+from ._resources import SAMPLE_SECONDS
 from .errors import Rejection
 
 _log = logging.getLogger("modelwatch")
@@ -32,7 +35,7 @@ BACKOFF_FIRST, BACKOFF_LAST = 0.1, 10.0
 class Chunk:
     """Records queued by one call: ``build`` makes their dicts, on the sender's thread."""
 
-    kind: str  # "predictions" or "labels"
+    kind: str  # "predictions", "labels", "telemetry" or "logs"
     first_index: int
     rows: int
     build: Callable[[], list[dict[str, Any]]]
@@ -65,6 +68,8 @@ class Sender:
         self.rejected = 0
         self.dropped = 0
         self.retried = 0
+        self._sampler: Callable[[], dict[str, Any] | None] | None = None
+        self._next_sample = 0.0
 
     def reserve(self, rows: int) -> int | None:
         """Numbers ``rows`` records, or ``None`` (and counts them dropped) when the queue
@@ -83,12 +88,55 @@ class Sender:
         with self._cond:
             self._queue.append(chunk)
             self._queued += chunk.rows
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name=f"modelwatch-sender{self._path}", daemon=True
-                )
-                self._thread.start()
+            self._start()
             self._cond.notify_all()
+
+    def _start(self) -> None:
+        """Starts the thread if it is not running (call with the lock held)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"modelwatch-sender{self._path}", daemon=True
+            )
+            self._thread.start()
+
+    def queue_operation(self, kind: str, record: dict[str, Any]) -> bool:
+        """Queues one telemetry sample or log record (unnumbered); ``False`` (and counted
+        dropped) when the queue is full. Never blocks.
+        """
+        with self._cond:
+            if self._queued + 1 > self._max_queue:
+                self.dropped += 1
+                return False
+            self._queue.append(Chunk(kind, -1, 1, lambda: [record]))
+            self._queued += 1
+            self._start()
+            self._cond.notify_all()
+            return True
+
+    def start_sampling(self, sampler: Callable[[], dict[str, Any] | None]) -> None:
+        """Takes a resource sample with ``sampler`` now and every ``SAMPLE_SECONDS``."""
+        with self._cond:
+            self._sampler = sampler
+            self._next_sample = 0.0
+            # The first sample is queued before this returns, so a flush sends it.
+            self._sample_if_due()
+            self._start()
+            self._cond.notify_all()
+
+    def _sample_if_due(self) -> float | None:
+        """Queues a resource sample when one is due (call with the lock held); the
+        seconds until the next, or ``None`` without a sampler.
+        """
+        if self._sampler is None:
+            return None
+        now = time.monotonic()
+        if now >= self._next_sample:
+            self._next_sample = now + SAMPLE_SECONDS
+            record = self._sampler()
+            if record is not None and self._queued < self._max_queue:
+                self._queue.append(Chunk("telemetry", -1, 1, lambda: [record]))
+                self._queued += 1
+        return max(0.0, self._next_sample - now)
 
     def stats(self) -> dict[str, int]:
         """Counts of records sent, rejected, dropped, retried and still queued."""
@@ -129,8 +177,9 @@ class Sender:
         whatever is queued ``LINGER_SECONDS`` after the oldest arrived.
         """
         with self._cond:
+            self._sample_if_due()
             while not self._queue:
-                self._cond.wait()
+                self._cond.wait(self._sample_if_due())
             deadline = time.monotonic() + LINGER_SECONDS
             while (
                 not self._hurry
@@ -176,6 +225,10 @@ class Sender:
 
     def _reject(self, index: int, id_: str | None, field_: str | None, reason: str) -> None:
         self.rejected += 1
+        if index < 0:
+            # A telemetry sample or log record: the caller never numbered it.
+            _log.debug("modelwatch: a sample or log record was rejected: %s", reason)
+            return
         self._rejections.append(Rejection(index, id_, field_, reason))
 
     def _run(self) -> None:

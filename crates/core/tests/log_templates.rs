@@ -133,4 +133,8 @@ fn messages_that_differ_only_in_values_share_a_template() {
         template("user 90210 logged in from 192.168.1.20")
     );
     assert_ne!(template("user 17 logged in"), template("user 17 logged out"));
+    assert_eq!(
+        template("model timeout after 1000 ms for request p12345"),
+        "model timeout after <num> ms for request p<num>"
+    );
 }

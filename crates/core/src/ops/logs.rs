@@ -178,7 +178,7 @@ pub fn parse_log_record(
                     ));
                 }
                 let text = value.to_string();
-                if text.len() > MAX_ATTRIBUTES_BYTES || text.contains('\u{0}') {
+                if text.len() > MAX_ATTRIBUTES_BYTES || holds_non_finite(value) {
                     return Err(FieldError::new(
                         "attributes",
                         format!(
@@ -199,6 +199,16 @@ pub fn parse_log_record(
     })?;
     out.message = message.ok_or_else(|| FieldError::new("message", "required"))?;
     Ok(out)
+}
+
+/// Whether a value holds Python's `NaN` or `Infinity` (read as markers, see
+/// [`crate::non_finite`]).
+fn holds_non_finite(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(holds_non_finite),
+        Value::Object(map) => map.values().any(holds_non_finite),
+        other => crate::non_finite::token(other).is_some(),
+    }
 }
 
 /// Counts of one template in a window.
@@ -336,6 +346,7 @@ mod tests {
             (json!({"level": "info", "message": 5}), "message"),
             (json!({"level": "info", "message": "x".repeat(MAX_MESSAGE_BYTES + 1)}), "message"),
             (json!({"level": "info", "message": "x", "attributes": [1]}), "attributes"),
+            (json!({"level": "info", "message": "x", "attributes": {"a": ["\u{0}NaN"]}}), "attributes"),
             (json!({"level": "info", "message": "x", "id": ""}), "id"),
             (json!({"level": "info", "message": "x", "timestamp": true}), "timestamp"),
             (json!({"level": "info", "message": "x", "severity": "high"}), "severity"),

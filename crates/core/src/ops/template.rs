@@ -189,7 +189,23 @@ fn push_word(chars: &[char], start: usize, end: usize, out: &mut String) -> usiz
         return end;
     }
     if !word[0].is_ascii_digit() {
-        out.extend(word);
+        // Short digit runs name things (`v2`, `resnet50`, `int64`); longer ones are ids.
+        let mut k = start;
+        while k < end {
+            let run = (k..end)
+                .find(|&j| !chars[j].is_ascii_digit())
+                .unwrap_or(end);
+            if run - k >= 3 {
+                out.push_str("<num>");
+                k = run;
+            } else if run > k {
+                out.extend(&chars[k..run]);
+                k = run;
+            } else {
+                out.push(chars[k]);
+                k += 1;
+            }
+        }
         return end;
     }
     let digits_end = start + word.iter().take_while(|c| c.is_ascii_digit()).count();
