@@ -12,8 +12,8 @@ its report in process.
 from __future__ import annotations
 
 from . import keras, sklearn
-from ._logging import logging_handler
 from ._core import __version__
+from ._logging import logging_handler
 from .client import Client, Model
 from .errors import ApiError, RejectedRecords, Rejection
 from .report import Report, report

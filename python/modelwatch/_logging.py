@@ -70,7 +70,7 @@ class ModelwatchHandler(logging.Handler):
             if len(encoded) > MAX_MESSAGE_BYTES:
                 message = encoded[: MAX_MESSAGE_BYTES - 3].decode("utf-8", "ignore") + "..."
             entry: dict[str, Any] = {
-                "timestamp": int(record.created * 1000) if record.created else int(time.time() * 1000),
+                "timestamp": int((record.created or time.time()) * 1000),
                 "level": level_name(record.levelno),
                 "message": message,
                 "instance": self.instance,
@@ -92,7 +92,10 @@ class ModelwatchHandler(logging.Handler):
 
 
 def logging_handler(
-    model: Model, level: int = logging.NOTSET, *, instance: str | None = None,
+    model: Model,
+    level: int = logging.NOTSET,
+    *,
+    instance: str | None = None,
     version: str | None = None,
 ) -> logging.Handler:
     """A :class:`logging.Handler` that ships records to ``model``'s logs, through the

@@ -19,7 +19,7 @@ SAMPLE_SECONDS = 10.0
 
 
 def default_instance() -> str:
-    """This process's instance name: ``host:pid``."""
+    """The instance name of this process: ``host:pid``."""
     return f"{socket.gethostname()}:{os.getpid()}"[:256]
 
 

@@ -450,11 +450,24 @@ class Model:
         """The stored log records, newest first: one row per record (``level`` may
         list several, separated by commas; ``q`` is text the message holds).
         """
-        query = {"from": _query_time(start), "to": _query_time(end), "level": level, "q": q,
-                 "limit": limit}
+        query = {
+            "from": _query_time(start),
+            "to": _query_time(end),
+            "level": level,
+            "q": q,
+            "limit": limit,
+        }
         answer = self.client._call("GET", self._path + "/logs", query=query)
-        columns = ["timestamp", "level", "message", "template", "instance", "id", "version",
-                   "attributes"]
+        columns = [
+            "timestamp",
+            "level",
+            "message",
+            "template",
+            "instance",
+            "id",
+            "version",
+            "attributes",
+        ]
         frame = pd.DataFrame(answer["records"], columns=columns)
         try:
             # Some stamps carry milliseconds and some not; pandas before 2 has no ISO8601.

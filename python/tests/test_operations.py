@@ -60,7 +60,11 @@ def test_a_process_ships_its_logs_and_resource_use(server, tmp_path) -> None:
     m = client.model("svc")
     records = m.logs()
     assert list(records["level"].value_counts().sort_index().items()) == [
-        ("debug", 1), ("error", 4), ("fatal", 1), ("info", 1), ("warn", 1),
+        ("debug", 1),
+        ("error", 4),
+        ("fatal", 1),
+        ("info", 1),
+        ("warn", 1),
     ]
     crash = records[records["level"] == "fatal"].iloc[0]
     assert crash["message"] == "worker crashed: out of memory"
@@ -109,8 +113,9 @@ def test_telemetry_can_be_logged_by_hand(server) -> None:
     client = mw.Client(server.url, sample_resources=False)
     m = client.define_model("gpu", "regression")
     for cpu in (20.0, 60.0):
-        assert m.log_telemetry(instance="pod-1", cpu_percent=cpu, gpu_utilization=0.5,
-                               timestamp=1_710_151_200_000)
+        assert m.log_telemetry(
+            instance="pod-1", cpu_percent=cpu, gpu_utilization=0.5, timestamp=1_710_151_200_000
+        )
     m.flush(timeout=60)
     row = m.metrics(step=None).iloc[0]
     assert row["cpu_percent_mean"] == 40.0 and row["gpu_utilization_mean"] == 0.5
