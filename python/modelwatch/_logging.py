@@ -1,7 +1,7 @@
 """``mw.logging_handler(m)``: a :class:`logging.Handler` that ships records to
 ``POST /api/v1/models/{m}/logs`` through the model's background queue. ``emit`` never
 blocks and never raises: a record that finds the queue full is dropped (counted in
-``m.stats()["dropped"]``), and a record that cannot be formatted is left out.
+``m.stats()["operations_dropped"]``), and a record that cannot be formatted is left out.
 """
 
 from __future__ import annotations

@@ -70,6 +70,12 @@ class Sender:
         self.retried = 0
         self._sampler: Callable[[], dict[str, Any] | None] | None = None
         self._next_sample = 0.0
+        # Telemetry samples and log records: queued beside the caller's records, bounded
+        # and counted apart, so neither takes the caller's room nor changes their counts.
+        self._ops_queued = 0
+        self.ops_sent = 0
+        self.ops_rejected = 0
+        self.ops_dropped = 0
 
     def reserve(self, rows: int) -> int | None:
         """Numbers ``rows`` records, or ``None`` (and counts them dropped) when the queue
@@ -78,7 +84,7 @@ class Sender:
         with self._cond:
             first = self._next_index
             self._next_index += rows
-            if self._queued + rows > self._max_queue:
+            if self._queued - self._ops_queued + rows > self._max_queue:
                 self.dropped += rows
                 return None
             return first
@@ -104,11 +110,12 @@ class Sender:
         dropped) when the queue is full. Never blocks.
         """
         with self._cond:
-            if self._queued + 1 > self._max_queue:
-                self.dropped += 1
+            if self._ops_queued + 1 > self._max_queue:
+                self.ops_dropped += 1
                 return False
             self._queue.append(Chunk(kind, -1, 1, lambda: [record]))
             self._queued += 1
+            self._ops_queued += 1
             self._start()
             self._cond.notify_all()
             return True
@@ -133,13 +140,16 @@ class Sender:
         if now >= self._next_sample:
             self._next_sample = now + SAMPLE_SECONDS
             record = self._sampler()
-            if record is not None and self._queued < self._max_queue:
+            if record is not None and self._ops_queued < self._max_queue:
                 self._queue.append(Chunk("telemetry", -1, 1, lambda: [record]))
                 self._queued += 1
+                self._ops_queued += 1
         return max(0.0, self._next_sample - now)
 
     def stats(self) -> dict[str, int]:
-        """Counts of records sent, rejected, dropped, retried and still queued."""
+        """Counts of records sent, rejected, dropped, retried and still queued; the
+        telemetry samples and log records apart (``operations_*``).
+        """
         with self._cond:
             return {
                 "sent": self.sent,
@@ -147,6 +157,9 @@ class Sender:
                 "dropped": self.dropped,
                 "retried": self.retried,
                 "queued": self._queued + self._in_flight,
+                "operations_sent": self.ops_sent,
+                "operations_rejected": self.ops_rejected,
+                "operations_dropped": self.ops_dropped,
             }
 
     def wait_idle(self, timeout: float | None) -> bool:
@@ -197,6 +210,8 @@ class Sender:
                     break
                 self._queue.popleft()
                 self._queued -= chunk.rows
+                if chunk.first_index < 0:
+                    self._ops_queued -= chunk.rows
                 self._in_flight += chunk.rows
                 batch.chunks.append(chunk)
                 batch.rows += chunk.rows
@@ -224,11 +239,12 @@ class Sender:
         return indexes, records
 
     def _reject(self, index: int, id_: str | None, field_: str | None, reason: str) -> None:
-        self.rejected += 1
         if index < 0:
             # A telemetry sample or log record: the caller never numbered it.
+            self.ops_rejected += 1
             _log.debug("modelwatch: a sample or log record was rejected: %s", reason)
             return
+        self.rejected += 1
         self._rejections.append(Rejection(index, id_, field_, reason))
 
     def _run(self) -> None:
@@ -270,7 +286,8 @@ class Sender:
             if answer is None or answer.status in (429, 503) or answer.status >= 500:
                 attempt += 1
                 with self._cond:
-                    self.retried += len(records)
+                    if not (indexes and indexes[0] < 0):
+                        self.retried += len(records)
                 wait = answer.retry_after() if answer is not None else None
                 if wait is None:
                     wait = min(BACKOFF_LAST, BACKOFF_FIRST * 2 ** min(attempt, 10))
@@ -310,4 +327,7 @@ class Sender:
                     continue
                 refused += 1
                 self._reject(indexes[i], records[i].get("id"), field_, reason)
-            self.sent += len(records) - refused
+            if indexes and indexes[0] < 0:
+                self.ops_sent += len(records) - refused
+            else:
+                self.sent += len(records) - refused

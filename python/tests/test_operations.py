@@ -55,7 +55,9 @@ def test_a_process_ships_its_logs_and_resource_use(server, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     child = json.loads(done.stdout.strip().splitlines()[-1])
     # 9 log records and at least the first resource sample, all sent.
-    assert child["stats"]["sent"] >= 10 and child["stats"]["rejected"] == 0, child
+    stats = child["stats"]
+    assert stats["operations_sent"] >= 10 and stats["operations_rejected"] == 0, child
+    assert stats["sent"] == 0, "samples and log records are counted apart"
 
     m = client.model("svc")
     records = m.logs()
@@ -105,7 +107,8 @@ def test_emit_never_raises_and_never_blocks(server) -> None:
     finally:
         log.removeHandler(handler)
     stats = m.stats()
-    assert stats["dropped"] > 0, "a full queue drops records instead of blocking"
+    assert stats["operations_dropped"] > 0, "a full queue drops records instead of blocking"
+    assert stats["dropped"] == 0, "the caller's own records are counted apart"
     m.flush(timeout=60)
 
 

@@ -91,6 +91,19 @@ async fn every_new_metric_is_exact_in_the_metrics_answer() {
         assert_eq!(metric(eleven, name), &second, "11h {name}: {eleven}");
     }
     assert_eq!(summary["count"], 0, "telemetry and logs are not predictions");
+    // The report lists them with the other metrics.
+    let markdown = server
+        .client
+        .get(server.url("/api/v1/models/svc/report?format=md&from=2024-03-11T10:00:00Z&to=2024-03-11T12:00:00Z"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in ["crash_rate", "cpu_percent_mean", "instances", "log_errors"] {
+        assert!(markdown.contains(name), "{name} in the report: {markdown}");
+    }
     // 30-minute steps: the two crashes of 11:30 and 11:31 are 4 per hour.
     let (_, answer) = server
         .get("/api/v1/models/svc/metrics?from=2024-03-11T10:00:00Z&to=2024-03-11T12:00:00Z&step=30m")
