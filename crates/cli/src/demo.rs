@@ -343,16 +343,22 @@ fn operations(
         logs.push_str(&value.to_string());
         logs.push('\n');
     };
-    line(json!({"timestamp": at, "level": "info", "instance": "pod-1", "version": "2024.03",
-        "message": format!("scored a batch of {} applications in {} ms", 20 + (at / HOUR_MS) % 7, 40 + (at / HOUR_MS) % 13)}));
+    line(
+        json!({"timestamp": at, "level": "info", "instance": "pod-1", "version": "2024.03",
+        "message": format!("scored a batch of {} applications in {} ms", 20 + (at / HOUR_MS) % 7, 40 + (at / HOUR_MS) % 13)}),
+    );
     if failures.len() >= 3 && !*crashed {
         *crashed = true;
-        line(json!({"timestamp": failures[0].0, "level": "fatal", "instance": "pod-2", "version": "2024.03",
-            "message": "worker pod-2 crashed: out of memory (RSS 3.9 GiB)"}));
+        line(
+            json!({"timestamp": failures[0].0, "level": "fatal", "instance": "pod-2", "version": "2024.03",
+            "message": "worker pod-2 crashed: out of memory (RSS 3.9 GiB)"}),
+        );
     }
     for (ts, id) in failures {
-        line(json!({"timestamp": ts, "level": "error", "instance": "pod-2", "version": "2024.03",
-            "id": format!("p{id}"), "message": format!("model timeout after 1000 ms for request p{id}")}));
+        line(
+            json!({"timestamp": ts, "level": "error", "instance": "pod-2", "version": "2024.03",
+            "id": format!("p{id}"), "message": format!("model timeout after 1000 ms for request p{id}")}),
+        );
     }
     (telemetry, logs)
 }
@@ -496,7 +502,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         if tick_start % HOUR_MS == 0 {
             let day = (tick_start - sim_start) as f64 / DAY_MS as f64;
-            let (telemetry, logs) = operations(&mut world, tick_start, day, &failures, &mut crashed);
+            let (telemetry, logs) =
+                operations(&mut world, tick_start, day, &failures, &mut crashed);
             post(&client, &telemetry_url, telemetry).await?;
             post(&client, &logs_url, logs).await?;
         } else if !failures.is_empty() {

@@ -326,7 +326,12 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
         .collect();
     assert_eq!(
         telemetry_panel,
-        ["resource-cpu", "resource-memory", "resource-gpu", "resource-instances"]
+        [
+            "resource-cpu",
+            "resource-memory",
+            "resource-gpu",
+            "resource-instances"
+        ]
     );
     assert!(seen["ridges"].as_u64().unwrap() >= 4 * 6, "{seen}");
     assert!(seen["firing"].as_u64().unwrap() > 0, "{seen}");

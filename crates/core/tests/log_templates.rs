@@ -50,7 +50,10 @@ const CASES: [(&str, &str); 30] = [
         "temperature=-0.25 below threshold",
         "temperature=<num> below threshold",
     ),
-    ("Scheduled job at 2024-03-11T10:00:00Z", "Scheduled job at <time>"),
+    (
+        "Scheduled job at 2024-03-11T10:00:00Z",
+        "Scheduled job at <time>",
+    ),
     (
         "2024-03-11 10:15:42.123 WARN disk usage at 91%",
         "<time> WARN disk usage at <num>%",
@@ -71,7 +74,10 @@ const CASES: [(&str, &str); 30] = [
         "Unhandled exception in thread \"worker-3\": ValueError: could not convert string to float: 'abc'",
         "Unhandled exception in thread \"<str>\": ValueError: could not convert string to float: '<str>'",
     ),
-    ("Model version v3.2.1 deployed", "Model version v3.2.1 deployed"),
+    (
+        "Model version v3.2.1 deployed",
+        "Model version v3.2.1 deployed",
+    ),
     (
         "Received SIGTERM, shutting down (pid 4242)",
         "Received SIGTERM, shutting down (pid <num>)",
@@ -120,7 +126,9 @@ fn thirty_log_lines_mask_as_written_by_hand() {
     for (line, expected) in CASES {
         let got = template(line);
         if got != expected {
-            wrong.push(format!("{line:?}\n  expected {expected:?}\n  got      {got:?}"));
+            wrong.push(format!(
+                "{line:?}\n  expected {expected:?}\n  got      {got:?}"
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -132,7 +140,10 @@ fn messages_that_differ_only_in_values_share_a_template() {
         template("user 17 logged in from 10.0.0.1"),
         template("user 90210 logged in from 192.168.1.20")
     );
-    assert_ne!(template("user 17 logged in"), template("user 17 logged out"));
+    assert_ne!(
+        template("user 17 logged in"),
+        template("user 17 logged out")
+    );
     assert_eq!(
         template("model timeout after 1000 ms for request p12345"),
         "model timeout after <num> ms for request p<num>"

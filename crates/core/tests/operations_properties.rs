@@ -102,7 +102,12 @@ fn the_metrics_of_a_window_are_its_counts_and_extremes() {
             ..TelemetrySample::default()
         });
     }
-    for level in [LogLevel::Error, LogLevel::Fatal, LogLevel::Fatal, LogLevel::Info] {
+    for level in [
+        LogLevel::Error,
+        LogLevel::Fatal,
+        LogLevel::Fatal,
+        LogLevel::Info,
+    ] {
         let record = LogRecord {
             level,
             message: "x".into(),
@@ -128,7 +133,12 @@ fn the_metrics_of_a_window_are_its_counts_and_extremes() {
     assert_eq!(metrics.count, 0);
     // The wire names follow the entries (alphabetical order).
     let wire = serde_json::to_value(&metrics).unwrap();
-    let keys: Vec<&str> = wire.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = wire
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let names: Vec<&str> = metrics.entries().iter().map(|(n, _)| *n).collect();
     assert_eq!(names, keys);
 }

@@ -29,9 +29,7 @@ async fn send_fixture(server: &TestServer) {
          "gpu_utilization": 0.25, "gpu_memory_bytes": 1e9},
         {"timestamp": "2024-03-11T11:15:00Z", "instance": "pod-3", "cpu_percent": 10.0, "memory_bytes": 5e8}
     ]);
-    let (status, body) = server
-        .post("/api/v1/models/svc/telemetry", samples)
-        .await;
+    let (status, body) = server.post("/api/v1/models/svc/telemetry", samples).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({"accepted": 4, "rejected": []}));
     let logs = json!([
@@ -71,7 +69,12 @@ async fn every_new_metric_is_exact_in_the_metrics_answer() {
         ("cpu_percent_mean", json!(55.0), json!(70.0), json!(10.0)),
         ("cpu_percent_max", json!(90.0), json!(90.0), json!(10.0)),
         ("memory_bytes_max", json!(2e9), json!(2e9), json!(5e8)),
-        ("gpu_utilization_mean", json!(0.375), json!(0.375), Value::Null),
+        (
+            "gpu_utilization_mean",
+            json!(0.375),
+            json!(0.375),
+            Value::Null,
+        ),
         ("gpu_memory_bytes_max", json!(3e9), json!(3e9), Value::Null),
         ("instances", json!(3), json!(2), json!(1)),
         // Logs. 10h: info, 2 errors, 1 fatal; 11h: warn, 2 fatal.
@@ -90,11 +93,16 @@ async fn every_new_metric_is_exact_in_the_metrics_answer() {
         assert_eq!(metric(ten, name), &first, "10h {name}: {ten}");
         assert_eq!(metric(eleven, name), &second, "11h {name}: {eleven}");
     }
-    assert_eq!(summary["count"], 0, "telemetry and logs are not predictions");
+    assert_eq!(
+        summary["count"], 0,
+        "telemetry and logs are not predictions"
+    );
     // The report lists them with the other metrics.
     let markdown = server
         .client
-        .get(server.url("/api/v1/models/svc/report?format=md&from=2024-03-11T10:00:00Z&to=2024-03-11T12:00:00Z"))
+        .get(server.url(
+            "/api/v1/models/svc/report?format=md&from=2024-03-11T10:00:00Z&to=2024-03-11T12:00:00Z",
+        ))
         .send()
         .await
         .unwrap()
@@ -106,7 +114,9 @@ async fn every_new_metric_is_exact_in_the_metrics_answer() {
     }
     // 30-minute steps: the two crashes of 11:30 and 11:31 are 4 per hour.
     let (_, answer) = server
-        .get("/api/v1/models/svc/metrics?from=2024-03-11T10:00:00Z&to=2024-03-11T12:00:00Z&step=30m")
+        .get(
+            "/api/v1/models/svc/metrics?from=2024-03-11T10:00:00Z&to=2024-03-11T12:00:00Z&step=30m",
+        )
         .await;
     let rates: Vec<&Value> = answer["series"]
         .as_array()
@@ -178,7 +188,11 @@ async fn templates_are_counted_per_window_and_records_searched() {
         .collect();
     assert_eq!(
         times,
-        ["2024-03-11T11:31:00Z", "2024-03-11T11:30:00Z", "2024-03-11T10:40:00Z"]
+        [
+            "2024-03-11T11:31:00Z",
+            "2024-03-11T11:30:00Z",
+            "2024-03-11T10:40:00Z"
+        ]
     );
     let (_, found) = server
         .get("/api/v1/models/svc/logs?q=TIMEOUT&level=error,warn&limit=1")
@@ -217,7 +231,12 @@ async fn rules_fire_on_crash_rate_and_accept_resource_metrics() {
     let server = TestServer::start().await;
     svc(&server).await;
     send_fixture(&server).await;
-    for metric in ["instances", "cpu_percent_max", "log_errors", "gpu_memory_bytes_max"] {
+    for metric in [
+        "instances",
+        "cpu_percent_max",
+        "log_errors",
+        "gpu_memory_bytes_max",
+    ] {
         let (status, body) = server
             .put_json(
                 &format!("/api/v1/rules/r-{metric}"),

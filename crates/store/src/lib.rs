@@ -27,8 +27,8 @@
 
 pub mod alerting;
 mod cache;
-pub mod operations;
 pub mod error;
+pub mod operations;
 mod prepare;
 mod schema;
 mod sqlite;
@@ -45,12 +45,12 @@ use std::sync::{Arc, Mutex};
 use modelwatch_core::{FieldError, Model, ModelDefinition};
 
 pub use error::StoreError;
+pub use operations::{LogFilter, OperationsBatch, OperationsOutcome, StoredLog};
 pub use prepare::{PreparedBatch, prepare};
 pub use sqlite::{SqliteStore, database_path};
-pub use operations::{LogFilter, OperationsBatch, OperationsOutcome, StoredLog};
 pub use storage::{
-    AlertStorage, AlertingTx, OperationsStorage, ParameterFilter, ParameterRow,
-    ParameterStorage, Storage, StoreFuture, TokenStorage,
+    AlertStorage, AlertingTx, OperationsStorage, ParameterFilter, ParameterRow, ParameterStorage,
+    Storage, StoreFuture, TokenStorage,
 };
 
 /// A model as stored: its id in the database and its validated definition.

@@ -628,7 +628,7 @@ fn apply_retention(
         }
     }
     outcome.parameters = parameters_retention(tx, retention.hour_profiles_ms)?;
-    outcome.log_records = crate::sqlite_operations::all_logs_retention(tx, &retention)?;
+    outcome.log_records = crate::log_records::all_logs_retention(tx, &retention)?;
     crate::alerting::trim_log(tx)?;
     // Labels that waited longer than `pending_labels` (wall clock) are given up on, so
     // labels for predictions never sent cannot pile up.
@@ -998,9 +998,9 @@ fn put_operations(
         .iter()
         .filter(|log| !outcome.refused_versions.contains(&log.version))
         .collect();
-    crate::sqlite_operations::insert_logs(tx, entry.id, &kept, now_ms)?;
+    crate::log_records::insert_logs(tx, entry.id, &kept, now_ms)?;
     if !kept.is_empty() {
-        crate::sqlite_operations::logs_retention(tx, entry.id, &state.retention)?;
+        crate::log_records::logs_retention(tx, entry.id, &state.retention)?;
     }
     for (version, ms) in &batch.versions {
         if !outcome.refused_versions.contains(version) {

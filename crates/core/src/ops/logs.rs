@@ -344,12 +344,27 @@ mod tests {
             (json!({"level": 3, "message": "x"}), "level"),
             (json!({"level": "info"}), "message"),
             (json!({"level": "info", "message": 5}), "message"),
-            (json!({"level": "info", "message": "x".repeat(MAX_MESSAGE_BYTES + 1)}), "message"),
-            (json!({"level": "info", "message": "x", "attributes": [1]}), "attributes"),
-            (json!({"level": "info", "message": "x", "attributes": {"a": ["\u{0}NaN"]}}), "attributes"),
+            (
+                json!({"level": "info", "message": "x".repeat(MAX_MESSAGE_BYTES + 1)}),
+                "message",
+            ),
+            (
+                json!({"level": "info", "message": "x", "attributes": [1]}),
+                "attributes",
+            ),
+            (
+                json!({"level": "info", "message": "x", "attributes": {"a": ["\u{0}NaN"]}}),
+                "attributes",
+            ),
             (json!({"level": "info", "message": "x", "id": ""}), "id"),
-            (json!({"level": "info", "message": "x", "timestamp": true}), "timestamp"),
-            (json!({"level": "info", "message": "x", "severity": "high"}), "severity"),
+            (
+                json!({"level": "info", "message": "x", "timestamp": true}),
+                "timestamp",
+            ),
+            (
+                json!({"level": "info", "message": "x", "severity": "high"}),
+                "severity",
+            ),
         ] {
             assert_eq!(parse(body.clone()).unwrap_err().field, field, "{body}");
         }

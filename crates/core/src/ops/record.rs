@@ -47,9 +47,10 @@ pub fn non_negative(field: &str, value: &Value, max: Option<f64>) -> Result<f64,
     match number.as_f64() {
         Some(x) if !x.is_finite() => error(format!("must be a finite number, got {number}")),
         Some(x) if x < 0.0 => error(format!("must not be negative, got {number}")),
-        Some(x) if max.is_some_and(|max| x > max) => {
-            error(format!("must be at most {}, got {number}", max.unwrap_or(0.0)))
-        }
+        Some(x) if max.is_some_and(|max| x > max) => error(format!(
+            "must be at most {}, got {number}",
+            max.unwrap_or(0.0)
+        )),
         Some(x) => Ok(x),
         None => error(format!("{number} is not a number")),
     }

@@ -51,8 +51,7 @@ pub fn template(message: &str) -> String {
             i = end + 1;
             continue;
         }
-        if after_word || !(is_word(c) || ((c == '-' || c == '+') && starts_number(&chars, i + 1)))
-        {
+        if after_word || !(is_word(c) || ((c == '-' || c == '+') && starts_number(&chars, i + 1))) {
             out.push(c);
             i += 1;
             continue;

@@ -16,7 +16,8 @@ use crate::event::{DEFAULT_VERSION, InputLimits};
 pub const MAX_TRACKED_INSTANCES: usize = 1024;
 
 /// The fields of a sample, for error messages.
-const FIELDS: &str = "timestamp, instance, version, cpu_percent, memory_bytes, gpu_utilization, gpu_memory_bytes";
+const FIELDS: &str =
+    "timestamp, instance, version, cpu_percent, memory_bytes, gpu_utilization, gpu_memory_bytes";
 
 /// One sample of one instance's resource use.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -77,12 +78,8 @@ pub fn parse_sample(
             other => return Err(record::unknown_field(other, FIELDS)),
         }
     }
-    sample.timestamp_ms = timestamp.ok_or_else(|| {
-        FieldError::new(
-            "timestamp",
-            "required (epoch milliseconds or RFC 3339)",
-        )
-    })?;
+    sample.timestamp_ms = timestamp
+        .ok_or_else(|| FieldError::new("timestamp", "required (epoch milliseconds or RFC 3339)"))?;
     Ok(sample)
 }
 
@@ -153,7 +150,10 @@ impl InstanceSet {
 
     fn merge(&mut self, other: &InstanceSet) {
         let mut merged = Vec::with_capacity(self.hashes.len() + other.hashes.len());
-        let (mut a, mut b) = (self.hashes.iter().peekable(), other.hashes.iter().peekable());
+        let (mut a, mut b) = (
+            self.hashes.iter().peekable(),
+            other.hashes.iter().peekable(),
+        );
         while merged.len() < MAX_TRACKED_INSTANCES {
             let next = match (a.peek(), b.peek()) {
                 (Some(x), Some(y)) if x < y => a.next(),
@@ -246,16 +246,37 @@ mod tests {
     fn errors_name_their_field() {
         for (body, field) in [
             (json!({"cpu_percent": 1.0}), "timestamp"),
-            (json!({"timestamp": 1_710_000_000_000_i64, "cpu_percent": "high"}), "cpu_percent"),
-            (json!({"timestamp": 1_710_000_000_000_i64, "memory_bytes": -1}), "memory_bytes"),
-            (json!({"timestamp": 1_710_000_000_000_i64, "gpu_utilization": 40}), "gpu_utilization"),
-            (json!({"timestamp": 1_710_000_000_000_i64, "gpu_memory_bytes": [1]}), "gpu_memory_bytes"),
-            (json!({"timestamp": 1_710_000_000_000_i64, "instance": 7}), "instance"),
-            (json!({"timestamp": 1_710_000_000_000_i64, "instance": ""}), "instance"),
+            (
+                json!({"timestamp": 1_710_000_000_000_i64, "cpu_percent": "high"}),
+                "cpu_percent",
+            ),
+            (
+                json!({"timestamp": 1_710_000_000_000_i64, "memory_bytes": -1}),
+                "memory_bytes",
+            ),
+            (
+                json!({"timestamp": 1_710_000_000_000_i64, "gpu_utilization": 40}),
+                "gpu_utilization",
+            ),
+            (
+                json!({"timestamp": 1_710_000_000_000_i64, "gpu_memory_bytes": [1]}),
+                "gpu_memory_bytes",
+            ),
+            (
+                json!({"timestamp": 1_710_000_000_000_i64, "instance": 7}),
+                "instance",
+            ),
+            (
+                json!({"timestamp": 1_710_000_000_000_i64, "instance": ""}),
+                "instance",
+            ),
             (json!({"timestamp": "yesterday"}), "timestamp"),
             (json!({"timestamp": 1_710_000_000}), "timestamp"),
             (json!({"timestamp": 1_710_000_000_000_i64, "cpu": 1}), "cpu"),
-            (json!({"timestamp": 1_710_000_000_000_i64, "cpu_percent": "\u{0}NaN"}), "cpu_percent"),
+            (
+                json!({"timestamp": 1_710_000_000_000_i64, "cpu_percent": "\u{0}NaN"}),
+                "cpu_percent",
+            ),
         ] {
             assert_eq!(parse(body.clone()).unwrap_err().field, field, "{body}");
         }

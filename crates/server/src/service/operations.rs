@@ -53,8 +53,11 @@ pub async fn ingest(
     let limits = catalog.limits.input();
     let (batch, indexes, mut rejected) = blocking(move || {
         let text = std::str::from_utf8(&body).map_err(|e| {
-            ApiError::new(ErrorCode::InvalidJson, format!("the body is not UTF-8: {e}"))
-                .field("body")
+            ApiError::new(
+                ErrorCode::InvalidJson,
+                format!("the body is not UTF-8: {e}"),
+            )
+            .field("body")
         })?;
         let body = replace_tokens(text);
         let framing = Framing::Records(format);
