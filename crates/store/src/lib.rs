@@ -28,6 +28,7 @@
 pub mod alerting;
 mod cache;
 pub mod error;
+mod log_records;
 pub mod operations;
 mod prepare;
 mod schema;
