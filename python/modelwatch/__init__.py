@@ -6,12 +6,14 @@ its report in process.
 ...     reference=X_train, reference_labels=y_train)                    # doctest: +SKIP
 >>> monitored = mw.sklearn.monitor(estimator, m)                        # doctest: +SKIP
 >>> keras_model.fit(X, y, epochs=3, callbacks=[mw.keras.Callback(m)])  # doctest: +SKIP
+>>> logging.getLogger().addHandler(mw.logging_handler(m))              # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from . import keras, sklearn
 from ._core import __version__
+from ._logging import logging_handler
 from .client import Client, Model
 from .errors import ApiError, RejectedRecords, Rejection
 from .report import Report, report
@@ -26,5 +28,6 @@ __all__ = [
     "__version__",
     "report",
     "keras",
+    "logging_handler",
     "sklearn",
 ]

@@ -1,6 +1,8 @@
 """The background sender of a model: a bounded queue of records that ``log`` fills
 without ever blocking, and one daemon thread that converts them, sends NDJSON batches
-and retries.
+and retries. The same thread takes a resource sample of the process every
+``SAMPLE_SECONDS`` when it has a sampler, and ships log records; those are numbered
+apart (index ``-1``), so the indexes of rejected predictions stay the caller's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._http import Response, Transport
+from ._resources import SAMPLE_SECONDS
 from .errors import Rejection
 
 _log = logging.getLogger("modelwatch")
@@ -32,7 +35,7 @@ BACKOFF_FIRST, BACKOFF_LAST = 0.1, 10.0
 class Chunk:
     """Records queued by one call: ``build`` makes their dicts, on the sender's thread."""
 
-    kind: str  # "predictions" or "labels"
+    kind: str  # "predictions", "labels", "telemetry" or "logs"
     first_index: int
     rows: int
     build: Callable[[], list[dict[str, Any]]]
@@ -65,6 +68,14 @@ class Sender:
         self.rejected = 0
         self.dropped = 0
         self.retried = 0
+        self._sampler: Callable[[], dict[str, Any] | None] | None = None
+        self._next_sample = 0.0
+        # Telemetry samples and log records: queued beside the caller's records, bounded
+        # and counted apart, so neither takes the caller's room nor changes their counts.
+        self._ops_queued = 0
+        self.ops_sent = 0
+        self.ops_rejected = 0
+        self.ops_dropped = 0
 
     def reserve(self, rows: int) -> int | None:
         """Numbers ``rows`` records, or ``None`` (and counts them dropped) when the queue
@@ -73,7 +84,7 @@ class Sender:
         with self._cond:
             first = self._next_index
             self._next_index += rows
-            if self._queued + rows > self._max_queue:
+            if self._queued - self._ops_queued + rows > self._max_queue:
                 self.dropped += rows
                 return None
             return first
@@ -83,15 +94,62 @@ class Sender:
         with self._cond:
             self._queue.append(chunk)
             self._queued += chunk.rows
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name=f"modelwatch-sender{self._path}", daemon=True
-                )
-                self._thread.start()
+            self._start()
             self._cond.notify_all()
 
+    def _start(self) -> None:
+        """Starts the thread if it is not running (call with the lock held)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"modelwatch-sender{self._path}", daemon=True
+            )
+            self._thread.start()
+
+    def queue_operation(self, kind: str, record: dict[str, Any]) -> bool:
+        """Queues one telemetry sample or log record (unnumbered); ``False`` (and counted
+        dropped) when the queue is full. Never blocks.
+        """
+        with self._cond:
+            if self._ops_queued + 1 > self._max_queue:
+                self.ops_dropped += 1
+                return False
+            self._queue.append(Chunk(kind, -1, 1, lambda: [record]))
+            self._queued += 1
+            self._ops_queued += 1
+            self._start()
+            self._cond.notify_all()
+            return True
+
+    def start_sampling(self, sampler: Callable[[], dict[str, Any] | None]) -> None:
+        """Takes a resource sample with ``sampler`` now and every ``SAMPLE_SECONDS``."""
+        with self._cond:
+            self._sampler = sampler
+            self._next_sample = 0.0
+            # The first sample is queued before this returns, so a flush sends it.
+            self._sample_if_due()
+            self._start()
+            self._cond.notify_all()
+
+    def _sample_if_due(self) -> float | None:
+        """Queues a resource sample when one is due (call with the lock held); the
+        seconds until the next, or ``None`` without a sampler.
+        """
+        if self._sampler is None:
+            return None
+        now = time.monotonic()
+        if now >= self._next_sample:
+            self._next_sample = now + SAMPLE_SECONDS
+            record = self._sampler()
+            if record is not None and self._ops_queued < self._max_queue:
+                self._queue.append(Chunk("telemetry", -1, 1, lambda: [record]))
+                self._queued += 1
+                self._ops_queued += 1
+        return max(0.0, self._next_sample - now)
+
     def stats(self) -> dict[str, int]:
-        """Counts of records sent, rejected, dropped, retried and still queued."""
+        """Counts of records sent, rejected, dropped, retried and still queued; the
+        telemetry samples and log records apart (``operations_*``).
+        """
         with self._cond:
             return {
                 "sent": self.sent,
@@ -99,6 +157,9 @@ class Sender:
                 "dropped": self.dropped,
                 "retried": self.retried,
                 "queued": self._queued + self._in_flight,
+                "operations_sent": self.ops_sent,
+                "operations_rejected": self.ops_rejected,
+                "operations_dropped": self.ops_dropped,
             }
 
     def wait_idle(self, timeout: float | None) -> bool:
@@ -129,8 +190,9 @@ class Sender:
         whatever is queued ``LINGER_SECONDS`` after the oldest arrived.
         """
         with self._cond:
+            self._sample_if_due()
             while not self._queue:
-                self._cond.wait()
+                self._cond.wait(self._sample_if_due())
             deadline = time.monotonic() + LINGER_SECONDS
             while (
                 not self._hurry
@@ -148,6 +210,8 @@ class Sender:
                     break
                 self._queue.popleft()
                 self._queued -= chunk.rows
+                if chunk.first_index < 0:
+                    self._ops_queued -= chunk.rows
                 self._in_flight += chunk.rows
                 batch.chunks.append(chunk)
                 batch.rows += chunk.rows
@@ -175,6 +239,11 @@ class Sender:
         return indexes, records
 
     def _reject(self, index: int, id_: str | None, field_: str | None, reason: str) -> None:
+        if index < 0:
+            # A telemetry sample or log record: the caller never numbered it.
+            self.ops_rejected += 1
+            _log.debug("modelwatch: a sample or log record was rejected: %s", reason)
+            return
         self.rejected += 1
         self._rejections.append(Rejection(index, id_, field_, reason))
 
@@ -217,7 +286,8 @@ class Sender:
             if answer is None or answer.status in (429, 503) or answer.status >= 500:
                 attempt += 1
                 with self._cond:
-                    self.retried += len(records)
+                    if not (indexes and indexes[0] < 0):
+                        self.retried += len(records)
                 wait = answer.retry_after() if answer is not None else None
                 if wait is None:
                     wait = min(BACKOFF_LAST, BACKOFF_FIRST * 2 ** min(attempt, 10))
@@ -257,4 +327,7 @@ class Sender:
                     continue
                 refused += 1
                 self._reject(indexes[i], records[i].get("id"), field_, reason)
-            self.sent += len(records) - refused
+            if indexes and indexes[0] < 0:
+                self.ops_sent += len(records) - refused
+            else:
+                self.sent += len(records) - refused

@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import _convert, _records, frames, parameters
 from ._http import Transport
+from ._resources import process_sampler
 from ._sender import Chunk, Sender
 from .definition import definition as _definition
 from .errors import ApiError, RejectedRecords
@@ -57,12 +58,17 @@ class Client:
         *,
         timeout: float = 60.0,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        sample_resources: bool = True,
     ) -> None:
-        """Connects lazily: nothing is sent before the first call."""
+        """Connects lazily: nothing is sent before the first call. With
+        ``sample_resources`` (and psutil installed), every model object sends this
+        process's CPU, memory and GPU use every 10 s from its background thread.
+        """
         url = url or os.environ.get("MODELWATCH_URL") or "http://127.0.0.1:8480"
         token = token if token is not None else os.environ.get("MODELWATCH_TOKEN")
         self._transport = Transport(url, token, timeout)
         self._max_queue = max_queue
+        self._sample_resources = sample_resources
 
     @property
     def url(self) -> str:
@@ -188,6 +194,10 @@ class Model:
             score_columns=score_columns,
         )
         self._sender = Sender(client._transport, name, client._max_queue)
+        if client._sample_resources:
+            sampler = process_sampler()
+            if sampler is not None:
+                self._sender.start_sampling(sampler)
         # Generated ids: random per Model object, so none collide across objects or runs.
         self._id_prefix = os.urandom(6).hex()
         _live_models.add(self)
@@ -336,6 +346,18 @@ class Model:
         if rejections:
             raise RejectedRecords(rejections)
 
+    def _queue_operation(self, kind: str, record: dict[str, Any]) -> bool:
+        """Queues a telemetry sample or log record (``"telemetry"`` or ``"logs"``)."""
+        return self._sender.queue_operation(kind, record)
+
+    def log_telemetry(self, **sample: Any) -> bool:
+        """Queues one resource sample (``cpu_percent``, ``memory_bytes``,
+        ``gpu_utilization``, ``gpu_memory_bytes``, ``instance``, ``version``,
+        ``timestamp``: epoch ms, default now); never blocks.
+        """
+        sample.setdefault("timestamp", int(time.time() * 1000))
+        return self._queue_operation("telemetry", sample)
+
     def stats(self) -> dict[str, int]:
         """Records ``sent``, ``rejected``, ``dropped`` (queue full), ``retried`` (sent
         again after a 503, 429 or connection error) and ``queued``.
@@ -416,6 +438,49 @@ class Model:
         return parameters.diff_frame(
             self.client._call("GET", self._path + "/parameters/diff", query=query)
         )
+
+    def logs(
+        self,
+        start: Any = None,
+        end: Any = None,
+        level: str | None = None,
+        q: str | None = None,
+        limit: int = 100,
+    ) -> pd.DataFrame:
+        """The stored log records, newest first: one row per record (``level`` may
+        list several, separated by commas; ``q`` is text the message holds).
+        """
+        query = {
+            "from": _query_time(start),
+            "to": _query_time(end),
+            "level": level,
+            "q": q,
+            "limit": limit,
+        }
+        answer = self.client._call("GET", self._path + "/logs", query=query)
+        columns = [
+            "timestamp",
+            "level",
+            "message",
+            "template",
+            "instance",
+            "id",
+            "version",
+            "attributes",
+        ]
+        frame = pd.DataFrame(answer["records"], columns=columns)
+        try:
+            # Some stamps carry milliseconds and some not; pandas before 2 has no ISO8601.
+            frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+        except (TypeError, ValueError):
+            frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        return frame
+
+    def log_patterns(self, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """The message templates of the logs with their counts, newest first."""
+        query = {"from": _query_time(start), "to": _query_time(end)}
+        answer = self.client._call("GET", self._path + "/logs/patterns", query=query)
+        return pd.DataFrame(answer["patterns"], columns=["template", "level", "count", "last_seen"])
 
     def _range(self, start: Any, end: Any, version: str | None) -> dict[str, Any]:
         return {"from": _query_time(start), "to": _query_time(end), "version": version}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use modelwatch_core::answer::{DriftAnswer, MetricsAnswer};
-use modelwatch_core::time::{DAY_MS, MINUTE_MS, align_down, format_timestamp, now_ms};
+use modelwatch_core::time::{DAY_MS, HOUR_MS, MINUTE_MS, align_down, format_timestamp, now_ms};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -331,6 +331,50 @@ async fn send_parameters(
     Ok(())
 }
 
+/// An hour's telemetry of the two serving pods (CPU climbs with the latency of day 4)
+/// and the logs of a tick as NDJSON: a timeout error per failed request, one crash at
+/// the start of the outage, and an info line.
+fn operations(
+    world: &mut World,
+    at: i64,
+    day: f64,
+    failures: &[(i64, u64)],
+    crashed: &mut bool,
+) -> (String, String) {
+    let mut telemetry = String::new();
+    for pod in ["pod-1", "pod-2"] {
+        let load = if day >= 3.0 { 75.0 } else { 40.0 };
+        let sample = json!({"timestamp": at, "instance": pod, "version": "2024.03",
+            "cpu_percent": world.normal(load, 5.0).max(0.0),
+            "memory_bytes": world.normal(1.2e9, 5e7).max(0.0)});
+        telemetry.push_str(&sample.to_string());
+        telemetry.push('\n');
+    }
+    let mut logs = String::new();
+    let mut line = |value: Value| {
+        logs.push_str(&value.to_string());
+        logs.push('\n');
+    };
+    line(
+        json!({"timestamp": at, "level": "info", "instance": "pod-1", "version": "2024.03",
+        "message": format!("scored a batch of {} applications in {} ms", 20 + (at / HOUR_MS) % 7, 40 + (at / HOUR_MS) % 13)}),
+    );
+    if failures.len() >= 3 && !*crashed {
+        *crashed = true;
+        line(
+            json!({"timestamp": failures[0].0, "level": "fatal", "instance": "pod-2", "version": "2024.03",
+            "message": "worker pod-2 crashed: out of memory (RSS 3.9 GiB)"}),
+        );
+    }
+    for (ts, id) in failures {
+        line(
+            json!({"timestamp": ts, "level": "error", "instance": "pod-2", "version": "2024.03",
+            "id": format!("p{id}"), "message": format!("model timeout after 1000 ms for request p{id}")}),
+        );
+    }
+    (telemetry, logs)
+}
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let temporary;
     let data_dir = match args.data_dir {
@@ -424,9 +468,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let predictions_url = format!("{base}/api/v1/models/{MODEL}/predictions");
     let labels_url = format!("{base}/api/v1/models/{MODEL}/labels");
+    let telemetry_url = format!("{base}/api/v1/models/{MODEL}/telemetry");
+    let logs_url = format!("{base}/api/v1/models/{MODEL}/logs");
+    let mut crashed = false;
     for tick in 0..ticks {
         let tick_start = sim_start + tick * TICK_MS;
         let mut body = String::new();
+        let mut failures: Vec<(i64, u64)> = Vec::new();
         carry += per_tick;
         while carry >= 1.0 {
             carry -= 1.0;
@@ -441,6 +489,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 0.005
             };
             let failed = world.rng.random::<f64>() < failure_rate;
+            if failed && failures.len() < 20 {
+                failures.push((ts, next_id));
+            }
             let event = if failed {
                 json!({"id": format!("p{next_id}"), "timestamp": ts, "features": features,
                        "error": "model timeout", "latency_ms": 1000.0})
@@ -460,6 +511,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         if !body.is_empty() {
             post(&client, &predictions_url, body).await?;
+        }
+        if tick_start % HOUR_MS == 0 {
+            let day = (tick_start - sim_start) as f64 / DAY_MS as f64;
+            let (telemetry, logs) =
+                operations(&mut world, tick_start, day, &failures, &mut crashed);
+            post(&client, &telemetry_url, telemetry).await?;
+            post(&client, &logs_url, logs).await?;
+        } else if !failures.is_empty() {
+            let day = (tick_start - sim_start) as f64 / DAY_MS as f64;
+            let (_, logs) = operations(&mut world, tick_start, day, &failures, &mut crashed);
+            post(&client, &logs_url, logs).await?;
         }
         let tick_end = tick_start + TICK_MS;
         let mut labels = String::new();
@@ -511,6 +573,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("  data quality:   {base}/api/v1/models/{MODEL}/quality");
     println!("  internals:      {base}/#/model/{MODEL}/internals");
+    println!("  logs:           {base}/#/model/{MODEL}/logs");
     println!("  hourly series:  {base}/api/v1/models/{MODEL}/metrics?from={from}&step=1h");
     println!("  alerts:         {base}/api/v1/alerts");
     println!("  alert events:   {base}/api/v1/events");

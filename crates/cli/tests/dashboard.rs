@@ -359,6 +359,49 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
         .collect();
     assert_eq!(shown_tensors, expected_tensors, "{seen}");
     assert_eq!(expected_tensors.len(), 6, "{diff}");
+    // The logs tab lists the API's templates, newest first, and its one crash.
+    let patterns = get(&base, "/api/v1/models/credit/logs/patterns", None);
+    let expected_templates: Vec<&str> = patterns["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["template"].as_str().unwrap())
+        .collect();
+    let shown_templates: Vec<&str> = seen["logTemplates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[0].as_str().unwrap())
+        .collect();
+    assert!(
+        !shown_templates.is_empty() && expected_templates.starts_with(&shown_templates),
+        "{seen}\n{patterns}"
+    );
+    assert!(
+        shown_templates.contains(&"model timeout after <num> ms for request p<num>"),
+        "{seen}"
+    );
+    let fatal = seen["fatalRecords"].as_array().unwrap();
+    assert_eq!(fatal.len(), 1, "the demo crashes once: {seen}");
+    assert_eq!(
+        fatal[0][3], "worker pod-2 crashed: out of memory (RSS 3.9 GiB)",
+        "{seen}"
+    );
+    let telemetry_panel: Vec<&str> = seen["telemetryPanel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        telemetry_panel,
+        [
+            "resource-cpu",
+            "resource-memory",
+            "resource-gpu",
+            "resource-instances"
+        ]
+    );
     assert!(seen["ridges"].as_u64().unwrap() >= 4 * 6, "{seen}");
     // The correlations tab: a heatmap cell per pair of the API's columns, and a scatter
     // plot of the two columns chosen in the selectors.

@@ -262,7 +262,7 @@ fn feature_value(
     })
 }
 
-fn bounded_string(value: &Value, max: usize, what: &str) -> Result<String, String> {
+pub(crate) fn bounded_string(value: &Value, max: usize, what: &str) -> Result<String, String> {
     match value {
         Value::String(s) if s.is_empty() => Err(format!("{what} must not be empty")),
         Value::String(s) if s.len() > max => Err(format!("{what} is at most {max} bytes")),
@@ -451,7 +451,7 @@ fn nest_flat_row(record: &mut Map<String, Value>) {
 
 /// Refuses an event time more than `limits.max_future_ms` past the arrival time: one
 /// such time would move the model's event clock (its watermark) far ahead of its data.
-fn check_not_too_far_ahead(
+pub(crate) fn check_not_too_far_ahead(
     timestamp_ms: i64,
     arrival_ms: i64,
     limits: &InputLimits,

@@ -22,6 +22,7 @@
 //! - [`report`]: the report of a model over a range, served or offline.
 //! - [`offline`]: the CSV-to-profiles path of the offline report.
 //! - [`parameters`]: model internals: tensor summaries and their changes.
+//! - [`ops`]: resource use and logs of the served model, and message templates.
 //! - [`alert`]: alert rules, their state machine, baselines, channels, silences, groups.
 //! - [`time`]: timestamps, durations and UTC alignment.
 //! - [`definition`]: user definitions (rules, channels, silences, configuration) read
@@ -50,6 +51,7 @@ pub mod groups;
 pub mod interval;
 pub mod non_finite;
 pub mod offline;
+pub mod ops;
 pub mod parameters;
 pub mod performance;
 pub mod profile;

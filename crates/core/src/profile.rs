@@ -15,6 +15,7 @@ use crate::estimate::{Estimation, cbpe};
 use crate::event::{PredictionEvent, Score, Target};
 use crate::groups::{GroupState, SegmentState, WindowGroups};
 use crate::interval::wilson;
+use crate::ops::{LogLevel, LogProfile, UsageProfile};
 use crate::performance::{
     ClassificationProfile, RegressionProfile, classification_metrics, observe_outcome,
     regression_metrics,
@@ -23,12 +24,15 @@ use crate::schema::{Model, Task};
 use crate::sketch::LatencySketch;
 
 /// Format tag written before every encoded profile, so a future layout can be told apart.
-/// Encoding 3 is encoding 2 followed by the unlabelled scores of estimation; encoding 2
-/// is still read (with no unlabelled scores).
-const ENCODING_VERSION: u8 = 3;
-/// Encoding 3 followed by the window's groups (segments, fairness): written only when
+/// Encoding 4 is encoding 3 followed by the resource use and the logs of the window;
+/// encoding 3 is encoding 2 followed by the unlabelled scores of estimation. Encodings 3
+/// and 2 are still read (with no resource use or logs, and no unlabelled scores).
+const ENCODING_VERSION: u8 = 4;
+/// Encoding 4 followed by the window's groups (segments, fairness): written only when
 /// the window has groups, so a model without them stores what it stored before.
-const ENCODING_WITH_GROUPS: u8 = 4;
+const ENCODING_WITH_GROUPS: u8 = 5;
+/// The layout before resource use and logs.
+const ENCODING_WITHOUT_OPERATIONS: u8 = 3;
 /// The layout before estimated performance.
 const ENCODING_WITHOUT_ESTIMATION: u8 = 2;
 
@@ -51,6 +55,13 @@ pub struct WindowProfile {
     /// the other fields (see [`WindowProfile::encode`]).
     #[serde(skip)]
     pub unlabelled: UnlabelledScores,
+    /// Resource use of the serving instances (`POST .../telemetry`). Encoded after the
+    /// unlabelled scores.
+    #[serde(skip)]
+    pub usage: UsageProfile,
+    /// Log records by level and template (`POST .../logs`). Encoded after the resource use.
+    #[serde(skip)]
+    pub logs: LogProfile,
     /// Per segment value and per sensitive group (see [`crate::groups`]). Encoded last.
     #[serde(skip)]
     pub groups: WindowGroups<SegmentProfile>,
@@ -215,13 +226,16 @@ impl WindowProfile {
         self.classification.merge(&other.classification);
         self.regression.merge(&other.regression);
         self.unlabelled.merge(&other.unlabelled);
+        self.usage.merge(&other.usage);
+        self.logs.merge(&other.logs);
         if !other.groups.is_empty() {
             self.groups.merge(&other.groups);
         }
     }
 
     /// A compact binary encoding for the store: the fields of encoding 2, then the
-    /// unlabelled scores, then (encoding 4, only when there are any) the groups.
+    /// unlabelled scores, the resource use and the logs, then (encoding 5, only when
+    /// there are any) the groups.
     pub fn encode(&self) -> Vec<u8> {
         let tag = if self.groups.is_empty() {
             ENCODING_VERSION
@@ -230,16 +244,27 @@ impl WindowProfile {
         };
         let mut bytes = encode_tagged(tag, self);
         bytes.extend(postcard::to_stdvec(&self.unlabelled).unwrap_or_default());
+        bytes.extend(postcard::to_stdvec(&self.usage).unwrap_or_default());
+        bytes.extend(postcard::to_stdvec(&self.logs).unwrap_or_default());
         if !self.groups.is_empty() {
             bytes.extend(postcard::to_stdvec(&self.groups).unwrap_or_default());
         }
         bytes
     }
 
-    /// Reads what [`Self::encode`] wrote, or encoding 2.
+    /// Reads what [`Self::encode`] wrote, or encodings 3 and 2.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         match bytes.split_first() {
             Some((&ENCODING_VERSION, rest)) => {
+                let (mut profile, rest): (WindowProfile, _) = postcard::take_from_bytes(rest)?;
+                let (unlabelled, rest) = postcard::take_from_bytes(rest)?;
+                let (usage, rest) = postcard::take_from_bytes(rest)?;
+                profile.unlabelled = unlabelled;
+                profile.usage = usage;
+                profile.logs = postcard::from_bytes(rest)?;
+                Ok(profile)
+            }
+            Some((&ENCODING_WITHOUT_OPERATIONS, rest)) => {
                 let (mut profile, rest): (WindowProfile, _) = postcard::take_from_bytes(rest)?;
                 profile.unlabelled = postcard::from_bytes(rest)?;
                 Ok(profile)
@@ -247,7 +272,11 @@ impl WindowProfile {
             Some((&ENCODING_WITH_GROUPS, rest)) => {
                 let (mut profile, rest): (WindowProfile, _) = postcard::take_from_bytes(rest)?;
                 let (unlabelled, rest) = postcard::take_from_bytes(rest)?;
+                let (usage, rest) = postcard::take_from_bytes(rest)?;
+                let (logs, rest) = postcard::take_from_bytes(rest)?;
                 profile.unlabelled = unlabelled;
+                profile.usage = usage;
+                profile.logs = logs;
                 profile.groups = postcard::from_bytes(rest)?;
                 Ok(profile)
             }
@@ -280,6 +309,7 @@ impl WindowProfile {
             }
             Task::Regression => regression_metrics(&self.regression, &mut out),
         }
+        self.operations_metrics(&mut out);
         if let Some((lower, upper)) = wilson(self.error_count, self.count) {
             (out.error_rate_lower, out.error_rate_upper) = (Some(lower), Some(upper));
         }
@@ -297,6 +327,65 @@ impl WindowProfile {
             );
         }
         out
+    }
+}
+
+impl WindowProfile {
+    /// The resource and log metrics, where the window has telemetry or logs (absent
+    /// otherwise); `crash_rate` needs the window's length ([`Metrics::set_window`]).
+    fn operations_metrics(&self, out: &mut Metrics) {
+        let usage = &self.usage;
+        if !usage.is_empty() {
+            out.cpu_percent_max = Some(usage.cpu_percent.maximum());
+            out.cpu_percent_mean = Some(usage.cpu_percent.mean());
+            out.memory_bytes_max = Some(usage.memory_bytes.maximum());
+            out.gpu_utilization_mean = Some(usage.gpu_utilization.mean());
+            out.gpu_memory_bytes_max = Some(usage.gpu_memory_bytes.maximum());
+            out.instances = Some(usage.instances.count());
+        }
+        let logs = &self.logs;
+        if !logs.is_empty() {
+            out.log_errors = Some(logs.errors());
+            out.crashes = Some(logs.crashes());
+            out.crash_rate = Some(None);
+            out.logs_trace = Some(logs.count(LogLevel::Trace));
+            out.logs_debug = Some(logs.count(LogLevel::Debug));
+            out.logs_info = Some(logs.count(LogLevel::Info));
+            out.logs_warn = Some(logs.count(LogLevel::Warn));
+            out.logs_error = Some(logs.count(LogLevel::Error));
+            out.logs_fatal = Some(logs.count(LogLevel::Fatal));
+        }
+    }
+}
+
+/// The resource and log metrics every model has (with telemetry or logs); rules accept
+/// them, and the number a rule's `min_count` compares is then the samples (resource
+/// metrics) or the log records (log metrics) of the span.
+pub const OPERATIONS_METRICS: [&str; 15] = [
+    "cpu_percent_mean",
+    "cpu_percent_max",
+    "memory_bytes_max",
+    "gpu_utilization_mean",
+    "gpu_memory_bytes_max",
+    "instances",
+    "log_errors",
+    "crashes",
+    "crash_rate",
+    "logs_trace",
+    "logs_debug",
+    "logs_info",
+    "logs_warn",
+    "logs_error",
+    "logs_fatal",
+];
+
+/// What a rule's `min_count` counts in `profile` for `metric`: telemetry samples for a
+/// resource metric, log records for a log metric, predictions otherwise.
+pub fn judged_count(profile: &WindowProfile, metric: &str) -> u64 {
+    match OPERATIONS_METRICS.iter().position(|m| *m == metric) {
+        Some(at) if at < 6 => profile.usage.samples,
+        Some(_) => profile.logs.total(),
+        None => profile.count,
     }
 }
 

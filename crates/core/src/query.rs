@@ -120,6 +120,8 @@ pub fn metrics_answer(
     step_ms: Option<i64>,
     estimation: Option<&Estimation>,
 ) -> MetricsAnswer {
+    let mut summary = merged.summary.metrics_estimated(model, estimation);
+    summary.set_window(range.span_ms);
     MetricsAnswer {
         from: range.from,
         model: range.model,
@@ -127,14 +129,19 @@ pub fn metrics_answer(
             merged
                 .series
                 .iter()
-                .map(|(start, profile)| SeriesPoint {
-                    metrics: profile.metrics_estimated(model, estimation),
-                    start: format_timestamp(*start),
+                .map(|(start, profile)| {
+                    let mut metrics = profile.metrics_estimated(model, estimation);
+                    metrics.fill_absent_ops(&summary);
+                    metrics.set_window(step_ms);
+                    SeriesPoint {
+                        metrics,
+                        start: format_timestamp(*start),
+                    }
                 })
                 .collect()
         }),
         step: step_ms.map(format_duration),
-        summary: merged.summary.metrics_estimated(model, estimation),
+        summary,
         task: model.task(),
         to: range.to,
         version: range.version,

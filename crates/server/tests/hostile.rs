@@ -63,6 +63,8 @@ const P: &str = "/api/v1/models/m/predictions";
 const L: &str = "/api/v1/models/m/labels";
 const PM: &str = "/api/v1/models/m/parameters";
 const BT: &str = "/api/v1/rules/backtest";
+const TM: &str = "/api/v1/models/m/telemetry";
+const LG: &str = "/api/v1/models/m/logs";
 const OK: StatusCode = StatusCode::OK;
 const BAD: StatusCode = StatusCode::BAD_REQUEST;
 /// A non-empty ingest batch of which nothing was accepted.
@@ -253,6 +255,45 @@ fn cases() -> Vec<Case> {
         case("parameters: diff of versions and steps", "GET", "/api/v1/models/m/parameters/diff?from_version=a&to_version=b&from_step=1", "").expect(BAD, Some("from_step")),
         case("parameters: diff step as text", "GET", "/api/v1/models/m/parameters/diff?from_step=a&to_step=2", "").expect(BAD, Some("from_step")),
         case("parameters: unknown model", "POST", "/api/v1/models/zz/parameters", "{}").expect(StatusCode::NOT_FOUND, Some("model")),
+        // Resource use (telemetry).
+        case("telemetry: not JSON", "POST", TM, "[{\"timestamp\": ").expect(BAD, Some("body")),
+        case("telemetry: as text/plain", "POST", TM, "[]").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("telemetry: as CSV", "POST", TM, "timestamp,cpu_percent\n1710151200000,1\n").content_type(Some("text/csv")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("telemetry: cpu as text", "POST", TM, "[{\"timestamp\": 1710151200000, \"cpu_percent\": \"85%\"}]").expect(NOTHING, Some("cpu_percent")),
+        case("telemetry: negative memory", "POST", TM, "[{\"timestamp\": 1710151200000, \"memory_bytes\": -1}]").expect(NOTHING, Some("memory_bytes")),
+        case("telemetry: NaN cpu", "POST", TM, "[{\"timestamp\": 1710151200000, \"cpu_percent\": NaN}]").expect(NOTHING, Some("cpu_percent")),
+        case("telemetry: infinite GPU memory", "POST", TM, "[{\"timestamp\": 1710151200000, \"gpu_memory_bytes\": Infinity}]").expect(NOTHING, Some("gpu_memory_bytes")),
+        case("telemetry: GPU utilisation in percent", "POST", TM, "[{\"timestamp\": 1710151200000, \"gpu_utilization\": 40}]").expect(NOTHING, Some("gpu_utilization")),
+        case("telemetry: no timestamp", "POST", TM, "[{\"cpu_percent\": 1}]").expect(NOTHING, Some("timestamp")),
+        case("telemetry: timestamp in seconds", "POST", TM, "[{\"timestamp\": 1710151200, \"cpu_percent\": 1}]").expect(NOTHING, Some("timestamp")),
+        case("telemetry: timestamp as a word", "POST", TM, "[{\"timestamp\": \"now\", \"cpu_percent\": 1}]").expect(NOTHING, Some("timestamp")),
+        case("telemetry: two days ahead", "POST", TM, serde_json::to_vec(&json!([{"timestamp": two_days_ahead, "cpu_percent": 1}])).unwrap()).expect(NOTHING, Some("timestamp")),
+        case("telemetry: instance as an object", "POST", TM, "[{\"timestamp\": 1710151200000, \"instance\": {}}]").expect(NOTHING, Some("instance")),
+        case("telemetry: unknown field", "POST", TM, "[{\"timestamp\": 1710151200000, \"cpu\": 1}]").expect(NOTHING, Some("cpu")),
+        case("telemetry: too many samples", "POST", TM, serde_json::to_vec(&vec![json!({"timestamp": 1_710_151_200_000_i64}); 1001]).unwrap()).expect(StatusCode::PAYLOAD_TOO_LARGE, Some("body")),
+        case("telemetry: 50 MB body", "POST", TM, vec![b' '; 50 * 1024 * 1024]).expect(StatusCode::PAYLOAD_TOO_LARGE, Some("body")),
+        case("telemetry: a good sample", "POST", TM, "[{\"timestamp\": 1710151200000, \"instance\": \"pod-1\", \"cpu_percent\": 85.0, \"memory_bytes\": 1.2e9, \"gpu_utilization\": 0.4, \"gpu_memory_bytes\": 3.0e9}]").expect(OK, None),
+        case("telemetry: unknown model", "POST", "/api/v1/models/zz/telemetry", "[]").expect(StatusCode::NOT_FOUND, Some("model")),
+        // Logs.
+        case("logs: not JSON", "POST", LG, "[{\"level\": ").expect(BAD, Some("body")),
+        case("logs: as text/plain", "POST", LG, "[]").content_type(Some("text/plain")).expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type")),
+        case("logs: no level", "POST", LG, "[{\"message\": \"x\"}]").expect(NOTHING, Some("level")),
+        case("logs: unknown level", "POST", LG, "[{\"level\": \"panic\", \"message\": \"x\"}]").expect(NOTHING, Some("level")),
+        case("logs: level as a number", "POST", LG, "[{\"level\": 5, \"message\": \"x\"}]").expect(NOTHING, Some("level")),
+        case("logs: no message", "POST", LG, "[{\"level\": \"info\"}]").expect(NOTHING, Some("message")),
+        case("logs: message as an array", "POST", LG, "[{\"level\": \"info\", \"message\": [1]}]").expect(NOTHING, Some("message")),
+        case("logs: 17 KiB message", "POST", LG, serde_json::to_vec(&json!([{"level": "info", "message": "x".repeat(17 * 1024)}])).unwrap()).expect(NOTHING, Some("message")),
+        case("logs: attributes as a list", "POST", LG, "[{\"level\": \"info\", \"message\": \"x\", \"attributes\": [1]}]").expect(NOTHING, Some("attributes")),
+        case("logs: NaN in attributes", "POST", LG, "[{\"level\": \"info\", \"message\": \"x\", \"attributes\": {\"loss\": NaN}}]").expect(NOTHING, Some("attributes")),
+        case("logs: timestamp as a bool", "POST", LG, "[{\"level\": \"info\", \"message\": \"x\", \"timestamp\": true}]").expect(NOTHING, Some("timestamp")),
+        case("logs: two days ahead", "POST", LG, serde_json::to_vec(&json!([{"level": "info", "message": "x", "timestamp": two_days_ahead}])).unwrap()).expect(NOTHING, Some("timestamp")),
+        case("logs: too many records", "POST", LG, serde_json::to_vec(&vec![json!({"level": "info", "message": "x"}); 1001]).unwrap()).expect(StatusCode::PAYLOAD_TOO_LARGE, Some("body")),
+        case("logs: a good record", "POST", LG, "[{\"level\": \"fatal\", \"message\": \"Segmentation fault at 0x7f3a\", \"instance\": \"pod-1\", \"id\": \"p1\", \"attributes\": {\"signal\": 11}}]").expect(OK, None),
+        case("logs: search with an unknown level", "GET", "/api/v1/models/m/logs?level=panic", "").expect(BAD, Some("level")),
+        case("logs: search with a text limit", "GET", "/api/v1/models/m/logs?limit=all", "").expect(BAD, Some("limit")),
+        case("logs: search with a huge limit", "GET", "/api/v1/models/m/logs?limit=99999999999999999999", "").expect(BAD, Some("limit")),
+        case("logs: patterns with a 1s step", "GET", "/api/v1/models/m/logs/patterns?step=1s", "").expect(BAD, Some("step")),
+        case("logs: patterns with an unknown option", "GET", "/api/v1/models/m/logs/patterns?level=error", "").expect(BAD, Some("level")),
         // Alerting.
         case("rule body not JSON", "PUT", "/api/v1/rules/r", "{\"model\": ").expect(BAD, Some("body")),
         case("rule 10,000 levels deep", "PUT", "/api/v1/rules/r", format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))).expect(BAD, Some("body")),

@@ -38,8 +38,8 @@ impl StoredProfile for WindowProfile {
     const LAZY: bool = false;
     const BUDGET_BYTES: usize = 32 << 20;
     fn weight(&self) -> usize {
-        // Dominated by the score histogram (at most 8,192 bins).
-        256 + 24 * self.classification.scores.len()
+        // Dominated by the score histogram (at most 8,192 bins), and the log templates.
+        256 + 24 * self.classification.scores.len() + self.logs.approximate_bytes()
     }
     fn merge(&mut self, other: &Self) {
         WindowProfile::merge(self, other)

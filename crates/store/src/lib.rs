@@ -28,10 +28,13 @@
 pub mod alerting;
 mod cache;
 pub mod error;
+mod log_records;
+pub mod operations;
 mod prepare;
 mod schema;
 mod sqlite;
 mod sqlite_alerting;
+mod sqlite_operations;
 mod sqlite_parameters;
 pub mod storage;
 pub mod tokens;
@@ -43,11 +46,12 @@ use std::sync::{Arc, Mutex};
 use modelwatch_core::{FieldError, Model, ModelDefinition};
 
 pub use error::StoreError;
+pub use operations::{LogFilter, OperationsBatch, OperationsOutcome, StoredLog};
 pub use prepare::{PreparedBatch, prepare};
 pub use sqlite::{SqliteStore, database_path};
 pub use storage::{
-    AlertStorage, AlertingTx, ParameterFilter, ParameterRow, ParameterStorage, Storage,
-    StoreFuture, TokenStorage,
+    AlertStorage, AlertingTx, OperationsStorage, ParameterFilter, ParameterRow, ParameterStorage,
+    Storage, StoreFuture, TokenStorage,
 };
 
 /// A model as stored: its id in the database and its validated definition.
@@ -170,6 +174,12 @@ pub struct Retention {
     /// prediction before it is deleted, so waiting labels cannot grow without bound.
     #[serde(rename = "pending_labels", with = "modelwatch_core::time::duration_ms")]
     pub pending_labels_ms: i64,
+    /// Raw log records (`POST .../logs`), behind the model's newest record.
+    #[serde(rename = "log_records", with = "modelwatch_core::time::duration_ms")]
+    pub log_records_ms: i64,
+    /// Most raw log records kept per model; past it the oldest (in event time) go.
+    /// With messages of at most 16 KiB, this bounds their size too.
+    pub max_log_records: u64,
 }
 
 impl Default for Retention {
@@ -180,6 +190,8 @@ impl Default for Retention {
             minute_profiles_ms: 7 * DAY,
             hour_profiles_ms: 90 * DAY,
             pending_labels_ms: 30 * DAY,
+            log_records_ms: 7 * DAY,
+            max_log_records: 100_000,
         }
     }
 }
@@ -193,6 +205,8 @@ pub struct RetentionOutcome {
     pub profiles: u64,
     /// Parameter summaries deleted.
     pub parameters: u64,
+    /// Raw log records deleted.
+    pub log_records: u64,
 }
 
 /// Tells when a store has written its last commit and closed (for a clean stop).

@@ -175,6 +175,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX parameter_summaries_by_key
         ON parameter_summaries (model_id, version, tensor, step);
     CREATE INDEX parameter_summaries_by_time ON parameter_summaries (model_id, ts);",
+    // 9: the raw log records of the served model (`POST .../logs`), newest first by
+    // event time for search; their counts per level and template live in the profiles.
+    "CREATE TABLE log_records (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        model_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        template TEXT NOT NULL,
+        instance TEXT,
+        record_id TEXT,
+        attributes TEXT,
+        received_ms INTEGER NOT NULL
+    );
+    CREATE INDEX log_records_by_time ON log_records (model_id, ts, seq);",
 ];
 
 /// Opens pragmas for durability and concurrency on a connection.

@@ -119,7 +119,7 @@ impl SqliteStore {
         &self.path
     }
 
-    async fn submit<T>(
+    pub(crate) async fn submit<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, StoreError> {

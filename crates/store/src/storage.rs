@@ -13,7 +13,9 @@
 //!   [`AlertingTx`];
 //! - [`TokenStorage`]: API tokens;
 //! - [`ParameterStorage`]: model internals, one tensor summary per model, version,
-//!   step and tensor.
+//!   step and tensor;
+//! - [`OperationsStorage`]: resource use and logs of the served model (counts in the
+//!   window profiles, raw log records apart).
 //!
 //! # Why boxed futures, and blocking reads
 //!
@@ -61,7 +63,9 @@ pub type AlertingWrite = Box<dyn FnOnce(&mut dyn AlertingTx) -> Result<(), Store
 ///
 /// Methods returning a [`StoreFuture`] write; the others read and block (call them
 /// from a blocking thread).
-pub trait Storage: AlertStorage + TokenStorage + ParameterStorage + Send + Sync {
+pub trait Storage:
+    AlertStorage + TokenStorage + ParameterStorage + OperationsStorage + Send + Sync
+{
     /// Every stored model, by name.
     fn load_models(&self) -> Result<Vec<ModelEntry>, StoreError>;
 
@@ -357,6 +361,29 @@ pub trait ParameterStorage: Send + Sync {
         filter: &ParameterFilter,
         limit: usize,
     ) -> Result<Vec<ParameterRow>, StoreError>;
+}
+
+/// Resource use and logs of the served model: samples and records fold into the window
+/// profiles (read with [`Storage::load_profiles`]); the raw log records are kept apart
+/// for search, within `retention.log_records` and `retention.max_log_records`.
+pub trait OperationsStorage: Send + Sync {
+    /// Stores a batch in one transaction (shed with [`StoreError::Overloaded`] when
+    /// the queue is full); answers once it is committed.
+    fn put_operations(
+        &self,
+        entry: Arc<ModelEntry>,
+        batch: crate::OperationsBatch,
+        now_ms: i64,
+    ) -> StoreFuture<'_, crate::OperationsOutcome>;
+
+    /// The log records of `model_id` that pass `filter`, newest first (event time, then
+    /// arrival); at most `limit`.
+    fn search_logs(
+        &self,
+        model_id: i64,
+        filter: &crate::LogFilter,
+        limit: usize,
+    ) -> Result<Vec<crate::StoredLog>, StoreError>;
 }
 
 /// Which summaries [`ParameterStorage::load_parameters`] reads.

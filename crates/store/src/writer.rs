@@ -78,6 +78,13 @@ pub(crate) enum Command {
     Flush {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Resource use and logs: profile deltas and raw log records.
+    Operations {
+        entry: Arc<ModelEntry>,
+        batch: crate::OperationsBatch,
+        now_ms: i64,
+        reply: oneshot::Sender<Result<crate::OperationsOutcome, StoreError>>,
+    },
     /// Applies a change of the alerting or token tables in the group commit.
     Write {
         apply: Apply,
@@ -95,6 +102,7 @@ impl Command {
                 .len()
                 .saturating_add(batch.windows().saturating_mul(entry.model.features().len())),
             Command::Labels { labels, .. } => labels.len(),
+            Command::Operations { batch, .. } => batch.versions.len().max(1),
             _ => 1,
         }
     }
@@ -124,6 +132,10 @@ enum Reply {
         crate::RetentionOutcome,
     ),
     Flush(oneshot::Sender<Result<(), StoreError>>),
+    Operations(
+        oneshot::Sender<Result<crate::OperationsOutcome, StoreError>>,
+        crate::OperationsOutcome,
+    ),
     Write(oneshot::Sender<Result<Applied, StoreError>>, Applied),
 }
 
@@ -138,6 +150,7 @@ impl Reply {
             Reply::Reference(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Retention(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Flush(tx) => tx.send(Ok(())).map_err(drop),
+            Reply::Operations(tx, v) => tx.send(Ok(v)).map_err(drop),
             Reply::Write(tx, v) => tx.send(Ok(v)).map_err(drop),
         };
     }
@@ -152,6 +165,7 @@ impl Reply {
             Reply::Reference(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Retention(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Flush(tx) => tx.send(Err(error())).map_err(drop),
+            Reply::Operations(tx, _) => tx.send(Err(error())).map_err(drop),
             Reply::Write(tx, _) => tx.send(Err(error())).map_err(drop),
         };
     }
@@ -422,6 +436,7 @@ fn apply(
                     "model_references",
                     "reference_chunks",
                     "parameter_summaries",
+                    "log_records",
                 ] {
                     tx.execute(&format!("DELETE FROM {table} WHERE model_id = ?1"), [id])?;
                 }
@@ -461,6 +476,19 @@ fn apply(
             Reply::Labels(reply, outcome)
         }
         Command::Retention { reply } => Reply::Retention(reply, apply_retention(tx, state)?),
+        Command::Operations {
+            entry,
+            batch,
+            now_ms,
+            reply,
+        } => {
+            if !state.pending_labels.contains_key(&entry.id) {
+                let _ = reply.send(Err(StoreError::ModelNotFound));
+                return Ok(None);
+            }
+            let outcome = put_operations(tx, state, &entry, batch, now_ms)?;
+            Reply::Operations(reply, outcome)
+        }
         Command::SetReference {
             entry,
             mut reference,
@@ -594,6 +622,7 @@ fn apply_retention(
         }
     }
     outcome.parameters = parameters_retention(tx, retention.hour_profiles_ms)?;
+    outcome.log_records = crate::log_records::all_logs_retention(tx, &retention)?;
     crate::alerting::trim_log(tx)?;
     // Labels that waited longer than `pending_labels` (wall clock) are given up on, so
     // labels for predictions never sent cannot pile up.
@@ -613,11 +642,12 @@ fn apply_retention(
             *waiting = counts.get(model_id).copied().unwrap_or(0);
         }
     }
-    if outcome.events + outcome.profiles + outcome.parameters > 0 {
+    if outcome.events + outcome.profiles + outcome.parameters + outcome.log_records > 0 {
         tracing::info!(
             events = outcome.events,
             profiles = outcome.profiles,
             parameters = outcome.parameters,
+            log_records = outcome.log_records,
             "retention deleted old data"
         );
     }
@@ -952,6 +982,63 @@ fn stored_event_of_row(
             features: features.as_deref(),
         },
     ))
+/// Stores resource use and logs: the profile deltas through the cache (as ingest's),
+/// the raw log records, then the log retention of the model. A version the model
+/// cannot take any more (`max_versions_per_model`) is refused with its samples and
+/// records.
+fn put_operations(
+    tx: &Transaction<'_>,
+    state: &mut State,
+    entry: &ModelEntry,
+    batch: crate::OperationsBatch,
+    now_ms: i64,
+) -> Result<crate::OperationsOutcome, StoreError> {
+    let mut outcome = crate::OperationsOutcome::default();
+    let mut versions = match state.versions.remove(&entry.id) {
+        Some(versions) => versions,
+        None => model_versions(tx, entry.id)?,
+    };
+    for (version, _) in &batch.versions {
+        if !versions.contains(version) {
+            if versions.len() >= state.max_versions_per_model {
+                outcome.refused_versions.insert(version.clone());
+            } else {
+                versions.insert(version.clone());
+            }
+        }
+    }
+    state.versions.insert(entry.id, versions);
+    let mut range: Option<(i64, i64)> = None;
+    for ((version, minute), delta) in &batch.deltas {
+        if outcome.refused_versions.contains(version) {
+            continue;
+        }
+        state
+            .performance
+            .apply(tx, entry.id, version, *minute, delta)?;
+    }
+    let kept: Vec<&crate::StoredLog> = batch
+        .logs
+        .iter()
+        .filter(|log| !outcome.refused_versions.contains(&log.version))
+        .collect();
+    crate::log_records::insert_logs(tx, entry.id, &kept, now_ms)?;
+    if !kept.is_empty() {
+        crate::log_records::logs_retention(tx, entry.id, &state.retention)?;
+    }
+    for (version, ms) in &batch.versions {
+        if !outcome.refused_versions.contains(version) {
+            range = Some(range.map_or((*ms, *ms), |(low, high)| (low.min(*ms), high.max(*ms))));
+        }
+    }
+    outcome.event_time_range = range;
+    if let Some((_, newest)) = range {
+        tx.execute(
+            "UPDATE models SET newest_event_ms = MAX(COALESCE(newest_event_ms, ?2), ?2) WHERE id = ?1",
+            params![entry.id, newest],
+        )?;
+    }
+    Ok(outcome)
 }
 
 /// Every version `model_id` holds (day windows are kept for ever, so none is missed).

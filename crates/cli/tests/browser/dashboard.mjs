@@ -72,6 +72,10 @@ try {
   check(performance["metric-accuracy"]?.points > 0 || performance["metric-mae"]?.points > 0, "the headline chart has no data point");
   check(performance.latency?.points > 0 && performance.counts?.points > 0, "the latency or counts chart has no data point");
   check(!performance["metric-accuracy"] || performance["metric-accuracy"].bands >= 1, "the accuracy chart draws no interval band");
+  // The served model's resource use (the demo's pods send telemetry) and its log errors.
+  seen.telemetryPanel = await page.$$eval("#telemetry-panel [data-chart]", (charts) => charts.map((c) => c.dataset.chart));
+  check(performance["resource-cpu"]?.points > 0 && performance["resource-instances"]?.points > 0, "the resource-use panel has no data point");
+  check(performance["log-errors"]?.points > 0, "the log errors chart has no data point");
   seen.canvases = await page.$$eval("[data-chart] canvas", (c) => c.length);
   await shot("performance-7d");
 
@@ -151,6 +155,21 @@ try {
   check(seen.ridges > 0, "the internals tab drew no histogram");
   check(seen.internalsDiff.length > 0, "the internals diff table is empty");
   await shot("internals");
+
+  // Logs: template counts over time, the templates, the newest records, and a search.
+  await page.click('.tabs a[data-tab="logs"]');
+  await ready("model-logs");
+  seen.logs = await charts();
+  seen.logTemplates = await page.$$eval("#log-patterns tr[data-template]", (trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+  seen.logRecords = await page.$$eval("#log-records tr[data-level]", (trs) => trs.length);
+  check(seen.logs["log-templates"]?.points > 0, "the log templates chart has no data point");
+  check(seen.logTemplates.length > 0 && seen.logRecords > 0, "the logs tab lists no template or record");
+  await shot("logs");
+  await page.selectOption("#log-level", "fatal");
+  await page.waitForFunction(() => document.body.dataset.ready === "model-logs" && location.hash.includes("level=fatal"), null, { timeout: 30000 });
+  await page.waitForFunction(() => [...document.querySelectorAll("#log-records tr[data-level]")].every((tr) => tr.dataset.level === "fatal"), null, { timeout: 30000 });
+  seen.fatalRecords = await page.$$eval("#log-records tr[data-level]", (trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+  await shot("logs-fatal");
 
   await page.click('.tabs a[data-tab="alerts"]');
   await ready("model-alerts");

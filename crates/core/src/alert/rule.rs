@@ -377,7 +377,8 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
         "prediction_drift" => Ok(MetricRef::PredictionDrift),
         "correlation_change" => Ok(MetricRef::CorrelationChange),
         name if name != "confusion_matrix"
-            && crate::profile::metric_names(model.task()).contains(&name) =>
+            && (crate::profile::metric_names(model.task()).contains(&name)
+                || crate::profile::OPERATIONS_METRICS.contains(&name)) =>
         {
             Ok(MetricRef::Performance(name.to_string()))
         }
@@ -389,6 +390,7 @@ pub fn parse_metric(model: &Model, metric: &str) -> Result<MetricRef, FieldError
                 model.task().as_str(),
                 crate::profile::metric_names(model.task())
                     .iter()
+                    .chain(&crate::profile::OPERATIONS_METRICS)
                     .filter(|n| **n != "confusion_matrix")
                     .copied()
                     .collect::<Vec<_>>()

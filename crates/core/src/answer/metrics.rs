@@ -52,6 +52,30 @@ pub struct Metrics {
     pub confusion_matrix: Option<ConfusionMatrix>,
     /// Predictions.
     pub count: u64,
+    /// Largest CPU use of a telemetry sample, percent of a core (with telemetry).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub cpu_percent_max: TaskMetric,
+    /// Mean CPU use over the telemetry samples, percent of a core.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub cpu_percent_mean: TaskMetric,
+    /// Crashes (`fatal` log records) per hour of the window (with logs).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub crash_rate: TaskMetric,
+    /// `fatal` log records (with logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crashes: Option<u64>,
     /// Share of predictions flagged as failed.
     pub error_rate: Option<f64>,
     /// Lower end of the 95% Wilson interval of `error_rate`.
@@ -184,6 +208,23 @@ pub struct Metrics {
         deserialize_with = "present"
     )]
     pub f1_weighted: TaskMetric,
+    /// Largest GPU memory in use of a telemetry sample, bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub gpu_memory_bytes_max: TaskMetric,
+    /// Mean GPU utilisation over the telemetry samples, a fraction.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub gpu_utilization_mean: TaskMetric,
+    /// Distinct instances that sent telemetry (with telemetry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u64>,
     /// `labelled_count / count` (with estimates).
     #[serde(
         default,
@@ -199,6 +240,9 @@ pub struct Metrics {
     pub latency_p95: Option<f64>,
     /// 99th percentile of the serving latency, milliseconds.
     pub latency_p99: Option<f64>,
+    /// `error` and `fatal` log records (with logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_errors: Option<u64>,
     /// Log loss, natural log (classifiers with scores).
     #[serde(
         default,
@@ -206,6 +250,24 @@ pub struct Metrics {
         deserialize_with = "present"
     )]
     pub log_loss: TaskMetric,
+    /// `debug` log records (with logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_debug: Option<u64>,
+    /// `error` log records (with logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_error: Option<u64>,
+    /// `fatal` log records (with logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_fatal: Option<u64>,
+    /// `info` log records (with logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_info: Option<u64>,
+    /// `trace` log records (with logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_trace: Option<u64>,
+    /// `warn` log records (with logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_warn: Option<u64>,
     /// Mean absolute error (regression).
     #[serde(
         default,
@@ -227,6 +289,13 @@ pub struct Metrics {
         deserialize_with = "present"
     )]
     pub mean_error: TaskMetric,
+    /// Largest resident memory of a telemetry sample, bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub memory_bytes_max: TaskMetric,
     /// Precision of the positive class (binary).
     #[serde(
         default,
@@ -348,6 +417,7 @@ impl Metrics {
     pub fn entries(&self) -> Vec<(&'static str, MetricValue<'_>)> {
         use MetricValue::{Count, Number};
         let task = |name: &'static str, metric: TaskMetric| metric.map(|x| (name, Number(x)));
+        let count = |name: &'static str, metric: Option<u64>| metric.map(|n| (name, Count(n)));
         [
             task("accuracy", self.accuracy),
             task("accuracy_lower", self.accuracy_lower),
@@ -356,6 +426,10 @@ impl Metrics {
                 .as_ref()
                 .map(|m| ("confusion_matrix", MetricValue::ConfusionMatrix(m))),
             Some(("count", Count(self.count))),
+            task("cpu_percent_max", self.cpu_percent_max),
+            task("cpu_percent_mean", self.cpu_percent_mean),
+            task("crash_rate", self.crash_rate),
+            count("crashes", self.crashes),
             Some(("error_rate", Number(self.error_rate))),
             Some(("error_rate_lower", Number(self.error_rate_lower))),
             Some(("error_rate_upper", Number(self.error_rate_upper))),
@@ -377,15 +451,26 @@ impl Metrics {
             task("f1", self.f1),
             task("f1_macro", self.f1_macro),
             task("f1_weighted", self.f1_weighted),
+            task("gpu_memory_bytes_max", self.gpu_memory_bytes_max),
+            task("gpu_utilization_mean", self.gpu_utilization_mean),
+            count("instances", self.instances),
             task("label_coverage", self.label_coverage),
             Some(("labelled_count", Count(self.labelled_count))),
             Some(("latency_p50", Number(self.latency_p50))),
             Some(("latency_p95", Number(self.latency_p95))),
             Some(("latency_p99", Number(self.latency_p99))),
+            count("log_errors", self.log_errors),
             task("log_loss", self.log_loss),
+            count("logs_debug", self.logs_debug),
+            count("logs_error", self.logs_error),
+            count("logs_fatal", self.logs_fatal),
+            count("logs_info", self.logs_info),
+            count("logs_trace", self.logs_trace),
+            count("logs_warn", self.logs_warn),
             task("mae", self.mae),
             task("mape", self.mape),
             task("mean_error", self.mean_error),
+            task("memory_bytes_max", self.memory_bytes_max),
             task("precision", self.precision),
             task("precision_lower", self.precision_lower),
             task("precision_macro", self.precision_macro),
@@ -403,6 +488,50 @@ impl Metrics {
         .into_iter()
         .flatten()
         .collect()
+    }
+
+    /// Sets `crash_rate` (crashes per hour) for a window `window_ms` long, where the
+    /// window has logs; `null` without a known positive length.
+    pub fn set_window(&mut self, window_ms: Option<i64>) {
+        if let Some(crashes) = self.crashes {
+            self.crash_rate = Some(
+                window_ms
+                    .filter(|ms| *ms > 0)
+                    .map(|ms| crashes as f64 * 3_600_000.0 / ms as f64),
+            );
+        }
+    }
+
+    /// Gives a window of a series without telemetry or logs the resource and log
+    /// metrics `summary` has: `null` means, zero counts. A series has the same names at
+    /// every point.
+    pub fn fill_absent_ops(&mut self, summary: &Metrics) {
+        if summary.instances.is_some() && self.instances.is_none() {
+            self.instances = Some(0);
+            for metric in [
+                &mut self.cpu_percent_max,
+                &mut self.cpu_percent_mean,
+                &mut self.gpu_memory_bytes_max,
+                &mut self.gpu_utilization_mean,
+                &mut self.memory_bytes_max,
+            ] {
+                *metric = Some(None);
+            }
+        }
+        if summary.crashes.is_some() && self.crashes.is_none() {
+            for count in [
+                &mut self.crashes,
+                &mut self.log_errors,
+                &mut self.logs_debug,
+                &mut self.logs_error,
+                &mut self.logs_fatal,
+                &mut self.logs_info,
+                &mut self.logs_trace,
+                &mut self.logs_warn,
+            ] {
+                *count = Some(0);
+            }
+        }
     }
 
     /// The metric called `name` (as alert rules and the gauges name them); `None` when

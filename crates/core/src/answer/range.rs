@@ -16,6 +16,8 @@ pub struct AnswerRange {
     pub to: Option<String>,
     /// The one version queried; `None` for all versions.
     pub version: Option<String>,
+    /// `to − from` in ms when both are known (the length `crash_rate` is per hour of).
+    pub span_ms: Option<i64>,
 }
 
 impl AnswerRange {
@@ -27,11 +29,13 @@ impl AnswerRange {
         (first, last_end): (Option<i64>, Option<i64>),
         version: Option<&str>,
     ) -> Self {
+        let (start, end) = (from.or(first), to.or(last_end));
         AnswerRange {
             model: model.to_string(),
-            from: from.or(first).map(format_timestamp),
-            to: to.or(last_end).map(format_timestamp),
+            from: start.map(format_timestamp),
+            to: end.map(format_timestamp),
             version: version.map(str::to_string),
+            span_ms: start.zip(end).map(|(start, end)| end - start),
         }
     }
 }

@@ -95,7 +95,10 @@ pub fn span_value(
     if let Some((segment, value)) = &rule.segment {
         performance = segment_profile(&performance, segment, value);
     }
-    let count = performance.count;
+    let count = match &rule.metric {
+        MetricRef::Performance(name) => modelwatch_core::profile::judged_count(&performance, name),
+        _ => performance.count,
+    };
     let mut span = SpanValue {
         count,
         value: None,
@@ -104,7 +107,8 @@ pub fn span_value(
     };
     if let MetricRef::Performance(name) = &rule.metric {
         let estimation = view.reference.as_ref().and_then(|r| r.estimation.as_ref());
-        let metrics = performance.metrics_estimated(model, estimation);
+        let mut metrics = performance.metrics_estimated(model, estimation);
+        metrics.set_window(Some(rule.window_ms));
         span.value = metrics.value(name);
         span.judged = match &rule.judged_on {
             Some(bound) => metrics.value(bound),

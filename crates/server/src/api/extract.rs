@@ -187,7 +187,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RecordFormat {
     }
 }
 
-fn record_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+/// The framing of a JSON-only ingest body: a JSON array (or object) or NDJSON (`415`
+/// for anything else).
+pub fn record_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     match content_type(headers).as_deref() {
         None | Some("application/json") => Ok(BodyFormat::Json),
         Some(ndjson) if is_ndjson(ndjson) => Ok(BodyFormat::Ndjson),

@@ -9,6 +9,7 @@ pub mod correlations;
 pub mod extract;
 pub mod ingest;
 pub mod models;
+pub mod operations;
 pub mod parameters;
 pub mod pending;
 pub mod queries;
@@ -32,6 +33,7 @@ pub fn router(state: &AppState) -> axum::Router {
     let routes = ingest::routes(routes, state);
     let routes = pending::routes(routes);
     let routes = parameters::routes(routes);
+    let routes = operations::routes(routes);
     let routes = queries::routes(routes);
     let routes = correlations::routes(routes);
     let routes = reference::routes(routes);

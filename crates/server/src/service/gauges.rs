@@ -121,7 +121,8 @@ fn compute_model(
             version: version.cloned(),
         };
         let merged = merged_performance(store, entry.id, &range)?.merged;
-        let metrics = merged.summary.metrics_estimated(&entry.model, estimation);
+        let mut metrics = merged.summary.metrics_estimated(&entry.model, estimation);
+        metrics.set_window(Some(config.window_ms));
         let label = VersionLabel {
             model: name.clone(),
             version: version.cloned().unwrap_or_else(|| ALL_VERSIONS.to_string()),

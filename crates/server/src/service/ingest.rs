@@ -48,7 +48,7 @@ fn split_body(body: &[u8], framing: Framing, model: &Model) -> Result<Vec<Record
 }
 
 /// Splits and validates a body (call it off the async runtime).
-fn parse_records<T>(
+pub(super) fn parse_records<T>(
     body: &[u8],
     framing: Framing,
     model: &Model,
@@ -127,7 +127,7 @@ fn rejected_json(rejected: &[(usize, FieldError)]) -> Value {
 
 /// The ingest answer: `200` with `body`, or `422` with the same body when records were
 /// sent and none was accepted. `rejected` is sorted by index first.
-fn answer(
+pub(super) fn answer(
     accepted: usize,
     mut rejected: Vec<(usize, FieldError)>,
     mut body: serde_json::Map<String, Value>,

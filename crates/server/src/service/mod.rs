@@ -1,5 +1,6 @@
 //! The service layer: what the server does, apart from HTTP. It stores models, ingests
 //! predictions and labels, stores and compares tensor summaries (model internals),
+//! ingests and searches the served model's resource use and logs,
 //! replaces references, merges the stored profiles of a range
 //! and builds the metrics (per segment too), fairness, drift, quality, correlations and report answers; the HTTP handlers
 //! (`api`), the Prometheus model gauges ([`gauges`]), the alerting engine and the
@@ -17,6 +18,7 @@ pub mod gauges;
 pub mod groups;
 pub mod ingest;
 pub mod models;
+pub mod operations;
 pub mod parameters;
 pub mod pending;
 pub mod ranges;

@@ -161,6 +161,49 @@ pub const WINDOW_METRICS: &[(MetricField, &str, &str)] = &[
         |m| m.label_coverage.flatten(),
         "modelwatch_window_label_coverage",
         "Share of the trailing window's predictions that have a label",
+        |m| m.cpu_percent_mean.flatten(),
+        "modelwatch_window_cpu_percent_mean",
+        "Mean CPU use of the served model's instances over the trailing window, percent of a core",
+    ),
+    (
+        |m| m.cpu_percent_max.flatten(),
+        "modelwatch_window_cpu_percent_max",
+        "Largest CPU use sampled over the trailing window, percent of a core",
+    ),
+    (
+        |m| m.memory_bytes_max.flatten(),
+        "modelwatch_window_memory_max_bytes",
+        "Largest resident memory sampled over the trailing window",
+    ),
+    (
+        |m| m.gpu_utilization_mean.flatten(),
+        "modelwatch_window_gpu_utilization_mean_ratio",
+        "Mean GPU utilisation sampled over the trailing window",
+    ),
+    (
+        |m| m.gpu_memory_bytes_max.flatten(),
+        "modelwatch_window_gpu_memory_max_bytes",
+        "Largest GPU memory in use sampled over the trailing window",
+    ),
+    (
+        |m| m.instances.map(|n| n as f64),
+        "modelwatch_window_instances",
+        "Distinct instances that sent telemetry in the trailing window",
+    ),
+    (
+        |m| m.log_errors.map(|n| n as f64),
+        "modelwatch_window_log_errors",
+        "Log records of level error or fatal in the trailing window",
+    ),
+    (
+        |m| m.crashes.map(|n| n as f64),
+        "modelwatch_window_crashes",
+        "Crashes (fatal log records) in the trailing window",
+    ),
+    (
+        |m| m.crash_rate.flatten(),
+        "modelwatch_window_crashes_per_hour",
+        "Crashes per hour over the trailing window",
     ),
 ];
 /// Latency percentiles of the trailing window, seconds, by `percentile` (`quantile`

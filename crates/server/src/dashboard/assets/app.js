@@ -477,7 +477,7 @@ async function modelPage(name, tab, params) {
   const detail = await api(`/api/v1/models/${encodeURIComponent(name)}`);
   const newest = parseTime(detail.stats.newest_event);
   const range = resolveRange(params, newest);
-  const tabs = ["performance", "drift", "quality", "confusion", "correlations", "internals", "alerts"];
+  const tabs = ["performance", "drift", "quality", "confusion", "correlations", "internals", "logs", "alerts"];
   if ((detail.features || []).some((f) => f.geo)) tabs.splice(3, 0, "map");
   const keep = location.hash.includes("?") ? location.hash.slice(location.hash.indexOf("?")) : "";
   const content = el("div", { id: "tab-content" }, el("p", { class: "muted" }, "Loading…"));
@@ -486,7 +486,7 @@ async function modelPage(name, tab, params) {
     el("nav", { class: "tabs" }, tabs.map((t) => el("a", { href: `#/model/${encodeURIComponent(name)}/${t}${keep}`, class: t === tab ? "active" : "", "data-tab": t }, t))),
     tab === "alerts" || tab === "internals" ? "" : controls(name, tab, range, detail.stats.versions || []),
     content);
-  const render = { performance: performanceTab, drift: driftTab, quality: qualityTab, confusion: confusionTab, map: mapTab, correlations: correlationsTab, internals: internalsTab, alerts: modelAlertsTab }[tab] || performanceTab;
+  const render = { performance: performanceTab, drift: driftTab, quality: qualityTab, confusion: confusionTab, map: mapTab, correlations: correlationsTab, internals: internalsTab, logs: logsTab, alerts: modelAlertsTab }[tab] || performanceTab;
   content.replaceChildren(...(await render(detail, range, params)));
   document.body.dataset.ready = `model-${tab}`;
 }
@@ -522,9 +522,32 @@ async function performanceTab(model, range) {
       lineChart("latency", "latency (ms)", times, ["latency_p50", "latency_p95", "latency_p99"].map((m) => ({ label: m, values: values(m) })),
         thresholds("latency_p95").concat(thresholds("latency_p99"))),
       lineChart("error-rate", "error rate", times, [withBand("error_rate")], thresholds("error_rate"))),
+    ...operationsCharts(metrics.summary, times, values, thresholds),
     el("h2", {}, "Over the whole range"),
     summary,
   ];
+}
+
+// The served model's resource use (its telemetry) and its log errors and crashes, when
+// it sends them: the metrics answer has these names only then.
+function operationsCharts(summary, times, values, thresholds) {
+  const lines = (names) => names.map((m) => ({ label: m, values: values(m) }));
+  const limits = (names) => names.flatMap((m) => thresholds(m));
+  const parts = [];
+  if ("cpu_percent_mean" in summary) {
+    parts.push(el("section", { id: "telemetry-panel" },
+      el("h2", {}, "Resource use"),
+      el("div", { class: "grid" },
+        lineChart("resource-cpu", "CPU (% of a core)", times, lines(["cpu_percent_mean", "cpu_percent_max"]), limits(["cpu_percent_mean", "cpu_percent_max"])),
+        lineChart("resource-memory", "memory (bytes)", times, lines(["memory_bytes_max", "gpu_memory_bytes_max"]), limits(["memory_bytes_max", "gpu_memory_bytes_max"])),
+        lineChart("resource-gpu", "GPU utilisation", times, lines(["gpu_utilization_mean"]), limits(["gpu_utilization_mean"])),
+        lineChart("resource-instances", "instances", times, lines(["instances"]), limits(["instances"])))));
+  }
+  if ("crashes" in summary) {
+    parts.push(el("div", { class: "grid" },
+      lineChart("log-errors", "log errors and crashes", times, lines(["log_errors", "crashes"]), limits(["log_errors", "crashes"]))));
+  }
+  return parts;
 }
 
 // Ranks a drift entry: how far past (or short of) its threshold the statistic is.
@@ -783,6 +806,57 @@ async function correlationsTab(model, range, params) {
   ];
   await draw(x, y);
   return parts;
+// ---- logs -----------------------------------------------------------------------------
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
+
+// Message templates over time (the most frequent ones), their counts, and the newest
+// records, searchable by level and text.
+async function logsTab(model, range, params) {
+  const name = encodeURIComponent(model.name);
+  let step = stepMs(range.step);
+  while ((range.to - range.from) / step > 60) step *= 2;
+  const query = new URLSearchParams(rangeQuery(range, false));
+  query.set("step", `${step / 60e3}m`);
+  const search = new URLSearchParams(rangeQuery(range, false));
+  search.set("limit", "100");
+  for (const key of ["level", "q"]) if (params.get(key)) search.set(key, params.get(key));
+  const [patterns, logs] = await Promise.all([
+    api(`/api/v1/models/${name}/logs/patterns?${query}`),
+    api(`/api/v1/models/${name}/logs?${search}`),
+  ]);
+  const go = (changes) => {
+    const q = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) (v ? q.set(k, v) : q.delete(k));
+    location.hash = `#/model/${name}/logs?${q}`;
+  };
+  const times = patterns.starts.map((t) => Date.parse(t));
+  const top = patterns.patterns.slice().sort((a, b) => b.count - a.count).slice(0, 6);
+  const level = (l) => el("span", { class: `badge level-${l}` }, l);
+  const levelSelect = el("select", { id: "log-level", onchange: (e) => go({ level: e.target.value }) },
+    ["", ...LOG_LEVELS].map((l) => el("option", { value: l, selected: l === (params.get("level") || "") }, l || "any level")));
+  const text = el("input", { id: "log-q", type: "search", value: params.get("q") || "", placeholder: "text in the message" });
+  return [
+    el("p", { id: "log-levels" }, `${fmt(patterns.total)} records: `,
+      LOG_LEVELS.map((l) => `${l} ${fmt(patterns.levels[l])}`).join(" · ")),
+    top.length
+      ? lineChart("log-templates", "records per template", times, top.map((p) => ({ label: p.template.slice(0, 60), values: p.series })))
+      : el("p", { class: "muted" }, `No log record in the range. Send them with POST /api/v1/models/${model.name}/logs (or mw.logging_handler in Python).`),
+    el("h2", {}, "Templates"),
+    el("table", { id: "log-patterns" },
+      el("tr", {}, ["template", "level", "count", "last seen"].map((h, i) => el("th", { class: i === 2 ? "" : "l" }, h))),
+      patterns.patterns.map((p) => el("tr", { "data-template": p.template },
+        el("td", { class: "l" }, el("code", {}, p.template)), el("td", { class: "l" }, level(p.level)),
+        el("td", {}, fmt(p.count)), el("td", { class: "l" }, p.last_seen)))),
+    el("h2", {}, "Newest records"),
+    el("form", { class: "controls", onsubmit: (e) => { e.preventDefault(); go({ q: text.value }); } },
+      el("label", {}, "level ", levelSelect), el("label", {}, "text ", text), el("button", { type: "submit" }, "Search")),
+    el("table", { id: "log-records" },
+      el("tr", {}, ["time", "level", "instance", "message"].map((h) => el("th", { class: "l" }, h))),
+      logs.records.map((r) => el("tr", { "data-level": r.level },
+        el("td", { class: "l" }, r.timestamp), el("td", { class: "l" }, level(r.level)),
+        el("td", { class: "l" }, r.instance || "—"), el("td", { class: "l log-message" }, r.message)))),
+  ];
 }
 
 // ---- model internals ------------------------------------------------------------------
