@@ -332,7 +332,9 @@ fn demo_shows_drift_and_degradation() {
         .collect();
     assert!(!texts.is_empty(), "no text message:\n{stdout}");
     assert!(
-        texts.iter().all(|t| t.contains("accuracy") && !t.contains("drift.income")),
+        texts
+            .iter()
+            .all(|t| t.contains("accuracy") && !t.contains("drift.income")),
         "{texts:?}"
     );
 }

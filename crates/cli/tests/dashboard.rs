@@ -322,11 +322,7 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
     // `country` is a segment of the demo: coloured by accuracy, each country's cell is the
     // segment answer's accuracy of that value.
     assert_eq!(seen["mapByAccuracy"], 20, "{seen}");
-    let per_country = get(
-        &base,
-        "/api/v1/models/credit/metrics?segment=country",
-        None,
-    );
+    let per_country = get(&base, "/api/v1/models/credit/metrics?segment=country", None);
     for row in seen["mapAccuracy"].as_array().unwrap() {
         let code = row[0].as_str().unwrap();
         let group = per_country["groups"]
@@ -337,7 +333,10 @@ fn dashboard_shows_the_demo_in_chromium_with_and_without_a_token() {
             .unwrap_or_else(|| panic!("no group {code}: {per_country}"));
         let accuracy = group["summary"]["accuracy"].as_f64().unwrap();
         let shown: f64 = row[1].as_str().unwrap().parse().unwrap();
-        assert!((shown - accuracy).abs() < 0.0005, "{code}: {shown} vs {accuracy}");
+        assert!(
+            (shown - accuracy).abs() < 0.0005,
+            "{code}: {shown} vs {accuracy}"
+        );
     }
     // The internals tab's diff table shows the API's diff of the demo's two versions.
     let diff = get(

@@ -266,9 +266,13 @@ async fn every_answer_is_byte_for_byte_what_it_was() {
         .await;
     r.get("quality_m", "/api/v1/models/m/quality").await;
     // Correlations (issue 17 item 4): the answer against the reference, and a sample.
-    r.get("correlations_d", "/api/v1/models/d/correlations").await;
-    r.get("correlations_b_v2", "/api/v1/models/b/correlations?version=v2")
+    r.get("correlations_d", "/api/v1/models/d/correlations")
         .await;
+    r.get(
+        "correlations_b_v2",
+        "/api/v1/models/b/correlations?version=v2",
+    )
+    .await;
 
     // Model internals: two versions of two tensors at fixed times, their series and
     // their diffs.

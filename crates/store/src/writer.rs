@@ -982,6 +982,8 @@ fn stored_event_of_row(
             features: features.as_deref(),
         },
     ))
+}
+
 /// Stores resource use and logs: the profile deltas through the cache (as ingest's),
 /// the raw log records, then the log retention of the model. A version the model
 /// cannot take any more (`max_versions_per_model`) is refused with its samples and

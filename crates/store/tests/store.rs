@@ -205,6 +205,7 @@ async fn retention_deletes_old_raw_events_and_fine_profiles_but_keeps_days() {
             minute_profiles_ms: 2 * DAY,
             hour_profiles_ms: 5 * DAY,
             pending_labels_ms: 30 * DAY,
+            ..modelwatch_store::Retention::default()
         },
         ..StoreOptions::default()
     };

@@ -24,8 +24,8 @@
 
 pub mod correlation;
 pub mod drift;
-pub mod map;
 pub mod fairness;
+pub mod map;
 pub mod method;
 pub mod metrics;
 pub mod quality;

@@ -161,6 +161,8 @@ pub const WINDOW_METRICS: &[(MetricField, &str, &str)] = &[
         |m| m.label_coverage.flatten(),
         "modelwatch_window_label_coverage",
         "Share of the trailing window's predictions that have a label",
+    ),
+    (
         |m| m.cpu_percent_mean.flatten(),
         "modelwatch_window_cpu_percent_mean",
         "Mean CPU use of the served model's instances over the trailing window, percent of a core",
