@@ -2,7 +2,7 @@
 //! `modelwatch report` and the Python package's `mw.report`: core builds the
 //! [`modelwatch_core::answer::Report`] (summary, metric series, drift, quality, alerts),
 //! and this crate renders it as Markdown or as one self-contained
-//! HTML page ([`html`]), geographic features drawn on a world map ([`world`]).
+//! HTML page ([`html`]), geographic features drawn on a world map (module `world`).
 
 mod cells;
 mod html;

@@ -20,6 +20,11 @@ fn event(id: usize, country: Option<&str>) -> Value {
            "features": features})
 }
 
+async fn text(server: &TestServer, path: &str) -> String {
+    let response = server.client.get(server.url(path)).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 async fn geo_model(server: &TestServer) {
     let (status, body) = server
         .put_model(
@@ -102,29 +107,13 @@ async fn countries_are_counted_with_the_reference_shares() {
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["maps"].as_array().map(Vec::len), Some(1));
     assert_eq!(report["maps"][0]["countries"], map["countries"]);
-    let page = server
-        .client
-        .get(server.url("/api/v1/models/geo/report?format=html"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text(&server, "/api/v1/models/geo/report?format=html").await;
     assert!(page.contains(r#"<svg class="world""#));
     assert!(
         page.contains("<title>France (FR): 3</title>"),
         "France is filled by its count"
     );
-    let markdown = server
-        .client
-        .get(server.url("/api/v1/models/geo/report?format=md"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let markdown = text(&server, "/api/v1/models/geo/report?format=md").await;
     assert!(
         markdown.contains("| FR | 3 | 75.0% | 50.0% | +25.0 pt |"),
         "{markdown}"
