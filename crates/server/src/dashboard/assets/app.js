@@ -725,8 +725,10 @@ async function mapTab(model, range, params) {
         el("td", {}, geometry.countries[c.code] ? `${geometry.countries[c.code].name} (${c.code})` : c.code),
         el("td", {}, fmt(c.count)), el("td", {}, pct(c.share)), el("td", {}, pct(c.reference_share)),
         el("td", {}, c.share_change == null ? "—" : `${c.share_change >= 0 ? "+" : ""}${(100 * c.share_change).toFixed(1)} pt`),
-        metric ? el("td", {}, metricOf.has(c.code) ? fmt(metricOf.get(c.code), 3) : "—") : "")),
+        metric ? el("td", {}, metricOf.has(c.code) ? fmt(metricOf.get(c.code), 3) : "—") : ""))),
   ];
+}
+
 // ---- correlations ----------------------------------------------------------------------
 
 // A Pearson value as a cell colour: blue for positive, red for negative, white at 0.
@@ -806,6 +808,8 @@ async function correlationsTab(model, range, params) {
   ];
   await draw(x, y);
   return parts;
+}
+
 // ---- logs -----------------------------------------------------------------------------
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
