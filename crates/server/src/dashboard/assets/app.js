@@ -653,15 +653,15 @@ async function mapTab(model, range, params) {
   const features = model.features.filter((f) => f.geo).map((f) => f.name);
   const feature = features.includes(params.get("feature")) ? params.get("feature") : features[0];
   const segmented = (model.segments || []).includes(feature);
-  const metricNames = segmented ? METRICS[model.task] || [] : [];
+  const metricNames = segmented ? HEADLINE[model.task] || [] : [];
   const colours = [["count", "rows"], ["share_change", "share change against the reference"]]
     .concat(metricNames.map((m) => [`metric:${m}`, m]));
   const colour = colours.some(([v]) => v === params.get("colour")) ? params.get("colour") : "count";
   const base = `/api/v1/models/${encodeURIComponent(model.name)}`;
   const [map, geometry, perCountry] = await Promise.all([
-    api(`${base}/map?feature=${encodeURIComponent(feature)}&${rangeQuery(range)}`),
+    api(`${base}/map?feature=${encodeURIComponent(feature)}&${rangeQuery(range, false)}`),
     worldGeometry || api("/assets/world-110m.json").then((g) => (worldGeometry = g)),
-    colour.startsWith("metric:") ? api(`${base}/metrics?segment=${encodeURIComponent(feature)}&${rangeQuery(range)}`) : null,
+    colour.startsWith("metric:") ? api(`${base}/metrics?segment=${encodeURIComponent(feature)}&${rangeQuery(range, false)}`) : null,
   ]);
   const go = (changes) => {
     const q = new URLSearchParams(params);
