@@ -144,8 +144,8 @@ fn uniform_hash(name: &str) -> u64 {
     hash ^ (hash >> 33)
 }
 
-/// The distinct instances of a window: the [`MAX_TRACKED_INSTANCES`] smallest
-/// [`stable_hash`]es of their names, ascending. The smallest hashes of a union are the
+/// The distinct instances of a window: the [`MAX_TRACKED_INSTANCES`] smallest hashes
+/// of their names (FNV-1a, mixed), ascending. The smallest hashes of a union are the
 /// smallest of the parts' smallest, so merging in any grouping gives the same set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceSet {
